@@ -1,0 +1,182 @@
+/**
+ * @fileoverview The public data model: options and reports of transform(), inspect() and verify().
+ * These shapes are the stable JSON the CLI prints with --json (see docs/json.md). Add fields; never
+ * rename or remove them.
+ */
+
+/** The roles of the allocator family. Each maps to one host import (or an adapter over them). */
+export type AllocRole =
+  | 'malloc'
+  | 'free'
+  | 'calloc'
+  | 'realloc'
+  | 'aligned_alloc'
+  | 'memalign'
+  | 'posix_memalign'
+  | 'malloc_usable_size'
+  | 'rust_alloc'
+  | 'rust_dealloc'
+  | 'rust_realloc'
+  | 'rust_alloc_zeroed';
+
+/** How a family member was identified. */
+export type Identification = 'export' | 'name' | 'option' | 'glue' | 'analysis' | 'fingerprint';
+
+/** Memory layout kinds. */
+export type LayoutKind =
+  /** data, then stack (growing down towards the data), then heap: emcc and wasm-ld's default. */
+  | 'data-stack-heap'
+  /** stack first, then data, then heap: wasm-ld --stack-first, Rust. */
+  | 'stack-data-heap'
+  /** no stack pointer found: data, then heap. */
+  | 'data-heap'
+  /** the layout could not be classified. */
+  | 'unknown';
+
+export interface MemoryInfo {
+  initialPages: number;
+  maximumPages: number | null;
+  shared: boolean;
+  is64: boolean;
+  /** Present when the memory is imported. */
+  imported: { module: string; name: string } | null;
+  /** Export names of the memory (may be empty). */
+  exportedAs: string[];
+}
+
+export interface DataSegmentInfo {
+  index: number;
+  /** Offset for active segments with a constant offset; null for passive or non-constant. */
+  offset: number | null;
+  size: number;
+  passive: boolean;
+}
+
+export interface HeapBaseDerivation {
+  value: number;
+  /** How the value was found, e.g. 'export __heap_base', 'stack pointer initial value (data-stack-heap)'. */
+  source: string;
+  /** 'exact' when read from the module; 'computed' from the layout; 'estimated' when bss may be unseen. */
+  confidence: 'exact' | 'computed' | 'estimated';
+}
+
+export interface Layout {
+  kind: LayoutKind;
+  memory: MemoryInfo;
+  dataSegments: DataSegmentInfo[];
+  /** Lowest offset of active data, or null when there is none. */
+  dataStart: number | null;
+  /** End of static data (max of segment ends and any __data_end), aligned as found. */
+  dataEnd: number;
+  /** The stack pointer global, when one is found. */
+  stackPointer: { global: number; name: string | null; initial: number } | null;
+  /** [low, high) of the stack region, when known. */
+  stack: { low: number; high: number } | null;
+  heapBase: HeapBaseDerivation;
+  /** Existing exports of __heap_base / __data_end, if any (values). */
+  existing: { heapBase: number | null; dataEnd: number | null };
+}
+
+/** One member of the allocator family as found in the input. */
+export interface FamilyMember {
+  role: AllocRole;
+  /** Function index in the input module (imports counted). */
+  index: number;
+  /** Name from the name section, if any. */
+  name: string | null;
+  /** Export names that reach this function. */
+  exports: string[];
+  identifiedBy: Identification;
+}
+
+export interface ReplacedFunction extends FamilyMember {
+  /** What it became: an import `module.name`, or an adapter over imports. */
+  replacement: { kind: 'import'; module: string; name: string } | { kind: 'adapter'; over: string[] };
+}
+
+export type HazardKind =
+  | 'memory-grow'
+  | 'allocator-residue'
+  | 'shared-memory'
+  | 'gc-runtime'
+  | 'unidentified-family-member'
+  | 'dwarf';
+
+export interface Hazard {
+  kind: HazardKind;
+  /** Function names (or `$index`) concerned. */
+  functions: string[];
+  message: string;
+}
+
+export type TransformStatus = 'transformed' | 'already-compliant';
+
+export interface TransformReport {
+  status: TransformStatus;
+  inputSize: number;
+  outputSize: number;
+  functionsBefore: number;
+  functionsAfter: number;
+  functionsRemoved: number;
+  importModule: string;
+  replaced: ReplacedFunction[];
+  /** Host imports the output module declares, e.g. ['host_malloc', 'host_free', 'host_realloc']. */
+  imports: string[];
+  layout: Layout;
+  hazards: Hazard[];
+  warnings: string[];
+}
+
+export interface TransformOptions {
+  /** Import module of the host functions. Default 'env'. */
+  importModule?: string;
+  /** Explicit family members: role -> export name or `$functionName` (name section) or `$123` (index). */
+  alloc?: Partial<Record<AllocRole, string>>;
+  /** Emscripten JS glue source text, to map minified exports back to malloc/free. */
+  glue?: string;
+  /** Keep the family's exports (malloc, free, …), forwarding to the host imports. */
+  keepExports?: boolean;
+  /** Keep DWARF custom sections (stale after the rewrite). Default false. */
+  keepDwarf?: boolean;
+  /** Go ahead despite missing family members or hazards; each becomes a warning. */
+  force?: boolean;
+  /** Allow shared (threaded) memories. */
+  allowShared?: boolean;
+}
+
+export interface TransformResult {
+  bytes: Uint8Array;
+  report: TransformReport;
+}
+
+export interface InspectReport {
+  /** Version of this JSON shape. */
+  schema: 1;
+  size: number;
+  layout: Layout;
+  family: FamilyMember[];
+  /** Functions (names or `$index`) that contain memory.grow. */
+  memoryGrowSites: string[];
+  imports: { module: string; name: string; kind: 'function' | 'memory' | 'global' | 'table' | 'tag' }[];
+  exports: { name: string; kind: 'function' | 'memory' | 'global' | 'table' | 'tag' }[];
+  hazards: Hazard[];
+  /** True when the module already follows the host-allocator ABI. */
+  compliant: boolean;
+  /** ABI version from the __hostalloc_abi export, when present. */
+  abiVersion: number | null;
+}
+
+export interface VerifyProblem {
+  code: string;
+  message: string;
+}
+
+export interface VerifyReport {
+  compliant: boolean;
+  problems: VerifyProblem[];
+  abiVersion: number | null;
+  heapBase: number | null;
+}
+
+/** The ABI version this release emits in `__hostalloc_abi`. */
+export const ABI_VERSION = 1;
