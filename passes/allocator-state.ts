@@ -1,0 +1,110 @@
+/**
+ * @fileoverview allocator-state (analysis): what belongs to the old allocator, so that we can prove
+ * none of it survives the rewrite.
+ *
+ * 1. The allocator's code: functions reachable from the family (calls and ref.func) but not from any
+ *    other root (exports other than the family's, the start function, table entries), with family
+ *    members as barriers. dlmalloc's dispose_chunk, sbrk, emmalloc's claim_more_memory land here.
+ * 2. The allocator's static state: constant addresses that code READS (dlmalloc's `_gm_` and
+ *    `mparams`, emmalloc's free-list heads, sbrk's break pointer). Addresses the allocator only
+ *    writes constants to (errno) are not state: user code may legitimately touch them.
+ *
+ * After the rewrite, a surviving function that touches that state is allocator code the family did
+ * not cover (an unidentified realloc, dlfree inlined into user code), and the module is refused.
+ */
+
+import type { FunctionSummary } from '../src/walk.js';
+
+export interface Region {
+  start: number;
+  end: number;
+}
+
+export interface AllocatorState {
+  /** Functions only the family reaches. */
+  exclusive: Set<string>;
+  /** Static memory the allocator reads, merged into regions. */
+  regions: Region[];
+  /** Highest constant address (end) any code touches: a lower bound for the end of static data. */
+  maxStaticAddress: number;
+}
+
+export interface StateInput {
+  summaries: Map<string, FunctionSummary>;
+  family: Set<string>;
+  /** Roots other than the family: exported functions, start, table entries. */
+  roots: Set<string>;
+  /**
+   * Where static data can live: [lowest data segment, end of the initial memory). Constants outside
+   * it are struct offsets or sizes that merely look like addresses (`p + 4`), not static state.
+   */
+  staticRange: { low: number; high: number };
+}
+
+function reach(from: Iterable<string>, summaries: Map<string, FunctionSummary>, barrier: Set<string>): Set<string> {
+  const seen = new Set<string>();
+  const stack = [...from];
+  while (stack.length > 0) {
+    const f = stack.pop()!;
+    if (seen.has(f)) continue;
+    seen.add(f);
+    const s = summaries.get(f);
+    if (!s) continue;
+    for (const c of s.calls) if (!barrier.has(c) && !seen.has(c)) stack.push(c);
+    for (const c of s.refFuncs.keys()) if (!barrier.has(c) && !seen.has(c)) stack.push(c);
+  }
+  return seen;
+}
+
+/** Merges [start, end) intervals that touch or are within `gap` bytes. */
+export function mergeRegions(intervals: Region[], gap = 8): Region[] {
+  const sorted = [...intervals].sort((a, b) => a.start - b.start);
+  const out: Region[] = [];
+  for (const r of sorted) {
+    const last = out[out.length - 1];
+    if (last && r.start <= last.end + gap) last.end = Math.max(last.end, r.end);
+    else out.push({ ...r });
+  }
+  return out;
+}
+
+export function allocatorState(input: StateInput): AllocatorState {
+  const { summaries, family } = input;
+  const userRoots = [...input.roots].filter((r) => !family.has(r));
+  const user = reach(userRoots, summaries, family);
+  const alloc = reach(family, summaries, new Set());
+  const exclusive = new Set([...alloc].filter((f) => !user.has(f) || family.has(f)));
+
+  const { low, high } = input.staticRange;
+  const isStatic = (a: number): boolean => a >= low && a < high;
+  const intervals: Region[] = [];
+  for (const f of exclusive) {
+    const s = summaries.get(f);
+    if (!s) continue;
+    for (const a of s.constAccesses) {
+      if (a.kind !== 'write' && isStatic(a.address)) intervals.push({ start: a.address, end: a.address + a.bytes });
+    }
+    for (const base of s.indexedBases) if (isStatic(base)) intervals.push({ start: base, end: base + 1 });
+  }
+  let maxStaticAddress = 0;
+  for (const s of summaries.values()) {
+    for (const a of s.constAccesses) maxStaticAddress = Math.max(maxStaticAddress, a.address + a.bytes);
+  }
+  return { exclusive, regions: mergeRegions(intervals), maxStaticAddress };
+}
+
+/** The regions that `summary` reads or writes. */
+export function touchedRegions(summary: FunctionSummary, regions: Region[]): Region[] {
+  const hits: Region[] = [];
+  const inside = (start: number, end: number): Region | undefined =>
+    regions.find((r) => start < r.end && end > r.start);
+  for (const a of summary.constAccesses) {
+    const r = inside(a.address, a.address + a.bytes);
+    if (r && !hits.includes(r)) hits.push(r);
+  }
+  for (const base of summary.indexedBases) {
+    const r = inside(base, base + 1);
+    if (r && !hits.includes(r)) hits.push(r);
+  }
+  return hits;
+}

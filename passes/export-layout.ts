@@ -1,0 +1,57 @@
+/**
+ * @fileoverview export-layout (transform): tells the host where the heap is. Exports, when absent:
+ *
+ *   (global $hostalloc$heap_base i32 (i32.const 5313552))  (export "__heap_base" …)
+ *   (global $hostalloc$data_end  i32 (i32.const 2628))     (export "__data_end" …)
+ *   (global $hostalloc$abi       i32 (i32.const 1))        (export "__hostalloc_abi" …)
+ *   (export "memory" (memory $0))                           ; only if the memory was not exported
+ *
+ * Existing `__heap_base` / `__data_end` exports are kept as they are: the toolchain knew best.
+ * The globals are immutable, and i64 for memory64 modules.
+ */
+
+import type { Binaryen, BinaryenModule, ExpressionRef } from '../src/binaryen.js';
+import { ABI_EXPORT, DATA_END_EXPORT, HEAP_BASE_EXPORT } from '../src/conventions.js';
+import { ABI_VERSION, type Layout } from '../src/types.js';
+
+export interface ExportLayoutResult {
+  /** Export names added by this pass. */
+  added: string[];
+}
+
+/** binaryen's internal name of the (single) memory. */
+export function memoryName(b: Binaryen, mod: BinaryenModule): string {
+  const n = mod.getNumExports();
+  for (let i = 0; i < n; i++) {
+    const info = b.getExportInfo(mod.getExportByIndex(i));
+    if (info.kind === b.ExternalMemory) return info.value;
+  }
+  return '0';
+}
+
+function hasExport(b: Binaryen, mod: BinaryenModule, name: string): boolean {
+  const n = mod.getNumExports();
+  for (let i = 0; i < n; i++) if (b.getExportInfo(mod.getExportByIndex(i)).name === name) return true;
+  return false;
+}
+
+export function exportLayout(b: Binaryen, mod: BinaryenModule, layout: Layout): ExportLayoutResult {
+  const added: string[] = [];
+  const is64 = layout.memory.is64;
+  const type = is64 ? b.i64 : b.i32;
+  const c = (v: number): ExpressionRef => (is64 ? mod.i64.const(v >>> 0, Math.floor(v / 2 ** 32)) : mod.i32.const(v));
+  const addConst = (internal: string, exportName: string, value: number, t = type): void => {
+    if (hasExport(b, mod, exportName)) return;
+    mod.addGlobal(internal, t, false, t === b.i32 ? mod.i32.const(value) : c(value));
+    mod.addGlobalExport(internal, exportName);
+    added.push(exportName);
+  };
+  addConst('hostalloc$heap_base', HEAP_BASE_EXPORT, layout.heapBase.value);
+  addConst('hostalloc$data_end', DATA_END_EXPORT, layout.dataEnd);
+  addConst('hostalloc$abi', ABI_EXPORT, ABI_VERSION, b.i32);
+  if (layout.memory.exportedAs.length === 0 && !hasExport(b, mod, 'memory')) {
+    mod.addMemoryExport(memoryName(b, mod), 'memory');
+    added.push('memory');
+  }
+  return { added };
+}

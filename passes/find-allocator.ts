@@ -1,0 +1,122 @@
+/**
+ * @fileoverview find-allocator (analysis): finds the allocator family — malloc, free, calloc,
+ * realloc, the aligned variants, malloc_usable_size and Rust's `__rust_*` shims — from, in order of
+ * precedence: explicit options (`alloc: { realloc: 'export' | '$name' | '$12' }`), the Emscripten JS
+ * glue (minified export names mapped back to `_malloc`…), exports, and the name section.
+ *
+ * It never guesses: a name that matches no convention is not a member. Members found only by
+ * analysis (stripped modules) are added by the identify-by-analysis pass, which runs after this one.
+ *
+ *   (export "malloc" (func $12))   ->  { role: 'malloc', function: '12', identifiedBy: 'export' }
+ *   (func $dlrealloc …)            ->  { role: 'realloc', function: 'dlrealloc', identifiedBy: 'name' }
+ */
+
+import type { Binaryen, BinaryenModule } from '../src/binaryen.js';
+import { internalRoleOfName, isRole, roleOfName } from '../src/conventions.js';
+import { ErrorCodes, HostAllocError } from '../src/errors.js';
+import type { AllocRole, Identification } from '../src/types.js';
+import { functionNames } from '../src/walk.js';
+
+/** A family member as binaryen sees it (internal function name). */
+export interface FoundMember {
+  role: AllocRole;
+  /** binaryen internal name of the function. */
+  func: string;
+  /** Absolute function index. */
+  index: number;
+  exports: string[];
+  identifiedBy: Identification;
+  /** True when the function is an import (e.g. a -sMALLOC=none build importing env.malloc). */
+  imported: boolean;
+  /**
+   * Leading parameters the role's signature does not have (the allocator state of dlmalloc's
+   * internal_memalign, `self` of Rust's Dlmalloc methods); an adapter drops them. Set by
+   * checkSignatures.
+   */
+  skip: number;
+}
+
+export interface FindAllocatorInput {
+  /** role -> export name, `$name` or `$index`. */
+  alloc?: Partial<Record<AllocRole, string>>;
+  /** export name -> role, read from Emscripten glue. */
+  glueExports?: Map<string, AllocRole>;
+}
+
+/** Export name -> internal function name, for function exports. */
+export function functionExports(b: Binaryen, mod: BinaryenModule): Map<string, string> {
+  const out = new Map<string, string>();
+  const n = mod.getNumExports();
+  for (let i = 0; i < n; i++) {
+    const info = b.getExportInfo(mod.getExportByIndex(i));
+    if (info.kind === b.ExternalFunction) out.set(info.name, info.value);
+  }
+  return out;
+}
+
+export function findAllocator(b: Binaryen, mod: BinaryenModule, input: FindAllocatorInput): FoundMember[] {
+  const names = functionNames(b, mod);
+  const indexOf = new Map(names.map((n, i) => [n, i]));
+  const exportsOf = new Map<string, string[]>();
+  const exportMap = functionExports(b, mod);
+  for (const [exp, func] of exportMap) {
+    const list = exportsOf.get(func) ?? [];
+    list.push(exp);
+    exportsOf.set(func, list);
+  }
+  const byFunc = new Map<string, FoundMember>();
+  const add = (role: AllocRole, func: string, identifiedBy: Identification): void => {
+    if (byFunc.has(func)) return; // first identification wins (options > glue > export > name)
+    const info = b.getFunctionInfo(mod.getFunction(func));
+    byFunc.set(func, {
+      role,
+      func,
+      index: indexOf.get(func) ?? -1,
+      exports: exportsOf.get(func) ?? [],
+      identifiedBy,
+      imported: info.module !== '',
+      skip: 0,
+    });
+  };
+
+  for (const [role, ref] of Object.entries(input.alloc ?? {})) {
+    if (!isRole(role)) {
+      throw new HostAllocError(ErrorCodes.BAD_OPTION, `unknown allocator role '${role}'`);
+    }
+    add(role, resolveFunctionRef(names, exportMap, ref, role), 'option');
+  }
+  for (const [exp, role] of input.glueExports ?? []) {
+    const func = exportMap.get(exp);
+    if (func !== undefined) add(role, func, 'glue');
+  }
+  for (const [exp, func] of exportMap) {
+    const role = roleOfName(exp);
+    if (role) add(role, func, 'export');
+  }
+  for (const func of names) {
+    const role = roleOfName(func) ?? internalRoleOfName(func);
+    if (role) add(role, func, 'name');
+  }
+  return [...byFunc.values()].sort((a, b2) => a.index - b2.index);
+}
+
+/** Resolves `export`, `$name` or `$index` to a binaryen internal function name. */
+function resolveFunctionRef(names: string[], exportMap: Map<string, string>, ref: string, role: string): string {
+  if (ref.startsWith('$')) {
+    const key = ref.slice(1);
+    if (names.includes(key)) return key;
+    if (/^\d+$/.test(key)) {
+      const byIndex = names[Number(key)];
+      if (byIndex !== undefined) return byIndex;
+    }
+    throw new HostAllocError(
+      ErrorCodes.BAD_OPTION,
+      `--alloc ${role}=${ref}: no function named or numbered '${key}' (run 'wasm-hostalloc inspect' to list candidates)`,
+    );
+  }
+  const func = exportMap.get(ref);
+  if (func === undefined) {
+    throw new HostAllocError(ErrorCodes.BAD_OPTION, `--alloc ${role}=${ref}: the module has no function export '${ref}'`);
+  }
+  return func;
+}

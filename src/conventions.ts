@@ -1,0 +1,170 @@
+/**
+ * @fileoverview Toolchain conventions, one lookup each: which names an allocator-family member goes
+ * by (per toolchain), which signature each role must have, which host import serves it, and the
+ * markers of runtimes we refuse. Lookups return undefined rather than guess.
+ */
+
+import type { AllocRole } from './types.js';
+
+/** Value types as the wasm binary spells them. */
+export type ValType = 'i32' | 'i64';
+
+/** Canonical host imports (names in the import module, 'env' by default). */
+export type HostImport =
+  | 'host_malloc'
+  | 'host_free'
+  | 'host_calloc'
+  | 'host_realloc'
+  | 'host_aligned_alloc'
+  | 'host_usable_size';
+
+export const HOST_IMPORTS: readonly HostImport[] = [
+  'host_malloc',
+  'host_free',
+  'host_calloc',
+  'host_realloc',
+  'host_aligned_alloc',
+  'host_usable_size',
+];
+
+/** Signature of a host import; `P` stands for the pointer/size type (i32, or i64 for memory64). */
+export const HOST_IMPORT_SIGNATURES: Record<HostImport, { params: 'P'[]; results: 'P'[] }> = {
+  host_malloc: { params: ['P'], results: ['P'] },
+  host_free: { params: ['P'], results: [] },
+  host_calloc: { params: ['P', 'P'], results: ['P'] },
+  host_realloc: { params: ['P', 'P'], results: ['P'] },
+  host_aligned_alloc: { params: ['P', 'P'], results: ['P'] },
+  host_usable_size: { params: ['P'], results: ['P'] },
+};
+
+/** The signature a role's function must have; 'P' is the pointer type, 'i32' stays i32 (errno). */
+export const ROLE_SIGNATURES: Record<AllocRole, { params: ('P' | 'i32')[]; results: ('P' | 'i32')[] }> = {
+  malloc: { params: ['P'], results: ['P'] },
+  free: { params: ['P'], results: [] },
+  calloc: { params: ['P', 'P'], results: ['P'] },
+  realloc: { params: ['P', 'P'], results: ['P'] },
+  aligned_alloc: { params: ['P', 'P'], results: ['P'] },
+  memalign: { params: ['P', 'P'], results: ['P'] },
+  posix_memalign: { params: ['P', 'P', 'P'], results: ['i32'] },
+  malloc_usable_size: { params: ['P'], results: ['P'] },
+  rust_alloc: { params: ['P', 'P'], results: ['P'] },
+  rust_dealloc: { params: ['P', 'P', 'P'], results: [] },
+  rust_realloc: { params: ['P', 'P', 'P', 'P'], results: ['P'] },
+  rust_alloc_zeroed: { params: ['P', 'P'], results: ['P'] },
+};
+
+/** Roles replaced by a plain import of the same signature. The others get adapters. */
+export const DIRECT_IMPORT: Partial<Record<AllocRole, HostImport>> = {
+  malloc: 'host_malloc',
+  free: 'host_free',
+  calloc: 'host_calloc',
+  realloc: 'host_realloc',
+  aligned_alloc: 'host_aligned_alloc',
+  memalign: 'host_aligned_alloc',
+  malloc_usable_size: 'host_usable_size',
+};
+
+/** All roles, in report order. */
+export const ROLES: readonly AllocRole[] = [
+  'malloc',
+  'free',
+  'calloc',
+  'realloc',
+  'aligned_alloc',
+  'memalign',
+  'posix_memalign',
+  'malloc_usable_size',
+  'rust_alloc',
+  'rust_dealloc',
+  'rust_realloc',
+  'rust_alloc_zeroed',
+];
+
+/**
+ * Export names and symbol names per role: C library names, Emscripten's dlmalloc/emmalloc internals
+ * and `emscripten_builtin_*` aliases, wasi-libc's dlmalloc, glibc-style `__libc_*`.
+ * Export names may carry Emscripten's leading underscore in glue (`_malloc`); that is handled by the
+ * glue reader, not here.
+ */
+const C_NAMES: Record<Exclude<AllocRole, `rust_${string}`>, string[]> = {
+  malloc: ['malloc', 'dlmalloc', 'emscripten_builtin_malloc', 'emmalloc_malloc', '__libc_malloc'],
+  free: ['free', 'dlfree', 'emscripten_builtin_free', 'emmalloc_free', '__libc_free'],
+  calloc: ['calloc', 'dlcalloc', 'emscripten_builtin_calloc', 'emmalloc_calloc', '__libc_calloc'],
+  realloc: ['realloc', 'dlrealloc', 'emscripten_builtin_realloc', 'emmalloc_realloc', '__libc_realloc'],
+  aligned_alloc: ['aligned_alloc', 'emmalloc_aligned_alloc'],
+  memalign: ['memalign', 'dlmemalign', 'emscripten_builtin_memalign', 'emmalloc_memalign', '__libc_memalign'],
+  posix_memalign: ['posix_memalign', 'dlposix_memalign', 'emmalloc_posix_memalign'],
+  malloc_usable_size: ['malloc_usable_size', 'dlmalloc_usable_size', 'emmalloc_usable_size'],
+};
+
+/** Rust's allocator shims, unmangled (rustc up to ~1.70) and the mangled `__rustc::` forms of newer rustc. */
+const RUST_SHIMS: Record<`rust_${string}` & AllocRole, string> = {
+  rust_alloc: '__rust_alloc',
+  rust_dealloc: '__rust_dealloc',
+  rust_realloc: '__rust_realloc',
+  rust_alloc_zeroed: '__rust_alloc_zeroed',
+};
+
+/** The role a function or export name denotes, or undefined. */
+export function roleOfName(name: string): AllocRole | undefined {
+  for (const [role, names] of Object.entries(C_NAMES)) {
+    if (names.includes(name)) return role as AllocRole;
+  }
+  for (const [role, shim] of Object.entries(RUST_SHIMS)) {
+    if (name === shim) return role as AllocRole;
+    // v0 mangling of `__rustc::__rust_alloc`: …12___rust_alloc (length-prefixed, no hash), or the
+    // demangled form when a tool rewrote the name section.
+    if (name.endsWith(`::${shim}`)) return role as AllocRole;
+    const v0 = `${shim.length}${shim}`;
+    if (name.startsWith('_R') && name.endsWith(v0)) return role as AllocRole;
+  }
+  return undefined;
+}
+
+/**
+ * Allocator internals that take the allocator's state as a leading parameter and are called from
+ * user code once the optimizer inlines the public wrapper: dlmalloc's `internal_memalign(m, align,
+ * size)` (what memalign/aligned_alloc inline to), and the methods of Rust's `dlmalloc::Dlmalloc<A>`
+ * (`malloc(&mut self, size)`, …), which LTO calls directly. They are replaced by adapters that drop
+ * the state parameter.
+ */
+export function internalRoleOfName(name: string): AllocRole | undefined {
+  if (name === 'internal_memalign') return 'memalign';
+  const m = /Dlmalloc\$LT\$A\$GT\$\d+(malloc|free|memalign|realloc)17h[0-9a-f]{16}E/.exec(name);
+  return m ? (m[1] as AllocRole) : undefined;
+}
+
+/**
+ * Allocator initialisers that run as constructors (emmalloc's `initialize_emmalloc_heap` claims the
+ * first region with sbrk): after the rewrite they would set up a heap nobody uses and may grow memory,
+ * so their bodies are emptied.
+ */
+export const ALLOCATOR_INITIALIZERS: readonly string[] = ['initialize_emmalloc_heap'];
+
+/** True for a role name given by the user (`--alloc ROLE=NAME`). */
+export function isRole(s: string): s is AllocRole {
+  return (ROLES as readonly string[]).includes(s);
+}
+
+/**
+ * Markers of runtimes whose allocator is a garbage collector: converting them would break the
+ * collector's invariants (it scans its own heap), so they are refused.
+ */
+export function gcRuntimeMarker(exports: string[], functionNames: string[], importModules: string[]): string | undefined {
+  const ex = new Set(exports);
+  if (ex.has('__collect') || (ex.has('__pin') && ex.has('__unpin')) || ex.has('__rtti_base')) {
+    return 'AssemblyScript runtime with a garbage collector (exports __collect/__pin/__rtti_base)';
+  }
+  if (importModules.includes('gojs') || functionNames.some((n) => n === 'runtime.alloc' || n === 'runtime.GC')) {
+    return 'TinyGo runtime with a garbage collector (runtime.alloc / gojs imports)';
+  }
+  if (functionNames.includes('GC_malloc') || functionNames.includes('GC_init')) {
+    return 'Boehm-style garbage collector (GC_malloc)';
+  }
+  return undefined;
+}
+
+/** Names of the layout globals we export. */
+export const HEAP_BASE_EXPORT = '__heap_base';
+export const DATA_END_EXPORT = '__data_end';
+export const ABI_EXPORT = '__hostalloc_abi';

@@ -1,0 +1,78 @@
+/**
+ * @fileoverview inspect(): the module's static memory layout and allocator family, the facts an
+ * embedder cannot get from its runtime. Hazards are what transform() would find: inspect runs the
+ * same pipeline (forced, output discarded), so the heap base and the family it reports are exactly
+ * the ones transform() uses.
+ */
+
+import { withModule } from './binaryen.js';
+import { isHostAllocError } from './errors.js';
+import { computeLayout } from './layout.js';
+import { isCompliant, transform } from './transform.js';
+import type { FamilyMember, InspectReport, TransformOptions } from './types.js';
+import { findAllocator } from '../passes/find-allocator.js';
+import { readGlue } from './glue.js';
+import { type ExternKind, functionLabel, readModule, scanMemoryGrow } from './wasm/reader.js';
+
+export interface InspectOptions {
+  glue?: string;
+  alloc?: TransformOptions['alloc'];
+}
+
+export async function inspect(input: Uint8Array, options: InspectOptions = {}): Promise<InspectReport> {
+  const bytes = input.slice();
+  const info = readModule(bytes);
+  let layout = computeLayout(info);
+  const compliant = isCompliant(info);
+  const abiExport = info.exports.find((e) => e.name === '__hostalloc_abi' && e.kind === 'global');
+  const abiVersion = abiExport ? (info.globals[abiExport.index]?.init ?? null) : null;
+  let family: FamilyMember[] = [];
+  let hazards: InspectReport['hazards'] = [];
+  if (!compliant) {
+    try {
+      const { report } = await transform(bytes, { ...options, force: true, allowShared: true });
+      layout = report.layout;
+      hazards = report.hazards;
+      family = report.replaced.map(({ replacement: _r, ...m }) => m);
+    } catch (e) {
+      if (!isHostAllocError(e)) throw e;
+      // The pipeline refused before finding hazards (GC runtime, bad signature…): report what the
+      // lookups alone find, and the refusal as a hazard.
+      family = await familyOnly(bytes, options);
+      hazards = [{ kind: e.code === 'HA022' ? 'gc-runtime' : e.code === 'HA006' ? 'shared-memory' : 'unidentified-family-member', functions: [], message: `${e.code}: ${e.message}` }];
+    }
+  }
+  const kindName = (k: ExternKind): InspectReport['imports'][number]['kind'] => k;
+  return {
+    schema: 1,
+    size: bytes.length,
+    layout,
+    family,
+    memoryGrowSites: scanMemoryGrow(bytes, info).map((i) => functionLabel(info, i)),
+    imports: info.imports.map((i) => ({ module: i.module, name: i.name, kind: kindName(i.kind) })),
+    exports: info.exports.map((e) => ({ name: e.name, kind: kindName(e.kind) })),
+    hazards,
+    compliant,
+    abiVersion,
+  };
+}
+
+async function familyOnly(bytes: Uint8Array, options: InspectOptions): Promise<FamilyMember[]> {
+  try {
+    return await withModule(bytes, { atomics: true, memory64: true }, (mod, b) =>
+      findAllocator(b, mod, {
+        alloc: options.alloc,
+        glueExports: options.glue === undefined ? undefined : readGlue(options.glue).exports,
+      }).map((m) => ({
+        role: m.role,
+        index: m.index,
+        name: /^\d+$/.test(m.func) ? null : m.func,
+        exports: m.exports,
+        identifiedBy: m.identifiedBy,
+      })),
+    );
+  } catch (e) {
+    if (isHostAllocError(e)) return [];
+    throw e;
+  }
+}

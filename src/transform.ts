@@ -1,0 +1,310 @@
+/**
+ * @fileoverview transform(): one public function made of named steps, wasm-snip style:
+ *
+ *   read (raw, no binaryen) -> refuse early (component, GC runtime, shared memory, no memory)
+ *   -> already compliant? return as is
+ *   -> find-allocator -> allocator-state -> replace-allocator -> fix references -> unexport
+ *   -> strip (remove-unused-module-elements, duplicate-import-elimination, strip-dwarf)
+ *   -> check-hazards (refuse residue and memory.grow) -> export-layout -> validate -> emit
+ *
+ * The binaryen module is always disposed; the input bytes are never modified.
+ */
+
+import { type Binaryen, type BinaryenModule, captureOutput, validationErrors, withModule } from './binaryen.js';
+import { ALLOCATOR_INITIALIZERS, HOST_IMPORTS, type HostImport, gcRuntimeMarker } from './conventions.js';
+import { ErrorCodes, HostAllocError } from './errors.js';
+import { computeLayout, refineHeapBase } from './layout.js';
+import type { Hazard, Layout, TransformOptions, TransformResult } from './types.js';
+import { type FunctionSummary, functionNames, summarizeAll } from './walk.js';
+import { type ModuleInfo, readModule } from './wasm/reader.js';
+import { type AllocatorState, allocatorState } from '../passes/allocator-state.js';
+import { checkHazards } from '../passes/check-hazards.js';
+import { exportLayout, memoryName } from '../passes/export-layout.js';
+import { type FoundMember, findAllocator, functionExports } from '../passes/find-allocator.js';
+import { adapterImportName, checkSignatures, emptyInitializers, fixReferences, replaceAllocator } from '../passes/replace-allocator.js';
+import { readGlue } from './glue.js';
+
+/** True when the raw module already follows the host-allocator ABI. */
+export function isCompliant(info: ModuleInfo): boolean {
+  const imported = new Set(info.imports.filter((i) => i.kind === 'function').map((i) => i.name));
+  return (
+    imported.has('host_malloc') &&
+    imported.has('host_free') &&
+    info.exports.some((e) => e.name === '__hostalloc_abi' && e.kind === 'global')
+  );
+}
+
+/** Refusals that need no code analysis: GC runtimes, shared memory. Also returns the layout. */
+export function preflight(info: ModuleInfo, options: TransformOptions): Layout {
+  const marker = info.usesGC
+    ? 'WasmGC types (struct/array): the module is managed by a garbage collector'
+    : gcRuntimeMarker(
+        info.exports.map((e) => e.name),
+        [...info.names.functions.values()],
+        info.imports.map((i) => i.module),
+      );
+  if (marker) {
+    throw new HostAllocError(
+      ErrorCodes.GC_RUNTIME,
+      `refusing a garbage-collected runtime: ${marker}. A collector scans and moves its own heap; a host allocator cannot take it over`,
+    );
+  }
+  const layout = computeLayout(info);
+  if (layout.memory.shared && !options.allowShared) {
+    throw new HostAllocError(
+      ErrorCodes.SHARED_MEMORY,
+      'the memory is shared (threads): host allocation must then be thread-safe on the host side; pass allowShared (--allow-shared) if your host serialises or locks its allocator',
+    );
+  }
+  return layout;
+}
+
+export async function transform(input: Uint8Array, options: TransformOptions = {}): Promise<TransformResult> {
+  const bytes = input.slice(); // never touch the caller's buffer
+  const info = readModule(bytes);
+  const layout0 = preflight(info, options);
+  if (isCompliant(info)) {
+    return {
+      bytes,
+      report: {
+        status: 'already-compliant',
+        inputSize: bytes.length,
+        outputSize: bytes.length,
+        functionsBefore: info.functionTypes.length,
+        functionsAfter: info.functionTypes.length,
+        functionsRemoved: 0,
+        importModule: options.importModule ?? 'env',
+        replaced: [],
+        imports: info.imports.filter((i) => i.kind === 'function' && i.name.startsWith('host_')).map((i) => i.name),
+        layout: layout0,
+        hazards: [],
+        warnings: [],
+      },
+    };
+  }
+  const importModule = options.importModule ?? 'env';
+  if (!/^[\x20-\x7e]+$/.test(importModule)) {
+    throw new HostAllocError(ErrorCodes.BAD_OPTION, `import module name '${importModule}' must be printable ASCII`);
+  }
+  const glueExports = options.glue === undefined ? undefined : readGlue(options.glue).exports;
+  const hasDwarf = info.customSections.some((s) => s.name.startsWith('.debug_'));
+  const hadNames = info.customSections.some((s) => s.name === 'name');
+  const features = {
+    atomics: layout0.memory.shared,
+    memory64: layout0.memory.is64,
+    exceptions: info.tags.length > 0,
+  };
+
+  return withModule(bytes, features, (mod, b) => {
+    const warnings: string[] = [];
+    const names = functionNames(b, mod);
+    const label = labeller(info, names);
+    const before = summarizeAll(b, mod);
+    const members = findAllocator(b, mod, { alloc: options.alloc, glueExports });
+    requireCore(members, options, warnings);
+    checkSignatures(b, mod, members, layout0.memory.is64);
+
+    const family = new Set(members.map((m) => m.func));
+    const state = allocatorState({ summaries: before, family, roots: roots(b, mod), staticRange: staticRange(layout0) });
+    const familyExports = new Set(members.flatMap((m) => m.exports));
+    const generated = new Set<string>();
+
+    const { replaced, hostImports, swapped } = replaceAllocator(b, mod, members, {
+      importModule,
+      memory64: layout0.memory.is64,
+      memoryName: memoryName(b, mod),
+    });
+    fixReferences(b, mod, swapped, refFuncSites(before, swapped));
+    for (const f of emptyInitializers(b, mod, ALLOCATOR_INITIALIZERS)) {
+      warnings.push(`emptied the old allocator's initialiser ${f}: it would set up a heap nobody uses`);
+      generated.add(f);
+    }
+    if (!options.keepExports) for (const e of familyExports) mod.removeExport(e);
+
+    const passes = ['remove-unused-module-elements', 'duplicate-import-elimination'];
+    if (hasDwarf && !options.keepDwarf) passes.push('strip-dwarf');
+    captureOutput(() => mod.runPasses(passes));
+    if (hasDwarf) {
+      warnings.push(
+        options.keepDwarf
+          ? 'DWARF debug sections were kept as asked, but they describe the old code and are now stale'
+          : 'DWARF debug sections were removed: binaryen.js cannot update them after the rewrite (keep them with keepDwarf)',
+      );
+    }
+    const imports = ensureCoreImports(b, mod, importModule, layout0.memory.is64, hostImports);
+
+    const after = summarizeAll(b, mod);
+    for (const r of replaced) if (r.replacement.kind === 'adapter') generated.add(nameOf(r, names));
+    const hazards = checkHazards({
+      summaries: after,
+      regions: state.regions,
+      allocating: new Set([...swapped, ...HOST_IMPORTS.map(adapterImportName)]),
+      generated,
+      label,
+    });
+    refuseHazards(hazards, after, roots(b, mod), label, options, warnings);
+
+    const layout = refine(layout0, state, warnings);
+    exportLayout(b, mod, layout);
+
+    const errors = validationErrors(mod);
+    if (errors) {
+      throw new HostAllocError(
+        ErrorCodes.INTERNAL,
+        'the rewritten module does not validate: this is a bug in wasm-hostalloc, please report it with the input module',
+        { details: { validation: errors.slice(0, 4000) } },
+      );
+    }
+    const out = emit(b, mod, hadNames);
+    const functionsAfter = mod.getNumFunctions();
+    return {
+      bytes: out,
+      report: {
+        status: 'transformed' as const,
+        inputSize: bytes.length,
+        outputSize: out.length,
+        functionsBefore: names.length,
+        functionsAfter,
+        functionsRemoved: names.length - functionsAfter,
+        importModule,
+        replaced,
+        imports,
+        layout,
+        hazards,
+        warnings,
+      },
+    };
+  });
+}
+
+/** Labels for messages: the name-section name, or `$index` in a stripped module. */
+export function labeller(info: ModuleInfo, names: string[]): (name: string) => string {
+  const index = new Map(names.map((n, i) => [n, i]));
+  return (name) => {
+    const i = index.get(name);
+    if (i === undefined) return name;
+    return info.names.functions.get(i) ?? `$${i}`;
+  };
+}
+
+function nameOf(r: { index: number }, names: string[]): string {
+  return names[r.index] ?? '';
+}
+
+/** malloc and free (or Rust's alloc and dealloc) must be found; without them nothing is safe. */
+function requireCore(members: FoundMember[], options: TransformOptions, warnings: string[]): void {
+  const roles = new Set(members.map((m) => m.role));
+  const missing: string[] = [];
+  if (!roles.has('malloc') && !roles.has('rust_alloc')) missing.push('malloc');
+  if (!roles.has('free') && !roles.has('rust_dealloc')) missing.push('free');
+  if (missing.length === 0) return;
+  const msg =
+    `could not find ${missing.join(' and ')}: no export, name-section entry or glue mapping names ${missing.length > 1 ? 'them' : 'it'}. ` +
+    `Name ${missing.length > 1 ? 'them' : 'it'} with --alloc ${missing[0]}=EXPORT_OR_$FUNCTION, pass the Emscripten glue with --glue, or rebuild with names (--profiling-funcs)`;
+  if (!options.force) throw new HostAllocError(ErrorCodes.ALLOCATOR_NOT_FOUND, msg, { details: { missing } });
+  warnings.push(`forced: ${msg}`);
+}
+
+/** Where static data may live: from the lowest data segment to the end of the initial memory. */
+export function staticRange(layout: Layout): { low: number; high: number } {
+  return { low: layout.dataStart ?? 1, high: Math.max(layout.memory.initialPages * 65536, layout.heapBase.value) };
+}
+
+/** Roots of the user's code: exported functions, the start function, table entries. */
+function roots(b: Binaryen, mod: BinaryenModule): Set<string> {
+  const out = new Set<string>(functionExports(b, mod).values());
+  const start = mod.getStart();
+  if (start) out.add(b.getFunctionInfo(start).name);
+  const n = mod.getNumElementSegments();
+  for (let i = 0; i < n; i++) for (const f of b.getElementSegmentInfo(mod.getElementSegmentByIndex(i)).data) out.add(f);
+  return out;
+}
+
+function refFuncSites(summaries: Map<string, FunctionSummary>, swapped: Set<string>): Map<string, number[]> {
+  const out = new Map<string, number[]>();
+  for (const s of summaries.values()) {
+    if (swapped.has(s.name)) continue; // its body is gone
+    for (const [target, sites] of s.refFuncs) {
+      if (!swapped.has(target)) continue;
+      out.set(target, [...(out.get(target) ?? []), ...sites]);
+    }
+  }
+  return out;
+}
+
+/** host_malloc and host_free are always imported, whether or not the code still calls them. */
+function ensureCoreImports(
+  b: Binaryen,
+  mod: BinaryenModule,
+  importModule: string,
+  is64: boolean,
+  used: Set<HostImport>,
+): string[] {
+  const present = new Set<string>();
+  for (const name of functionNames(b, mod)) {
+    const fi = b.getFunctionInfo(mod.getFunction(name));
+    if (fi.module === importModule && (HOST_IMPORTS as readonly string[]).includes(fi.base)) present.add(fi.base);
+  }
+  const P = is64 ? b.i64 : b.i32;
+  if (!present.has('host_malloc')) mod.addFunctionImport(adapterImportName('host_malloc'), importModule, 'host_malloc', P, P);
+  if (!present.has('host_free')) mod.addFunctionImport(adapterImportName('host_free'), importModule, 'host_free', P, b.none);
+  present.add('host_malloc');
+  present.add('host_free');
+  void used;
+  return HOST_IMPORTS.filter((h) => present.has(h));
+}
+
+function refuseHazards(
+  hazards: Hazard[],
+  after: Map<string, FunctionSummary>,
+  entryPoints: Set<string>,
+  label: (n: string) => string,
+  options: TransformOptions,
+  warnings: string[],
+): void {
+  if (hazards.length === 0) return;
+  if (options.force) {
+    for (const h of hazards) warnings.push(`forced past a hazard: ${h.message}`);
+    return;
+  }
+  const residue = hazards.find((h) => h.kind === 'allocator-residue');
+  if (residue) {
+    // A residue function that is not an entry point of the user's code is most likely a family
+    // member nobody named (an internal realloc or memalign); in an entry point it is inlined code.
+    const entryLabels = new Set([...entryPoints].map(label));
+    const helpers = residue.functions.filter((f) => !entryLabels.has(f));
+    const code = helpers.length === residue.functions.length ? ErrorCodes.FAMILY_INCOMPLETE : ErrorCodes.UNSAFE_RESIDUE;
+    throw new HostAllocError(code, `refusing: ${residue.message}`, {
+      details: { hazards, functions: residue.functions },
+    });
+  }
+  const grow = hazards.find((h) => h.kind === 'memory-grow')!;
+  void after;
+  throw new HostAllocError(ErrorCodes.STRAY_MEMORY_GROW, `refusing: ${grow.message}`, {
+    details: { hazards, functions: grow.functions },
+  });
+}
+
+/** Raises an estimated heap base above every static address the code touches. */
+function refine(layout: Layout, state: AllocatorState, warnings: string[]): Layout {
+  if (layout.heapBase.confidence !== 'estimated') return layout;
+  const refined = refineHeapBase(
+    layout,
+    state.maxStaticAddress,
+    'highest static address the code accesses (zero-initialised data has no segment)',
+  );
+  warnings.push(
+    `heap base ${refined.heapBase.value} is estimated (${refined.heapBase.source}); export __heap_base at link time (-Wl,--export=__heap_base) to make it exact`,
+  );
+  return refined;
+}
+
+function emit(b: Binaryen, mod: BinaryenModule, names: boolean): Uint8Array {
+  const prev = b.getDebugInfo();
+  b.setDebugInfo(names);
+  try {
+    return mod.emitBinary().slice();
+  } finally {
+    b.setDebugInfo(prev);
+  }
+}

@@ -1,0 +1,81 @@
+/**
+ * @fileoverview verify(): is a module compliant with the host-allocator ABI (docs/abi.md)? Reads the
+ * binary itself (no binaryen), so it is fast enough for CI over hundreds of plugins. Checks:
+ *   - imports host_malloc and host_free (and any other host_* import) with the ABI's signatures;
+ *   - exports its memory, `__heap_base` (immutable, of the pointer type) and `__hostalloc_abi` of a
+ *     version this release knows;
+ *   - `__heap_base` is 16-aligned and above static data and, in a data-stack-heap layout, the stack;
+ *   - no allocator residue: no defined function carries an allocator name, none is exported as one;
+ *   - no memory.grow anywhere (only the host grows memory).
+ */
+
+import { HOST_IMPORT_SIGNATURES, type HostImport, roleOfName } from './conventions.js';
+import { isHostAllocError } from './errors.js';
+import { computeLayout } from './layout.js';
+import { ABI_VERSION, type VerifyProblem, type VerifyReport } from './types.js';
+import { functionLabel, functionType, readModule, scanMemoryGrow } from './wasm/reader.js';
+
+export async function verify(input: Uint8Array): Promise<VerifyReport> {
+  const info = readModule(input);
+  const problems: VerifyProblem[] = [];
+  const problem = (code: string, message: string): void => {
+    problems.push({ code, message });
+  };
+  let layout: ReturnType<typeof computeLayout> | undefined;
+  try {
+    layout = computeLayout(info);
+  } catch (e) {
+    if (!isHostAllocError(e)) throw e;
+    problem(e.code, e.message);
+  }
+  const P = layout?.memory.is64 ? 'i64' : 'i32';
+
+  const hostImports = info.imports.filter((i) => i.kind === 'function' && i.name.startsWith('host_'));
+  for (const required of ['host_malloc', 'host_free'] as const) {
+    if (!hostImports.some((i) => i.name === required)) problem('missing-import', `does not import ${required}`);
+  }
+  for (const imp of hostImports) {
+    const sig = HOST_IMPORT_SIGNATURES[imp.name as HostImport];
+    if (!sig) continue;
+    const t = functionType(info, imp.index);
+    const want = `(${sig.params.map(() => P).join(',')})->(${sig.results.map(() => P).join(',')})`;
+    const got = t ? `(${t.params.join(',')})->(${t.results.join(',')})` : 'unknown';
+    if (got !== want) problem('bad-import-type', `${imp.module}.${imp.name} has type ${got}, the ABI says ${want}`);
+  }
+
+  const exported = (name: string, kind: string) => info.exports.find((e) => e.name === name && e.kind === kind);
+  if (!info.exports.some((e) => e.kind === 'memory')) problem('memory-not-exported', 'does not export its memory');
+  const abi = exported('__hostalloc_abi', 'global');
+  const abiVersion = abi ? (info.globals[abi.index]?.init ?? null) : null;
+  if (!abi) problem('missing-abi-marker', 'does not export __hostalloc_abi');
+  else if (abiVersion !== ABI_VERSION) problem('unknown-abi-version', `__hostalloc_abi is ${abiVersion}, this release knows ${ABI_VERSION}`);
+
+  const hb = exported('__heap_base', 'global');
+  const hbGlobal = hb ? info.globals[hb.index] : undefined;
+  const heapBase = hbGlobal?.init ?? null;
+  if (!hb) problem('missing-heap-base', 'does not export __heap_base');
+  else if (heapBase === null || hbGlobal?.mutable) problem('bad-heap-base', '__heap_base must be an immutable global with a constant value');
+  else if (hbGlobal && hbGlobal.type !== P) problem('bad-heap-base', `__heap_base is ${hbGlobal.type}, the memory needs ${P}`);
+  if (heapBase !== null && layout) {
+    if (heapBase % 16 !== 0) problem('heap-base-alignment', `__heap_base ${heapBase} is not 16-byte aligned`);
+    if (heapBase < layout.dataEnd) problem('heap-base-overlaps-data', `__heap_base ${heapBase} is below the end of static data (${layout.dataEnd})`);
+    if (layout.kind === 'data-stack-heap' && layout.stack && heapBase < layout.stack.high) {
+      problem('heap-base-overlaps-stack', `__heap_base ${heapBase} is below the top of the stack (${layout.stack.high})`);
+    }
+  }
+
+  for (let i = info.numImportedFunctions; i < info.functionTypes.length; i++) {
+    const name = info.names.functions.get(i);
+    if (name && roleOfName(name)) problem('allocator-residue', `defines an allocator function '${name}'`);
+  }
+  for (const e of info.exports) {
+    if (e.kind !== 'function' || !roleOfName(e.name)) continue;
+    if (e.index >= info.numImportedFunctions) {
+      problem('allocator-residue', `exports '${e.name}' from its own code instead of forwarding the host import`);
+    }
+  }
+  for (const f of scanMemoryGrow(input, info)) {
+    problem('memory-grow', `${functionLabel(info, f)} calls memory.grow; only the host may grow memory`);
+  }
+  return { compliant: problems.length === 0, problems, abiVersion, heapBase };
+}

@@ -1,0 +1,277 @@
+/**
+ * @fileoverview A small iterative walker over binaryen.js expressions, and the per-function summary
+ * every analysis pass reads (direct calls, function references, constant-address memory accesses,
+ * memory.grow, reads of the bytes just below a freshly allocated pointer).
+ *
+ * binaryen.js has no generic visitor: getExpressionInfo returns a record whose child fields depend on
+ * the expression id. CHILDREN lists them for every id that can hold children in the modules we see;
+ * an id we do not know marks the function `opaque` (analyses then treat it conservatively).
+ */
+
+import type { Binaryen, BinaryenModule, ExpressionRef } from './binaryen.js';
+
+/** One memory access at a constant address (pointer operand is i32.const/i64.const). */
+export interface ConstAccess {
+  address: number;
+  bytes: number;
+  kind: 'read' | 'write' | 'rmw';
+}
+
+export interface FunctionSummary {
+  name: string;
+  imported: boolean;
+  /** Direct call targets (call and return_call). */
+  calls: Set<string>;
+  /** Targets of ref.func, with the expressions (for retyping after a swap). */
+  refFuncs: Map<string, ExpressionRef[]>;
+  callIndirect: boolean;
+  memoryGrow: boolean;
+  constAccesses: ConstAccess[];
+  /** Base addresses of accesses of the form `load (i32.add (i32.const BASE) X)`. */
+  indexedBases: number[];
+  /** Locals assigned from a direct call, by callee. */
+  localsFromCall: Map<number, Set<string>>;
+  /** Loads at `local - k` (k in 1..16): the shape of a chunk-header probe. */
+  negativeProbes: { local: number; delta: number }[];
+  /** An expression id we cannot walk was found. */
+  opaque: boolean;
+  /** Number of expressions walked. */
+  size: number;
+}
+
+/** How to reach an expression class's children: plain getters, and a (count, at) list getter. */
+type ChildSpec = { single: ((e: ExpressionRef) => ExpressionRef)[]; list?: [(e: ExpressionRef) => number, (e: ExpressionRef, i: number) => ExpressionRef] };
+type Getters = Record<string, (e: ExpressionRef, i?: number) => number>;
+
+const LEAVES = [
+  'LocalGetId', 'GlobalGetId', 'ConstId', 'MemorySizeId', 'NopId', 'UnreachableId', 'AtomicFenceId', 'DataDropId',
+  'PopId', 'RefNullId', 'RefFuncId', 'TableSizeId', 'RethrowId',
+];
+/** [expression class, single-child getters, list getter prefix] per id name. */
+const SHAPES: [string, string, string[], string?][] = [
+  ['BlockId', 'Block', [], 'Child'],
+  ['IfId', 'If', ['getCondition', 'getIfTrue', 'getIfFalse']],
+  ['LoopId', 'Loop', ['getBody']],
+  ['BreakId', 'Break', ['getCondition', 'getValue']],
+  ['SwitchId', 'Switch', ['getCondition', 'getValue']],
+  ['CallId', 'Call', [], 'Operand'],
+  ['CallIndirectId', 'CallIndirect', ['getTarget'], 'Operand'],
+  ['LocalSetId', 'LocalSet', ['getValue']],
+  ['GlobalSetId', 'GlobalSet', ['getValue']],
+  ['LoadId', 'Load', ['getPtr']],
+  ['StoreId', 'Store', ['getPtr', 'getValue']],
+  ['UnaryId', 'Unary', ['getValue']],
+  ['BinaryId', 'Binary', ['getLeft', 'getRight']],
+  ['SelectId', 'Select', ['getIfTrue', 'getIfFalse', 'getCondition']],
+  ['DropId', 'Drop', ['getValue']],
+  ['ReturnId', 'Return', ['getValue']],
+  ['MemoryGrowId', 'MemoryGrow', ['getDelta']],
+  ['AtomicRMWId', 'AtomicRMW', ['getPtr', 'getValue']],
+  ['AtomicCmpxchgId', 'AtomicCmpxchg', ['getPtr', 'getExpected', 'getReplacement']],
+  ['AtomicWaitId', 'AtomicWait', ['getPtr', 'getExpected', 'getTimeout']],
+  ['AtomicNotifyId', 'AtomicNotify', ['getPtr', 'getNotifyCount']],
+  ['SIMDExtractId', 'SIMDExtract', ['getVec']],
+  ['SIMDReplaceId', 'SIMDReplace', ['getVec', 'getValue']],
+  ['SIMDShuffleId', 'SIMDShuffle', ['getLeft', 'getRight']],
+  ['SIMDTernaryId', 'SIMDTernary', ['getA', 'getB', 'getC']],
+  ['SIMDShiftId', 'SIMDShift', ['getVec', 'getShift']],
+  ['SIMDLoadId', 'SIMDLoad', ['getPtr']],
+  ['SIMDLoadStoreLaneId', 'SIMDLoadStoreLane', ['getPtr', 'getVec']],
+  ['MemoryInitId', 'MemoryInit', ['getDest', 'getOffset', 'getSize']],
+  ['MemoryCopyId', 'MemoryCopy', ['getDest', 'getSource', 'getSize']],
+  ['MemoryFillId', 'MemoryFill', ['getDest', 'getValue', 'getSize']],
+  ['RefIsNullId', 'RefIsNull', ['getValue']],
+  ['RefEqId', 'RefEq', ['getLeft', 'getRight']],
+  ['TableGetId', 'TableGet', ['getIndex']],
+  ['TableSetId', 'TableSet', ['getIndex', 'getValue']],
+  ['TableGrowId', 'TableGrow', ['getValue', 'getDelta']],
+  ['TryId', 'Try', ['getBody'], 'CatchBody'],
+  ['ThrowId', 'Throw', [], 'Operand'],
+  ['TupleMakeId', 'TupleMake', [], 'Operand'],
+  ['TupleExtractId', 'TupleExtract', ['getTuple']],
+  ['RefI31Id', 'RefI31', ['getValue']],
+  ['I31GetId', 'I31Get', ['getI31']],
+  ['CallRefId', 'CallRef', ['getTarget'], 'Operand'],
+  ['RefTestId', 'RefTest', ['getRef']],
+  ['RefCastId', 'RefCast', ['getRef']],
+  ['BrOnId', 'BrOn', ['getRef']],
+  ['RefAsId', 'RefAs', ['getValue']],
+];
+
+function childSpecs(b: Binaryen): Map<number, ChildSpec> {
+  const m = new Map<number, ChildSpec>();
+  const ns = b as unknown as Record<string, unknown>;
+  for (const leaf of LEAVES) if (typeof ns[leaf] === 'number') m.set(ns[leaf] as number, { single: [] });
+  for (const [idName, cls, singles, list] of SHAPES) {
+    const id = ns[idName];
+    const g = ns[cls] as Getters | undefined;
+    if (typeof id !== 'number' || !g) continue;
+    const spec: ChildSpec = { single: singles.map((name) => g[name] as (e: ExpressionRef) => ExpressionRef) };
+    if (list) {
+      const count = g[`getNum${list === 'Child' ? 'Children' : `${list}s`}`] as (e: ExpressionRef) => number;
+      const at = g[`get${list}At`] as (e: ExpressionRef, i: number) => ExpressionRef;
+      spec.list = [count, at];
+    }
+    m.set(id, spec);
+  }
+  return m;
+}
+
+const specCache = new WeakMap<object, Map<number, ChildSpec>>();
+
+function specsFor(b: Binaryen): Map<number, ChildSpec> {
+  let m = specCache.get(b);
+  if (!m) {
+    m = childSpecs(b);
+    specCache.set(b, m);
+  }
+  return m;
+}
+
+/** Visits every expression under `root`, parents before children. Returns false if an id was unknown. */
+export function walk(b: Binaryen, root: ExpressionRef, visit: (expr: ExpressionRef, id: number) => void): boolean {
+  const specs = specsFor(b);
+  const stack: ExpressionRef[] = [root];
+  let known = true;
+  while (stack.length > 0) {
+    const expr = stack.pop()!;
+    if (!expr) continue;
+    const id = b.getExpressionId(expr);
+    visit(expr, id);
+    const spec = specs.get(id);
+    if (!spec) {
+      known = false;
+      continue;
+    }
+    if (spec.list) {
+      const n = spec.list[0](expr);
+      for (let i = n - 1; i >= 0; i--) stack.push(spec.list[1](expr, i));
+    }
+    for (let i = spec.single.length - 1; i >= 0; i--) {
+      const child = spec.single[i]!(expr);
+      if (child) stack.push(child);
+    }
+  }
+  return known;
+}
+
+function constValue(b: Binaryen, expr: ExpressionRef): number | undefined {
+  if (!expr || b.getExpressionId(expr) !== b.ConstId) return undefined;
+  const t = b.getExpressionType(expr);
+  if (t === b.i32) return b.Const.getValueI32(expr) >>> 0;
+  if (t === b.i64) {
+    const v = b.Const.getValueI64(expr);
+    return v >= 0n && v < 2n ** 53n ? Number(v) : undefined;
+  }
+  return undefined;
+}
+
+function signedConst(b: Binaryen, expr: ExpressionRef): number | undefined {
+  if (!expr || b.getExpressionId(expr) !== b.ConstId) return undefined;
+  const t = b.getExpressionType(expr);
+  if (t === b.i32) return b.Const.getValueI32(expr) | 0;
+  if (t === b.i64) {
+    const v = b.Const.getValueI64(expr);
+    return v >= -(2n ** 31n) && v < 2n ** 31n ? Number(v) : undefined;
+  }
+  return undefined;
+}
+
+/** Summarises one function. */
+export function summarize(b: Binaryen, mod: BinaryenModule, name: string): FunctionSummary {
+  const fi = b.getFunctionInfo(mod.getFunction(name));
+  const sum: FunctionSummary = {
+    name,
+    imported: fi.module !== '',
+    calls: new Set(),
+    refFuncs: new Map(),
+    callIndirect: false,
+    memoryGrow: false,
+    constAccesses: [],
+    indexedBases: [],
+    localsFromCall: new Map(),
+    negativeProbes: [],
+    opaque: false,
+    size: 0,
+  };
+  if (sum.imported || !fi.body) return sum;
+
+  const X = b as unknown as Record<string, Getters>;
+  const Load = X['Load']!, Store = X['Store']!, Bin = X['Binary']!, LocalGet = X['LocalGet']!, LocalSet = X['LocalSet']!;
+  const Call = b.Call, RefFunc = b.RefFunc;
+  const accessPtr = (ptr: ExpressionRef, offset: number, bytes: number, kind: ConstAccess['kind']): void => {
+    const c = constValue(b, ptr);
+    if (c !== undefined) {
+      sum.constAccesses.push({ address: c + offset, bytes, kind });
+      return;
+    }
+    if (b.getExpressionId(ptr) !== b.BinaryId) return;
+    const op = Bin['getOp']!(ptr);
+    const left = Bin['getLeft']!(ptr);
+    const right = Bin['getRight']!(ptr);
+    if (op === b.AddInt32 || op === b.AddInt64) {
+      const base = constValue(b, right) ?? constValue(b, left);
+      if (base !== undefined) sum.indexedBases.push(base + offset);
+      // `local + (-k)`: a read just below a pointer.
+      const k = signedConst(b, right);
+      if (kind === 'read' && k !== undefined && k < 0 && k >= -16 && offset + k < 0 && b.getExpressionId(left) === b.LocalGetId) {
+        sum.negativeProbes.push({ local: LocalGet['getIndex']!(left), delta: k + offset });
+      }
+    } else if ((op === b.SubInt32 || op === b.SubInt64) && kind === 'read') {
+      const k = signedConst(b, right);
+      if (k !== undefined && k > 0 && k <= 16 && offset < k && b.getExpressionId(left) === b.LocalGetId) {
+        sum.negativeProbes.push({ local: LocalGet['getIndex']!(left), delta: offset - k });
+      }
+    }
+  };
+
+  sum.opaque = !walk(b, fi.body, (expr, id) => {
+    sum.size++;
+    if (id === b.CallId) {
+      sum.calls.add(Call.getTarget(expr));
+    } else if (id === b.CallIndirectId) {
+      sum.callIndirect = true;
+    } else if (id === b.RefFuncId) {
+      const target = RefFunc.getFunc(expr);
+      const list = sum.refFuncs.get(target) ?? [];
+      list.push(expr);
+      sum.refFuncs.set(target, list);
+    } else if (id === b.MemoryGrowId) {
+      sum.memoryGrow = true;
+    } else if (id === b.LoadId) {
+      accessPtr(Load['getPtr']!(expr), Load['getOffset']!(expr), Load['getBytes']!(expr), 'read');
+    } else if (id === b.StoreId) {
+      accessPtr(Store['getPtr']!(expr), Store['getOffset']!(expr), Store['getBytes']!(expr), 'write');
+    } else if (id === b.AtomicRMWId || id === b.AtomicCmpxchgId) {
+      const g = X[id === b.AtomicRMWId ? 'AtomicRMW' : 'AtomicCmpxchg']!;
+      accessPtr(g['getPtr']!(expr), g['getOffset']!(expr), g['getBytes']!(expr), 'rmw');
+    } else if (id === b.SIMDLoadId) {
+      const g = X['SIMDLoad']!;
+      accessPtr(g['getPtr']!(expr), g['getOffset']!(expr), 16, 'read');
+    } else if (id === b.LocalSetId) {
+      const value = LocalSet['getValue']!(expr);
+      if (value && b.getExpressionId(value) === b.CallId) {
+        const idx = LocalSet['getIndex']!(expr);
+        const set = sum.localsFromCall.get(idx) ?? new Set<string>();
+        set.add(Call.getTarget(value));
+        sum.localsFromCall.set(idx, set);
+      }
+    }
+  });
+  return sum;
+}
+
+/** Names of all functions (imports first, in index order). */
+export function functionNames(b: Binaryen, mod: BinaryenModule): string[] {
+  const n = mod.getNumFunctions();
+  const names: string[] = new Array(n);
+  for (let i = 0; i < n; i++) names[i] = b.getFunctionInfo(mod.getFunctionByIndex(i)).name;
+  return names;
+}
+
+/** Summaries of every function, by name. */
+export function summarizeAll(b: Binaryen, mod: BinaryenModule): Map<string, FunctionSummary> {
+  const out = new Map<string, FunctionSummary>();
+  for (const name of functionNames(b, mod)) out.set(name, summarize(b, mod, name));
+  return out;
+}

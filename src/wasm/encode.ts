@@ -1,0 +1,57 @@
+/**
+ * @fileoverview Minimal WebAssembly binary encoding helpers: LEB128, names, vectors, sections.
+ * Enough to patch small things without binaryen and to hand-assemble modules in tests.
+ */
+
+/** Unsigned LEB128 of a non-negative integer (exact below 2^53). */
+export function uleb(n: number): number[] {
+  const out: number[] = [];
+  do {
+    let b = n % 128;
+    n = Math.floor(n / 128);
+    if (n !== 0) b |= 0x80;
+    out.push(b);
+  } while (n !== 0);
+  return out;
+}
+
+/** Signed LEB128 of an integer (exact below 2^53 in magnitude). */
+export function sleb(n: number): number[] {
+  const out: number[] = [];
+  for (;;) {
+    const b = ((n % 128) + 128) % 128;
+    n = Math.floor(n / 128);
+    const done = (n === 0 && (b & 0x40) === 0) || (n === -1 && (b & 0x40) !== 0);
+    out.push(done ? b : b | 0x80);
+    if (done) return out;
+  }
+}
+
+/** A length-prefixed UTF-8 name. */
+export function name(s: string): number[] {
+  const bytes = new TextEncoder().encode(s);
+  return [...uleb(bytes.length), ...bytes];
+}
+
+/** A vector: count, then the items' bytes. */
+export function vec(items: readonly (readonly number[])[]): number[] {
+  return [...uleb(items.length), ...items.flat()];
+}
+
+/** A section: id, size, payload. */
+export function section(id: number, payload: readonly number[]): number[] {
+  return [id, ...uleb(payload.length), ...payload];
+}
+
+/** A custom section with `sectionName` and `payload`. */
+export function customSection(sectionName: string, payload: readonly number[]): number[] {
+  return section(0, [...name(sectionName), ...payload]);
+}
+
+/** The 8-byte header of a core module. */
+export const MODULE_HEADER: readonly number[] = [0x00, 0x61, 0x73, 0x6d, 0x01, 0x00, 0x00, 0x00];
+
+/** A core module made of the given (already encoded) sections. */
+export function moduleBytes(...sections: readonly (readonly number[])[]): Uint8Array {
+  return Uint8Array.from([...MODULE_HEADER, ...sections.flat()]);
+}
