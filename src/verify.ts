@@ -13,7 +13,14 @@ import { HOST_IMPORT_SIGNATURES, type HostImport, roleOfName } from './conventio
 import { isHostAllocError } from './errors.js';
 import { computeLayout } from './layout.js';
 import { ABI_VERSION, type VerifyProblem, type VerifyReport } from './types.js';
-import { functionLabel, functionType, readModule, scanMemoryGrow } from './wasm/reader.js';
+import { bodyShape } from './wasm/instructions.js';
+import { functionLabel, functionType, readModule, scanMemoryGrowDetailed } from './wasm/reader.js';
+
+/**
+ * An adapter (posix_memalign, Rust's shims over host imports) is small, reads no memory, and calls
+ * nothing but host imports. Anything else carrying an allocator name is residue.
+ */
+const ADAPTER_MAX_BYTES = 160;
 
 export async function verify(input: Uint8Array): Promise<VerifyReport> {
   const info = readModule(input);
@@ -64,18 +71,31 @@ export async function verify(input: Uint8Array): Promise<VerifyReport> {
     }
   }
 
+  const hostImportIndices = new Set(hostImports.map((i) => i.index));
+  const isAdapter = (index: number): boolean => {
+    const range = info.codeRanges[index - info.numImportedFunctions];
+    if (!range || range.end - range.start > ADAPTER_MAX_BYTES) return false;
+    const shape = bodyShape(input, range.start, range.end);
+    return !!shape && shape.loads === 0 && shape.calls.length > 0 && shape.calls.every((c) => hostImportIndices.has(c));
+  };
   for (let i = info.numImportedFunctions; i < info.functionTypes.length; i++) {
     const name = info.names.functions.get(i);
-    if (name && roleOfName(name)) problem('allocator-residue', `defines an allocator function '${name}'`);
+    if (name && roleOfName(name) && !isAdapter(i)) {
+      problem('allocator-residue', `defines an allocator function '${name}' that does more than forward to the host imports`);
+    }
   }
   for (const e of info.exports) {
     if (e.kind !== 'function' || !roleOfName(e.name)) continue;
-    if (e.index >= info.numImportedFunctions) {
+    if (e.index >= info.numImportedFunctions && !isAdapter(e.index)) {
       problem('allocator-residue', `exports '${e.name}' from its own code instead of forwarding the host import`);
     }
   }
-  for (const f of scanMemoryGrow(input, info)) {
+  const scan = scanMemoryGrowDetailed(input, info);
+  for (const f of scan.grows) {
     problem('memory-grow', `${functionLabel(info, f)} calls memory.grow; only the host may grow memory`);
+  }
+  for (const f of scan.unknown) {
+    problem('undecodable', `${functionLabel(info, f)} could not be decoded, so memory.grow cannot be ruled out`);
   }
   return { compliant: problems.length === 0, problems, abiVersion, heapBase };
 }

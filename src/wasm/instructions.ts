@@ -353,3 +353,31 @@ export function bodyGrowsMemory(bytes: Uint8Array, start: number, end: number): 
   }
   return p === end && bytes[end - 1] === 0x0b ? false : null;
 }
+
+/** What a function body does, for verify's adapter check. */
+export interface BodyShape {
+  /** Direct call targets (function indices). */
+  calls: number[];
+  /** Number of memory loads (0x28-0x35). */
+  loads: number;
+}
+
+/** Decodes one function body and lists its direct calls and loads; null when it cannot be decoded. */
+export function bodyShape(bytes: Uint8Array, start: number, end: number): BodyShape | null {
+  let p = skipLocals(bytes, start, end);
+  if (p < 0) return null;
+  const shape: BodyShape = { calls: [], loads: 0 };
+  while (p < end) {
+    const op = bytes[p]!;
+    if (op === 0x10 || op === 0x12) {
+      const q = readLeb(bytes, p + 1, end);
+      if (q < 0) return null;
+      shape.calls.push(lebValue);
+    } else if (op >= 0x28 && op <= 0x35) {
+      shape.loads++;
+    }
+    p = nextInstruction(bytes, p, end);
+    if (p < 0) return null;
+  }
+  return shape;
+}

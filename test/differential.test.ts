@@ -1,0 +1,114 @@
+/**
+ * The differential test: every fixture runs its workloads twice, the original on its own allocator
+ * and the transformed twin on the JS host allocator, and the results must be identical. A fixture
+ * the transform refuses must be refused with the code listed in REFUSED, for the reason given there.
+ */
+
+import { describe, expect, it } from 'vitest';
+import { createHostAllocator } from '../src/host/index.js';
+import { isHostAllocError, transform, verify } from '../src/index.js';
+import { type FixtureEntry, loadManifest, readFixture } from './harness/fixtures.js';
+import { instantiateOriginal, instantiateWith, moduleAllocator, runWorkloads } from './harness/run.js';
+
+/**
+ * Fixtures that cannot be made safe, with the code they must be refused with and why. Anything not
+ * listed must transform and behave identically.
+ */
+const REFUSED: Record<string, { code: string; why: RegExp }> = {
+  // freelist.c's strdup has malloc inlined: it reads and writes the free list directly.
+  'clang-nostdlib-freelist': { code: 'HA011', why: /strdup/ },
+  // emmalloc's heap initialiser is inlined into __wasm_call_ctors at -O2/-Oz.
+  'emcc-emmalloc-O2-names': { code: 'HA020', why: /__wasm_call_ctors/ },
+  'emcc-emmalloc-Oz-growth-names': { code: 'HA020', why: /__wasm_call_ctors/ },
+  // Rust LTO inlines Dlmalloc::calloc's "must clear" check, which reads the chunk header at p-4.
+  'rustc-unknown-lto': { code: 'HA020', why: /chunk header.*p-4/ },
+};
+
+/** Stripped twins need identification by analysis (issue #6): until then they must be refused cleanly. */
+function expectedRefusal(entry: FixtureEntry): { code: string | RegExp; why: RegExp } | undefined {
+  const listed = REFUSED[entry.name];
+  if (listed) return listed;
+  if (entry.stripped || !entry.names) return { code: /^HA01[01]$/, why: /./ };
+  if (entry.glue) return { code: 'HA010', why: /--glue/ };
+  return undefined;
+}
+
+const manifest = loadManifest();
+const runnable = manifest.fixtures.filter((f) => !f.reference);
+
+describe('differential: original vs transformed on the JS host allocator', () => {
+  for (const entry of runnable) {
+    const refusal = expectedRefusal(entry);
+    if (refusal) {
+      it(`${entry.name} is refused (${String(refusal.code)})`, async () => {
+        const error = await transform(readFixture(entry.name)).then(
+          () => undefined,
+          (e: unknown) => e,
+        );
+        expect(isHostAllocError(error), `expected a refusal, got ${String(error)}`).toBe(true);
+        if (!isHostAllocError(error)) return;
+        if (typeof refusal.code === 'string') expect(error.code).toBe(refusal.code);
+        else expect(error.code).toMatch(refusal.code);
+        expect(error.message).toMatch(refusal.why);
+      });
+      continue;
+    }
+    it(`${entry.name} transforms and runs identically`, async () => {
+      const bytes = readFixture(entry.name);
+      const original = instantiateOriginal(bytes, entry);
+      const expected = runWorkloads(original, moduleAllocator(original, entry), entry);
+
+      const { bytes: out, report } = await transform(bytes);
+      expect(report.status).toBe('transformed');
+      expect(WebAssembly.validate(out)).toBe(true);
+      expect(report.imports).toEqual(expect.arrayContaining(['host_malloc', 'host_free']));
+      expect(report.outputSize).toBeLessThan(report.inputSize + 1024);
+      if (entry.exportsHeapBase && entry.heapBase !== null) {
+        expect(report.layout.heapBase.value).toBe(entry.heapBase);
+      }
+      const verdict = await verify(out);
+      expect(verdict.problems).toEqual([]);
+
+      const heap = createHostAllocator();
+      const plugin = instantiateWith(out, { [report.importModule]: { ...heap.imports } });
+      heap.attach(plugin.instance!);
+      const actual = runWorkloads(plugin, { malloc: (n) => heap.malloc(n), free: (p) => heap.free(p) }, entry);
+      expect(actual).toEqual(expected);
+      const stats = heap.stats();
+      expect(stats.inBandOverhead).toBe(0);
+      expect(stats.mallocs).toBeGreaterThan(0);
+      // The heap the host manages starts where the module says it does, above all static data.
+      expect(stats.heapBase).toBe(report.layout.heapBase.value);
+      expect(stats.heapBase).toBeGreaterThanOrEqual(report.layout.dataEnd);
+    });
+  }
+
+  it('the transform is idempotent: a transformed module comes back unchanged as already compliant', async () => {
+    const { bytes } = await transform(readFixture('clang-wasi-c'));
+    const again = await transform(bytes);
+    expect(again.report.status).toBe('already-compliant');
+    expect(Buffer.from(again.bytes).equals(Buffer.from(bytes))).toBe(true);
+  });
+
+  it('never modifies the input buffer', async () => {
+    const bytes = readFixture('emcc-dlmalloc-O2-names');
+    const copy = bytes.slice();
+    await transform(bytes);
+    expect(Buffer.from(bytes).equals(Buffer.from(copy))).toBe(true);
+  });
+
+  it('the emcc transform lands within 1% or 128 bytes of the same plugin built with -sMALLOC=none', async () => {
+    // Like for like: the reference also gets the layout exports and host import names, so it goes
+    // through the transform too (which only renames its env.malloc… imports and adds the exports).
+    const reference = manifest.fixtures.find((f) => f.reference)!;
+    const named = manifest.fixtures.find(
+      (f) => f.toolchain === 'emcc' && f.allocator === 'dlmalloc' && f.flags.includes('-O2') && f.names && !f.growth,
+    )!;
+    const ours = (await transform(readFixture(named.name))).report;
+    const fromSource = (await transform(readFixture(reference.name))).report;
+    expect(fromSource.functionsRemoved).toBe(0);
+    expect(Math.abs(ours.outputSize - fromSource.outputSize)).toBeLessThanOrEqual(
+      Math.max(128, fromSource.outputSize * 0.01),
+    );
+  });
+});
