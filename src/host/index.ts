@@ -1,0 +1,591 @@
+/**
+ * @fileoverview The JS host allocator: serves the `env.host_*` imports of modules converted by
+ * wasm-hostalloc, managing the heap `[__heap_base, end of memory)` with a TLSF allocator whose
+ * metadata lives entirely in JS (see `./tlsf.ts`): zero header bytes in linear memory.
+ *
+ * ```ts
+ * import { createHostAllocator } from 'wasm-hostalloc/host';
+ * const heap = createHostAllocator();
+ * const { instance } = await WebAssembly.instantiate(bytes, { env: { ...heap.imports } });
+ * heap.attach(instance);
+ * ```
+ * or, in one step, `const { instance, heap } = await instantiate(bytes, otherImports)`.
+ *
+ * Semantics (C's, glibc's behaviour class):
+ * - every pointer is 16-byte aligned; `malloc(0)` returns a unique, non-null 16-byte block;
+ * - failure returns 0 (NULL): heap exhausted, memory maximum reached, size beyond the address space
+ *   (2^32 for wasm32, 2^53 for memory64), `calloc` overflow, non-power-of-two alignment;
+ * - `realloc(0, n)` is `malloc(n)`; `realloc(p, 0)` frees `p` and returns 0; a failed `realloc`
+ *   leaves the old block intact;
+ * - `free(0)` is a no-op; freeing (or reallocating, or asking the usable size of) anything that is
+ *   not a live allocation throws {@link HostAllocatorError} without changing the heap. From wasm, the
+ *   throw traps the calling export: the error object propagates out of it.
+ *
+ * Growth: when no free block fits, the memory grows (through `options.grow`, e.g. Emscripten's
+ * resize) by max(missing bytes, 1/8 of the memory, 1 MiB) rounded to pages; if that fails (maximum
+ * reached) it retries with exactly the missing pages, then returns 0. Growth made by anyone else
+ * (the module's own `memory.grow`) is adopted on the next miss.
+ *
+ * Shared memories (SharedArrayBuffer) work, single-threaded: the allocator state lives in one JS
+ * realm, so only one agent (thread) may call into a given heap.
+ */
+
+import { ABI_VERSION } from '../types.js';
+import { HostAllocatorErrorCodes as C, HostAllocatorError } from './errors.js';
+import { Tlsf } from './tlsf.js';
+import type { WasmImports, WasmInstance, WasmMemory, WasmModule } from './wasm-api.js';
+import { WA } from './wasm-api.js';
+
+export type { HostAllocatorErrorCode } from './errors.js';
+export { HostAllocatorError, HostAllocatorErrorCodes, isHostAllocatorError } from './errors.js';
+export type { TlsfBlock, TlsfStats } from './tlsf.js';
+export { TLSF_MAX_SIZE, Tlsf } from './tlsf.js';
+export type { WasmGlobal, WasmImports, WasmInstance, WasmMemory, WasmModule } from './wasm-api.js';
+
+const PAGE = 65536;
+/** wasm32 memories hold at most 2^16 pages (4 GiB). */
+const MAX_PAGES_32 = 65536;
+/** Minimum growth step: 1 MiB. */
+const MIN_GROW_PAGES = 16;
+const LIMIT_32 = 2 ** 32;
+const LIMIT_64 = 2 ** 53;
+
+/** Options of {@link createHostAllocator}. */
+export interface HostAllocatorOptions {
+  /**
+   * Grows `memory` by `deltaPages` pages; returns false when it cannot (maximum reached). Lets a host
+   * route growth through its own code, e.g. Emscripten's `resize`. Default: `memory.grow(delta)`,
+   * false on RangeError.
+   */
+  grow?: (memory: WasmMemory, deltaPages: number) => boolean;
+  /** Called after every growth (by this heap), e.g. to refresh typed-array views of the memory. */
+  onGrow?: (memory: WasmMemory) => void;
+  /** The memory, when the host creates it (imported memory). Takes precedence over an exported one. */
+  memory?: WasmMemory;
+  /**
+   * The heap base, when the module does not export `__heap_base` or to override it. A bigint marks a
+   * memory64 heap. With `memory` and `heapBase` both given, `attach` may be skipped: the heap attaches
+   * itself on first use.
+   */
+  heapBase?: number | bigint;
+}
+
+/** Accounting snapshot, see {@link HostAllocator.stats}. */
+export interface HostAllocatorStats {
+  /** Bytes in live allocations, counted as usable sizes (requests rounded up to 16 bytes). */
+  inUse: number;
+  /** Highest `inUse` seen. */
+  peak: number;
+  /** Bytes in free blocks of the managed heap (`heapEnd - heapBase - inUse`). */
+  free: number;
+  /** Live allocations (`mallocs - frees`). */
+  blocks: number;
+  /** Free blocks; 1 (or 0) when nothing is allocated, since free neighbours always coalesce. */
+  freeBlocks: number;
+  /** Times this heap grew the memory. */
+  grows: number;
+  /** First managed address: `__heap_base` aligned up to 16. */
+  heapBase: number;
+  /** End of the managed heap (the memory's byte length when last looked at). */
+  heapEnd: number;
+  /** Bytes of allocator metadata inside linear memory: always 0. */
+  inBandOverhead: 0;
+  /** Successful allocations: malloc, calloc, alignedAlloc, and realloc of a null pointer. */
+  mallocs: number;
+  /** Successful frees of non-null pointers, including realloc(p, 0). A moving realloc counts as neither. */
+  frees: number;
+}
+
+/** A function that returns a pointer or size: a bigint for bigint (memory64) arguments. */
+export interface PtrFn1 {
+  (a: number): number;
+  (a: bigint): bigint;
+}
+/** Two-argument form of {@link PtrFn1}; the type of the first argument decides the result's. */
+export interface PtrFn2 {
+  (a: number, b: number): number;
+  (a: bigint, b: bigint): bigint;
+}
+
+/**
+ * The functions a converted module imports (by default from `env`). Each is polymorphic: wasm32
+ * modules pass and receive numbers (i32, read as unsigned), memory64 modules bigints (i64).
+ */
+export interface HostAllocatorImports {
+  /** `host_malloc(size) -> ptr` */
+  host_malloc: PtrFn1;
+  /** `host_free(ptr)` */
+  host_free: (ptr: number | bigint) => void;
+  /** `host_calloc(count, size) -> ptr` */
+  host_calloc: PtrFn2;
+  /** `host_realloc(ptr, size) -> ptr` */
+  host_realloc: PtrFn2;
+  /** `host_aligned_alloc(align, size) -> ptr` */
+  host_aligned_alloc: PtrFn2;
+  /** `host_usable_size(ptr) -> size` */
+  host_usable_size: PtrFn1;
+}
+
+/** The host allocator of one module instance. Methods take numbers or bigints (result type follows). */
+export interface HostAllocator {
+  /** Spread into the import object of the module (`{ env: { ...heap.imports } }`). */
+  readonly imports: HostAllocatorImports;
+  /**
+   * Binds the heap to an instance: finds the exported `memory` (unless `options.memory` was given) and
+   * `__heap_base` (unless `options.heapBase` was given), and checks `__hostalloc_abi` when exported.
+   * Idempotent for the same memory. Returns the heap.
+   */
+  attach(instance: WasmInstance): HostAllocator;
+  /** True once the heap knows its memory. */
+  readonly attached: boolean;
+  /** The memory, once attached. */
+  readonly memory: WasmMemory | null;
+  /** Allocates `size` bytes, 16-byte aligned; `malloc(0)` gives a unique 16-byte block. 0 on failure. */
+  malloc: PtrFn1;
+  /** Frees `ptr` (0: no-op). Throws HA102/HA103/HA104/HA105 for pointers that are not live allocations. */
+  free(ptr: number | bigint): void;
+  /** Allocates `count * size` zeroed bytes; 0 on overflow or failure. */
+  calloc: PtrFn2;
+  /**
+   * Resizes `ptr` to `size` bytes, preserving contents: in place when possible, else moves.
+   * `realloc(0, n)` = `malloc(n)`; `realloc(p, 0)` frees p and returns 0. On failure returns 0 and
+   * leaves the old block intact.
+   */
+  realloc: PtrFn2;
+  /**
+   * Allocates `size` bytes aligned to `align`, any power of two. Returns 0 for a non-power-of-two
+   * alignment (as C's aligned_alloc may) or on failure. `size` need not be a multiple of `align`.
+   */
+  alignedAlloc: PtrFn2;
+  /** Usable size of a live allocation (>= the size asked for). Throws for other pointers. */
+  usableSize: PtrFn1;
+  /** Accounting snapshot. */
+  stats(): HostAllocatorStats;
+  /** The underlying allocator, for diagnostics and tests (null before attach). */
+  readonly tlsf: Tlsf | null;
+}
+
+function notAttached(): HostAllocatorError {
+  return new HostAllocatorError(
+    C.NOT_ATTACHED,
+    'the host allocator does not know its memory yet: call heap.attach(instance) after instantiation ' +
+      '(or pass both options.memory and options.heapBase to createHostAllocator, or use instantiate())',
+  );
+}
+
+function badArg(what: string, v: unknown): HostAllocatorError {
+  return new HostAllocatorError(
+    C.BAD_ARGUMENT,
+    `${what} must be a non-negative integer (number or bigint), got ${String(v)}`,
+  );
+}
+
+/** Unsigned value of an i64 argument as a number (values above 2^53 lose precision, harmlessly). */
+function u64(v: bigint): number {
+  return Number(BigInt.asUintN(64, v));
+}
+
+function defaultGrow(memory: WasmMemory, delta: number): boolean {
+  try {
+    memory.grow(delta);
+    return true;
+  } catch (e) {
+    if (e instanceof RangeError) return false;
+    if (e instanceof TypeError) {
+      // memory64 memories may take a bigint delta.
+      try {
+        (memory.grow as unknown as (d: bigint) => number)(BigInt(delta));
+        return true;
+      } catch (e2) {
+        if (e2 instanceof RangeError || e2 instanceof TypeError) return false;
+        throw e2;
+      }
+    }
+    throw e;
+  }
+}
+
+/** Maximum pages of `memory` when the engine exposes it (type reflection), else undefined. */
+function maximumPages(memory: WasmMemory): number | undefined {
+  const type = (memory as unknown as { type?: () => { maximum?: number | bigint } }).type;
+  if (typeof type !== 'function') return undefined;
+  try {
+    const m = type.call(memory).maximum;
+    return m === undefined ? undefined : Number(m);
+  } catch {
+    return undefined;
+  }
+}
+
+/** Creates a host allocator. See {@link HostAllocatorOptions} and {@link HostAllocator}. */
+export function createHostAllocator(options: HostAllocatorOptions = {}): HostAllocator {
+  const growFn = options.grow ?? defaultGrow;
+  const onGrow = options.onGrow;
+  let t: Tlsf | null = null;
+  let memory: WasmMemory | null = null;
+  let is64 = false;
+  let limit = LIMIT_32;
+  let maxPages: number | undefined;
+  /** Memory below this may hold non-zero bytes even where never handed out (see calloc). */
+  let dirtyEnd = 0;
+  let grows = 0;
+  let mallocs = 0;
+  let frees = 0;
+  let u8: Uint8Array | null = null;
+
+  function init(mem: WasmMemory, heapBase: number | bigint): void {
+    const hb = typeof heapBase === 'bigint' ? Number(BigInt.asUintN(64, heapBase)) : heapBase >>> 0;
+    if (
+      typeof heapBase === 'number' &&
+      (!Number.isInteger(heapBase) || heapBase < 0 || heapBase >= LIMIT_32)
+    ) {
+      throw new HostAllocatorError(C.NO_HEAP_BASE, `heap base ${heapBase} is not a valid address`);
+    }
+    memory = mem;
+    is64 = typeof heapBase === 'bigint';
+    limit = is64 ? LIMIT_64 : LIMIT_32;
+    maxPages = maximumPages(mem);
+    const len = mem.buffer.byteLength;
+    t = new Tlsf(hb, Math.max(hb, len));
+    dirtyEnd = len;
+  }
+
+  /** Attaches from options.memory + options.heapBase when both were given (lazy attach). */
+  function lazy(): void {
+    if (t === null && options.memory !== undefined && options.heapBase !== undefined) {
+      init(options.memory, options.heapBase);
+    }
+  }
+
+  function ensure(): Tlsf {
+    lazy();
+    if (t === null) throw notAttached();
+    return t;
+  }
+
+  function view(): Uint8Array {
+    const buf = memory!.buffer;
+    if (u8 === null || u8.buffer !== buf) u8 = new Uint8Array(buf);
+    return u8;
+  }
+
+  /** Adopts growth made by someone else (treated as possibly dirty). */
+  function sync(h: Tlsf): void {
+    const len = memory!.buffer.byteLength;
+    if (len > h.end) {
+      h.addSpace(len);
+      dirtyEnd = Math.max(dirtyEnd, len);
+    }
+  }
+
+  /** Grows the memory so that a request of `size` bytes at `align` fits. False when it cannot. */
+  function growFor(h: Tlsf, size: number, align: number): boolean {
+    sync(h);
+    const need = h.growthNeeded(size, align);
+    if (need === 0) return true;
+    if (!Number.isFinite(need)) return false;
+    const mem = memory!;
+    const curBytes = mem.buffer.byteLength;
+    const curPages = Math.floor(curBytes / PAGE);
+    const minPages = Math.ceil((h.end + need - curBytes) / PAGE);
+    let cap = is64 ? Math.floor(LIMIT_64 / PAGE) : MAX_PAGES_32;
+    if (maxPages !== undefined) cap = Math.min(cap, maxPages);
+    if (curPages + minPages > cap || h.end + need > limit) return false;
+    let pages = Math.max(minPages, Math.ceil(curPages / 8), MIN_GROW_PAGES);
+    if (curPages + pages > cap) pages = cap - curPages;
+    let ok = growFn(mem, pages);
+    if (!ok && pages > minPages) {
+      pages = minPages;
+      ok = growFn(mem, pages);
+    }
+    if (!ok) return false;
+    const len = mem.buffer.byteLength;
+    if (len <= h.end) return false;
+    h.addSpace(len);
+    grows++;
+    if (onGrow !== undefined) onGrow(mem);
+    return true;
+  }
+
+  // ------------------------------------------------------------ core operations (validated numbers)
+
+  function doMalloc(size: number): number {
+    const h = t ?? ensure();
+    let p = h.malloc(size);
+    if (p === 0) {
+      if (size > limit) return 0;
+      if (!growFor(h, size, 16)) return 0;
+      p = h.malloc(size);
+      if (p === 0) return 0;
+    }
+    mallocs++;
+    return p;
+  }
+
+  function doFree(p: number): void {
+    if (p === 0) return;
+    const h = t ?? ensure();
+    h.free(p);
+    frees++;
+  }
+
+  function doAligned(align: number, size: number): number {
+    const h = t ?? ensure();
+    if (!(align > 0) || align >= limit || 2 ** Math.floor(Math.log2(align)) !== align) return 0;
+    let p = h.alignedAlloc(align, size);
+    if (p === 0) {
+      if (size > limit) return 0;
+      if (!growFor(h, size, align)) return 0;
+      p = h.alignedAlloc(align, size);
+      if (p === 0) return 0;
+    }
+    mallocs++;
+    return p;
+  }
+
+  function doCalloc(count: number, size: number): number {
+    const h = t ?? ensure();
+    const total = count * size;
+    if (total > limit) return 0;
+    const clean = Math.max(h.highWater, dirtyEnd);
+    const p = doMalloc(total);
+    if (p !== 0 && p < clean) {
+      // Fresh memory (never handed out, grown by us) is zero; anything else is cleared.
+      const end = Math.min(p + h.usableSize(p), clean);
+      view().fill(0, p, end);
+    }
+    return p;
+  }
+
+  function doRealloc(p: number, size: number): number {
+    if (p === 0) return doMalloc(size);
+    const h = t ?? ensure();
+    if (size === 0) {
+      h.free(p);
+      frees++;
+      return 0;
+    }
+    if (size > limit) {
+      h.usableSize(p); // validates p
+      return 0;
+    }
+    if (h.resizeInPlace(p, size)) return p;
+    const old = h.usableSize(p);
+    const q = doMalloc(size);
+    if (q === 0) return 0;
+    mallocs--; // a moving realloc is neither a malloc nor a free
+    view().copyWithin(q, p, p + Math.min(old, size));
+    h.free(p);
+    return q;
+  }
+
+  function doUsable(p: number): number {
+    const h = t ?? ensure();
+    return h.usableSize(p);
+  }
+
+  // ------------------------------------------------------------ argument conversion
+
+  /** Size/count/alignment from JS: number or bigint, non-negative integer. */
+  function sizeArg(v: unknown, what: string): number {
+    if (typeof v === 'number') {
+      if (Number.isInteger(v) && v >= 0) return v;
+    } else if (typeof v === 'bigint') {
+      if (v >= 0n) return v > BigInt(LIMIT_64) ? Number.POSITIVE_INFINITY : Number(v);
+    }
+    throw badArg(what, v);
+  }
+
+  /** Pointer from JS: validated by the allocator (non-integers are invalid pointers). */
+  function ptrArg(v: unknown): number {
+    if (typeof v === 'number') return v;
+    if (typeof v === 'bigint') return v < 0n ? -1 : Number(v);
+    return Number.NaN;
+  }
+
+  const imports: HostAllocatorImports = {
+    host_malloc: ((size: number | bigint) =>
+      typeof size === 'number' ? doMalloc(size >>> 0) : BigInt(doMalloc(u64(size)))) as PtrFn1,
+    host_free: (ptr: number | bigint) => {
+      doFree(typeof ptr === 'number' ? ptr >>> 0 : u64(ptr));
+    },
+    host_calloc: ((n: number | bigint, size: number | bigint) =>
+      typeof n === 'number'
+        ? doCalloc(n >>> 0, (size as number) >>> 0)
+        : BigInt(doCalloc(u64(n), u64(size as bigint)))) as PtrFn2,
+    host_realloc: ((ptr: number | bigint, size: number | bigint) =>
+      typeof ptr === 'number'
+        ? doRealloc(ptr >>> 0, (size as number) >>> 0)
+        : BigInt(doRealloc(u64(ptr), u64(size as bigint)))) as PtrFn2,
+    host_aligned_alloc: ((align: number | bigint, size: number | bigint) =>
+      typeof align === 'number'
+        ? doAligned(align >>> 0, (size as number) >>> 0)
+        : BigInt(doAligned(u64(align), u64(size as bigint)))) as PtrFn2,
+    host_usable_size: ((ptr: number | bigint) =>
+      typeof ptr === 'number' ? doUsable(ptr >>> 0) : BigInt(doUsable(u64(ptr)))) as PtrFn1,
+  };
+
+  const heap: HostAllocator = {
+    imports,
+    attach(instance: WasmInstance): HostAllocator {
+      const ex = instance.exports;
+      let mem = options.memory;
+      if (mem === undefined) {
+        const m = ex['memory'];
+        if (m instanceof WA.Memory) {
+          mem = m;
+        } else {
+          const all = Object.values(ex).filter((v): v is WasmMemory => v instanceof WA.Memory);
+          if (all.length === 1) mem = all[0];
+        }
+      }
+      if (mem === undefined) {
+        throw new HostAllocatorError(
+          C.NO_MEMORY,
+          'attach: the instance exports no `memory`; pass the memory as options.memory (imported memory)',
+        );
+      }
+      const abi = ex['__hostalloc_abi'];
+      if (abi !== undefined) {
+        const v = abi instanceof WA.Global ? Number(abi.value) : Number.NaN;
+        if (v !== ABI_VERSION) {
+          throw new HostAllocatorError(
+            C.BAD_ABI_VERSION,
+            `attach: the module speaks host-allocator ABI version ${String(v)}, this host speaks ${ABI_VERSION}: ` +
+              'upgrade wasm-hostalloc or convert the module with a matching version',
+            { abiVersion: v },
+          );
+        }
+      }
+      let hb = options.heapBase;
+      if (hb === undefined) {
+        const g = ex['__heap_base'];
+        if (g instanceof WA.Global) hb = g.value as number | bigint;
+      }
+      if (hb === undefined || (typeof hb !== 'number' && typeof hb !== 'bigint')) {
+        throw new HostAllocatorError(
+          C.NO_HEAP_BASE,
+          'attach: the instance exports no `__heap_base` global; convert it with wasm-hostalloc or pass options.heapBase',
+        );
+      }
+      if (t !== null) {
+        if (memory === mem) return heap;
+        throw new HostAllocatorError(
+          C.ALREADY_ATTACHED,
+          'attach: this heap is already attached to another memory; create one heap per instance',
+        );
+      }
+      init(mem, hb);
+      return heap;
+    },
+    get attached() {
+      lazy();
+      return t !== null;
+    },
+    get memory() {
+      lazy();
+      return memory;
+    },
+    get tlsf() {
+      lazy();
+      return t;
+    },
+    malloc: ((size: number | bigint) => {
+      const n = sizeArg(size, 'malloc size');
+      const p = doMalloc(n);
+      return typeof size === 'bigint' ? BigInt(p) : p;
+    }) as PtrFn1,
+    free(ptr: number | bigint): void {
+      doFree(ptrArg(ptr));
+    },
+    calloc: ((count: number | bigint, size: number | bigint) => {
+      const p = doCalloc(sizeArg(count, 'calloc count'), sizeArg(size, 'calloc size'));
+      return typeof count === 'bigint' ? BigInt(p) : p;
+    }) as PtrFn2,
+    realloc: ((ptr: number | bigint, size: number | bigint) => {
+      const p = doRealloc(ptrArg(ptr), sizeArg(size, 'realloc size'));
+      return typeof ptr === 'bigint' ? BigInt(p) : p;
+    }) as PtrFn2,
+    alignedAlloc: ((align: number | bigint, size: number | bigint) => {
+      const p = doAligned(sizeArg(align, 'alignment'), sizeArg(size, 'aligned_alloc size'));
+      return typeof align === 'bigint' ? BigInt(p) : p;
+    }) as PtrFn2,
+    usableSize: ((ptr: number | bigint) => {
+      const n = doUsable(ptrArg(ptr));
+      return typeof ptr === 'bigint' ? BigInt(n) : n;
+    }) as PtrFn1,
+    stats(): HostAllocatorStats {
+      const h = ensure();
+      const s = h.stats();
+      return {
+        inUse: s.inUse,
+        peak: s.peak,
+        free: s.free,
+        blocks: s.blocks,
+        freeBlocks: s.freeBlocks,
+        grows,
+        heapBase: s.base,
+        heapEnd: s.end,
+        inBandOverhead: 0,
+        mallocs,
+        frees,
+      };
+    },
+  };
+  return heap;
+}
+
+/** Result of {@link instantiate}. */
+export interface InstantiateResult {
+  instance: WasmInstance;
+  module: WasmModule;
+  heap: HostAllocator;
+}
+
+const IMPORT_NAMES = [
+  'host_malloc',
+  'host_free',
+  'host_calloc',
+  'host_realloc',
+  'host_aligned_alloc',
+  'host_usable_size',
+] as const;
+
+/**
+ * Compiles (unless given a Module), instantiates and attaches in one step. The heap's imports are
+ * merged into the import namespace(s) the module imports `host_*` functions from (read from
+ * `WebAssembly.Module.imports`; `env` when it imports none); entries already in `otherImports` win.
+ * When the module imports a memory that `otherImports` lacks and `options.memory` is given, that
+ * memory is supplied. `otherImports` is not mutated.
+ */
+export async function instantiate(
+  source: ArrayBufferView | ArrayBuffer | WasmModule,
+  otherImports: WasmImports = {},
+  options: HostAllocatorOptions = {},
+): Promise<InstantiateResult> {
+  const module =
+    source instanceof WA.Module ? source : await WA.compile(source as ArrayBufferView | ArrayBuffer);
+  const heap = createHostAllocator(options);
+  const imports: WasmImports = {};
+  for (const [ns, entries] of Object.entries(otherImports)) imports[ns] = { ...entries };
+  const names = new Set<string>(IMPORT_NAMES);
+  const hostImports = heap.imports as unknown as Record<string, unknown>;
+  let merged = false;
+  for (const imp of WA.Module.imports(module)) {
+    let ns = imports[imp.module];
+    if (ns === undefined) {
+      ns = {};
+      imports[imp.module] = ns;
+    }
+    if (imp.kind === 'function' && names.has(imp.name)) {
+      merged = true;
+      if (!(imp.name in ns)) ns[imp.name] = hostImports[imp.name]!;
+    } else if (imp.kind === 'memory' && options.memory !== undefined && !(imp.name in ns)) {
+      ns[imp.name] = options.memory;
+    }
+  }
+  if (!merged) imports['env'] = { ...hostImports, ...imports['env'] };
+  const instance = await WA.instantiate(module, imports);
+  heap.attach(instance);
+  return { instance, module, heap };
+}

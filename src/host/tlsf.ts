@@ -1,0 +1,682 @@
+/**
+ * @fileoverview A TLSF (two-level segregated fit) allocator over an abstract address range, with all
+ * of its metadata outside the range it manages.
+ *
+ * Design
+ * ------
+ * - The range is `[base, end)`, `base` aligned up to 16 (and never 0, so 0 can mean "no memory"),
+ *   `end` aligned down to 16. It is tiled by blocks; every block's offset and size are multiples of
+ *   16 (the granule), so every pointer handed out is 16-byte aligned. The smallest block is 16 bytes.
+ * - No byte of the range is used for bookkeeping (zero in-band overhead). Each block has a *slot* in a
+ *   set of parallel typed arrays: offset, size, physical prev/next slot, free-list prev/next slot,
+ *   size class and state (free/used). Slots are recycled through a free-slot chain; the arrays double
+ *   when they run out. Live allocations are found from their pointer through one `Map<number, number>`
+ *   (pointer -> slot). Nothing is allocated per call in the steady state.
+ * - Size classes: sizes below 512 bytes map linearly to 32 classes of 16 bytes (first level 0);
+ *   a size in `[2^k, 2^(k+1))`, k >= 9, maps to first level `k - 8` and one of 32 second-level classes
+ *   of width `2^(k-5)` (at most 1/32 = 3.1% internal slack from class rounding, none for small sizes).
+ *   45 first levels cover sizes up to 2^53 (memory64). A two-word first-level bitmap plus one 32-bit
+ *   second-level bitmap per first level find a non-empty class in O(1) with `Math.clz32`.
+ * - malloc rounds the request up to the next class boundary ("good fit"), so the head of any class at
+ *   or above it fits: O(1). When nothing is found there, the last block of the range (the "wilderness",
+ *   which growth extends) is tried as well, so growing by exactly the missing bytes is always enough.
+ * - free coalesces immediately with both physical neighbours: no two free blocks are ever adjacent,
+ *   and freeing everything leaves one free block spanning the whole range.
+ * - Misuse (free of a pointer not handed out, double free, interior pointer…) throws a
+ *   {@link HostAllocatorError} before any state changes. Classifying the bad pointer walks the blocks
+ *   (O(n)): that is the error path only.
+ */
+
+import { HostAllocatorErrorCodes as C, HostAllocatorError } from './errors.js';
+
+const GRANULE = 16;
+const MIN_BLOCK = 16;
+const SL_LOG2 = 5;
+const SL_COUNT = 1 << SL_LOG2;
+/** Sizes below this map linearly to first level 0. */
+const SMALL_LIMIT = SL_COUNT * GRANULE; // 512
+/** First levels: sizes < 2^53 have k <= 52, so fl = k - 8 <= 44. */
+const FL_COUNT = 45;
+const CLASS_COUNT = FL_COUNT * SL_COUNT;
+const NONE = -1;
+const ST_SPARE = 0;
+const ST_FREE = 1;
+const ST_USED = 2;
+const TWO32 = 4294967296;
+/** Largest size (bytes) this allocator reasons about: 2^53 - 16. */
+export const TLSF_MAX_SIZE = 2 ** 53 - GRANULE;
+
+/** Rounds a request up to a block size (multiple of 16, at least 16); Infinity when too large. */
+function blockSize(size: number): number {
+  if (size <= MIN_BLOCK) return MIN_BLOCK;
+  if (size <= 0x7fffffe0) return (size + 15) & -16;
+  if (size > TLSF_MAX_SIZE) return Number.POSITIVE_INFINITY;
+  return Math.ceil(size / GRANULE) * GRANULE;
+}
+
+/** floor(log2(size)) for 1 <= size < 2^53. */
+function log2(size: number): number {
+  return size < TWO32 ? 31 - Math.clz32(size) : 63 - Math.clz32(Math.floor(size / TWO32));
+}
+
+/** The class (fl * 32 + sl) a block of `size` bytes is filed under. */
+function classOf(size: number): number {
+  if (size < SMALL_LIMIT) return size >>> 4;
+  const k = log2(size);
+  const sl =
+    size < TWO32 ? (size >>> (k - SL_LOG2)) - SL_COUNT : Math.floor(size / 2 ** (k - SL_LOG2)) - SL_COUNT;
+  return ((k - 8) << SL_LOG2) | sl;
+}
+
+/** The lowest class all of whose blocks hold `size` bytes (size rounded up to a class boundary). */
+function searchClass(size: number): number {
+  if (size < SMALL_LIMIT) return size >>> 4;
+  return classOf(size + 2 ** (log2(size) - SL_LOG2) - 1);
+}
+
+/** Index of the lowest set bit of a non-zero 32-bit word. */
+function ffs(x: number): number {
+  return 31 - Math.clz32(x & -x);
+}
+
+function hex(n: number): string {
+  return '0x' + n.toString(16);
+}
+
+/** Snapshot of a {@link Tlsf}'s accounting. */
+export interface TlsfStats {
+  /** Bytes in live blocks (usable sizes: requests rounded up to 16, plus split leftovers < 16). */
+  inUse: number;
+  /** Highest `inUse` seen. */
+  peak: number;
+  /** Bytes in free blocks (`end - base - inUse`). */
+  free: number;
+  /** Live allocations. */
+  blocks: number;
+  /** Free blocks (never two adjacent). */
+  freeBlocks: number;
+  /** First managed address. */
+  base: number;
+  /** End of the managed range. */
+  end: number;
+}
+
+/** One block, as listed by {@link Tlsf.blocks}. */
+export interface TlsfBlock {
+  offset: number;
+  size: number;
+  free: boolean;
+}
+
+/**
+ * The allocator proper. Pointers are plain numbers (addresses in the managed range); 0 means failure.
+ * It never grows by itself: when `malloc` returns 0 the owner may extend the range with
+ * {@link Tlsf.addSpace} (by {@link Tlsf.growthNeeded} bytes at least) and retry.
+ */
+export class Tlsf {
+  /** First managed address (aligned to 16, never 0). */
+  readonly base: number;
+  /** End of the managed range (aligned down to 16). */
+  end: number;
+  /** Bytes in live blocks. */
+  inUse = 0;
+  /** Highest `inUse` seen. */
+  peak = 0;
+  /** Free blocks in the free lists. */
+  freeBlocks = 0;
+  /** Highest end of any block ever handed out: memory at and above it was never given to a caller. */
+  highWater: number;
+
+  private off: Float64Array;
+  private size: Float64Array;
+  private prevPhys: Int32Array;
+  private nextPhys: Int32Array;
+  private prevFree: Int32Array;
+  private nextFree: Int32Array;
+  private cls: Uint16Array;
+  private state: Uint8Array;
+  private capacity = 0;
+  private spare = NONE;
+  private first = NONE;
+  private last = NONE;
+  private flLo = 0;
+  private flHi = 0;
+  private readonly slBitmap = new Int32Array(FL_COUNT);
+  private readonly heads = new Int32Array(CLASS_COUNT).fill(NONE);
+  /** Pointer -> slot of live allocations: open addressing (linear probing) over slot indices. */
+  private table = new Int32Array(64).fill(NONE);
+  private tableMask = 63;
+  private tableBits = 6;
+  private liveCount = 0;
+
+  /** Manages `[base, end)`; `base` is aligned up to 16 (minimum 16), `end` down to 16. */
+  constructor(base: number, end: number) {
+    if (!(base >= 0) || !(end >= 0) || !Number.isFinite(base) || !Number.isFinite(end)) {
+      throw new RangeError(`Tlsf: bad range [${base}, ${end})`);
+    }
+    this.base = Math.max(GRANULE, Math.ceil(base / GRANULE) * GRANULE);
+    this.end = this.base;
+    this.highWater = this.base;
+    this.off = new Float64Array(0);
+    this.size = new Float64Array(0);
+    this.prevPhys = new Int32Array(0);
+    this.nextPhys = new Int32Array(0);
+    this.prevFree = new Int32Array(0);
+    this.nextFree = new Int32Array(0);
+    this.cls = new Uint16Array(0);
+    this.state = new Uint8Array(0);
+    this.reserve(64);
+    this.addSpace(end);
+  }
+
+  // ---------------------------------------------------------------- public operations
+
+  /** Allocates `size` bytes (16-aligned, at least 16); returns 0 when no free block fits. */
+  malloc(size: number): number {
+    const n = blockSize(size);
+    const idx = searchClass(Math.min(n, TLSF_MAX_SIZE));
+    let s = this.findFree(idx);
+    if (s === NONE) {
+      s = this.last;
+      if (s === NONE || this.state[s] !== ST_FREE || this.size[s]! < n) return 0;
+    }
+    this.unlinkFree(s);
+    this.carve(s, n);
+    return this.take(s);
+  }
+
+  /**
+   * Allocates `size` bytes at an address that is a multiple of `align` (a power of two; anything
+   * else returns 0). The leading slack goes back to the free pool as a block of its own.
+   */
+  alignedAlloc(align: number, size: number): number {
+    if (!(align > 0) || align > 2 ** 52 || 2 ** log2(align) !== align) return 0;
+    if (align <= GRANULE) return this.malloc(size);
+    const n = blockSize(size);
+    if (n + align > TLSF_MAX_SIZE) return 0;
+    // Any gap is a multiple of 16 and at most align - 16; a non-zero gap is a valid block.
+    let s = this.findFree(searchClass(n + align - GRANULE));
+    if (s === NONE) {
+      s = this.last;
+      if (s === NONE || this.state[s] !== ST_FREE) return 0;
+      const o = this.off[s]!;
+      if (this.size[s]! < Math.ceil(o / align) * align - o + n) return 0;
+    }
+    this.unlinkFree(s);
+    const o = this.off[s]!;
+    const gap = Math.ceil(o / align) * align - o;
+    if (gap > 0) {
+      // The physical predecessor of a free block is never free: the gap becomes a free block alone.
+      const g = this.newSlot();
+      const pv = this.prevPhys[s]!;
+      this.off[g] = o;
+      this.size[g] = gap;
+      this.prevPhys[g] = pv;
+      this.nextPhys[g] = s;
+      if (pv !== NONE) this.nextPhys[pv] = g;
+      else this.first = g;
+      this.prevPhys[s] = g;
+      this.off[s] = o + gap;
+      this.size[s] = this.size[s]! - gap;
+      this.linkFree(g);
+    }
+    this.carve(s, n);
+    return this.take(s);
+  }
+
+  /** Frees a live allocation. 0 is a no-op. Throws {@link HostAllocatorError} (state unchanged) on misuse. */
+  free(p: number): void {
+    if (p === 0) return;
+    const at = this.find(p);
+    if (at === NONE) throw this.badPointer(p, 'free');
+    const s = this.table[at]!;
+    this.remove(at);
+    this.inUse -= this.size[s]!;
+    this.release(s);
+  }
+
+  /** Usable size of a live allocation (its block size). Throws on pointers not handed out. */
+  usableSize(p: number): number {
+    const at = this.find(p);
+    if (at === NONE) throw this.badPointer(p, 'usableSize');
+    return this.size[this.table[at]!]!;
+  }
+
+  /** True when `p` is the start of a live allocation. */
+  isLive(p: number): boolean {
+    return this.find(p) !== NONE;
+  }
+
+  /**
+   * Resizes a live allocation without moving it: shrinks by splitting off the tail, or grows into a
+   * free physical successor. Returns false (nothing changed) when it cannot; throws on a bad pointer.
+   */
+  resizeInPlace(p: number, size: number): boolean {
+    const at = this.find(p);
+    if (at === NONE) throw this.badPointer(p, 'realloc');
+    const s = this.table[at]!;
+    const n = blockSize(size);
+    const cur = this.size[s]!;
+    if (n <= cur) {
+      if (cur - n >= MIN_BLOCK) {
+        // Split off the tail and release it (it merges with a free successor).
+        const r = this.newSlot();
+        const nx = this.nextPhys[s]!;
+        this.off[r] = p + n;
+        this.size[r] = cur - n;
+        this.prevPhys[r] = s;
+        this.nextPhys[r] = nx;
+        this.state[r] = ST_USED;
+        if (nx !== NONE) this.prevPhys[nx] = r;
+        else this.last = r;
+        this.nextPhys[s] = r;
+        this.size[s] = n;
+        this.inUse -= cur - n;
+        this.release(r);
+      }
+      return true;
+    }
+    const nx = this.nextPhys[s]!;
+    if (nx === NONE || this.state[nx] !== ST_FREE || cur + this.size[nx]! < n) return false;
+    this.unlinkFree(nx);
+    this.absorbNext(s, nx);
+    this.carve(s, n);
+    const grown = this.size[s]! - cur;
+    this.inUse += grown;
+    if (this.inUse > this.peak) this.peak = this.inUse;
+    const e = p + this.size[s]!;
+    if (e > this.highWater) this.highWater = e;
+    return true;
+  }
+
+  /**
+   * Extends the range to `newEnd` (aligned down to 16). The new space merges with a free block at
+   * the old end. A `newEnd` at or below the current end is ignored.
+   */
+  addSpace(newEnd: number): void {
+    const e = Math.floor(newEnd / GRANULE) * GRANULE;
+    if (!(e > this.end)) return;
+    const s = this.newSlot();
+    this.off[s] = this.end;
+    this.size[s] = e - this.end;
+    this.prevPhys[s] = this.last;
+    this.nextPhys[s] = NONE;
+    this.state[s] = ST_USED;
+    if (this.last !== NONE) this.nextPhys[this.last] = s;
+    else this.first = s;
+    this.last = s;
+    this.end = e;
+    this.release(s);
+  }
+
+  /**
+   * Bytes the range must grow by (at least) so that `alignedAlloc(align, size)` (or `malloc` when
+   * align <= 16) succeeds from the wilderness block. Infinity when impossible.
+   */
+  growthNeeded(size: number, align = GRANULE): number {
+    const n = blockSize(size);
+    if (!Number.isFinite(n)) return n;
+    const l = this.last;
+    let start = this.end;
+    let have = 0;
+    if (l !== NONE && this.state[l] === ST_FREE) {
+      start = this.off[l]!;
+      have = this.size[l]!;
+    }
+    const gap = align > GRANULE ? Math.ceil(start / align) * align - start : 0;
+    return Math.max(0, gap + n - have);
+  }
+
+  /** Accounting snapshot. */
+  stats(): TlsfStats {
+    return {
+      inUse: this.inUse,
+      peak: this.peak,
+      free: this.end - this.base - this.inUse,
+      blocks: this.liveCount,
+      freeBlocks: this.freeBlocks,
+      base: this.base,
+      end: this.end,
+    };
+  }
+
+  /** All blocks in address order (O(n); for tests and diagnostics). */
+  blocks(): TlsfBlock[] {
+    const out: TlsfBlock[] = [];
+    for (let s = this.first; s !== NONE; s = this.nextPhys[s]!) {
+      out.push({ offset: this.off[s]!, size: this.size[s]!, free: this.state[s] === ST_FREE });
+    }
+    return out;
+  }
+
+  /**
+   * Checks every structural invariant (tiling, no adjacent free blocks, free lists and bitmaps agree,
+   * accounting); throws an Error describing the first violation. O(n): for tests.
+   */
+  check(): void {
+    let at = this.base;
+    let prev = NONE;
+    let inUse = 0;
+    let freeCount = 0;
+    let usedCount = 0;
+    for (let s = this.first; s !== NONE; s = this.nextPhys[s]!) {
+      const o = this.off[s]!;
+      const z = this.size[s]!;
+      if (o !== at) throw new Error(`block ${hex(o)} expected at ${hex(at)}`);
+      if (z < MIN_BLOCK || z % GRANULE !== 0) throw new Error(`block ${hex(o)} has bad size ${z}`);
+      if (this.prevPhys[s] !== prev) throw new Error(`block ${hex(o)} has a bad prev link`);
+      const st = this.state[s];
+      if (st === ST_FREE) {
+        freeCount++;
+        if (prev !== NONE && this.state[prev] === ST_FREE)
+          throw new Error(`adjacent free blocks at ${hex(o)}`);
+        if (this.cls[s] !== classOf(z)) throw new Error(`free block ${hex(o)} filed in the wrong class`);
+      } else if (st === ST_USED) {
+        usedCount++;
+        inUse += z;
+        if (this.find(o) === NONE || this.table[this.find(o)] !== s)
+          throw new Error(`used block ${hex(o)} missing from the pointer map`);
+      } else {
+        throw new Error(`spare slot ${s} linked at ${hex(o)}`);
+      }
+      at = o + z;
+      prev = s;
+    }
+    if (at !== this.end) throw new Error(`blocks end at ${hex(at)}, range ends at ${hex(this.end)}`);
+    if (prev !== this.last) throw new Error('bad last block');
+    if (usedCount !== this.liveCount) throw new Error('pointer map has stale entries');
+    if (inUse !== this.inUse) throw new Error(`inUse ${this.inUse} but blocks add up to ${inUse}`);
+    let listed = 0;
+    for (let idx = 0; idx < CLASS_COUNT; idx++) {
+      const fl = idx >>> SL_LOG2;
+      const bit = (this.slBitmap[fl]! >>> (idx & 31)) & 1;
+      const h = this.heads[idx]!;
+      if ((h !== NONE) !== (bit === 1)) throw new Error(`class ${idx}: bitmap disagrees with list`);
+      let p = NONE;
+      for (let s = h; s !== NONE; s = this.nextFree[s]!) {
+        if (this.state[s] !== ST_FREE || this.cls[s] !== idx || this.prevFree[s] !== p) {
+          throw new Error(`class ${idx}: corrupt free list`);
+        }
+        listed++;
+        p = s;
+      }
+    }
+    for (let fl = 0; fl < FL_COUNT; fl++) {
+      const flBit = fl < 32 ? (this.flLo >>> fl) & 1 : (this.flHi >>> (fl - 32)) & 1;
+      if ((this.slBitmap[fl] !== 0) !== (flBit === 1)) throw new Error(`first level ${fl}: bitmap disagrees`);
+    }
+    if (listed !== freeCount || listed !== this.freeBlocks) throw new Error('free-list count mismatch');
+  }
+
+  // ---------------------------------------------------------------- internals
+
+  /** Marks a carved block used and returns its pointer. */
+  private take(s: number): number {
+    const p = this.off[s]!;
+    const z = this.size[s]!;
+    this.state[s] = ST_USED;
+    this.insert(p, s);
+    this.inUse += z;
+    if (this.inUse > this.peak) this.peak = this.inUse;
+    if (p + z > this.highWater) this.highWater = p + z;
+    return p;
+  }
+
+  /**
+   * Home bucket of pointer `p`: its granule number, with the bits above the table size folded in
+   * scrambled. Nearby pointers land in nearby buckets (cache-friendly for the common sequential
+   * allocation patterns) while far-apart ones still spread.
+   */
+  private hash(p: number): number {
+    const g = p < TWO32 ? p >>> 4 : ((p / GRANULE) >>> 0) ^ Math.floor(p / 2 ** 36);
+    return (g ^ Math.imul(g >>> this.tableBits, -1640531535)) & this.tableMask;
+  }
+
+  /** Bucket holding live pointer `p`, or NONE. */
+  private find(p: number): number {
+    const mask = this.tableMask;
+    const tab = this.table;
+    let i = this.hash(p);
+    for (;;) {
+      const s = tab[i]!;
+      if (s === NONE) return NONE;
+      if (this.off[s] === p) return i;
+      i = (i + 1) & mask;
+    }
+  }
+
+  private insert(p: number, s: number): void {
+    if (++this.liveCount * 2 > this.tableMask) this.rehash((this.tableMask + 1) * 2);
+    const mask = this.tableMask;
+    const tab = this.table;
+    let i = this.hash(p);
+    while (tab[i] !== NONE) i = (i + 1) & mask;
+    tab[i] = s;
+  }
+
+  /** Empties bucket `i`, shifting later members of its probe run back (no tombstones). */
+  private remove(i: number): void {
+    const mask = this.tableMask;
+    const tab = this.table;
+    this.liveCount--;
+    let j = i;
+    for (;;) {
+      j = (j + 1) & mask;
+      const s = tab[j]!;
+      if (s === NONE) break;
+      const home = this.hash(this.off[s]!);
+      // Move s back to i unless its home lies cyclically in (i, j].
+      if (i <= j ? home <= i || home > j : home <= i && home > j) {
+        tab[i] = s;
+        i = j;
+      }
+    }
+    tab[i] = NONE;
+  }
+
+  private rehash(cap: number): void {
+    const old = this.table;
+    this.table = new Int32Array(cap).fill(NONE);
+    this.tableMask = cap - 1;
+    this.tableBits = log2(cap);
+    for (let k = 0; k < old.length; k++) {
+      const s = old[k]!;
+      if (s === NONE) continue;
+      let i = this.hash(this.off[s]!);
+      while (this.table[i] !== NONE) i = (i + 1) & this.tableMask;
+      this.table[i] = s;
+    }
+  }
+
+  /** Splits block `s` (not in a free list) to `n` bytes; the tail (>= 16 bytes) becomes free. */
+  private carve(s: number, n: number): void {
+    const z = this.size[s]!;
+    if (z - n < MIN_BLOCK) return;
+    const r = this.newSlot();
+    const nx = this.nextPhys[s]!;
+    this.off[r] = this.off[s]! + n;
+    this.size[r] = z - n;
+    this.prevPhys[r] = s;
+    this.nextPhys[r] = nx;
+    if (nx !== NONE) this.prevPhys[nx] = r;
+    else this.last = r;
+    this.nextPhys[s] = r;
+    this.size[s] = n;
+    this.linkFree(r);
+  }
+
+  /** Merges the physical successor `nx` (already unlinked) into `s`. */
+  private absorbNext(s: number, nx: number): void {
+    this.size[s] = this.size[s]! + this.size[nx]!;
+    const nn = this.nextPhys[nx]!;
+    this.nextPhys[s] = nn;
+    if (nn !== NONE) this.prevPhys[nn] = s;
+    else this.last = s;
+    this.dropSlot(nx);
+  }
+
+  /** Returns block `s` (not in a free list) to the pool, coalescing with free neighbours. */
+  private release(s: number): void {
+    const nx = this.nextPhys[s]!;
+    if (nx !== NONE && this.state[nx] === ST_FREE) {
+      this.unlinkFree(nx);
+      this.absorbNext(s, nx);
+    }
+    const pv = this.prevPhys[s]!;
+    if (pv !== NONE && this.state[pv] === ST_FREE) {
+      this.unlinkFree(pv);
+      this.absorbNext(pv, s);
+      this.linkFree(pv);
+    } else {
+      this.linkFree(s);
+    }
+  }
+
+  private findFree(idx: number): number {
+    let fl = idx >>> SL_LOG2;
+    if (fl >= FL_COUNT) return NONE;
+    let sl = this.slBitmap[fl]! & (-1 << (idx & 31));
+    if (sl === 0) {
+      fl++;
+      let m = 0;
+      if (fl < 32) {
+        m = this.flLo & (-1 << fl);
+        if (m !== 0) fl = ffs(m);
+        else fl = 32;
+      }
+      if (m === 0) {
+        m = fl - 32 < 32 ? this.flHi & (-1 << (fl - 32)) : 0;
+        if (m === 0) return NONE;
+        fl = 32 + ffs(m);
+      }
+      sl = this.slBitmap[fl]!;
+    }
+    return this.heads[(fl << SL_LOG2) | ffs(sl)]!;
+  }
+
+  private linkFree(s: number): void {
+    const idx = classOf(this.size[s]!);
+    const h = this.heads[idx]!;
+    this.cls[s] = idx;
+    this.state[s] = ST_FREE;
+    this.prevFree[s] = NONE;
+    this.nextFree[s] = h;
+    if (h !== NONE) {
+      this.prevFree[h] = s;
+    } else {
+      const fl = idx >>> SL_LOG2;
+      this.slBitmap[fl] = this.slBitmap[fl]! | (1 << (idx & 31));
+      if (fl < 32) this.flLo |= 1 << fl;
+      else this.flHi |= 1 << (fl - 32);
+    }
+    this.heads[idx] = s;
+    this.freeBlocks++;
+  }
+
+  private unlinkFree(s: number): void {
+    const p = this.prevFree[s]!;
+    const n = this.nextFree[s]!;
+    if (n !== NONE) this.prevFree[n] = p;
+    if (p !== NONE) {
+      this.nextFree[p] = n;
+    } else {
+      const idx = this.cls[s]!;
+      this.heads[idx] = n;
+      if (n === NONE) {
+        const fl = idx >>> SL_LOG2;
+        const m = this.slBitmap[fl]! & ~(1 << (idx & 31));
+        this.slBitmap[fl] = m;
+        if (m === 0) {
+          if (fl < 32) this.flLo &= ~(1 << fl);
+          else this.flHi &= ~(1 << (fl - 32));
+        }
+      }
+    }
+    this.state[s] = ST_USED; // transient: the caller carves/takes or re-links it
+    this.freeBlocks--;
+  }
+
+  private newSlot(): number {
+    if (this.spare === NONE) this.reserve(this.capacity * 2);
+    const s = this.spare;
+    this.spare = this.nextFree[s]!;
+    return s;
+  }
+
+  private dropSlot(s: number): void {
+    this.state[s] = ST_SPARE;
+    this.nextFree[s] = this.spare;
+    this.spare = s;
+  }
+
+  /** Grows the slot arrays to `cap` slots and chains the new ones as spare. */
+  private reserve(cap: number): void {
+    const old = this.capacity;
+    const grow = <T extends Float64Array | Int32Array | Uint16Array | Uint8Array>(
+      a: T,
+      make: (n: number) => T,
+    ): T => {
+      const b = make(cap);
+      b.set(a);
+      return b;
+    };
+    this.off = grow(this.off, (n) => new Float64Array(n));
+    this.size = grow(this.size, (n) => new Float64Array(n));
+    this.prevPhys = grow(this.prevPhys, (n) => new Int32Array(n));
+    this.nextPhys = grow(this.nextPhys, (n) => new Int32Array(n));
+    this.prevFree = grow(this.prevFree, (n) => new Int32Array(n));
+    this.nextFree = grow(this.nextFree, (n) => new Int32Array(n));
+    this.cls = grow(this.cls, (n) => new Uint16Array(n));
+    this.state = grow(this.state, (n) => new Uint8Array(n));
+    for (let s = cap - 1; s >= old; s--) {
+      this.nextFree[s] = this.spare;
+      this.spare = s;
+    }
+    this.capacity = cap;
+  }
+
+  /** Builds the error for a pointer that is not a live allocation (slow path; no state change). */
+  private badPointer(p: number, op: string): HostAllocatorError {
+    const details: Record<string, unknown> = { pointer: p, op };
+    if (!Number.isInteger(p) || p < 0) {
+      return new HostAllocatorError(C.INVALID_POINTER, `${op}(${p}): not a valid pointer`, details);
+    }
+    if (p < this.base) {
+      return new HostAllocatorError(
+        C.BELOW_HEAP_BASE,
+        `${op}(${hex(p)}): pointer is below the heap base ${hex(this.base)}: it was not allocated by this heap`,
+        details,
+      );
+    }
+    if (p >= this.end) {
+      return new HostAllocatorError(
+        C.BEYOND_HEAP_END,
+        `${op}(${hex(p)}): pointer is beyond the end of the heap ${hex(this.end)}: it was not allocated by this heap`,
+        details,
+      );
+    }
+    for (let s = this.first; s !== NONE; s = this.nextPhys[s]!) {
+      const o = this.off[s]!;
+      const z = this.size[s]!;
+      if (p >= o + z) continue;
+      details['block'] = o;
+      details['blockSize'] = z;
+      if (this.state[s] === ST_FREE) {
+        return new HostAllocatorError(
+          C.DOUBLE_FREE,
+          p === o
+            ? `${op}(${hex(p)}): double free: the block at ${hex(p)} is already free`
+            : `${op}(${hex(p)}): pointer lies in free heap space (free block ${hex(o)}, ${z} bytes): ` +
+                'a double free of a block that has since merged with a free neighbour, or a stray pointer',
+          details,
+        );
+      }
+      return new HostAllocatorError(
+        C.INVALID_POINTER,
+        `${op}(${hex(p)}): not the start of an allocation: it points ${p - o} bytes into the block at ${hex(o)}`,
+        details,
+      );
+    }
+    return new HostAllocatorError(C.INVALID_POINTER, `${op}(${hex(p)}): not a valid pointer`, details);
+  }
+}
