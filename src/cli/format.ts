@@ -1,0 +1,219 @@
+/**
+ * @fileoverview Human-readable output: error blocks, per-file result lines, summaries and the
+ * inspect table. Pure functions returning strings; the commands decide where they go.
+ */
+
+import type { FamilyMember, Hazard, InspectReport, Layout, TransformReport, VerifyReport } from '../types.js';
+import type { ErrorInfo } from './errors.js';
+
+/** `error[HA001]: <context>: <message>` plus one `  caused by: …` line per cause. */
+export function formatError(error: ErrorInfo, context?: string): string {
+  const head = error.code === undefined ? 'error' : `error[${error.code}]`;
+  const lines = [`${head}: ${context === undefined ? '' : `${context}: `}${error.message}`];
+  for (const cause of error.causes) lines.push(`  caused by: ${cause}`);
+  // An unexpected error is a bug: WASM_HOSTALLOC_BACKTRACE=1 shows where it came from.
+  if (error.stack !== undefined && process.env['WASM_HOSTALLOC_BACKTRACE']) lines.push(error.stack);
+  return lines.join('\n');
+}
+
+/** 12345 -> "12,345" */
+export function num(n: number): string {
+  return n.toLocaleString('en-US');
+}
+
+/** A number with its hex form, for addresses: "66560 (0x10400)". */
+export function addr(n: number): string {
+  return `${n} (0x${n.toString(16)})`;
+}
+
+function plural(n: number, word: string, words = `${word}s`): string {
+  return `${num(n)} ${n === 1 ? word : words}`;
+}
+
+/** One line per transformed file. */
+export function formatTransformLine(input: string, output: string | null, report: TransformReport): string {
+  const saved = report.inputSize - report.outputSize;
+  const delta = saved >= 0 ? `${num(saved)} bytes saved` : `${num(-saved)} bytes added`;
+  const target = output === null ? '(dry run)' : `-> ${output}`;
+  if (report.status === 'already-compliant') return `already compliant  ${input} ${target}`;
+  return (
+    `transformed  ${input} ${target} (${num(report.inputSize)} -> ${num(report.outputSize)} bytes, ` +
+    `${delta}, ${plural(report.functionsRemoved, 'function')} removed)`
+  );
+}
+
+export interface TransformSummary {
+  files: number;
+  transformed: number;
+  alreadyCompliant: number;
+  refused: number;
+  failed: number;
+  /** Sum of inputSize - outputSize over written (or, with --dry-run, would-be) outputs. */
+  bytesSaved: number;
+}
+
+export function formatTransformSummary(s: TransformSummary): string {
+  return (
+    `${plural(s.files, 'file')}: ${num(s.transformed)} transformed, ${num(s.alreadyCompliant)} already compliant, ` +
+    `${num(s.refused)} refused, ${num(s.failed)} failed; ` +
+    (s.bytesSaved >= 0 ? `${num(s.bytesSaved)} bytes saved` : `${num(-s.bytesSaved)} bytes added`)
+  );
+}
+
+export interface VerifySummary {
+  files: number;
+  compliant: number;
+  notCompliant: number;
+  failed: number;
+}
+
+export function formatVerifySummary(s: VerifySummary): string {
+  return `${plural(s.files, 'file')}: ${num(s.compliant)} compliant, ${num(s.notCompliant)} not compliant, ${num(s.failed)} failed`;
+}
+
+/** `a.wasm: ok (ABI 1, heap base 66560)` or `a.wasm: not compliant` + one line per problem. */
+export function formatVerify(input: string, report: VerifyReport): string {
+  if (report.compliant) {
+    const facts = [
+      report.abiVersion === null ? null : `ABI ${report.abiVersion}`,
+      report.heapBase === null ? null : `heap base ${report.heapBase}`,
+    ].filter((f) => f !== null);
+    return `${input}: ok${facts.length > 0 ? ` (${facts.join(', ')})` : ''}`;
+  }
+  const lines = [`${input}: not compliant`];
+  for (const p of report.problems) lines.push(`  [${p.code}] ${p.message}`);
+  return lines.join('\n');
+}
+
+// ---- inspect -------------------------------------------------------------------------------------
+
+/** Rows of [label, value]; a value may span several lines (continuations are indented). */
+type Row = [string, string];
+
+function table(rows: readonly Row[]): string {
+  const width = Math.max(...rows.map(([k]) => k.length));
+  const out: string[] = [];
+  for (const [k, v] of rows) {
+    const [first = '', ...rest] = v.split('\n');
+    out.push(`${k.padEnd(width)}  ${first}`.trimEnd());
+    for (const line of rest) out.push(`${' '.repeat(width)}  ${line}`.trimEnd());
+  }
+  return out.join('\n');
+}
+
+/** Columns aligned on the widest cell; the first row is the header. */
+function columns(rows: readonly (readonly string[])[]): string {
+  const widths: number[] = [];
+  for (const row of rows) {
+    for (const [i, c] of row.entries()) widths[i] = Math.max(widths[i] ?? 0, c.length);
+  }
+  return rows
+    .map((row) =>
+      row
+        .map((c, i) => c.padEnd(widths[i] ?? 0))
+        .join('  ')
+        .trimEnd(),
+    )
+    .join('\n');
+}
+
+function memoryLine(layout: Layout): string {
+  const m = layout.memory;
+  const parts = [
+    `${m.is64 ? 'memory64' : 'memory32'}, ${plural(m.initialPages, 'page')} initial`,
+    m.maximumPages === null ? 'no maximum' : `maximum ${plural(m.maximumPages, 'page')}`,
+  ];
+  if (m.shared) parts.push('shared');
+  if (m.imported !== null) parts.push(`imported from ${m.imported.module}.${m.imported.name}`);
+  if (m.exportedAs.length > 0) parts.push(`exported as ${m.exportedAs.map((e) => `"${e}"`).join(', ')}`);
+  return parts.join(', ');
+}
+
+function segmentsValue(layout: Layout): string {
+  const segs = layout.dataSegments;
+  if (segs.length === 0) return 'none';
+  const passive = segs.filter((s) => s.passive).length;
+  const head = `${segs.length} (${segs.length - passive} active, ${passive} passive)`;
+  const shown = segs.slice(0, 8).map((s) => {
+    const where = s.passive
+      ? 'passive'
+      : s.offset === null
+        ? 'offset not constant'
+        : `[${s.offset}, ${s.offset + s.size})`;
+    return `#${s.index}  ${where}  ${plural(s.size, 'byte')}`;
+  });
+  if (segs.length > shown.length) shown.push(`... ${segs.length - shown.length} more`);
+  return [head, ...shown].join('\n');
+}
+
+function familyValue(family: readonly FamilyMember[]): string {
+  if (family.length === 0) return 'none found';
+  const rows = [['role', 'function', 'exports', 'identified by']];
+  for (const m of family) {
+    rows.push([
+      m.role,
+      m.name === null ? `$${m.index}` : `$${m.name}`,
+      m.exports.length === 0 ? '-' : m.exports.join(', '),
+      m.identifiedBy,
+    ]);
+  }
+  return columns(rows);
+}
+
+function hazardsValue(hazards: readonly Hazard[]): string {
+  if (hazards.length === 0) return 'none';
+  return hazards
+    .map((h) => `${h.kind}: ${h.message}${h.functions.length > 0 ? ` (${h.functions.join(', ')})` : ''}`)
+    .join('\n');
+}
+
+const HOST_RELEVANT =
+  /^(host_|__heap_base$|__heap_end$|__data_end$|__hostalloc|__stack_pointer$|__stack_(low|high)$)/;
+
+function listValue(items: readonly string[], total: number): string {
+  if (total === 0) return 'none';
+  const more = total - items.length;
+  return (items.length === 0 ? [] : [items.join(', ')])
+    .concat(more > 0 ? [`(+${more} more; --json lists all)`] : [])
+    .join('\n');
+}
+
+/** The inspect table. */
+export function formatInspect(input: string, r: InspectReport): string {
+  const l = r.layout;
+  const familyExports = new Set(r.family.flatMap((m) => m.exports));
+  const imports = r.imports
+    .filter((i) => i.kind === 'memory' || HOST_RELEVANT.test(i.name))
+    .map((i) => `${i.module}.${i.name} (${i.kind})`);
+  const exports = r.exports
+    .filter((e) => e.kind === 'memory' || HOST_RELEVANT.test(e.name) || familyExports.has(e.name))
+    .map((e) => `${e.name} (${e.kind})`);
+  const rows: Row[] = [
+    ['file', `${input} (${plural(r.size, 'byte')})`],
+    ['memory', memoryLine(l)],
+    ['data segments', segmentsValue(l)],
+    ['data start', l.dataStart === null ? 'no active data' : addr(l.dataStart)],
+    ['__data_end', `${addr(l.dataEnd)}${l.existing.dataEnd === null ? '' : ' (exported)'}`],
+    [
+      'stack pointer',
+      l.stackPointer === null
+        ? 'not found'
+        : `global ${l.stackPointer.global}${l.stackPointer.name === null ? '' : ` $${l.stackPointer.name}`}, initial ${addr(l.stackPointer.initial)}`,
+    ],
+    [
+      'stack',
+      l.stack === null
+        ? 'unknown'
+        : `[${l.stack.low}, ${l.stack.high}) ${plural(l.stack.high - l.stack.low, 'byte')}`,
+    ],
+    ['layout', l.kind],
+    ['heap base', `${addr(l.heapBase.value)}, ${l.heapBase.confidence}: ${l.heapBase.source}`],
+    ['allocator', familyValue(r.family)],
+    ['memory.grow', r.memoryGrowSites.length === 0 ? 'none' : r.memoryGrowSites.join(', ')],
+    ['imports', listValue(imports, r.imports.length)],
+    ['exports', listValue(exports, r.exports.length)],
+    ['hazards', hazardsValue(r.hazards)],
+    ['compliant', r.compliant ? `yes${r.abiVersion === null ? '' : ` (ABI ${r.abiVersion})`}` : 'no'],
+  ];
+  return table(rows);
+}
