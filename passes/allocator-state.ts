@@ -41,7 +41,11 @@ export interface StateInput {
   staticRange: { low: number; high: number };
 }
 
-function reach(from: Iterable<string>, summaries: Map<string, FunctionSummary>, barrier: Set<string>): Set<string> {
+function reach(
+  from: Iterable<string>,
+  summaries: Map<string, FunctionSummary>,
+  barrier: Set<string>,
+): Set<string> {
   const seen = new Set<string>();
   const stack = [...from];
   while (stack.length > 0) {
@@ -82,7 +86,8 @@ export function allocatorState(input: StateInput): AllocatorState {
     const s = summaries.get(f);
     if (!s) continue;
     for (const a of s.constAccesses) {
-      if (a.kind !== 'write' && isStatic(a.address)) intervals.push({ start: a.address, end: a.address + a.bytes });
+      if (a.kind !== 'write' && isStatic(a.address))
+        intervals.push({ start: a.address, end: a.address + a.bytes });
     }
     for (const base of s.indexedBases) if (isStatic(base)) intervals.push({ start: base, end: base + 1 });
   }

@@ -40,7 +40,9 @@ export function checkHazards(input: HazardInput): Hazard[] {
     const hits = touchedRegions(s, input.regions);
     if (hits.length > 0) {
       residue.push(input.label(s.name));
-      residueWhy.push(`${input.label(s.name)} (${hits.map((r) => `${hex(r.start)}..${hex(r.end)}`).join(', ')})`);
+      residueWhy.push(
+        `${input.label(s.name)} (${hits.map((r) => `${hex(r.start)}..${hex(r.end)}`).join(', ')})`,
+      );
     }
     for (const p of s.negativeProbes) {
       const from = s.localsFromCall.get(p.local);

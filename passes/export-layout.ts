@@ -10,8 +10,9 @@
  * The globals are immutable, and i64 for memory64 modules.
  */
 
-import type { Binaryen, BinaryenModule, ExpressionRef } from '../src/binaryen.js';
+import { type Binaryen, type BinaryenModule, captureOutput, type ExpressionRef } from '../src/binaryen.js';
 import { ABI_EXPORT, DATA_END_EXPORT, HEAP_BASE_EXPORT } from '../src/conventions.js';
+import { ErrorCodes, HostAllocError } from '../src/errors.js';
 import { ABI_VERSION, type Layout } from '../src/types.js';
 
 export interface ExportLayoutResult {
@@ -19,14 +20,33 @@ export interface ExportLayoutResult {
   added: string[];
 }
 
-/** binaryen's internal name of the (single) memory. */
-export function memoryName(b: Binaryen, mod: BinaryenModule): string {
+/**
+ * binaryen's internal name of the (single) memory: the name an export gives, else its name-section
+ * name, else binaryen's default for a defined ('0') or imported ('mimport$0') memory. binaryen.js
+ * lists no memories, so candidates are probed with getMemoryInfo.
+ */
+export function memoryName(b: Binaryen, mod: BinaryenModule, nameSectionName?: string): string {
   const n = mod.getNumExports();
   for (let i = 0; i < n; i++) {
     const info = b.getExportInfo(mod.getExportByIndex(i));
     if (info.kind === b.ExternalMemory) return info.value;
   }
-  return '0';
+  const candidates = [nameSectionName, '0', 'mimport$0'].filter((c): c is string => !!c);
+  for (const c of candidates) {
+    const { result } = captureOutput(() => {
+      try {
+        mod.getMemoryInfo(c);
+        return true;
+      } catch {
+        return false;
+      }
+    });
+    if (result) return c;
+  }
+  throw new HostAllocError(
+    ErrorCodes.INTERNAL,
+    `cannot find binaryen's name for the memory (tried ${candidates.join(', ')})`,
+  );
 }
 
 function hasExport(b: Binaryen, mod: BinaryenModule, name: string): boolean {
@@ -35,11 +55,17 @@ function hasExport(b: Binaryen, mod: BinaryenModule, name: string): boolean {
   return false;
 }
 
-export function exportLayout(b: Binaryen, mod: BinaryenModule, layout: Layout): ExportLayoutResult {
+export function exportLayout(
+  b: Binaryen,
+  mod: BinaryenModule,
+  layout: Layout,
+  memory: string,
+): ExportLayoutResult {
   const added: string[] = [];
   const is64 = layout.memory.is64;
   const type = is64 ? b.i64 : b.i32;
-  const c = (v: number): ExpressionRef => (is64 ? mod.i64.const(v >>> 0, Math.floor(v / 2 ** 32)) : mod.i32.const(v));
+  const c = (v: number): ExpressionRef =>
+    is64 ? mod.i64.const(v >>> 0, Math.floor(v / 2 ** 32)) : mod.i32.const(v);
   const addConst = (internal: string, exportName: string, value: number, t = type): void => {
     if (hasExport(b, mod, exportName)) return;
     mod.addGlobal(internal, t, false, t === b.i32 ? mod.i32.const(value) : c(value));
@@ -50,7 +76,7 @@ export function exportLayout(b: Binaryen, mod: BinaryenModule, layout: Layout): 
   addConst('hostalloc$data_end', DATA_END_EXPORT, layout.dataEnd);
   addConst('hostalloc$abi', ABI_EXPORT, ABI_VERSION, b.i32);
   if (layout.memory.exportedAs.length === 0 && !hasExport(b, mod, 'memory')) {
-    mod.addMemoryExport(memoryName(b, mod), 'memory');
+    mod.addMemoryExport(memory, 'memory');
     added.push('memory');
   }
   return { added };

@@ -16,6 +16,7 @@ import { internalRoleOfName, isRole, roleOfName } from '../src/conventions.js';
 import { ErrorCodes, HostAllocError } from '../src/errors.js';
 import type { AllocRole, Identification } from '../src/types.js';
 import { functionNames } from '../src/walk.js';
+import type { FingerprintMatch } from './fingerprint.js';
 
 /** A family member as binaryen sees it (internal function name). */
 export interface FoundMember {
@@ -41,6 +42,8 @@ export interface FindAllocatorInput {
   alloc?: Partial<Record<AllocRole, string>>;
   /** export name -> role, read from Emscripten glue. */
   glueExports?: Map<string, AllocRole>;
+  /** Functions the fingerprint pass recognised (lowest precedence). */
+  fingerprints?: FingerprintMatch[];
 }
 
 /** Export name -> internal function name, for function exports. */
@@ -97,11 +100,19 @@ export function findAllocator(b: Binaryen, mod: BinaryenModule, input: FindAlloc
     const role = roleOfName(func) ?? internalRoleOfName(func);
     if (role) add(role, func, 'name');
   }
+  for (const { func, entry } of input.fingerprints ?? []) {
+    if (entry.role !== 'internal' && entry.role !== 'initializer') add(entry.role, func, 'fingerprint');
+  }
   return [...byFunc.values()].sort((a, b2) => a.index - b2.index);
 }
 
 /** Resolves `export`, `$name` or `$index` to a binaryen internal function name. */
-function resolveFunctionRef(names: string[], exportMap: Map<string, string>, ref: string, role: string): string {
+function resolveFunctionRef(
+  names: string[],
+  exportMap: Map<string, string>,
+  ref: string,
+  role: string,
+): string {
   if (ref.startsWith('$')) {
     const key = ref.slice(1);
     if (names.includes(key)) return key;
@@ -116,7 +127,10 @@ function resolveFunctionRef(names: string[], exportMap: Map<string, string>, ref
   }
   const func = exportMap.get(ref);
   if (func === undefined) {
-    throw new HostAllocError(ErrorCodes.BAD_OPTION, `--alloc ${role}=${ref}: the module has no function export '${ref}'`);
+    throw new HostAllocError(
+      ErrorCodes.BAD_OPTION,
+      `--alloc ${role}=${ref}: the module has no function export '${ref}'`,
+    );
   }
   return func;
 }

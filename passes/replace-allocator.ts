@@ -75,7 +75,12 @@ function sameTypes(a: TypeRef[], b: TypeRef[]): boolean {
  * Checks each member's signature against its role, allowing one leading pointer-typed state
  * parameter (recorded in `skip`); throws HA012 naming the first mismatch.
  */
-export function checkSignatures(b: Binaryen, mod: BinaryenModule, members: FoundMember[], memory64: boolean): void {
+export function checkSignatures(
+  b: Binaryen,
+  mod: BinaryenModule,
+  members: FoundMember[],
+  memory64: boolean,
+): void {
   const P = memory64 ? b.i64 : b.i32;
   for (const m of members) {
     const fi = b.getFunctionInfo(mod.getFunction(m.func));
@@ -140,7 +145,10 @@ export function replaceAllocator(
       const { params, results } = sigTypes(direct);
       mod.addFunctionImport(m.func, opts.importModule, direct, params, results);
       hostImports.add(direct);
-      replaced.push({ ...publicMember(m), replacement: { kind: 'import', module: opts.importModule, name: direct } });
+      replaced.push({
+        ...publicMember(m),
+        replacement: { kind: 'import', module: opts.importModule, name: direct },
+      });
     } else {
       const over = buildAdapter(b, mod, m.role, m.func, m.skip, P, opts, helper);
       replaced.push({ ...publicMember(m), replacement: { kind: 'adapter', over } });
@@ -193,7 +201,11 @@ function buildAdapter(
       // A direct role behind a state parameter: forward the role's own parameters.
       const imp = helper(direct!);
       const n = spec.params.length;
-      body = mod.call(imp, Array.from({ length: n }, (_, i) => get(i)), spec.results.length ? P : b.none);
+      body = mod.call(
+        imp,
+        Array.from({ length: n }, (_, i) => get(i)),
+        spec.results.length ? P : b.none,
+      );
       over = [direct!];
       break;
     }
@@ -206,7 +218,10 @@ function buildAdapter(
       body = mod.block(
         null,
         [
-          mod.if(mod.i32.ne(mod.i32.const(0), mod.select(tooSmall, mod.i32.const(1), notPow2, b.i32)), mod.return(mod.i32.const(22))),
+          mod.if(
+            mod.i32.ne(mod.i32.const(0), mod.select(tooSmall, mod.i32.const(1), notPow2, b.i32)),
+            mod.return(mod.i32.const(22)),
+          ),
           set(3, mod.call(aligned, [get(1), get(2)], P)),
           mod.if(ops.eqz(get(3)), mod.return(mod.i32.const(12))),
           is64
@@ -223,7 +238,11 @@ function buildAdapter(
       // params: 0 size, 1 align
       const malloc = helper('host_malloc');
       const aligned = helper('host_aligned_alloc');
-      body = mod.if(smallAlign(get(1)), mod.call(malloc, [get(0)], P), mod.call(aligned, [get(1), get(0)], P));
+      body = mod.if(
+        smallAlign(get(1)),
+        mod.call(malloc, [get(0)], P),
+        mod.call(aligned, [get(1), get(0)], P),
+      );
       over = ['host_malloc', 'host_aligned_alloc'];
       break;
     }
@@ -270,7 +289,10 @@ function buildAdapter(
             set(4, mod.call(aligned, [get(2), get(3)], P)),
             mod.if(
               ops.ne(get(4), c(0)),
-              mod.block(null, [mod.memory.copy(get(4), get(0), min, mem, mem), mod.call(free, [get(0)], b.none)]),
+              mod.block(null, [
+                mod.memory.copy(get(4), get(0), min, mem, mem),
+                mod.call(free, [get(0)], b.none),
+              ]),
             ),
             get(4),
           ],
@@ -321,7 +343,12 @@ export function fixReferences(
   for (let i = 0; i < n; i++) {
     const info = b.getElementSegmentInfo(mod.getElementSegmentByIndex(i));
     if (info.table && info.offset && info.data.some((f) => swapped.has(f))) {
-      segments.push({ name: info.name, table: info.table, data: info.data, offset: mod.copyExpression(info.offset) });
+      segments.push({
+        name: info.name,
+        table: info.table,
+        data: info.data,
+        offset: mod.copyExpression(info.offset),
+      });
     }
   }
   for (const s of segments) {

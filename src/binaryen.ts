@@ -80,7 +80,13 @@ export interface BinaryenModule {
   getFunctionByIndex(index: number): FunctionRef;
   getNumFunctions(): number;
   removeFunction(name: string): void;
-  addFunction(name: string, params: TypeRef, results: TypeRef, vars: TypeRef[], body: ExpressionRef): FunctionRef;
+  addFunction(
+    name: string,
+    params: TypeRef,
+    results: TypeRef,
+    vars: TypeRef[],
+    body: ExpressionRef,
+  ): FunctionRef;
   addFunctionImport(
     internalName: string,
     externalModule: string,
@@ -118,7 +124,14 @@ export interface BinaryenModule {
   i32: {
     const(value: number): ExpressionRef;
     load(offset: number, align: number, ptr: ExpressionRef, mem?: string): ExpressionRef;
-    store(offset: number, align: number, ptr: ExpressionRef, value: ExpressionRef, type?: TypeRef, mem?: string): ExpressionRef;
+    store(
+      offset: number,
+      align: number,
+      ptr: ExpressionRef,
+      value: ExpressionRef,
+      type?: TypeRef,
+      mem?: string,
+    ): ExpressionRef;
     add(a: ExpressionRef, b: ExpressionRef): ExpressionRef;
     sub(a: ExpressionRef, b: ExpressionRef): ExpressionRef;
     and(a: ExpressionRef, b: ExpressionRef): ExpressionRef;
@@ -131,7 +144,14 @@ export interface BinaryenModule {
   };
   i64: {
     const(low: number, high: number): ExpressionRef;
-    store(offset: number, align: number, ptr: ExpressionRef, value: ExpressionRef, type?: TypeRef, mem?: string): ExpressionRef;
+    store(
+      offset: number,
+      align: number,
+      ptr: ExpressionRef,
+      value: ExpressionRef,
+      type?: TypeRef,
+      mem?: string,
+    ): ExpressionRef;
     sub(a: ExpressionRef, b: ExpressionRef): ExpressionRef;
     and(a: ExpressionRef, b: ExpressionRef): ExpressionRef;
     eqz(a: ExpressionRef): ExpressionRef;
@@ -148,13 +168,24 @@ export interface BinaryenModule {
   };
   global: { get(name: string, type: TypeRef): ExpressionRef };
   memory: {
-    copy(dest: ExpressionRef, source: ExpressionRef, size: ExpressionRef, destMem?: string, srcMem?: string): ExpressionRef;
+    copy(
+      dest: ExpressionRef,
+      source: ExpressionRef,
+      size: ExpressionRef,
+      destMem?: string,
+      srcMem?: string,
+    ): ExpressionRef;
     fill(dest: ExpressionRef, value: ExpressionRef, size: ExpressionRef, mem?: string): ExpressionRef;
   };
   call(target: string, operands: ExpressionRef[], results: TypeRef): ExpressionRef;
   block(label: string | null, children: ExpressionRef[], type?: TypeRef): ExpressionRef;
   if(condition: ExpressionRef, ifTrue: ExpressionRef, ifFalse?: ExpressionRef): ExpressionRef;
-  select(condition: ExpressionRef, ifTrue: ExpressionRef, ifFalse: ExpressionRef, type?: TypeRef): ExpressionRef;
+  select(
+    condition: ExpressionRef,
+    ifTrue: ExpressionRef,
+    ifFalse: ExpressionRef,
+    type?: TypeRef,
+  ): ExpressionRef;
   return(value?: ExpressionRef): ExpressionRef;
   drop(value: ExpressionRef): ExpressionRef;
 }
@@ -194,6 +225,8 @@ export interface Binaryen {
   Features: Record<string, number>;
   // Expression ids.
   BlockId: number;
+  NopId: number;
+  UnreachableId: number;
   IfId: number;
   LoopId: number;
   BreakId: number;
@@ -248,7 +281,10 @@ export function loadBinaryen(): Promise<Binaryen> {
  * from a target_features section that release builds lack, and validate()/emit depend on them.
  * Features.All is avoided on purpose: it enables encodings Node 20 rejects.
  */
-export function baseFeatures(b: Binaryen, extra: { atomics?: boolean; memory64?: boolean; exceptions?: boolean }): number {
+export function baseFeatures(
+  b: Binaryen,
+  extra: { atomics?: boolean; memory64?: boolean; exceptions?: boolean },
+): number {
   const F = b.Features;
   let f =
     F['MutableGlobals']! |

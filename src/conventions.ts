@@ -150,12 +150,19 @@ export function isRole(s: string): s is AllocRole {
  * Markers of runtimes whose allocator is a garbage collector: converting them would break the
  * collector's invariants (it scans its own heap), so they are refused.
  */
-export function gcRuntimeMarker(exports: string[], functionNames: string[], importModules: string[]): string | undefined {
+export function gcRuntimeMarker(
+  exports: string[],
+  functionNames: string[],
+  importModules: string[],
+): string | undefined {
   const ex = new Set(exports);
   if (ex.has('__collect') || (ex.has('__pin') && ex.has('__unpin')) || ex.has('__rtti_base')) {
     return 'AssemblyScript runtime with a garbage collector (exports __collect/__pin/__rtti_base)';
   }
-  if (importModules.includes('gojs') || functionNames.some((n) => n === 'runtime.alloc' || n === 'runtime.GC')) {
+  if (
+    importModules.includes('gojs') ||
+    functionNames.some((n) => n === 'runtime.alloc' || n === 'runtime.GC')
+  ) {
     return 'TinyGo runtime with a garbage collector (runtime.alloc / gojs imports)';
   }
   if (functionNames.includes('GC_malloc') || functionNames.includes('GC_init')) {

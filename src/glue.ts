@@ -8,6 +8,8 @@
  *           return (_malloc = Module["_malloc"] = Module["asm"]["f"]).apply(null, arguments) };
  *         var _malloc = Module["_malloc"] = asm["f"];
  *   debug builds: var _malloc = createExportWrapper("malloc");   (the export is not minified)
+ *   1.38-era:  var _malloc = Module["_malloc"] = function() {
+ *                return Module["asm"]["malloc"].apply(null, arguments) };
  * Import modules: `var info = { "a": asmLibraryArg }` (3.x), `var imports = { "env": wasmImports,
  * "wasi_snapshot_preview1": wasmImports }` (4.x), minified `{a: wasmImports}`.
  */
@@ -28,12 +30,15 @@ export interface GlueInfo {
 const Q = `["']`;
 /** `_sym = … <obj>["X"]` or `<obj>.X`, possibly through `Module["_sym"] =` chains. */
 const ASSIGN = new RegExp(
-  String.raw`\b_([A-Za-z_$][\w$]*)\s*=\s*(?:Module\[${Q}_[\w$]+${Q}\]\s*=\s*)?(?:function\s*\(\)\s*\{\s*return\s*\(\s*_[\w$]+\s*=\s*(?:Module\[${Q}_[\w$]+${Q}\]\s*=\s*)?)?` +
+  String.raw`\b_([A-Za-z_$][\w$]*)\s*=\s*(?:Module\[${Q}_[\w$]+${Q}\]\s*=\s*)?(?:function\s*\(\)\s*\{\s*return\s*\(?\s*(?:_[\w$]+\s*=\s*(?:Module\[${Q}_[\w$]+${Q}\]\s*=\s*)?)?)?` +
     String.raw`(?:wasmExports|asm|Module\[${Q}asm${Q}\]|Module\.asm|[A-Za-z_$][\w$]?)` +
     String.raw`(?:\[${Q}([\w$]+)${Q}\]|\.([A-Za-z_$][\w$]*))`,
   'g',
 );
-const WRAPPER = new RegExp(String.raw`\b_([A-Za-z_$][\w$]*)\s*=\s*(?:Module\[${Q}_[\w$]+${Q}\]\s*=\s*)?createExportWrapper\(${Q}([\w$]+)${Q}`, 'g');
+const WRAPPER = new RegExp(
+  String.raw`\b_([A-Za-z_$][\w$]*)\s*=\s*(?:Module\[${Q}_[\w$]+${Q}\]\s*=\s*)?createExportWrapper\(${Q}([\w$]+)${Q}`,
+  'g',
+);
 const IMPORT_OBJECT = new RegExp(
   String.raw`\{\s*((?:${Q}?[\w$]+${Q}?\s*:\s*(?:asmLibraryArg|wasmImports|info\.env|env)\s*,?\s*)+)\}`,
   'g',
@@ -41,7 +46,10 @@ const IMPORT_OBJECT = new RegExp(
 
 export function readGlue(source: string): GlueInfo {
   if (typeof source !== 'string' || source.length === 0) {
-    throw new HostAllocError(ErrorCodes.BAD_GLUE, 'the glue is empty: pass the .js file emcc wrote next to the .wasm');
+    throw new HostAllocError(
+      ErrorCodes.BAD_GLUE,
+      'the glue is empty: pass the .js file emcc wrote next to the .wasm',
+    );
   }
   const symbols = new Map<string, string>();
   for (const m of source.matchAll(ASSIGN)) {

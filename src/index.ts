@@ -3,10 +3,10 @@
  * them prints or exits, and binaryen.js is only loaded by the first call that needs it.
  */
 
+export { type ErrorCode, ErrorCodes, HostAllocError, isHostAllocError } from './errors.js';
+export { type GlueInfo, readGlue } from './glue.js';
+export { type InspectOptions, inspect } from './inspect.js';
 export { transform } from './transform.js';
-export { inspect, type InspectOptions } from './inspect.js';
-export { verify } from './verify.js';
-export { readGlue, type GlueInfo } from './glue.js';
-export { ErrorCodes, HostAllocError, isHostAllocError, type ErrorCode } from './errors.js';
 export type * from './types.js';
 export { ABI_VERSION } from './types.js';
+export { verify } from './verify.js';

@@ -5,13 +5,13 @@
  * the ones transform() uses.
  */
 
+import { findAllocator } from '../passes/find-allocator.js';
 import { withModule } from './binaryen.js';
 import { isHostAllocError } from './errors.js';
+import { readGlue } from './glue.js';
 import { computeLayout } from './layout.js';
 import { isCompliant, transform } from './transform.js';
 import type { FamilyMember, InspectReport, TransformOptions } from './types.js';
-import { findAllocator } from '../passes/find-allocator.js';
-import { readGlue } from './glue.js';
 import { type ExternKind, functionLabel, readModule, scanMemoryGrow } from './wasm/reader.js';
 
 export interface InspectOptions {
@@ -39,7 +39,18 @@ export async function inspect(input: Uint8Array, options: InspectOptions = {}): 
       // The pipeline refused before finding hazards (GC runtime, bad signature…): report what the
       // lookups alone find, and the refusal as a hazard.
       family = await familyOnly(bytes, options);
-      hazards = [{ kind: e.code === 'HA022' ? 'gc-runtime' : e.code === 'HA006' ? 'shared-memory' : 'unidentified-family-member', functions: [], message: `${e.code}: ${e.message}` }];
+      hazards = [
+        {
+          kind:
+            e.code === 'HA022'
+              ? 'gc-runtime'
+              : e.code === 'HA006'
+                ? 'shared-memory'
+                : 'unidentified-family-member',
+          functions: [],
+          message: `${e.code}: ${e.message}`,
+        },
+      ];
     }
   }
   const kindName = (k: ExternKind): InspectReport['imports'][number]['kind'] => k;

@@ -10,19 +10,34 @@
  * The binaryen module is always disposed; the input bytes are never modified.
  */
 
-import { type Binaryen, type BinaryenModule, captureOutput, validationErrors, withModule } from './binaryen.js';
-import { ALLOCATOR_INITIALIZERS, HOST_IMPORTS, type HostImport, gcRuntimeMarker } from './conventions.js';
-import { ErrorCodes, HostAllocError } from './errors.js';
-import { computeLayout, refineHeapBase } from './layout.js';
-import type { Hazard, Layout, TransformOptions, TransformResult } from './types.js';
-import { type FunctionSummary, functionNames, summarizeAll } from './walk.js';
-import { type ModuleInfo, readModule } from './wasm/reader.js';
 import { type AllocatorState, allocatorState } from '../passes/allocator-state.js';
 import { checkHazards } from '../passes/check-hazards.js';
 import { exportLayout, memoryName } from '../passes/export-layout.js';
 import { type FoundMember, findAllocator, functionExports } from '../passes/find-allocator.js';
-import { adapterImportName, checkSignatures, emptyInitializers, fixReferences, replaceAllocator } from '../passes/replace-allocator.js';
+import { matchFingerprints } from '../passes/fingerprint.js';
+import { type AnalysisMatch, identifyByAnalysis } from '../passes/identify-by-analysis.js';
+import {
+  adapterImportName,
+  checkSignatures,
+  emptyInitializers,
+  fixReferences,
+  replaceAllocator,
+} from '../passes/replace-allocator.js';
+import {
+  type Binaryen,
+  type BinaryenModule,
+  captureOutput,
+  validationErrors,
+  withModule,
+} from './binaryen.js';
+import { ALLOCATOR_INITIALIZERS, gcRuntimeMarker, HOST_IMPORTS, type HostImport } from './conventions.js';
+import { ErrorCodes, HostAllocError } from './errors.js';
+import { FINGERPRINTS } from './fingerprints.js';
 import { readGlue } from './glue.js';
+import { computeLayout, refineHeapBase } from './layout.js';
+import type { Hazard, Layout, TransformOptions, TransformResult } from './types.js';
+import { type FunctionSummary, functionNames, summarizeAll } from './walk.js';
+import { type ModuleInfo, readModule } from './wasm/reader.js';
 
 /** True when the raw module already follows the host-allocator ABI. */
 export function isCompliant(info: ModuleInfo): boolean {
@@ -75,7 +90,9 @@ export async function transform(input: Uint8Array, options: TransformOptions = {
         functionsRemoved: 0,
         importModule: options.importModule ?? 'env',
         replaced: [],
-        imports: info.imports.filter((i) => i.kind === 'function' && i.name.startsWith('host_')).map((i) => i.name),
+        imports: info.imports
+          .filter((i) => i.kind === 'function' && i.name.startsWith('host_'))
+          .map((i) => i.name),
         layout: layout0,
         hazards: [],
         warnings: [],
@@ -84,7 +101,10 @@ export async function transform(input: Uint8Array, options: TransformOptions = {
   }
   const importModule = options.importModule ?? 'env';
   if (!/^[\x20-\x7e]+$/.test(importModule)) {
-    throw new HostAllocError(ErrorCodes.BAD_OPTION, `import module name '${importModule}' must be printable ASCII`);
+    throw new HostAllocError(
+      ErrorCodes.BAD_OPTION,
+      `import module name '${importModule}' must be printable ASCII`,
+    );
   }
   const glueExports = options.glue === undefined ? undefined : readGlue(options.glue).exports;
   const hasDwarf = info.customSections.some((s) => s.name.startsWith('.debug_'));
@@ -100,23 +120,45 @@ export async function transform(input: Uint8Array, options: TransformOptions = {
     const names = functionNames(b, mod);
     const label = labeller(info, names);
     const before = summarizeAll(b, mod);
-    const members = findAllocator(b, mod, { alloc: options.alloc, glueExports });
+    // Stripped modules: recognise known allocators by the shape of their code.
+    const fingerprints = hadNames ? [] : matchFingerprints(b, mod, names, FINGERPRINTS);
+    const found = findAllocator(b, mod, { alloc: options.alloc, glueExports, fingerprints });
+    const analysed = identifyByAnalysis(
+      b,
+      mod,
+      before,
+      new Map(found.map((m) => [m.func, m.role])),
+      layout0.memory.is64,
+    );
+    const members = [...found, ...analysed.map((a) => analysisMember(a, names))];
+    const initializers = [
+      ...ALLOCATOR_INITIALIZERS,
+      ...fingerprints.filter((f) => f.entry.role === 'initializer').map((f) => f.func),
+    ];
     requireCore(members, options, warnings);
     checkSignatures(b, mod, members, layout0.memory.is64);
 
     const family = new Set(members.map((m) => m.func));
-    const state = allocatorState({ summaries: before, family, roots: roots(b, mod), staticRange: staticRange(layout0) });
+    const state = allocatorState({
+      summaries: before,
+      family,
+      roots: roots(b, mod),
+      staticRange: staticRange(layout0),
+    });
     const familyExports = new Set(members.flatMap((m) => m.exports));
     const generated = new Set<string>();
 
+    const memory = memoryName(b, mod, info.names.memories.get(0));
     const { replaced, hostImports, swapped } = replaceAllocator(b, mod, members, {
       importModule,
       memory64: layout0.memory.is64,
-      memoryName: memoryName(b, mod),
+      memoryName: memory,
     });
     fixReferences(b, mod, swapped, refFuncSites(before, swapped));
-    for (const f of emptyInitializers(b, mod, ALLOCATOR_INITIALIZERS)) {
-      warnings.push(`emptied the old allocator's initialiser ${f}: it would set up a heap nobody uses`);
+    for (const f of emptyInitializers(b, mod, initializers)) {
+      warnings.push(
+        `emptied the old allocator's initialiser ${label(f)}: it would set up a heap nobody uses`,
+      );
       generated.add(f);
     }
     if (!options.keepExports) for (const e of familyExports) mod.removeExport(e);
@@ -145,7 +187,7 @@ export async function transform(input: Uint8Array, options: TransformOptions = {
     refuseHazards(hazards, after, roots(b, mod), label, options, warnings);
 
     const layout = refine(layout0, state, warnings);
-    exportLayout(b, mod, layout);
+    exportLayout(b, mod, layout, memory);
 
     const errors = validationErrors(mod);
     if (errors) {
@@ -175,6 +217,18 @@ export async function transform(input: Uint8Array, options: TransformOptions = {
       },
     };
   });
+}
+
+function analysisMember(a: AnalysisMatch, names: string[]): FoundMember {
+  return {
+    role: a.role,
+    func: a.func,
+    index: names.indexOf(a.func),
+    exports: [],
+    identifiedBy: 'analysis',
+    imported: false,
+    skip: 0,
+  };
 }
 
 /** Labels for messages: the name-section name, or `$index` in a stripped module. */
@@ -207,16 +261,20 @@ function requireCore(members: FoundMember[], options: TransformOptions, warnings
 
 /** Where static data may live: from the lowest data segment to the end of the initial memory. */
 export function staticRange(layout: Layout): { low: number; high: number } {
-  return { low: layout.dataStart ?? 1, high: Math.max(layout.memory.initialPages * 65536, layout.heapBase.value) };
+  return {
+    low: layout.dataStart ?? 1,
+    high: Math.max(layout.memory.initialPages * 65536, layout.heapBase.value),
+  };
 }
 
 /** Roots of the user's code: exported functions, the start function, table entries. */
-function roots(b: Binaryen, mod: BinaryenModule): Set<string> {
+export function roots(b: Binaryen, mod: BinaryenModule): Set<string> {
   const out = new Set<string>(functionExports(b, mod).values());
   const start = mod.getStart();
   if (start) out.add(b.getFunctionInfo(start).name);
   const n = mod.getNumElementSegments();
-  for (let i = 0; i < n; i++) for (const f of b.getElementSegmentInfo(mod.getElementSegmentByIndex(i)).data) out.add(f);
+  for (let i = 0; i < n; i++)
+    for (const f of b.getElementSegmentInfo(mod.getElementSegmentByIndex(i)).data) out.add(f);
   return out;
 }
 
@@ -243,11 +301,14 @@ function ensureCoreImports(
   const present = new Set<string>();
   for (const name of functionNames(b, mod)) {
     const fi = b.getFunctionInfo(mod.getFunction(name));
-    if (fi.module === importModule && (HOST_IMPORTS as readonly string[]).includes(fi.base)) present.add(fi.base);
+    if (fi.module === importModule && (HOST_IMPORTS as readonly string[]).includes(fi.base))
+      present.add(fi.base);
   }
   const P = is64 ? b.i64 : b.i32;
-  if (!present.has('host_malloc')) mod.addFunctionImport(adapterImportName('host_malloc'), importModule, 'host_malloc', P, P);
-  if (!present.has('host_free')) mod.addFunctionImport(adapterImportName('host_free'), importModule, 'host_free', P, b.none);
+  if (!present.has('host_malloc'))
+    mod.addFunctionImport(adapterImportName('host_malloc'), importModule, 'host_malloc', P, P);
+  if (!present.has('host_free'))
+    mod.addFunctionImport(adapterImportName('host_free'), importModule, 'host_free', P, b.none);
   present.add('host_malloc');
   present.add('host_free');
   void used;
@@ -273,7 +334,8 @@ function refuseHazards(
     // member nobody named (an internal realloc or memalign); in an entry point it is inlined code.
     const entryLabels = new Set([...entryPoints].map(label));
     const helpers = residue.functions.filter((f) => !entryLabels.has(f));
-    const code = helpers.length === residue.functions.length ? ErrorCodes.FAMILY_INCOMPLETE : ErrorCodes.UNSAFE_RESIDUE;
+    const code =
+      helpers.length === residue.functions.length ? ErrorCodes.FAMILY_INCOMPLETE : ErrorCodes.UNSAFE_RESIDUE;
     throw new HostAllocError(code, `refusing: ${residue.message}`, {
       details: { hazards, functions: residue.functions },
     });

@@ -39,7 +39,8 @@ export async function verify(input: Uint8Array): Promise<VerifyReport> {
 
   const hostImports = info.imports.filter((i) => i.kind === 'function' && i.name.startsWith('host_'));
   for (const required of ['host_malloc', 'host_free'] as const) {
-    if (!hostImports.some((i) => i.name === required)) problem('missing-import', `does not import ${required}`);
+    if (!hostImports.some((i) => i.name === required))
+      problem('missing-import', `does not import ${required}`);
   }
   for (const imp of hostImports) {
     const sig = HOST_IMPORT_SIGNATURES[imp.name as HostImport];
@@ -47,27 +48,40 @@ export async function verify(input: Uint8Array): Promise<VerifyReport> {
     const t = functionType(info, imp.index);
     const want = `(${sig.params.map(() => P).join(',')})->(${sig.results.map(() => P).join(',')})`;
     const got = t ? `(${t.params.join(',')})->(${t.results.join(',')})` : 'unknown';
-    if (got !== want) problem('bad-import-type', `${imp.module}.${imp.name} has type ${got}, the ABI says ${want}`);
+    if (got !== want)
+      problem('bad-import-type', `${imp.module}.${imp.name} has type ${got}, the ABI says ${want}`);
   }
 
-  const exported = (name: string, kind: string) => info.exports.find((e) => e.name === name && e.kind === kind);
-  if (!info.exports.some((e) => e.kind === 'memory')) problem('memory-not-exported', 'does not export its memory');
+  const exported = (name: string, kind: string) =>
+    info.exports.find((e) => e.name === name && e.kind === kind);
+  if (!info.exports.some((e) => e.kind === 'memory'))
+    problem('memory-not-exported', 'does not export its memory');
   const abi = exported('__hostalloc_abi', 'global');
   const abiVersion = abi ? (info.globals[abi.index]?.init ?? null) : null;
   if (!abi) problem('missing-abi-marker', 'does not export __hostalloc_abi');
-  else if (abiVersion !== ABI_VERSION) problem('unknown-abi-version', `__hostalloc_abi is ${abiVersion}, this release knows ${ABI_VERSION}`);
+  else if (abiVersion !== ABI_VERSION)
+    problem('unknown-abi-version', `__hostalloc_abi is ${abiVersion}, this release knows ${ABI_VERSION}`);
 
   const hb = exported('__heap_base', 'global');
   const hbGlobal = hb ? info.globals[hb.index] : undefined;
   const heapBase = hbGlobal?.init ?? null;
   if (!hb) problem('missing-heap-base', 'does not export __heap_base');
-  else if (heapBase === null || hbGlobal?.mutable) problem('bad-heap-base', '__heap_base must be an immutable global with a constant value');
-  else if (hbGlobal && hbGlobal.type !== P) problem('bad-heap-base', `__heap_base is ${hbGlobal.type}, the memory needs ${P}`);
+  else if (heapBase === null || hbGlobal?.mutable)
+    problem('bad-heap-base', '__heap_base must be an immutable global with a constant value');
+  else if (hbGlobal && hbGlobal.type !== P)
+    problem('bad-heap-base', `__heap_base is ${hbGlobal.type}, the memory needs ${P}`);
   if (heapBase !== null && layout) {
     if (heapBase % 16 !== 0) problem('heap-base-alignment', `__heap_base ${heapBase} is not 16-byte aligned`);
-    if (heapBase < layout.dataEnd) problem('heap-base-overlaps-data', `__heap_base ${heapBase} is below the end of static data (${layout.dataEnd})`);
+    if (heapBase < layout.dataEnd)
+      problem(
+        'heap-base-overlaps-data',
+        `__heap_base ${heapBase} is below the end of static data (${layout.dataEnd})`,
+      );
     if (layout.kind === 'data-stack-heap' && layout.stack && heapBase < layout.stack.high) {
-      problem('heap-base-overlaps-stack', `__heap_base ${heapBase} is below the top of the stack (${layout.stack.high})`);
+      problem(
+        'heap-base-overlaps-stack',
+        `__heap_base ${heapBase} is below the top of the stack (${layout.stack.high})`,
+      );
     }
   }
 
@@ -76,18 +90,29 @@ export async function verify(input: Uint8Array): Promise<VerifyReport> {
     const range = info.codeRanges[index - info.numImportedFunctions];
     if (!range || range.end - range.start > ADAPTER_MAX_BYTES) return false;
     const shape = bodyShape(input, range.start, range.end);
-    return !!shape && shape.loads === 0 && shape.calls.length > 0 && shape.calls.every((c) => hostImportIndices.has(c));
+    return (
+      !!shape &&
+      shape.loads === 0 &&
+      shape.calls.length > 0 &&
+      shape.calls.every((c) => hostImportIndices.has(c))
+    );
   };
   for (let i = info.numImportedFunctions; i < info.functionTypes.length; i++) {
     const name = info.names.functions.get(i);
     if (name && roleOfName(name) && !isAdapter(i)) {
-      problem('allocator-residue', `defines an allocator function '${name}' that does more than forward to the host imports`);
+      problem(
+        'allocator-residue',
+        `defines an allocator function '${name}' that does more than forward to the host imports`,
+      );
     }
   }
   for (const e of info.exports) {
     if (e.kind !== 'function' || !roleOfName(e.name)) continue;
     if (e.index >= info.numImportedFunctions && !isAdapter(e.index)) {
-      problem('allocator-residue', `exports '${e.name}' from its own code instead of forwarding the host import`);
+      problem(
+        'allocator-residue',
+        `exports '${e.name}' from its own code instead of forwarding the host import`,
+      );
     }
   }
   const scan = scanMemoryGrowDetailed(input, info);
@@ -95,7 +120,10 @@ export async function verify(input: Uint8Array): Promise<VerifyReport> {
     problem('memory-grow', `${functionLabel(info, f)} calls memory.grow; only the host may grow memory`);
   }
   for (const f of scan.unknown) {
-    problem('undecodable', `${functionLabel(info, f)} could not be decoded, so memory.grow cannot be ruled out`);
+    problem(
+      'undecodable',
+      `${functionLabel(info, f)} could not be decoded, so memory.grow cannot be ruled out`,
+    );
   }
   return { compliant: problems.length === 0, problems, abiVersion, heapBase };
 }

@@ -22,10 +22,15 @@ export interface FunctionSummary {
   imported: boolean;
   /** Direct call targets (call and return_call). */
   calls: Set<string>;
+  /** Per call target, each call's operands that are a plain `local.get` (the local index), else null. */
+  callArgs: Map<string, (number | null)[][]>;
   /** Targets of ref.func, with the expressions (for retyping after a swap). */
   refFuncs: Map<string, ExpressionRef[]>;
   callIndirect: boolean;
   memoryGrow: boolean;
+  /** Contains memory.fill / memory.copy. */
+  memoryFill: boolean;
+  memoryCopy: boolean;
   constAccesses: ConstAccess[];
   /** Base addresses of accesses of the form `load (i32.add (i32.const BASE) X)`. */
   indexedBases: number[];
@@ -40,12 +45,26 @@ export interface FunctionSummary {
 }
 
 /** How to reach an expression class's children: plain getters, and a (count, at) list getter. */
-type ChildSpec = { single: ((e: ExpressionRef) => ExpressionRef)[]; list?: [(e: ExpressionRef) => number, (e: ExpressionRef, i: number) => ExpressionRef] };
+type ChildSpec = {
+  single: ((e: ExpressionRef) => ExpressionRef)[];
+  list?: [(e: ExpressionRef) => number, (e: ExpressionRef, i: number) => ExpressionRef];
+};
 type Getters = Record<string, (e: ExpressionRef, i?: number) => number>;
 
 const LEAVES = [
-  'LocalGetId', 'GlobalGetId', 'ConstId', 'MemorySizeId', 'NopId', 'UnreachableId', 'AtomicFenceId', 'DataDropId',
-  'PopId', 'RefNullId', 'RefFuncId', 'TableSizeId', 'RethrowId',
+  'LocalGetId',
+  'GlobalGetId',
+  'ConstId',
+  'MemorySizeId',
+  'NopId',
+  'UnreachableId',
+  'AtomicFenceId',
+  'DataDropId',
+  'PopId',
+  'RefNullId',
+  'RefFuncId',
+  'TableSizeId',
+  'RethrowId',
 ];
 /** [expression class, single-child getters, list getter prefix] per id name. */
 const SHAPES: [string, string, string[], string?][] = [
@@ -129,7 +148,11 @@ function specsFor(b: Binaryen): Map<number, ChildSpec> {
 }
 
 /** Visits every expression under `root`, parents before children. Returns false if an id was unknown. */
-export function walk(b: Binaryen, root: ExpressionRef, visit: (expr: ExpressionRef, id: number) => void): boolean {
+export function walk(
+  b: Binaryen,
+  root: ExpressionRef,
+  visit: (expr: ExpressionRef, id: number) => void,
+): boolean {
   const specs = specsFor(b);
   const stack: ExpressionRef[] = [root];
   let known = true;
@@ -184,9 +207,12 @@ export function summarize(b: Binaryen, mod: BinaryenModule, name: string): Funct
     name,
     imported: fi.module !== '',
     calls: new Set(),
+    callArgs: new Map(),
     refFuncs: new Map(),
     callIndirect: false,
     memoryGrow: false,
+    memoryFill: false,
+    memoryCopy: false,
     constAccesses: [],
     indexedBases: [],
     localsFromCall: new Map(),
@@ -197,8 +223,13 @@ export function summarize(b: Binaryen, mod: BinaryenModule, name: string): Funct
   if (sum.imported || !fi.body) return sum;
 
   const X = b as unknown as Record<string, Getters>;
-  const Load = X['Load']!, Store = X['Store']!, Bin = X['Binary']!, LocalGet = X['LocalGet']!, LocalSet = X['LocalSet']!;
-  const Call = b.Call, RefFunc = b.RefFunc;
+  const Load = X['Load']!,
+    Store = X['Store']!,
+    Bin = X['Binary']!,
+    LocalGet = X['LocalGet']!,
+    LocalSet = X['LocalSet']!;
+  const Call = b.Call,
+    RefFunc = b.RefFunc;
   const accessPtr = (ptr: ExpressionRef, offset: number, bytes: number, kind: ConstAccess['kind']): void => {
     const c = constValue(b, ptr);
     if (c !== undefined) {
@@ -214,7 +245,14 @@ export function summarize(b: Binaryen, mod: BinaryenModule, name: string): Funct
       if (base !== undefined) sum.indexedBases.push(base + offset);
       // `local + (-k)`: a read just below a pointer.
       const k = signedConst(b, right);
-      if (kind === 'read' && k !== undefined && k < 0 && k >= -16 && offset + k < 0 && b.getExpressionId(left) === b.LocalGetId) {
+      if (
+        kind === 'read' &&
+        k !== undefined &&
+        k < 0 &&
+        k >= -16 &&
+        offset + k < 0 &&
+        b.getExpressionId(left) === b.LocalGetId
+      ) {
         sum.negativeProbes.push({ local: LocalGet['getIndex']!(left), delta: k + offset });
       }
     } else if ((op === b.SubInt32 || op === b.SubInt64) && kind === 'read') {
@@ -228,7 +266,20 @@ export function summarize(b: Binaryen, mod: BinaryenModule, name: string): Funct
   sum.opaque = !walk(b, fi.body, (expr, id) => {
     sum.size++;
     if (id === b.CallId) {
-      sum.calls.add(Call.getTarget(expr));
+      const target = Call.getTarget(expr);
+      sum.calls.add(target);
+      const n = X['Call']!['getNumOperands']!(expr);
+      const args: (number | null)[] = [];
+      for (let i = 0; i < n; i++) {
+        const op = (X['Call'] as unknown as { getOperandAt(e: number, i: number): number }).getOperandAt(
+          expr,
+          i,
+        );
+        args.push(b.getExpressionId(op) === b.LocalGetId ? LocalGet['getIndex']!(op) : null);
+      }
+      const list = sum.callArgs.get(target) ?? [];
+      list.push(args);
+      sum.callArgs.set(target, list);
     } else if (id === b.CallIndirectId) {
       sum.callIndirect = true;
     } else if (id === b.RefFuncId) {
@@ -238,6 +289,10 @@ export function summarize(b: Binaryen, mod: BinaryenModule, name: string): Funct
       sum.refFuncs.set(target, list);
     } else if (id === b.MemoryGrowId) {
       sum.memoryGrow = true;
+    } else if (id === b.MemoryFillId) {
+      sum.memoryFill = true;
+    } else if (id === b.MemoryCopyId) {
+      sum.memoryCopy = true;
     } else if (id === b.LoadId) {
       accessPtr(Load['getPtr']!(expr), Load['getOffset']!(expr), Load['getBytes']!(expr), 'read');
     } else if (id === b.StoreId) {

@@ -167,6 +167,8 @@ export interface NameInfo {
   globals: Map<number, string>;
   /** Subsection 9: data segment index -> name. */
   data: Map<number, string>;
+  /** Subsection 6: memory index -> name. */
+  memories: Map<number, string>;
 }
 
 /** Everything `readModule` learns about a core module. */
@@ -768,7 +770,7 @@ function checkDataLimit(n: number, max: number): void {
 }
 
 function emptyNames(): NameInfo {
-  return { module: null, functions: new Map(), globals: new Map(), data: new Map() };
+  return { module: null, functions: new Map(), globals: new Map(), data: new Map(), memories: new Map() };
 }
 
 function readTypes(r: Cursor, info: ModuleInfo): void {
@@ -1053,6 +1055,7 @@ function readNameSection(bytes: Uint8Array, section: CustomSectionInfo, info: Mo
       else if (id === 1) nameMap(r, names.functions);
       else if (id === 7) nameMap(r, names.globals);
       else if (id === 9) nameMap(r, names.data);
+      else if (id === 6) nameMap(r, names.memories);
       else r.pos = subEnd;
       if (r.pos !== subEnd) r.fail('subsection size mismatch');
       r.limit = section.end;

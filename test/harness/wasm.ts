@@ -45,6 +45,7 @@ interface WasmApi {
     customSections(module: WasmModule, name: string): ArrayBuffer[];
   };
   Instance: new (module: WasmModule, imports?: Imports) => WasmInstance;
+  validate(bytes: ArrayBufferView | ArrayBuffer): boolean;
 }
 
 /** The runtime `WebAssembly` object, typed by the interfaces above. */

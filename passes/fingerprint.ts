@@ -1,0 +1,129 @@
+/**
+ * @fileoverview fingerprint (analysis): names allocator functions in stripped modules by the shape of
+ * their code.
+ *
+ * A function's shape hash covers its signature, its locals' types and, for every expression in
+ * order, the expression kind, its operator, its value type and memory access width — but not
+ * constants, load/store offsets, call targets, local indices, blocks, nops or unreachables, which change from one program to the
+ * next (the allocator's state lives at a different address in every plugin). Two builds of the same
+ * allocator with the same toolchain and flags hash alike; a user function essentially never does.
+ *
+ *   (func $12 (param i32) (result i32) …dlmalloc…)  --hash-->  "9f3c…"  --db-->  malloc (emcc dlmalloc)
+ *
+ * The database (src/fingerprints.json) is derived from the named fixtures by
+ * `npm run fingerprints`: every function of each allocator's code gets an entry with its role
+ * (family member), 'internal' (helpers only the allocator reaches) or 'initializer'.
+ */
+
+import type { Binaryen, BinaryenModule, ExpressionRef } from '../src/binaryen.js';
+import type { AllocRole } from '../src/types.js';
+import { walk } from '../src/walk.js';
+
+export type FingerprintRole = AllocRole | 'internal' | 'initializer';
+
+export interface FingerprintEntry {
+  hash: string;
+  role: FingerprintRole;
+  /** Which allocator and toolchain it was derived from, e.g. 'emcc-dlmalloc'. */
+  allocator: string;
+  /** The function's name in the fixture it was derived from. */
+  name: string;
+  /** Number of expressions (tiny functions are not fingerprinted: they match too easily). */
+  size: number;
+}
+
+export interface FingerprintDb {
+  version: 1;
+  entries: FingerprintEntry[];
+}
+
+/** Functions with fewer expressions than this are too generic to identify by shape. */
+export const MIN_FINGERPRINT_SIZE = 12;
+
+type G = Record<string, (e: ExpressionRef) => number>;
+
+/** The shape hash of a defined function (null for imports). */
+export function shapeHash(
+  b: Binaryen,
+  mod: BinaryenModule,
+  name: string,
+): { hash: string; size: number } | null {
+  const fi = b.getFunctionInfo(mod.getFunction(name));
+  if (fi.module !== '' || !fi.body) return null;
+  const X = b as unknown as Record<string, G>;
+  const ops: [number, G | undefined, string[]][] = [
+    [b.UnaryId, X['Unary'], ['getOp']],
+    [b.BinaryId, X['Binary'], ['getOp']],
+    [b.LoadId, X['Load'], ['getBytes', 'isSigned']],
+    [b.StoreId, X['Store'], ['getBytes']],
+    [b.CallId, X['Call'], ['getNumOperands']],
+    [b.AtomicRMWId, X['AtomicRMW'], ['getOp', 'getBytes']],
+  ];
+  const extra = new Map(ops.map(([id, g, getters]) => [id, getters.map((n) => g?.[n]).filter((f) => !!f)]));
+  let h1 = 0x811c9dc5;
+  let h2 = 0x01000193;
+  const mix = (v: number): void => {
+    h1 = Math.imul(h1 ^ (v & 0xffff), 16777619) >>> 0;
+    h1 = Math.imul(h1 ^ (v >>> 16), 16777619) >>> 0;
+    h2 = (Math.imul(h2, 31) + v + 0x9e3779b9) >>> 0;
+    h2 = (h2 ^ (h2 >>> 15)) >>> 0;
+  };
+  // Basic value types are small constants in binaryen; reference types are pointers that differ
+  // between modules, so they all hash alike.
+  const ty = (t: number): number => (t < 64 ? t : 63);
+  for (const t of b.expandType(fi.params)) mix(ty(t));
+  mix(0xfeed);
+  for (const t of b.expandType(fi.results)) mix(ty(t));
+  // Writers reorder locals (binaryen groups them by type), so the vars count as a sorted multiset.
+  for (const t of fi.vars.map(ty).sort((x, y) => x - y)) mix(t);
+  let size = 0;
+  walk(b, fi.body, (expr, id) => {
+    // Blocks and nops come and go when a module is read and written again (binaryen adds blocks
+    // around br_table targets, removes unnamed ones, and older writers pad dead code with
+    // unreachable); they say nothing about the algorithm.
+    if (id === b.BlockId || id === b.NopId || id === b.UnreachableId) return;
+    size++;
+    mix(id);
+    mix(ty(b.getExpressionType(expr)));
+    const getters = extra.get(id);
+    if (getters) for (const g of getters) mix(Number(g!(expr)));
+  });
+  return { hash: `${h1.toString(16).padStart(8, '0')}${h2.toString(16).padStart(8, '0')}`, size };
+}
+
+/** aligned_alloc and memalign have one signature and one host import: the same role to us. */
+function sameService(a: FingerprintRole, b: FingerprintRole): boolean {
+  const norm = (r: FingerprintRole): FingerprintRole => (r === 'aligned_alloc' ? 'memalign' : r);
+  return norm(a) === norm(b);
+}
+
+export interface FingerprintMatch {
+  func: string;
+  entry: FingerprintEntry;
+}
+
+/**
+ * Matches every defined function of `mod` against `db`. A hash the database gives conflicting
+ * roles for is ignored (it cannot identify anything).
+ */
+export function matchFingerprints(
+  b: Binaryen,
+  mod: BinaryenModule,
+  names: string[],
+  db: FingerprintDb,
+): FingerprintMatch[] {
+  const byHash = new Map<string, FingerprintEntry | null>();
+  for (const e of db.entries) {
+    const prev = byHash.get(e.hash);
+    if (prev === undefined) byHash.set(e.hash, e);
+    else if (prev !== null && !sameService(prev.role, e.role)) byHash.set(e.hash, null);
+  }
+  const out: FingerprintMatch[] = [];
+  for (const func of names) {
+    const s = shapeHash(b, mod, func);
+    if (!s || s.size < MIN_FINGERPRINT_SIZE) continue;
+    const entry = byHash.get(s.hash);
+    if (entry) out.push({ func, entry });
+  }
+  return out;
+}

@@ -1,0 +1,138 @@
+/**
+ * @fileoverview identify-by-analysis (analysis): finds family members that neither names, exports,
+ * glue nor fingerprints identified, from what they call. It runs once malloc, free, realloc and
+ * memalign are known, and only accepts shapes no user function plausibly has:
+ *
+ *   (size, align) -> ptr     calls malloc(param 0) AND memalign, zeroes     => __rust_alloc_zeroed
+ *   (size, align) -> ptr     calls malloc(param 0) AND memalign             => __rust_alloc
+ *   (align, size) -> ptr     calls malloc(param 1) AND memalign             => aligned_alloc (C order)
+ *   (ptr, size, align) -> () calls free and nothing that allocates          => __rust_dealloc
+ *   (ptr, old, align, new)   calls realloc AND memalign/malloc AND free      => __rust_realloc
+ *
+ * (Rust's `__rdl_*` shims pick malloc or memalign by alignment; a stripped module hides their
+ * names, and the one left behind reads chunk headers through helpers such as Chunk::mmapped.)
+ * "Zeroes" means memory.fill, or a call to a function shaped like memset (ptr, i32, size) -> ptr.
+ * Iterates to a fixpoint so wrappers of identified members are found too.
+ */
+
+import type { Binaryen, BinaryenModule, TypeRef } from '../src/binaryen.js';
+import type { AllocRole } from '../src/types.js';
+import type { FunctionSummary } from '../src/walk.js';
+
+export interface AnalysisMatch {
+  func: string;
+  role: AllocRole;
+  /** Why, for the report: the evidence. */
+  why: string;
+}
+
+/** The parameter every call to a malloc member passes as the size, or null when it varies or is computed. */
+function mallocSizeParam(s: FunctionSummary, roles: Map<string, AllocRole>): number | null {
+  let param: number | null | undefined;
+  for (const [target, calls] of s.callArgs) {
+    const role = roles.get(target);
+    if (role !== 'malloc' && role !== 'rust_alloc') continue;
+    for (const args of calls) {
+      const a = args[args.length - (role === 'malloc' ? 1 : 2)] ?? null;
+      if (param === undefined) param = a;
+      else if (param !== a) return null;
+    }
+  }
+  return param ?? null;
+}
+
+/** True when every call to a free member passes parameter 0 as the pointer. */
+function freesParam0(s: FunctionSummary, roles: Map<string, AllocRole>): boolean {
+  for (const [target, calls] of s.callArgs) {
+    const role = roles.get(target);
+    if (role !== 'free' && role !== 'rust_dealloc') continue;
+    for (const args of calls) {
+      const ptr = role === 'free' ? args[args.length - 1] : args[0];
+      if (ptr !== 0) return false;
+    }
+  }
+  return true;
+}
+
+export function identifyByAnalysis(
+  b: Binaryen,
+  mod: BinaryenModule,
+  summaries: Map<string, FunctionSummary>,
+  known: Map<string, AllocRole>,
+  memory64: boolean,
+): AnalysisMatch[] {
+  const P = memory64 ? b.i64 : b.i32;
+  const sig = (f: string): { params: TypeRef[]; results: TypeRef[] } => {
+    const fi = b.getFunctionInfo(mod.getFunction(f));
+    return { params: b.expandType(fi.params), results: b.expandType(fi.results) };
+  };
+  const is = (s: { params: TypeRef[]; results: TypeRef[] }, params: TypeRef[], results: TypeRef[]): boolean =>
+    s.params.length === params.length &&
+    s.params.every((t, i) => t === params[i]) &&
+    s.results.length === results.length &&
+    s.results.every((t, i) => t === results[i]);
+  const memsetShaped = (f: string): boolean => {
+    const s = summaries.get(f);
+    return !!s && is(sig(f), [P, b.i32, P], [P]);
+  };
+  const roles = new Map(known);
+  const found: AnalysisMatch[] = [];
+  const calls = (s: FunctionSummary, ...want: AllocRole[]): boolean =>
+    [...s.calls].some((c) => want.includes(roles.get(c) as AllocRole));
+  // (ptr, size, align) -> () calling free has the shape of many C helpers too (zstd's
+  // ZSTD_customFree(ptr, customMem)): Rust's dealloc/realloc shims are only looked for once a Rust
+  // alloc shim is known.
+  const rustShims = (): boolean =>
+    [...roles.values()].some((r) => r === 'rust_alloc' || r === 'rust_alloc_zeroed');
+  let changed = true;
+  while (changed) {
+    changed = false;
+    for (const s of summaries.values()) {
+      if (s.imported || roles.has(s.name)) continue;
+      const t = sig(s.name);
+      const zeroes = s.memoryFill || [...s.calls].some(memsetShaped);
+      const alloc = calls(s, 'malloc', 'rust_alloc');
+      const aligned = calls(s, 'memalign', 'aligned_alloc');
+      const frees = calls(s, 'free', 'rust_dealloc');
+      let role: AllocRole | undefined;
+      let why = '';
+      // Which parameter is the size tells Rust's (size, align) from C's aligned_alloc(align, size).
+      const sizeParam = mallocSizeParam(s, roles);
+      if (is(t, [P, P], [P]) && alloc && aligned && !frees && sizeParam === 0) {
+        role = zeroes ? 'rust_alloc_zeroed' : 'rust_alloc';
+        why = `(size, align) -> ptr calling malloc(size) and memalign${zeroes ? ' and zeroing' : ''}`;
+      } else if (is(t, [P, P], [P]) && alloc && aligned && !frees && !zeroes && sizeParam === 1) {
+        role = 'aligned_alloc';
+        why = '(align, size) -> ptr calling malloc(size) and memalign';
+      } else if (
+        rustShims() &&
+        !s.callIndirect &&
+        is(t, [P, P, P], []) &&
+        frees &&
+        freesParam0(s, roles) &&
+        !alloc &&
+        !aligned &&
+        !calls(s, 'realloc', 'rust_realloc')
+      ) {
+        role = 'rust_dealloc';
+        why = '(ptr, size, align) calling only free(ptr), in a module with Rust allocation shims';
+      } else if (
+        rustShims() &&
+        !s.callIndirect &&
+        is(t, [P, P, P, P], [P]) &&
+        calls(s, 'realloc', 'rust_realloc') &&
+        (aligned || alloc) &&
+        frees
+      ) {
+        role = 'rust_realloc';
+        why = '(ptr, old, align, new) -> ptr calling realloc, memalign and free';
+      }
+      if (role) {
+        roles.set(s.name, role);
+        found.push({ func: s.name, role, why });
+        changed = true;
+      }
+    }
+  }
+  return found;
+}

@@ -1,0 +1,116 @@
+/**
+ * The real-world corpus (issue #6): npm packages that ship Emscripten-built wasm. Each runs a real
+ * workload through its own JS glue, first on the original binary, then on the binary transformed
+ * with the package's glue (`transform(bytes, { glue, keepExports: true })`) on the JS host
+ * allocator; the results must be identical. A package the transform refuses must be refused with
+ * the code and reason listed in EXPECTED, and its original workload must still run.
+ *
+ * Packages are pinned devDependencies; helpers are in ./corpus/.
+ */
+
+import { describe, expect, it } from 'vitest';
+import { isHostAllocError, transform, verify } from '../src/index.js';
+import type { AllocRole, Identification, TransformResult } from '../src/types.js';
+import { newState, validate } from './corpus/load.js';
+import { CORPUS, type CorpusPackage, glueSource, wasmBytes } from './corpus/packages.js';
+
+type Expected =
+  | {
+      outcome: 'transformed';
+      /** Family members the report must list, role -> how it was identified. */
+      replaced: Partial<Record<AllocRole, Identification>>;
+      /** The workload makes the host heap grow the memory (through the glue's resize). */
+      grows: boolean;
+    }
+  | {
+      outcome: 'refused';
+      code: string;
+      /** Must match the error message (it names the functions concerned). */
+      why: RegExp;
+    };
+
+/**
+ * What the transform does with each package today. Update here when identification improves.
+ * All five modules have minified exports (malloc is `s`, `Ia`, `F`, `D`, `v`, named only in the glue).
+ * Function names below are `$index` (absolute function index), as the refusals print them.
+ */
+const EXPECTED: Record<string, Expected> = {
+  // emcc 3.1.5x-era glue (`wasmExports['s']`, arrow wrappers), dlmalloc; only malloc/free reachable.
+  '@bokuweb/zstd-wasm': { outcome: 'transformed', replaced: { malloc: 'glue', free: 'glue' }, grows: true },
+  // emcc 4.x glue (closure-minified, `_malloc=c.Ia`), dlmalloc. $643/$1827 touch dlmalloc's state
+  // (realloc and dispose_chunk, not exported), $644 reads the chunk header at p-4 (inlined calloc).
+  'sql.js': { outcome: 'refused', code: 'HA020', why: /\$643 .*\$1827 / },
+  // emcc 3.1.4x glue (`wasmExports["F"]`), embind, dlmalloc. $104/$111 touch dlmalloc's state
+  // (internal realloc/dispose_chunk); $165/$194 read the chunk header at p-4.
+  '@jsquash/jpeg encoder': { outcome: 'refused', code: 'HA011', why: /\$104 .*\$111 / },
+  '@jsquash/jpeg decoder': { outcome: 'refused', code: 'HA011', why: /\$94 .*\$99 / },
+  // emcc 4.x glue (`d._malloc=b.v`), imported memory, dlmalloc: $772/$775 touch its state.
+  '@jitl/quickjs-wasmfile-release-sync': { outcome: 'refused', code: 'HA011', why: /\$772 .*\$775 / },
+};
+
+async function runOriginal(p: CorpusPackage): Promise<unknown> {
+  const state = newState();
+  const result = await p.run({ bytes: wasmBytes(p) }, state);
+  expect(state.instanceError).toBeUndefined();
+  return result;
+}
+
+describe('real-world corpus: Emscripten packages through their own glue', () => {
+  it('lists every corpus package in EXPECTED', () => {
+    expect(Object.keys(EXPECTED).sort()).toEqual(CORPUS.map((p) => p.id).sort());
+  });
+
+  for (const p of CORPUS) {
+    const expected = EXPECTED[p.id];
+    if (!expected) continue;
+
+    if (expected.outcome === 'refused') {
+      it(`${p.id}: the original runs; the transform refuses it (${expected.code})`, async () => {
+        const result = await runOriginal(p);
+        expect(result).toBeTruthy();
+        const error = await transform(wasmBytes(p), { glue: glueSource(p), keepExports: true }).then(
+          () => undefined,
+          (e: unknown) => e,
+        );
+        expect(isHostAllocError(error), `expected a refusal, got ${String(error)}`).toBe(true);
+        if (!isHostAllocError(error)) return;
+        expect(error.code).toBe(expected.code);
+        expect(error.message).toMatch(expected.why);
+      });
+      continue;
+    }
+
+    it(`${p.id}: transformed with its glue, runs identically on the host allocator`, async () => {
+      const original = await runOriginal(p);
+
+      const { bytes, report }: TransformResult = await transform(wasmBytes(p), {
+        glue: glueSource(p),
+        keepExports: true,
+      });
+      expect(report.status).toBe('transformed');
+      expect(validate(bytes)).toBe(true);
+      const how = Object.fromEntries(report.replaced.map((r) => [r.role, r.identifiedBy]));
+      expect(how).toEqual(expected.replaced);
+      expect(report.hazards).toEqual([]);
+      expect((await verify(bytes)).problems).toEqual([]);
+
+      const state = newState();
+      const transformed = await p.run(
+        { bytes, host: { importModule: report.importModule, resize: p.resize } },
+        state,
+      );
+      expect(state.instanceError).toBeUndefined();
+      expect(transformed).toEqual(original);
+
+      const heap = state.heap;
+      expect(heap, 'the transformed module was not run on the host heap').not.toBeNull();
+      const stats = heap!.stats();
+      expect(stats.mallocs).toBeGreaterThan(0);
+      expect(stats.heapBase).toBeGreaterThanOrEqual(report.layout.heapBase.value);
+      if (expected.grows) {
+        expect(stats.grows).toBeGreaterThan(0);
+        expect(state.hostResizes).toBeGreaterThan(0);
+      }
+    });
+  }
+});

@@ -1,0 +1,358 @@
+/**
+ * @fileoverview The real-world corpus: npm packages shipping Emscripten-built wasm, each with a
+ * loader (through the package's own glue, see ./load.ts) and a deterministic workload. A workload
+ * returns plain data (hashes, lengths, query results) that must be identical for the original and
+ * the transformed binary.
+ */
+
+import { readFileSync } from 'node:fs';
+import {
+  freshCommonJs,
+  glueOptions,
+  importEsm,
+  type LoadState,
+  packageFile,
+  type ResizeImport,
+  type Substitution,
+  sha256,
+} from './load.js';
+
+export interface CorpusPackage {
+  /** Test id (one package may ship several wasm modules). */
+  id: string;
+  /** npm package name (pinned in package.json devDependencies). */
+  pkg: string;
+  /** Paths inside the package. */
+  wasm: string;
+  glue: string;
+  /** The glue's emscripten_resize_heap in its import object; null when the glue cannot grow memory. */
+  resize: ResizeImport | null;
+  /** Loads `sub` through the glue and runs the workload. */
+  run(sub: Substitution, state: LoadState): Promise<unknown>;
+}
+
+export function wasmBytes(p: CorpusPackage): Uint8Array {
+  return new Uint8Array(readFileSync(packageFile(p.pkg, p.wasm)));
+}
+
+export function glueSource(p: CorpusPackage): string {
+  return readFileSync(packageFile(p.pkg, p.glue), 'utf8');
+}
+
+/** Deterministic pseudo-random bytes (xorshift32), compressible: runs of a small alphabet. */
+export function sampleBytes(n: number, seed: number): Uint8Array {
+  const out = new Uint8Array(n);
+  let x = seed >>> 0 || 1;
+  for (let i = 0; i < n; ) {
+    x ^= x << 13;
+    x >>>= 0;
+    x ^= x >>> 17;
+    x ^= x << 5;
+    x >>>= 0;
+    const run = 1 + (x & 15);
+    const value = 97 + ((x >>> 8) % 12);
+    for (let k = 0; k < run && i < n; k++) out[i++] = (value + (k & (x >>> 20) & 1)) & 0xff;
+  }
+  return out;
+}
+
+/** A w×h RGBA test image: gradients plus a checkerboard. */
+export function sampleImage(w: number, h: number): Uint8ClampedArray {
+  const px = new Uint8ClampedArray(w * h * 4);
+  for (let y = 0; y < h; y++) {
+    for (let x = 0; x < w; x++) {
+      const i = (y * w + x) * 4;
+      const check = ((x >> 3) ^ (y >> 3)) & 1;
+      px[i] = (x * 255) / (w - 1);
+      px[i + 1] = (y * 255) / (h - 1);
+      px[i + 2] = check ? 200 : 40;
+      px[i + 3] = 255;
+    }
+  }
+  return px;
+}
+
+// ------------------------------------------------------------------ @bokuweb/zstd-wasm (zstd 1.5)
+
+interface ZstdGlue {
+  Module: {
+    init(buf: Uint8Array): unknown;
+    onRuntimeInitialized?: () => void;
+    HEAPU8: Uint8Array;
+    _malloc(n: number): number;
+    _free(p: number): void;
+    _ZSTD_compressBound(n: number): number;
+    _ZSTD_compress(dst: number, cap: number, src: number, n: number, level: number): number;
+    _ZSTD_decompress(dst: number, cap: number, src: number, n: number): number;
+    _ZSTD_isError(code: number): number;
+  } & Record<string, unknown>;
+}
+
+const bokuwebZstd: CorpusPackage = {
+  id: '@bokuweb/zstd-wasm',
+  pkg: '@bokuweb/zstd-wasm',
+  wasm: 'dist/common/zstd.wasm',
+  glue: 'dist/common/zstd.js',
+  // `var wasmImports = { …, e: _emscripten_resize_heap, … }`, passed as `{ a: wasmImports }`.
+  resize: { module: 'a', name: 'e' },
+  async run(sub, state) {
+    const { Module: M } = freshCommonJs(packageFile(this.pkg, this.glue)) as ZstdGlue;
+    Object.assign(M, glueOptions(sub, state));
+    const ready = new Promise<void>((resolve) => {
+      M.onRuntimeInitialized = resolve;
+    });
+    M.init(sub.bytes);
+    await ready;
+    const roundTrip = (input: Uint8Array, level: number) => {
+      const src = M._malloc(input.length);
+      M.HEAPU8.set(input, src);
+      const cap = M._ZSTD_compressBound(input.length);
+      const dst = M._malloc(cap);
+      const clen = M._ZSTD_compress(dst, cap, src, input.length, level);
+      if (M._ZSTD_isError(clen)) throw new Error(`ZSTD_compress failed: ${clen}`);
+      const compressed = M.HEAPU8.slice(dst, dst + clen);
+      const back = M._malloc(input.length);
+      const dlen = M._ZSTD_decompress(back, input.length, dst, clen);
+      if (M._ZSTD_isError(dlen)) throw new Error(`ZSTD_decompress failed: ${dlen}`);
+      const same = sha256(M.HEAPU8.subarray(back, back + dlen)) === sha256(input);
+      for (const p of [src, dst, back]) M._free(p);
+      return {
+        level,
+        inputLength: input.length,
+        compressedLength: clen,
+        compressed: sha256(compressed),
+        same,
+      };
+    };
+    return [
+      roundTrip(sampleBytes(64 * 1024, 1), 3),
+      roundTrip(sampleBytes(300 * 1024, 2), 9),
+      // 6 MiB in, ~6 MiB bound out, 6 MiB back, plus the context: beyond the initial 16 MiB memory.
+      roundTrip(sampleBytes(6 * 1024 * 1024, 3), 1),
+    ];
+  },
+};
+
+// ------------------------------------------------------------------ sql.js (SQLite 3)
+
+interface SqlJsDatabase {
+  run(sql: string, params?: unknown[]): void;
+  exec(sql: string): { columns: string[]; values: unknown[][] }[];
+  prepare(sql: string): {
+    bind(p: unknown[]): void;
+    step(): boolean;
+    get(): unknown[];
+    reset(): void;
+    free(): void;
+    run(p: unknown[]): void;
+  };
+  export(): Uint8Array;
+  close(): void;
+}
+
+const sqlJs: CorpusPackage = {
+  id: 'sql.js',
+  pkg: 'sql.js',
+  wasm: 'dist/sql-wasm.wasm',
+  glue: 'dist/sql-wasm.js',
+  // The glue never grows memory (no emscripten_resize_heap; the module has no memory.grow).
+  resize: null,
+  async run(sub, state) {
+    const init = freshCommonJs(packageFile(this.pkg, this.glue)) as (
+      o: Record<string, unknown>,
+    ) => Promise<{ Database: new (data?: Uint8Array) => SqlJsDatabase }>;
+    const SQL = await init(glueOptions(sub, state));
+    const db = new SQL.Database();
+    db.run('CREATE TABLE t (id INTEGER PRIMARY KEY, name TEXT, grp INTEGER, score REAL, blob BLOB)');
+    const ins = db.prepare('INSERT INTO t (name, grp, score, blob) VALUES (?, ?, ?, ?)');
+    const bytes = sampleBytes(3000 * 8, 7);
+    db.run('BEGIN');
+    for (let i = 0; i < 3000; i++) {
+      ins.run([
+        `name-${(i * 7919) % 3001}-${'x'.repeat(i % 40)}`,
+        i % 17,
+        (i * 0.37) % 11,
+        bytes.subarray(i * 8, i * 8 + 8),
+      ]);
+    }
+    db.run('COMMIT');
+    ins.free();
+    db.run('CREATE INDEX t_grp ON t (grp, score)');
+    const results = db.exec(`
+      SELECT grp, count(*), round(sum(score), 4), max(length(name)), hex(min(blob)) FROM t GROUP BY grp ORDER BY grp;
+      SELECT group_concat(name, ',') FROM (SELECT name FROM t WHERE grp = 3 ORDER BY score DESC, id LIMIT 25);
+      WITH RECURSIVE c(x) AS (SELECT 1 UNION ALL SELECT x + 1 FROM c WHERE x < 2000) SELECT sum(x * x), printf('%.3f', avg(x)) FROM c;
+      SELECT upper(substr(name, 1, 9)), count(*) FROM t GROUP BY 1 ORDER BY 2 DESC, 1 LIMIT 5;
+    `);
+    db.run('DELETE FROM t WHERE grp % 2 = 0');
+    db.run('VACUUM');
+    const after = db.exec('SELECT count(*), sum(length(name)) FROM t');
+    const image = db.export();
+    db.close();
+    return { results: sha256(JSON.stringify(results)), after: after[0]?.values, dbBytes: image.length };
+  },
+};
+
+// ------------------------------------------------------------------ @jsquash/jpeg (MozJPEG)
+
+type Factory<T> = (options: Record<string, unknown>) => Promise<T>;
+
+const JPEG_OPTIONS = {
+  quality: 75,
+  baseline: false,
+  arithmetic: false,
+  progressive: true,
+  optimize_coding: true,
+  smoothing: 0,
+  color_space: 3,
+  quant_table: 3,
+  trellis_multipass: false,
+  trellis_opt_zero: false,
+  trellis_opt_table: false,
+  trellis_loops: 1,
+  auto_subsample: true,
+  chroma_subsample: 2,
+  separate_chroma_quality: false,
+  chroma_quality: 75,
+};
+
+/** A JPEG of the sample image made by the encoder, for the decoder's workload (fixed input). */
+let jpegInput: Uint8Array | null = null;
+
+async function originalJpeg(): Promise<Uint8Array> {
+  if (jpegInput) return jpegInput;
+  const enc = mozjpegEnc;
+  const { default: factory } = await importEsm<{
+    default: Factory<{ encode: (...a: unknown[]) => Uint8Array }>;
+  }>(packageFile(enc.pkg, enc.glue));
+  const m = await factory(
+    glueOptions({ bytes: wasmBytes(enc) }, { instance: null, heap: null, hostResizes: 0 }),
+  );
+  jpegInput = m.encode(sampleImage(160, 120), 160, 120, JPEG_OPTIONS).slice();
+  return jpegInput;
+}
+
+const mozjpegEnc: CorpusPackage = {
+  id: '@jsquash/jpeg encoder',
+  pkg: '@jsquash/jpeg',
+  wasm: 'codec/enc/mozjpeg_enc.wasm',
+  glue: 'codec/enc/mozjpeg_enc.js',
+  // `var wasmImports = { …, p: _emscripten_resize_heap, … }`, passed as `{ "a": wasmImports }`.
+  resize: { module: 'a', name: 'p' },
+  async run(sub, state) {
+    const { default: factory } = await importEsm<{
+      default: Factory<{ encode: (...a: unknown[]) => Uint8Array }>;
+    }>(packageFile(this.pkg, this.glue));
+    const m = await factory(glueOptions(sub, state));
+    const out = [];
+    for (const [w, h, quality] of [
+      [160, 120, 75],
+      [640, 480, 90],
+    ] as const) {
+      const jpeg = m.encode(sampleImage(w, h), w, h, { ...JPEG_OPTIONS, quality });
+      out.push({ w, h, quality, length: jpeg.length, jpeg: sha256(jpeg) });
+    }
+    return out;
+  },
+};
+
+const mozjpegDec: CorpusPackage = {
+  id: '@jsquash/jpeg decoder',
+  pkg: '@jsquash/jpeg',
+  wasm: 'codec/dec/mozjpeg_dec.wasm',
+  glue: 'codec/dec/mozjpeg_dec.js',
+  // `var wasmImports = { …, s: _emscripten_resize_heap, … }`, passed as `{ "a": wasmImports }`.
+  resize: { module: 'a', name: 's' },
+  async run(sub, state) {
+    const input = await originalJpeg();
+    const { default: factory } = await importEsm<{
+      default: Factory<{
+        decode: (b: Uint8Array, o: boolean) => { data: Uint8ClampedArray; width: number; height: number };
+      }>;
+    }>(packageFile(this.pkg, this.glue));
+    const m = await factory(glueOptions(sub, state));
+    const img = m.decode(input, false);
+    return {
+      width: img.width,
+      height: img.height,
+      pixels: sha256(new Uint8Array(img.data.buffer, img.data.byteOffset, img.data.byteLength)),
+    };
+  },
+};
+
+// ------------------------------------------------------------------ QuickJS (quickjs-emscripten)
+
+interface QuickJsRaw {
+  cwrap(name: string, ret: string | null, args: string[]): (...a: unknown[]) => number;
+  UTF8ToString(p: number): string;
+  _malloc(n: number): number;
+  _free(p: number): void;
+}
+
+const QUICKJS_PROGRAM = `
+  const primes = [];
+  for (let n = 2; primes.length < 300; n++) if (primes.every((p) => n % p)) primes.push(n);
+  const words = Array.from({ length: 2000 }, (_, i) => 'w' + ((i * 7919) % 1009).toString(36));
+  const freq = {};
+  for (const w of words) freq[w] = (freq[w] || 0) + 1;
+  const big = [];
+  for (let i = 0; i < 20000; i++) big.push({ i, s: 'x'.repeat(i % 50), a: [i, i * 2] });
+  const json = JSON.stringify(big);
+  ({
+    primes: primes.slice(-5),
+    sum: primes.reduce((a, b) => a + b, 0),
+    distinct: Object.keys(freq).length,
+    top: Object.entries(freq).sort((a, b) => b[1] - a[1] || (a[0] < b[0] ? -1 : 1)).slice(0, 5),
+    jsonLength: json.length,
+    parsed: JSON.parse(json).filter((o) => o.i % 997 === 0).map((o) => o.s.length),
+    re: 'a1b22c333d4444'.replace(/\\d+/g, (m) => m.length),
+    sorted: big.map((o) => (o.i * 7919) % 1000).sort((a, b) => a - b).slice(0, 8),
+  })
+`;
+
+const quickjs: CorpusPackage = {
+  id: '@jitl/quickjs-wasmfile-release-sync',
+  pkg: '@jitl/quickjs-wasmfile-release-sync',
+  wasm: 'dist/emscripten-module.wasm',
+  glue: 'dist/emscripten-module.mjs',
+  // `xa = { …, k: (requested) => { … t.grow(…); ca(); … } }` (resize; ca = updateMemoryViews), passed as `{ a: xa }`.
+  resize: { module: 'a', name: 'k' },
+  async run(sub, state) {
+    const { default: factory } = await importEsm<{ default: Factory<QuickJsRaw> }>(
+      packageFile(this.pkg, this.glue),
+    );
+    const m = await factory(glueOptions(sub, state));
+    const newRuntime = m.cwrap('QTS_NewRuntime', 'number', []);
+    const newContext = m.cwrap('QTS_NewContext', 'number', ['number', 'number']);
+    const evalCode = m.cwrap('QTS_Eval', 'number', [
+      'number',
+      'number',
+      'number',
+      'string',
+      'number',
+      'number',
+    ]);
+    const dump = m.cwrap('QTS_Dump', 'number', ['number', 'number']);
+    const freeCString = m.cwrap('QTS_FreeCString', null, ['number', 'number']);
+    const freeValue = m.cwrap('QTS_FreeValuePointer', null, ['number', 'number']);
+    const freeContext = m.cwrap('QTS_FreeContext', null, ['number']);
+    const freeRuntime = m.cwrap('QTS_FreeRuntime', null, ['number']);
+    const rt = newRuntime();
+    const ctx = newContext(rt, 0);
+    const code = new TextEncoder().encode(QUICKJS_PROGRAM);
+    const p = m._malloc(code.length + 1);
+    (m as unknown as { HEAPU8: Uint8Array }).HEAPU8.set(code, p);
+    (m as unknown as { HEAPU8: Uint8Array }).HEAPU8[p + code.length] = 0;
+    const value = evalCode(ctx, p, code.length, 'corpus.js', 0, 0);
+    m._free(p);
+    const s = dump(ctx, value);
+    const text = m.UTF8ToString(s);
+    freeCString(ctx, s);
+    freeValue(ctx, value);
+    freeContext(ctx);
+    freeRuntime(rt);
+    return JSON.parse(text) as unknown;
+  },
+};
+
+export const CORPUS: readonly CorpusPackage[] = [bokuwebZstd, sqlJs, mozjpegEnc, mozjpegDec, quickjs];
