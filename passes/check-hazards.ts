@@ -45,8 +45,8 @@ export function checkHazards(input: HazardInput): Hazard[] {
       );
     }
     for (const p of s.negativeProbes) {
-      const from = s.localsFromCall.get(p.local);
-      if (from && [...from].some((f) => input.allocating.has(f))) {
+      if (p.compared) continue; // an array element below the pointer, not a header
+      if ([...p.fromCall].some((f) => input.allocating.has(f))) {
         probes.push(`${input.label(s.name)} (reads p${p.delta})`);
         break;
       }

@@ -4,7 +4,7 @@
  *   (global $hostalloc$heap_base i32 (i32.const 5313552))  (export "__heap_base" …)
  *   (global $hostalloc$data_end  i32 (i32.const 2628))     (export "__data_end" …)
  *   (global $hostalloc$abi       i32 (i32.const 1))        (export "__hostalloc_abi" …)
- *   (export "memory" (memory $0))                           ; only if the memory was not exported
+ *   (export "memory" (memory $0))                           ; unless an export is named memory already
  *
  * Existing `__heap_base` / `__data_end` exports are kept as they are: the toolchain knew best.
  * The globals are immutable, and i64 for memory64 modules.
@@ -64,8 +64,7 @@ export function exportLayout(
   const added: string[] = [];
   const is64 = layout.memory.is64;
   const type = is64 ? b.i64 : b.i32;
-  const c = (v: number): ExpressionRef =>
-    is64 ? mod.i64.const(v >>> 0, Math.floor(v / 2 ** 32)) : mod.i32.const(v);
+  const c = (v: number): ExpressionRef => (is64 ? mod.i64.const(BigInt(v)) : mod.i32.const(v));
   const addConst = (internal: string, exportName: string, value: number, t = type): void => {
     if (hasExport(b, mod, exportName)) return;
     mod.addGlobal(internal, t, false, t === b.i32 ? mod.i32.const(value) : c(value));
@@ -75,7 +74,8 @@ export function exportLayout(
   addConst('hostalloc$heap_base', HEAP_BASE_EXPORT, layout.heapBase.value);
   addConst('hostalloc$data_end', DATA_END_EXPORT, layout.dataEnd);
   addConst('hostalloc$abi', ABI_EXPORT, ABI_VERSION, b.i32);
-  if (layout.memory.exportedAs.length === 0 && !hasExport(b, mod, 'memory')) {
+  // Hosts look for `memory`; a minified build exports it as e.g. `f`: add the alias.
+  if (!layout.memory.exportedAs.includes('memory') && !hasExport(b, mod, 'memory')) {
     mod.addMemoryExport(memory, 'memory');
     added.push('memory');
   }

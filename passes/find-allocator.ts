@@ -35,6 +35,8 @@ export interface FoundMember {
    * checkSignatures.
    */
   skip: number;
+  /** Identified as an allocator internal that may take the allocator state as a first parameter. */
+  stateParam: boolean;
 }
 
 export interface FindAllocatorInput {
@@ -68,7 +70,7 @@ export function findAllocator(b: Binaryen, mod: BinaryenModule, input: FindAlloc
     exportsOf.set(func, list);
   }
   const byFunc = new Map<string, FoundMember>();
-  const add = (role: AllocRole, func: string, identifiedBy: Identification): void => {
+  const add = (role: AllocRole, func: string, identifiedBy: Identification, stateParam = false): void => {
     if (byFunc.has(func)) return; // first identification wins (options > glue > export > name)
     const info = b.getFunctionInfo(mod.getFunction(func));
     byFunc.set(func, {
@@ -79,6 +81,7 @@ export function findAllocator(b: Binaryen, mod: BinaryenModule, input: FindAlloc
       identifiedBy,
       imported: info.module !== '',
       skip: 0,
+      stateParam,
     });
   };
 
@@ -97,11 +100,15 @@ export function findAllocator(b: Binaryen, mod: BinaryenModule, input: FindAlloc
     if (role) add(role, func, 'export');
   }
   for (const func of names) {
-    const role = roleOfName(func) ?? internalRoleOfName(func);
+    const role = roleOfName(func);
     if (role) add(role, func, 'name');
+    const internal = internalRoleOfName(func);
+    if (internal) add(internal, func, 'name', true);
   }
   for (const { func, entry } of input.fingerprints ?? []) {
-    if (entry.role !== 'internal' && entry.role !== 'initializer') add(entry.role, func, 'fingerprint');
+    if (entry.role !== 'internal' && entry.role !== 'initializer') {
+      add(entry.role, func, 'fingerprint', internalRoleOfName(entry.name) !== undefined);
+    }
   }
   return [...byFunc.values()].sort((a, b2) => a.index - b2.index);
 }

@@ -8,6 +8,12 @@
  *   (align, size) -> ptr     calls malloc(param 1) AND memalign             => aligned_alloc (C order)
  *   (ptr, size, align) -> () calls free and nothing that allocates          => __rust_dealloc
  *   (ptr, old, align, new)   calls realloc AND memalign/malloc AND free      => __rust_realloc
+ *   (ptr, size) -> ptr       calls malloc AND free(ptr) AND copies, and touches
+ *                            the allocator's static state                    => realloc (dlrealloc left
+ *                            internal by an optimizer, reached through a table: SQLite's mem methods)
+ *   (align, size) -> ptr     calls malloc, touches the allocator's state, but
+ *                            neither frees, copies nor zeroes                => memalign (dlmemalign with
+ *                            internal_memalign inlined)
  *
  * (Rust's `__rdl_*` shims pick malloc or memalign by alignment; a stripped module hides their
  * names, and the one left behind reads chunk headers through helpers such as Chunk::mmapped.)
@@ -24,6 +30,24 @@ export interface AnalysisMatch {
   role: AllocRole;
   /** Why, for the report: the evidence. */
   why: string;
+}
+
+/** True for a function shaped like memset: (ptr, i32, size) -> ptr. */
+export function isMemsetShaped(b: Binaryen, mod: BinaryenModule, func: string, memory64: boolean): boolean {
+  const f = mod.getFunction(func);
+  if (!f) return false;
+  const fi = b.getFunctionInfo(f);
+  const P = memory64 ? b.i64 : b.i32;
+  const params = b.expandType(fi.params);
+  const results = b.expandType(fi.results);
+  return (
+    params.length === 3 &&
+    params[0] === P &&
+    params[1] === b.i32 &&
+    params[2] === P &&
+    results.length === 1 &&
+    results[0] === P
+  );
 }
 
 /** The parameter every call to a malloc member passes as the size, or null when it varies or is computed. */
@@ -60,6 +84,8 @@ export function identifyByAnalysis(
   summaries: Map<string, FunctionSummary>,
   known: Map<string, AllocRole>,
   memory64: boolean,
+  /** Whether a function reads or writes the allocator's static state (from the members known so far). */
+  touchesState: (func: string) => boolean,
 ): AnalysisMatch[] {
   const P = memory64 ? b.i64 : b.i32;
   const sig = (f: string): { params: TypeRef[]; results: TypeRef[] } => {
@@ -71,10 +97,8 @@ export function identifyByAnalysis(
     s.params.every((t, i) => t === params[i]) &&
     s.results.length === results.length &&
     s.results.every((t, i) => t === results[i]);
-  const memsetShaped = (f: string): boolean => {
-    const s = summaries.get(f);
-    return !!s && is(sig(f), [P, b.i32, P], [P]);
-  };
+  const memsetShaped = (f: string): boolean => summaries.has(f) && is(sig(f), [P, b.i32, P], [P]);
+  const memcpyShaped = (f: string): boolean => summaries.has(f) && is(sig(f), [P, P, P], [P]);
   const roles = new Map(known);
   const found: AnalysisMatch[] = [];
   const calls = (s: FunctionSummary, ...want: AllocRole[]): boolean =>
@@ -91,6 +115,7 @@ export function identifyByAnalysis(
       if (s.imported || roles.has(s.name)) continue;
       const t = sig(s.name);
       const zeroes = s.memoryFill || [...s.calls].some(memsetShaped);
+      const copies = s.memoryCopy || [...s.calls].some(memcpyShaped);
       const alloc = calls(s, 'malloc', 'rust_alloc');
       const aligned = calls(s, 'memalign', 'aligned_alloc');
       const frees = calls(s, 'free', 'rust_dealloc');
@@ -126,6 +151,34 @@ export function identifyByAnalysis(
       ) {
         role = 'rust_realloc';
         why = '(ptr, old, align, new) -> ptr calling realloc, memalign and free';
+      }
+      if (
+        !role &&
+        is(t, [P, P], [P]) &&
+        alloc &&
+        frees &&
+        freesParam0(s, roles) &&
+        copies &&
+        !aligned &&
+        !s.callIndirect &&
+        touchesState(s.name)
+      ) {
+        // free(param 0): a wrapper with realloc inlined (SQLite's sqlite3MemRealloc frees p - 8) is not realloc.
+        role = 'realloc';
+        why = '(ptr, size) -> ptr calling malloc, free and memcpy, touching the allocator state';
+      } else if (
+        !role &&
+        is(t, [P, P], [P]) &&
+        alloc &&
+        !frees &&
+        !copies &&
+        !zeroes &&
+        !s.callIndirect &&
+        touchesState(s.name)
+      ) {
+        role = 'memalign';
+        why =
+          '(align, size) -> ptr calling malloc without freeing, copying or zeroing, touching the allocator state';
       }
       if (role) {
         roles.set(s.name, role);

@@ -16,7 +16,7 @@
  * segments are rebuilt and ref.func expressions retyped.
  *
  * Adapters (P is i32, or i64 for memory64):
- *   posix_memalign(pp, align, size): EINVAL unless align is a power of two >= sizeof(void*);
+ *   posix_memalign(pp, align, size): EINVAL (28, WASI numbering) unless align is a power of two >= sizeof(void*);
  *     p = host_aligned_alloc(align, size); if !p return ENOMEM; *pp = p; return 0
  *   __rust_alloc(size, align)            align <= 16 ? host_malloc(size) : host_aligned_alloc(align, size)
  *   __rust_alloc_zeroed(size, align)     align <= 16 ? host_calloc(1, size) : aligned + memory.fill
@@ -35,6 +35,10 @@ import {
 import { ErrorCodes, HostAllocError } from '../src/errors.js';
 import type { AllocRole, ReplacedFunction } from '../src/types.js';
 import type { FoundMember } from './find-allocator.js';
+
+/** errno values of wasi-libc and Emscripten (WASI numbering, not Linux's 22/12). */
+const WASI_EINVAL = 28;
+const WASI_ENOMEM = 48;
 
 /** Every host allocator guarantees this alignment for host_malloc/host_calloc/host_realloc. */
 export const HOST_MIN_ALIGN = 16;
@@ -89,7 +93,8 @@ export function checkSignatures(
     const results = typesOf(b, fi.results);
     const wantParams = expectedTypes(b, want.params, memory64);
     const extra = params.length - wantParams.length;
-    m.skip = extra === 1 && params[0] === P && !m.imported ? 1 : 0;
+    // Only internals known to take the allocator's state first may have a parameter dropped.
+    m.skip = m.stateParam && extra === 1 && params[0] === P && !m.imported ? 1 : 0;
     if (
       !sameTypes(params.slice(m.skip), wantParams) ||
       !sameTypes(results, expectedTypes(b, want.results, memory64))
@@ -178,7 +183,7 @@ function buildAdapter(
   helper: (imp: HostImport) => string,
 ): HostImport[] {
   const is64 = opts.memory64;
-  const c = (v: number): ExpressionRef => (is64 ? mod.i64.const(v, 0) : mod.i32.const(v));
+  const c = (v: number): ExpressionRef => (is64 ? mod.i64.const(BigInt(v)) : mod.i32.const(v));
   // Parameter i of the role's signature is local i + skip (skipped state parameters come first).
   const get = (i: number, t: TypeRef = P): ExpressionRef => mod.local.get(i + skip, t);
   const set = (i: number, v: ExpressionRef): ExpressionRef => mod.local.set(i + skip, v);
@@ -220,10 +225,10 @@ function buildAdapter(
         [
           mod.if(
             mod.i32.ne(mod.i32.const(0), mod.select(tooSmall, mod.i32.const(1), notPow2, b.i32)),
-            mod.return(mod.i32.const(22)),
+            mod.return(mod.i32.const(WASI_EINVAL)),
           ),
           set(3, mod.call(aligned, [get(1), get(2)], P)),
-          mod.if(ops.eqz(get(3)), mod.return(mod.i32.const(12))),
+          mod.if(ops.eqz(get(3)), mod.return(mod.i32.const(WASI_ENOMEM))),
           is64
             ? mod.i64.store(0, 8, get(0), get(3), undefined, mem)
             : mod.i32.store(0, 4, get(0), get(3), undefined, mem),

@@ -116,6 +116,7 @@ export interface BinaryenModule {
   setFeatures(features: number): void;
   validate(): number;
   runPasses(passes: string[]): void;
+  runPassesOnFunction(func: string, passes: string[]): void;
   emitBinary(): Uint8Array;
   emitText(): string;
   copyExpression(expr: ExpressionRef): ExpressionRef;
@@ -143,7 +144,8 @@ export interface BinaryenModule {
     wrap(a: ExpressionRef): ExpressionRef;
   };
   i64: {
-    const(low: number, high: number): ExpressionRef;
+    /** binaryen.js 132 takes one bigint (the old (low, high) form aborts). */
+    const(value: bigint): ExpressionRef;
     store(
       offset: number,
       align: number,
@@ -211,6 +213,11 @@ export interface Binaryen {
   getExpressionType(expr: ExpressionRef): TypeRef;
   RefFunc: { setType(expr: ExpressionRef, type: TypeRef): void; getFunc(expr: ExpressionRef): string };
   Call: { getTarget(expr: ExpressionRef): string };
+  Binary: {
+    setLeft(expr: ExpressionRef, v: ExpressionRef): void;
+    setRight(expr: ExpressionRef, v: ExpressionRef): void;
+    getLeft(expr: ExpressionRef): ExpressionRef;
+  };
   Const: { getValueI32(expr: ExpressionRef): number; getValueI64(expr: ExpressionRef): bigint };
   none: TypeRef;
   i32: TypeRef;
@@ -258,6 +265,7 @@ export interface Binaryen {
   MemoryFillId: number;
   RefFuncId: number;
   AddInt32: number;
+  AndInt32: number;
   SubInt32: number;
   AddInt64: number;
   SubInt64: number;

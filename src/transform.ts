@@ -10,12 +10,13 @@
  * The binaryen module is always disposed; the input bytes are never modified.
  */
 
-import { type AllocatorState, allocatorState } from '../passes/allocator-state.js';
+import { type AllocatorState, allocatorState, touchedRegions } from '../passes/allocator-state.js';
+import { callocAlwaysClear } from '../passes/calloc-always-clear.js';
 import { checkHazards } from '../passes/check-hazards.js';
 import { exportLayout, memoryName } from '../passes/export-layout.js';
 import { type FoundMember, findAllocator, functionExports } from '../passes/find-allocator.js';
 import { matchFingerprints } from '../passes/fingerprint.js';
-import { type AnalysisMatch, identifyByAnalysis } from '../passes/identify-by-analysis.js';
+import { type AnalysisMatch, identifyByAnalysis, isMemsetShaped } from '../passes/identify-by-analysis.js';
 import {
   adapterImportName,
   checkSignatures,
@@ -36,7 +37,7 @@ import { FINGERPRINTS } from './fingerprints.js';
 import { readGlue } from './glue.js';
 import { computeLayout, refineHeapBase } from './layout.js';
 import type { Hazard, Layout, TransformOptions, TransformResult } from './types.js';
-import { type FunctionSummary, functionNames, summarizeAll } from './walk.js';
+import { type FunctionSummary, functionNames, refineProbes, summarizeAll } from './walk.js';
 import { type ModuleInfo, readModule } from './wasm/reader.js';
 
 /** True when the raw module already follows the host-allocator ABI. */
@@ -123,12 +124,29 @@ export async function transform(input: Uint8Array, options: TransformOptions = {
     // Stripped modules: recognise known allocators by the shape of their code.
     const fingerprints = hadNames ? [] : matchFingerprints(b, mod, names, FINGERPRINTS);
     const found = findAllocator(b, mod, { alloc: options.alloc, glueExports, fingerprints });
+    // The state the members found so far touch: evidence for identifying the rest by analysis.
+    const prelim = allocatorState({
+      summaries: before,
+      family: new Set(found.map((m) => m.func)),
+      roots: roots(b, mod),
+      staticRange: staticRange(layout0),
+    });
+    // Directly, or through a helper that is not itself a member (internal_memalign -> dispose_chunk).
+    const foundSet = new Set(found.map((m) => m.func));
+    const touchesDirectly = (f: string): boolean => {
+      const s = before.get(f);
+      return !!s && touchedRegions(s, prelim.regions).length > 0;
+    };
+    const touchesState = (f: string): boolean =>
+      touchesDirectly(f) ||
+      [...(before.get(f)?.calls ?? [])].some((c) => !foundSet.has(c) && touchesDirectly(c));
     const analysed = identifyByAnalysis(
       b,
       mod,
       before,
       new Map(found.map((m) => [m.func, m.role])),
       layout0.memory.is64,
+      touchesState,
     );
     const members = [...found, ...analysed.map((a) => analysisMember(a, names))];
     const initializers = [
@@ -176,11 +194,22 @@ export async function transform(input: Uint8Array, options: TransformOptions = {
     const imports = ensureCoreImports(b, mod, importModule, layout0.memory.is64, hostImports);
 
     const after = summarizeAll(b, mod);
+    const allocating = new Set([...swapped, ...HOST_IMPORTS.map(adapterImportName)]);
+    for (const s of after.values()) {
+      if (s.negativeProbes.some((p) => [...p.fromCall].some((f) => allocating.has(f))))
+        refineProbes(b, mod, s);
+    }
+    const zeroes = (s: FunctionSummary): boolean =>
+      s.memoryFill ||
+      [...s.calls].some((c) => after.get(c)?.memoryFill || isMemsetShaped(b, mod, c, layout0.memory.is64));
+    for (const f of callocAlwaysClear(b, mod, after, allocating, zeroes)) {
+      warnings.push(`${label(f)}: rewrote an inlined calloc's chunk-header check so that it always zeroes`);
+    }
     for (const r of replaced) if (r.replacement.kind === 'adapter') generated.add(nameOf(r, names));
     const hazards = checkHazards({
       summaries: after,
       regions: state.regions,
-      allocating: new Set([...swapped, ...HOST_IMPORTS.map(adapterImportName)]),
+      allocating,
       generated,
       label,
     });
@@ -228,6 +257,7 @@ function analysisMember(a: AnalysisMatch, names: string[]): FoundMember {
     identifiedBy: 'analysis',
     imported: false,
     skip: 0,
+    stateParam: false,
   };
 }
 

@@ -8,13 +8,36 @@
  * an id we do not know marks the function `opaque` (analyses then treat it conservatively).
  */
 
-import type { Binaryen, BinaryenModule, ExpressionRef } from './binaryen.js';
+import { type Binaryen, type BinaryenModule, captureOutput, type ExpressionRef } from './binaryen.js';
 
 /** One memory access at a constant address (pointer operand is i32.const/i64.const). */
 export interface ConstAccess {
   address: number;
   bytes: number;
   kind: 'read' | 'write' | 'rmw';
+}
+
+/** A load just below a pointer held in a local: `load (local - k)`. */
+export interface NegativeProbe {
+  local: number;
+  /** Effective offset from the pointer (negative). */
+  delta: number;
+  /** The load expression. */
+  load: ExpressionRef;
+  /** Width of the load in bytes. */
+  bytes: number;
+  /** When the load's only use is `(load & MASK)`: the `and` expression and the mask. */
+  mask: { and: ExpressionRef; value: number } | null;
+  /**
+   * The loaded value is compared (lt/gt/le/ge/eq/ne) with a non-constant: an array element below the
+   * pointer, not an allocator header (headers pack flag bits and are always masked first).
+   */
+  compared: boolean;
+  /**
+   * Whether the local may hold a pointer an allocator call returned at this load. Starts
+   * flow-insensitive (any assignment from a call counts); `refineProbes` narrows it per load.
+   */
+  fromCall: Set<string>;
 }
 
 export interface FunctionSummary {
@@ -37,7 +60,7 @@ export interface FunctionSummary {
   /** Locals assigned from a direct call, by callee. */
   localsFromCall: Map<number, Set<string>>;
   /** Loads at `local - k` (k in 1..16): the shape of a chunk-header probe. */
-  negativeProbes: { local: number; delta: number }[];
+  negativeProbes: NegativeProbe[];
   /** An expression id we cannot walk was found. */
   opaque: boolean;
   /** Number of expressions walked. */
@@ -151,16 +174,19 @@ function specsFor(b: Binaryen): Map<number, ChildSpec> {
 export function walk(
   b: Binaryen,
   root: ExpressionRef,
-  visit: (expr: ExpressionRef, id: number) => void,
+  visit: (expr: ExpressionRef, id: number, parent: ExpressionRef) => void,
 ): boolean {
   const specs = specsFor(b);
+  // Two parallel stacks: the expression and its parent (0 for the root).
   const stack: ExpressionRef[] = [root];
+  const parents: ExpressionRef[] = [0];
   let known = true;
   while (stack.length > 0) {
     const expr = stack.pop()!;
+    const parent = parents.pop()!;
     if (!expr) continue;
     const id = b.getExpressionId(expr);
-    visit(expr, id);
+    visit(expr, id, parent);
     const spec = specs.get(id);
     if (!spec) {
       known = false;
@@ -168,11 +194,17 @@ export function walk(
     }
     if (spec.list) {
       const n = spec.list[0](expr);
-      for (let i = n - 1; i >= 0; i--) stack.push(spec.list[1](expr, i));
+      for (let i = n - 1; i >= 0; i--) {
+        stack.push(spec.list[1](expr, i));
+        parents.push(expr);
+      }
     }
     for (let i = spec.single.length - 1; i >= 0; i--) {
       const child = spec.single[i]!(expr);
-      if (child) stack.push(child);
+      if (child) {
+        stack.push(child);
+        parents.push(expr);
+      }
     }
   }
   return known;
@@ -200,6 +232,21 @@ function signedConst(b: Binaryen, expr: ExpressionRef): number | undefined {
   return undefined;
 }
 
+const RELATIONAL = ['Eq', 'Ne', 'LtS', 'LtU', 'GtS', 'GtU', 'LeS', 'LeU', 'GeS', 'GeU'];
+
+/** Binary op codes of the integer comparisons. */
+function relationalOps(b: Binaryen): Set<number> {
+  const ns = b as unknown as Record<string, unknown>;
+  const out = new Set<number>();
+  for (const op of RELATIONAL) {
+    for (const w of ['Int32', 'Int64']) {
+      const v = ns[`${op}${w}`];
+      if (typeof v === 'number') out.add(v);
+    }
+  }
+  return out;
+}
+
 /** Summarises one function. */
 export function summarize(b: Binaryen, mod: BinaryenModule, name: string): FunctionSummary {
   const fi = b.getFunctionInfo(mod.getFunction(name));
@@ -223,6 +270,7 @@ export function summarize(b: Binaryen, mod: BinaryenModule, name: string): Funct
   if (sum.imported || !fi.body) return sum;
 
   const X = b as unknown as Record<string, Getters>;
+  const relational = relationalOps(b);
   const Load = X['Load']!,
     Store = X['Store']!,
     Bin = X['Binary']!,
@@ -230,6 +278,36 @@ export function summarize(b: Binaryen, mod: BinaryenModule, name: string): Funct
     LocalSet = X['LocalSet']!;
   const Call = b.Call,
     RefFunc = b.RefFunc;
+  let current: { expr: ExpressionRef; parent: ExpressionRef } = { expr: 0, parent: 0 };
+  const maskOf = (): NegativeProbe['mask'] => {
+    const parent = current.parent;
+    if (!parent || b.getExpressionId(parent) !== b.BinaryId) return null;
+    const op = Bin['getOp']!(parent);
+    if (op !== b.AndInt32) return null;
+    const other =
+      Bin['getLeft']!(parent) === current.expr ? Bin['getRight']!(parent) : Bin['getLeft']!(parent);
+    const value = signedConst(b, other);
+    return value === undefined ? null : { and: parent, value };
+  };
+  const compared = (): boolean => {
+    const parent = current.parent;
+    if (!parent || b.getExpressionId(parent) !== b.BinaryId || !relational.has(Bin['getOp']!(parent)))
+      return false;
+    const other =
+      Bin['getLeft']!(parent) === current.expr ? Bin['getRight']!(parent) : Bin['getLeft']!(parent);
+    return b.getExpressionId(other) !== b.ConstId;
+  };
+  const probe = (local: number, delta: number, bytes: number): void => {
+    sum.negativeProbes.push({
+      local,
+      delta,
+      load: current.expr,
+      bytes,
+      mask: maskOf(),
+      compared: compared(),
+      fromCall: new Set(),
+    });
+  };
   const accessPtr = (ptr: ExpressionRef, offset: number, bytes: number, kind: ConstAccess['kind']): void => {
     const c = constValue(b, ptr);
     if (c !== undefined) {
@@ -253,18 +331,19 @@ export function summarize(b: Binaryen, mod: BinaryenModule, name: string): Funct
         offset + k < 0 &&
         b.getExpressionId(left) === b.LocalGetId
       ) {
-        sum.negativeProbes.push({ local: LocalGet['getIndex']!(left), delta: k + offset });
+        probe(LocalGet['getIndex']!(left), k + offset, bytes);
       }
     } else if ((op === b.SubInt32 || op === b.SubInt64) && kind === 'read') {
       const k = signedConst(b, right);
       if (k !== undefined && k > 0 && k <= 16 && offset < k && b.getExpressionId(left) === b.LocalGetId) {
-        sum.negativeProbes.push({ local: LocalGet['getIndex']!(left), delta: offset - k });
+        probe(LocalGet['getIndex']!(left), offset - k, bytes);
       }
     }
   };
 
-  sum.opaque = !walk(b, fi.body, (expr, id) => {
+  sum.opaque = !walk(b, fi.body, (expr, id, parent) => {
     sum.size++;
+    current = { expr, parent };
     if (id === b.CallId) {
       const target = Call.getTarget(expr);
       sum.calls.add(target);
@@ -313,7 +392,31 @@ export function summarize(b: Binaryen, mod: BinaryenModule, name: string): Funct
       }
     }
   });
+  for (const p of sum.negativeProbes) p.fromCall = new Set(sum.localsFromCall.get(p.local) ?? []);
   return sum;
+}
+
+/**
+ * Narrows the provenance of `summary`'s probes: optimizers reuse locals, so a local that once held
+ * malloc's result may hold an array pointer at the load. A copy of the function is put in SSA form
+ * (binaryen's ssa-nomerge: one assignment per local where no control-flow merge needs two), probed
+ * again, and removed; loads correspond one to one in walk order. The module is left as it was.
+ */
+export function refineProbes(b: Binaryen, mod: BinaryenModule, summary: FunctionSummary): void {
+  if (summary.negativeProbes.length === 0) return;
+  const fi = b.getFunctionInfo(mod.getFunction(summary.name));
+  const tmp = `hostalloc$ssa$${summary.name}`;
+  mod.addFunction(tmp, fi.params, fi.results, fi.vars, mod.copyExpression(fi.body));
+  try {
+    captureOutput(() => mod.runPassesOnFunction(tmp, ['ssa-nomerge']));
+    const ssa = summarize(b, mod, tmp);
+    if (ssa.negativeProbes.length !== summary.negativeProbes.length) return; // keep the conservative answer
+    summary.negativeProbes.forEach((p, i) => {
+      p.fromCall = ssa.negativeProbes[i]!.fromCall;
+    });
+  } finally {
+    mod.removeFunction(tmp);
+  }
 }
 
 /** Names of all functions (imports first, in index order). */

@@ -37,15 +37,30 @@ type Expected =
 const EXPECTED: Record<string, Expected> = {
   // emcc 3.1.5x-era glue (`wasmExports['s']`, arrow wrappers), dlmalloc; only malloc/free reachable.
   '@bokuweb/zstd-wasm': { outcome: 'transformed', replaced: { malloc: 'glue', free: 'glue' }, grows: true },
-  // emcc 4.x glue (closure-minified, `_malloc=c.Ia`), dlmalloc. $643/$1827 touch dlmalloc's state
-  // (realloc and dispose_chunk, not exported), $644 reads the chunk header at p-4 (inlined calloc).
-  'sql.js': { outcome: 'refused', code: 'HA020', why: /\$643 .*\$1827 / },
-  // emcc 3.1.4x glue (`wasmExports["F"]`), embind, dlmalloc. $104/$111 touch dlmalloc's state
-  // (internal realloc/dispose_chunk); $165/$194 read the chunk header at p-4.
-  '@jsquash/jpeg encoder': { outcome: 'refused', code: 'HA011', why: /\$104 .*\$111 / },
-  '@jsquash/jpeg decoder': { outcome: 'refused', code: 'HA011', why: /\$94 .*\$99 / },
-  // emcc 4.x glue (`d._malloc=b.v`), imported memory, dlmalloc: $772/$775 touch its state.
-  '@jitl/quickjs-wasmfile-release-sync': { outcome: 'refused', code: 'HA011', why: /\$772 .*\$775 / },
+  // emcc 4.x glue (closure-minified, `_malloc=c.Ia`), dlmalloc. dlrealloc is inlined into SQLite's
+  // sqlite3MemRealloc ($1827), which stores the block size in 8 bytes before the pointer it returns:
+  // not a realloc the host can serve (a forced transform crashes), so it must be refused.
+  'sql.js': { outcome: 'refused', code: 'HA020', why: /\$1827 / },
+  // emcc 3.1.4x glue (`wasmExports["F"]`), embind, dlmalloc; internal realloc found by analysis.
+  '@jsquash/jpeg encoder': {
+    outcome: 'transformed',
+    replaced: { malloc: 'glue', free: 'glue', realloc: 'analysis' },
+    // The initial memory is large enough for the workload: the host heap does not grow.
+    grows: false,
+  },
+  '@jsquash/jpeg decoder': {
+    outcome: 'transformed',
+    replaced: { malloc: 'glue', free: 'glue', realloc: 'analysis' },
+    // The initial memory is large enough for the workload: the host heap does not grow.
+    grows: false,
+  },
+  // emcc 4.x glue (`d._malloc=b.v`), imported memory, dlmalloc; internal realloc found by analysis.
+  '@jitl/quickjs-wasmfile-release-sync': {
+    outcome: 'transformed',
+    replaced: { malloc: 'glue', free: 'glue', realloc: 'analysis' },
+    // The initial memory is large enough for the workload: the host heap does not grow.
+    grows: false,
+  },
 };
 
 async function runOriginal(p: CorpusPackage): Promise<unknown> {

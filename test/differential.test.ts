@@ -23,8 +23,6 @@ const REFUSED: Record<string, { code: string; why: RegExp }> = {
   'emcc-emmalloc-O2-names': { code: 'HA020', why: /__wasm_call_ctors/ },
   'emcc-emmalloc-Oz-growth-names': { code: 'HA020', why: /__wasm_call_ctors/ },
   'emcc-emmalloc-O2-growth': { code: 'HA020', why: /\$1 \(0x438/ },
-  // Rust LTO inlines Dlmalloc::calloc's "must clear" check, which reads the chunk header at p-4.
-  'rustc-unknown-lto': { code: 'HA020', why: /chunk header.*p-4/ },
   // Its exports are minified: without the glue nothing names malloc (the glue test is below).
   'emcc-O3-glue': { code: 'HA010', why: /--glue/ },
 };

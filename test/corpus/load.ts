@@ -78,7 +78,8 @@ export interface LoadState {
 }
 
 function findMemory(instance: WasmInstance, imports: ImportObject): WasmMemory {
-  const exported = Object.values(instance.exports).filter((v) => v instanceof WA.Memory);
+  // One memory may be exported under two names (a minified `f` plus the transform's `memory` alias).
+  const exported = [...new Set(Object.values(instance.exports).filter((v) => v instanceof WA.Memory))];
   if (exported.length === 1) return exported[0] as WasmMemory;
   const imported = Object.values(imports)
     .flatMap((m) => Object.values(m))

@@ -1,0 +1,32 @@
+(module
+ (type $0 (func (param i32) (result i32)))
+ (type $1 (func (param i32)))
+ (import "env" "host_malloc" (func $fimport$0 (param i32) (result i32)))
+ (import "env" "host_free" (func $fimport$1 (param i32)))
+ (global $hostalloc$heap_base i32 (i32.const 1040))
+ (global $hostalloc$data_end i32 (i32.const 1032))
+ (global $hostalloc$abi i32 (i32.const 1))
+ (memory $mem 2)
+ (data $0 (i32.const 1024) "\00\08\00\00\00\00\00\00")
+ (export "run" (func $run))
+ (export "memory" (memory $mem))
+ (export "__heap_base" (global $hostalloc$heap_base))
+ (export "__data_end" (global $hostalloc$data_end))
+ (export "__hostalloc_abi" (global $hostalloc$abi))
+ (func $run (param $n i32) (result i32)
+  (local $p i32)
+  (local.set $p
+   (call $fimport$0
+    (local.get $n)
+   )
+  )
+  (i32.store
+   (local.get $p)
+   (local.get $n)
+  )
+  (call $fimport$1
+   (local.get $p)
+  )
+  (local.get $p)
+ )
+)

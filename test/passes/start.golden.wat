@@ -1,0 +1,40 @@
+(module
+ (type $0 (func))
+ (type $1 (func (param i32) (result i32)))
+ (type $2 (func (param i32)))
+ (type $3 (func (result i32)))
+ (import "env" "host_malloc" (func $fimport$0 (param i32) (result i32)))
+ (import "env" "host_free" (func $fimport$1 (param i32)))
+ (global $block (mut i32) (i32.const 0))
+ (global $hostalloc$heap_base i32 (i32.const 1040))
+ (global $hostalloc$data_end i32 (i32.const 1032))
+ (global $hostalloc$abi i32 (i32.const 1))
+ (memory $mem 2)
+ (data $0 (i32.const 1024) "\00\08\00\00\00\00\00\00")
+ (export "block" (func $block))
+ (export "release" (func $release))
+ (export "memory" (memory $mem))
+ (export "__heap_base" (global $hostalloc$heap_base))
+ (export "__data_end" (global $hostalloc$data_end))
+ (export "__hostalloc_abi" (global $hostalloc$abi))
+ (start $init)
+ (func $init
+  (global.set $block
+   (call $fimport$0
+    (i32.const 32)
+   )
+  )
+  (i32.store
+   (global.get $block)
+   (i32.const 99)
+  )
+ )
+ (func $block (result i32)
+  (global.get $block)
+ )
+ (func $release
+  (call $fimport$1
+   (global.get $block)
+  )
+ )
+)

@@ -1,0 +1,21 @@
+;; A start function that calls malloc: it must reach host_malloc during instantiation.
+(module
+  (memory $mem 2)
+  (export "memory" (memory $mem))
+  (data (i32.const 1024) "\00\08\00\00\00\00\00\00")
+  (global $block (mut i32) (i32.const 0))
+  (func $malloc (param $n i32) (result i32)
+    (local $p i32)
+    (local.set $p (i32.load (i32.const 1024)))
+    (i32.store (i32.const 1024)
+      (i32.add (local.get $p) (i32.and (i32.add (local.get $n) (i32.const 15)) (i32.const -16))))
+    (local.get $p))
+  (func $free (param $p i32)
+    (i32.store (i32.const 1028) (local.get $p)))
+  (func $init
+    (global.set $block (call $malloc (i32.const 32)))
+    (i32.store (global.get $block) (i32.const 99)))
+  (start $init)
+  (func $block (export "block") (result i32) (global.get $block))
+  (func $release (export "release") (call $free (global.get $block)))
+)
