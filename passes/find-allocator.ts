@@ -46,7 +46,22 @@ export interface FindAllocatorInput {
   glueExports?: Map<string, AllocRole>;
   /** Functions the fingerprint pass recognised (lowest precedence). */
   fingerprints?: FingerprintMatch[];
+  /**
+   * The host import module: a module built against the host ABI already imports host_malloc and
+   * host_free from it (they are members that need no replacement, only the layout exports).
+   */
+  importModule?: string;
 }
+
+/** Roles of the host imports themselves (a module built against the ABI imports them). */
+const HOST_IMPORT_ROLE: Record<string, AllocRole> = {
+  host_malloc: 'malloc',
+  host_free: 'free',
+  host_calloc: 'calloc',
+  host_realloc: 'realloc',
+  host_aligned_alloc: 'aligned_alloc',
+  host_usable_size: 'malloc_usable_size',
+};
 
 /** Export name -> internal function name, for function exports. */
 export function functionExports(b: Binaryen, mod: BinaryenModule): Map<string, string> {
@@ -85,6 +100,13 @@ export function findAllocator(b: Binaryen, mod: BinaryenModule, input: FindAlloc
     });
   };
 
+  for (const func of names) {
+    const info = b.getFunctionInfo(mod.getFunction(func));
+    if (info.module !== '' && info.module === input.importModule) {
+      const role = HOST_IMPORT_ROLE[info.base];
+      if (role) add(role, func, 'import');
+    }
+  }
   for (const [role, ref] of Object.entries(input.alloc ?? {})) {
     if (!isRole(role)) {
       throw new HostAllocError(ErrorCodes.BAD_OPTION, `unknown allocator role '${role}'`);

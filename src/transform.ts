@@ -36,7 +36,7 @@ import { ErrorCodes, HostAllocError } from './errors.js';
 import { FINGERPRINTS } from './fingerprints.js';
 import { readGlue } from './glue.js';
 import { computeLayout, refineHeapBase } from './layout.js';
-import type { Hazard, Layout, TransformOptions, TransformResult } from './types.js';
+import type { AllocRole, Hazard, Layout, TransformOptions, TransformResult } from './types.js';
 import { type FunctionSummary, functionNames, refineProbes, summarizeAll } from './walk.js';
 import { type ModuleInfo, readModule } from './wasm/reader.js';
 
@@ -86,8 +86,8 @@ export async function transform(input: Uint8Array, options: TransformOptions = {
         status: 'already-compliant',
         inputSize: bytes.length,
         outputSize: bytes.length,
-        functionsBefore: info.functionTypes.length,
-        functionsAfter: info.functionTypes.length,
+        functionsBefore: info.functions.length,
+        functionsAfter: info.functions.length,
         functionsRemoved: 0,
         importModule: options.importModule ?? 'env',
         replaced: [],
@@ -121,38 +121,12 @@ export async function transform(input: Uint8Array, options: TransformOptions = {
     const names = functionNames(b, mod);
     const label = labeller(info, names);
     const before = summarizeAll(b, mod);
-    // Stripped modules: recognise known allocators by the shape of their code.
-    const fingerprints = hadNames ? [] : matchFingerprints(b, mod, names, FINGERPRINTS);
-    const found = findAllocator(b, mod, { alloc: options.alloc, glueExports, fingerprints });
-    // The state the members found so far touch: evidence for identifying the rest by analysis.
-    const prelim = allocatorState({
-      summaries: before,
-      family: new Set(found.map((m) => m.func)),
-      roots: roots(b, mod),
-      staticRange: staticRange(layout0),
+    const { members, initializers } = identifyFamily(b, mod, layout0, before, names, {
+      alloc: options.alloc,
+      glueExports,
+      hadNames,
+      importModule,
     });
-    // Directly, or through a helper that is not itself a member (internal_memalign -> dispose_chunk).
-    const foundSet = new Set(found.map((m) => m.func));
-    const touchesDirectly = (f: string): boolean => {
-      const s = before.get(f);
-      return !!s && touchedRegions(s, prelim.regions).length > 0;
-    };
-    const touchesState = (f: string): boolean =>
-      touchesDirectly(f) ||
-      [...(before.get(f)?.calls ?? [])].some((c) => !foundSet.has(c) && touchesDirectly(c));
-    const analysed = identifyByAnalysis(
-      b,
-      mod,
-      before,
-      new Map(found.map((m) => [m.func, m.role])),
-      layout0.memory.is64,
-      touchesState,
-    );
-    const members = [...found, ...analysed.map((a) => analysisMember(a, names))];
-    const initializers = [
-      ...ALLOCATOR_INITIALIZERS,
-      ...fingerprints.filter((f) => f.entry.role === 'initializer').map((f) => f.func),
-    ];
     requireCore(members, options, warnings);
     checkSignatures(b, mod, members, layout0.memory.is64);
 
@@ -167,7 +141,7 @@ export async function transform(input: Uint8Array, options: TransformOptions = {
     const generated = new Set<string>();
 
     const memory = memoryName(b, mod, info.names.memories.get(0));
-    const { replaced, hostImports, swapped } = replaceAllocator(b, mod, members, {
+    const { replaced, swapped } = replaceAllocator(b, mod, members, {
       importModule,
       memory64: layout0.memory.is64,
       memoryName: memory,
@@ -191,7 +165,7 @@ export async function transform(input: Uint8Array, options: TransformOptions = {
           : 'DWARF debug sections were removed: binaryen.js cannot update them after the rewrite (keep them with keepDwarf)',
       );
     }
-    const imports = ensureCoreImports(b, mod, importModule, layout0.memory.is64, hostImports);
+    const imports = ensureCoreImports(b, mod, importModule, layout0.memory.is64);
 
     const after = summarizeAll(b, mod);
     const allocating = new Set([...swapped, ...HOST_IMPORTS.map(adapterImportName)]);
@@ -213,7 +187,7 @@ export async function transform(input: Uint8Array, options: TransformOptions = {
       generated,
       label,
     });
-    refuseHazards(hazards, after, roots(b, mod), label, options, warnings);
+    refuseHazards(hazards, roots(b, mod), label, options, warnings);
 
     const layout = refine(layout0, state, warnings);
     exportLayout(b, mod, layout, memory);
@@ -227,16 +201,16 @@ export async function transform(input: Uint8Array, options: TransformOptions = {
       );
     }
     const out = emit(b, mod, hadNames);
-    const functionsAfter = mod.getNumFunctions();
+    const functionsAfter = definedFunctions(b, mod);
     return {
       bytes: out,
       report: {
         status: 'transformed' as const,
         inputSize: bytes.length,
         outputSize: out.length,
-        functionsBefore: names.length,
+        functionsBefore: info.functions.length,
         functionsAfter,
-        functionsRemoved: names.length - functionsAfter,
+        functionsRemoved: info.functions.length - functionsAfter,
         importModule,
         replaced,
         imports,
@@ -246,6 +220,57 @@ export async function transform(input: Uint8Array, options: TransformOptions = {
       },
     };
   });
+}
+
+/**
+ * Step 1, identification: options, glue, exports and names (find-allocator); fingerprints of known
+ * allocators for stripped modules; then call-graph analysis for what is left, using the static
+ * state the members found so far touch as evidence.
+ */
+function identifyFamily(
+  b: Binaryen,
+  mod: BinaryenModule,
+  layout: Layout,
+  before: Map<string, FunctionSummary>,
+  names: string[],
+  input: {
+    alloc: TransformOptions['alloc'];
+    glueExports: Map<string, AllocRole> | undefined;
+    hadNames: boolean;
+    importModule: string;
+  },
+): { members: FoundMember[]; initializers: string[] } {
+  const fingerprints = input.hadNames ? [] : matchFingerprints(b, mod, names, FINGERPRINTS);
+  const found = findAllocator(b, mod, {
+    alloc: input.alloc,
+    glueExports: input.glueExports,
+    fingerprints,
+    importModule: input.importModule,
+  });
+  const foundSet = new Set(found.map((m) => m.func));
+  const prelim = allocatorState({
+    summaries: before,
+    family: foundSet,
+    roots: roots(b, mod),
+    staticRange: staticRange(layout),
+  });
+  // Directly, or through a helper that is not itself a member (internal_memalign -> dispose_chunk).
+  const touchesDirectly = (f: string): boolean => {
+    const s = before.get(f);
+    return !!s && touchedRegions(s, prelim.regions).length > 0;
+  };
+  const touchesState = (f: string): boolean =>
+    touchesDirectly(f) ||
+    [...(before.get(f)?.calls ?? [])].some((c) => !foundSet.has(c) && touchesDirectly(c));
+  const roles = new Map(found.map((m) => [m.func, m.role]));
+  const analysed = identifyByAnalysis(b, mod, before, roles, layout.memory.is64, touchesState);
+  return {
+    members: [...found, ...analysed.map((a) => analysisMember(a, names))],
+    initializers: [
+      ...ALLOCATOR_INITIALIZERS,
+      ...fingerprints.filter((f) => f.entry.role === 'initializer').map((f) => f.func),
+    ],
+  };
 }
 
 function analysisMember(a: AnalysisMatch, names: string[]): FoundMember {
@@ -259,6 +284,14 @@ function analysisMember(a: AnalysisMatch, names: string[]): FoundMember {
     skip: 0,
     stateParam: false,
   };
+}
+
+/** Number of defined (not imported) functions. */
+function definedFunctions(b: Binaryen, mod: BinaryenModule): number {
+  let n = 0;
+  for (let i = 0; i < mod.getNumFunctions(); i++)
+    if (b.getFunctionInfo(mod.getFunctionByIndex(i)).module === '') n++;
+  return n;
 }
 
 /** Labels for messages: the name-section name, or `$index` in a stripped module. */
@@ -321,13 +354,7 @@ function refFuncSites(summaries: Map<string, FunctionSummary>, swapped: Set<stri
 }
 
 /** host_malloc and host_free are always imported, whether or not the code still calls them. */
-function ensureCoreImports(
-  b: Binaryen,
-  mod: BinaryenModule,
-  importModule: string,
-  is64: boolean,
-  used: Set<HostImport>,
-): string[] {
+function ensureCoreImports(b: Binaryen, mod: BinaryenModule, importModule: string, is64: boolean): string[] {
   const present = new Set<string>();
   for (const name of functionNames(b, mod)) {
     const fi = b.getFunctionInfo(mod.getFunction(name));
@@ -341,13 +368,11 @@ function ensureCoreImports(
     mod.addFunctionImport(adapterImportName('host_free'), importModule, 'host_free', P, b.none);
   present.add('host_malloc');
   present.add('host_free');
-  void used;
   return HOST_IMPORTS.filter((h) => present.has(h));
 }
 
 function refuseHazards(
   hazards: Hazard[],
-  after: Map<string, FunctionSummary>,
   entryPoints: Set<string>,
   label: (n: string) => string,
   options: TransformOptions,
@@ -371,7 +396,6 @@ function refuseHazards(
     });
   }
   const grow = hazards.find((h) => h.kind === 'memory-grow')!;
-  void after;
   throw new HostAllocError(ErrorCodes.STRAY_MEMORY_GROW, `refusing: ${grow.message}`, {
     details: { hazards, functions: grow.functions },
   });

@@ -20,7 +20,7 @@ export type AllocRole =
   | 'rust_alloc_zeroed';
 
 /** How a family member was identified. */
-export type Identification = 'export' | 'name' | 'option' | 'glue' | 'analysis' | 'fingerprint';
+export type Identification = 'export' | 'import' | 'name' | 'option' | 'glue' | 'analysis' | 'fingerprint';
 
 /** Memory layout kinds. */
 export type LayoutKind =

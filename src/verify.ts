@@ -13,7 +13,7 @@ import { HOST_IMPORT_SIGNATURES, type HostImport, roleOfName } from './conventio
 import { isHostAllocError } from './errors.js';
 import { computeLayout } from './layout.js';
 import { ABI_VERSION, type VerifyProblem, type VerifyReport } from './types.js';
-import { bodyShape } from './wasm/instructions.js';
+import { type BodyShape, bodyShape } from './wasm/instructions.js';
 import { functionLabel, functionType, readModule, scanMemoryGrowDetailed } from './wasm/reader.js';
 
 /**
@@ -86,23 +86,40 @@ export async function verify(input: Uint8Array): Promise<VerifyReport> {
   }
 
   const hostImportIndices = new Set(hostImports.map((i) => i.index));
-  const isAdapter = (index: number): boolean => {
+  const shapeOf = (index: number): { size: number; shape: BodyShape | null } | undefined => {
     const range = info.codeRanges[index - info.numImportedFunctions];
-    if (!range || range.end - range.start > ADAPTER_MAX_BYTES) return false;
-    const shape = bodyShape(input, range.start, range.end);
+    return range
+      ? { size: range.end - range.start, shape: bodyShape(input, range.start, range.end) }
+      : undefined;
+  };
+  // An adapter the transform generated: small, no loads, calls nothing but host imports.
+  const isAdapter = (index: number): boolean => {
+    const s = shapeOf(index);
+    if (!s?.shape || s.size > ADAPTER_MAX_BYTES) return false;
     return (
-      !!shape &&
-      shape.loads === 0 &&
-      shape.calls.length > 0 &&
-      shape.calls.every((c) => hostImportIndices.has(c))
+      s.shape.loads === 0 && s.shape.calls.length > 0 && s.shape.calls.every((c) => hostImportIndices.has(c))
     );
   };
+  // Host-backed: reaches a host import through its calls (Rust's __rust_alloc -> __rg_alloc -> a
+  // #[global_allocator] over host_malloc). An allocator-named function that reaches none is an
+  // allocator of its own.
+  const hostBacked = new Set<number>(hostImportIndices);
+  for (let changed = true; changed; ) {
+    changed = false;
+    for (let i = info.numImportedFunctions; i < info.functionTypes.length; i++) {
+      if (hostBacked.has(i)) continue;
+      if ((shapeOf(i)?.shape?.calls ?? []).some((c) => hostBacked.has(c))) {
+        hostBacked.add(i);
+        changed = true;
+      }
+    }
+  }
   for (let i = info.numImportedFunctions; i < info.functionTypes.length; i++) {
     const name = info.names.functions.get(i);
-    if (name && roleOfName(name) && !isAdapter(i)) {
+    if (name && roleOfName(name) && !isAdapter(i) && !hostBacked.has(i)) {
       problem(
         'allocator-residue',
-        `defines an allocator function '${name}' that does more than forward to the host imports`,
+        `defines an allocator function '${name}' that does not use the host imports`,
       );
     }
   }

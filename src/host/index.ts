@@ -379,7 +379,9 @@ export function createHostAllocator(options: HostAllocatorOptions = {}): HostAll
     return q;
   }
 
+  /** malloc_usable_size(NULL) is 0 in C (and in the C host): not an error. */
   function doUsable(p: number): number {
+    if (p === 0) return 0;
     const h = t ?? ensure();
     return h.usableSize(p);
   }

@@ -1,0 +1,847 @@
+/**
+ * `npm run bench` (issue #8): measures wasm-hostalloc on this machine and writes
+ * bench/results/latest.{md,json,svg}. Every figure is a ratio against a baseline measured in the
+ * same run; times are medians of several runs. Targets are reported, never enforced: the exit
+ * status is 0 unless the benchmark itself breaks.
+ *
+ * This file only orchestrates. The measuring happens in child processes running plain ESM from
+ * bench/lib/ against a private compiled copy of the library (see below, not dist/):
+ * binaryen.js loads in ~0.4 s there, against ~8 s under tsx, and child processes give clean
+ * peak-RSS figures.
+ *
+ *   npm run bench                  everything (~5-8 minutes on 2 cores)
+ *   npm run bench -- --quick       fewer runs, smaller batch, no multi-MB module (a smoke test)
+ *   npm run bench -- --no-build    measure the last private build (or dist/) without compiling
+ */
+import { execFileSync, spawnSync } from 'node:child_process';
+import {
+  copyFileSync,
+  existsSync,
+  mkdirSync,
+  mkdtempSync,
+  readFileSync,
+  renameSync,
+  rmSync,
+  writeFileSync,
+} from 'node:fs';
+import { cpus, loadavg, tmpdir, totalmem } from 'node:os';
+import { dirname, join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+
+const ROOT = join(dirname(fileURLToPath(import.meta.url)), '..');
+const BENCH = join(ROOT, 'bench');
+const LIB = join(BENCH, 'lib');
+const CACHE = join(BENCH, '.cache');
+const RESULTS = join(BENCH, 'results');
+const WASM_OPT = '/usr/bin/wasm-opt';
+const NODE = process.execPath;
+const argv = process.argv.slice(2);
+const QUICK = argv.includes('--quick');
+const NO_BUILD = argv.includes('--no-build');
+
+const SMALL = join(ROOT, 'fixtures/wasm/emcc-dlmalloc-O2-names.wasm');
+const REFERENCE = join(ROOT, 'fixtures/wasm/emcc-malloc-none-O2-reference.wasm');
+const SQL = join(ROOT, 'node_modules/sql.js/dist/sql-wasm.wasm');
+const BIG_FUNCTIONS = 5000;
+const BIG = join(CACHE, `big-${BIG_FUNCTIONS}.wasm`);
+const PLUGIN_DL = join(BENCH, 'plugins/alloc-bench-dlmalloc.wasm');
+const PLUGIN_EM = join(BENCH, 'plugins/alloc-bench-emmalloc.wasm');
+const BATCH_FIXTURES = [
+  'clang-wasi-c',
+  'clang-wasi-c-stripped',
+  'clang-wasi-cxx-heapbase',
+  'emcc-dlmalloc-O2-names',
+  'emcc-dlmalloc-O0-growth-names',
+  'emcc-dlmalloc-Oz',
+  'rustc-unknown',
+  'rustc-wasi',
+];
+const BATCH_COPIES = QUICK ? 4 : 26; // 8 fixtures x 26 = 208 modules
+
+// ------------------------------------------------------------------------------------ helpers
+
+type Json = Record<string, unknown>;
+
+function log(msg: string): void {
+  process.stderr.write(`[bench] ${msg}\n`);
+}
+
+function median(xs: number[]): number {
+  const s = [...xs].sort((a, b) => a - b);
+  const m = s.length >> 1;
+  return s.length % 2 ? s[m]! : (s[m - 1]! + s[m]!) / 2;
+}
+
+function nowMs(): number {
+  return Number(process.hrtime.bigint()) / 1e6;
+}
+
+interface Run {
+  ms: number;
+  status: number | null;
+  stdout: string;
+  stderr: string;
+  rss?: number;
+  /** CPU time of the whole child process (user + system, all threads), with `rss`. */
+  cpuMs?: number;
+}
+
+/** Runs a command to completion; wall time in ms; peak RSS when `rss` (node children only). */
+function run(cmd: string, args: string[], opts: { rss?: boolean; timeoutMs?: number; env?: Json } = {}): Run {
+  const rssFile = join(tmpdir(), `bench-rss-${process.pid}-${Math.random().toString(36).slice(2)}`);
+  const fullArgs = opts.rss ? ['--import', join(LIB, 'rss-hook.mjs'), ...args] : args;
+  const env = { ...process.env, NODE_NO_WARNINGS: '1', ...(opts.env ?? {}) } as NodeJS.ProcessEnv;
+  if (opts.rss) env['BENCH_RSS_FILE'] = rssFile;
+  const t0 = nowMs();
+  const r = spawnSync(cmd, fullArgs, {
+    cwd: ROOT,
+    env,
+    encoding: 'utf8',
+    maxBuffer: 256 * 1024 * 1024,
+    timeout: opts.timeoutMs ?? 600_000,
+  });
+  const ms = nowMs() - t0;
+  const out: Run = { ms, status: r.status, stdout: r.stdout ?? '', stderr: r.stderr ?? '' };
+  if (r.error) out.stderr += `\n${r.error.message}`;
+  if (opts.rss && existsSync(rssFile)) {
+    const u = JSON.parse(readFileSync(rssFile, 'utf8')) as { rss: number; cpuMs: number };
+    out.rss = u.rss;
+    out.cpuMs = u.cpuMs;
+    rmSync(rssFile, { force: true });
+  }
+  return out;
+}
+
+/** Runs a bench/lib child script that prints one JSON document. */
+function child<T>(script: string, args: string[]): T {
+  const r = run(NODE, [join(LIB, script), ...args]);
+  if (r.status !== 0)
+    throw new Error(`${script} ${args.join(' ')} failed (${r.status}):\n${r.stderr.slice(-2000)}`);
+  return JSON.parse(r.stdout.trim().split('\n').pop()!) as T;
+}
+
+function has(cmd: string): boolean {
+  return spawnSync('sh', ['-c', `command -v ${cmd}`], { encoding: 'utf8' }).status === 0;
+}
+
+function firstLine(cmd: string, args: string[]): string {
+  try {
+    return execFileSync(cmd, args, { encoding: 'utf8', stdio: ['ignore', 'pipe', 'pipe'] })
+      .trim()
+      .split('\n')[0]!;
+  } catch {
+    return 'unavailable';
+  }
+}
+
+const fmtMs = (ms: number): string =>
+  ms >= 1000 ? `${(ms / 1000).toFixed(2)} s` : `${ms.toFixed(ms < 10 ? 2 : 1)} ms`;
+const fmtMB = (b: number): string => `${(b / 1048576).toFixed(1)} MiB`;
+const fmtBytes = (b: number): string => `${b.toLocaleString('en-US')} B`;
+const fmtX = (r: number): string => `${r.toFixed(r < 10 ? 2 : 1)}x`;
+
+// ------------------------------------------------------------------------------------ results model
+
+/** One table row: `value` / `baseline` = `ratio`; `target` optional. */
+interface Row {
+  section: string;
+  metric: string;
+  value: string;
+  baseline: string;
+  ratio: number | null;
+  /** 'max': ratio must be <= target; 'min': ratio must be >= target. */
+  target?: { kind: 'max' | 'min'; value: number; text?: string; met?: boolean; missedBy?: string };
+  note?: string;
+}
+
+const rows: Row[] = [];
+const notes: string[] = [];
+const raw: Json = {};
+
+function verdict(row: Row): string {
+  const t = row.target;
+  if (!t) return '';
+  if (row.ratio === null) return 'not measured';
+  const met = t.met ?? (t.kind === 'max' ? row.ratio <= t.value : row.ratio >= t.value);
+  t.met = met;
+  if (met) return 'met';
+  if (t.kind === 'max')
+    return `**missed** by ${(((row.ratio - t.value) / t.value) * 100).toFixed(0)}% (${fmtX(row.ratio)} > ${fmtX(t.value)})`;
+  return `**missed** by ${(((t.value - row.ratio) / t.value) * 100).toFixed(0)}% (${fmtX(row.ratio)} < ${fmtX(t.value)})`;
+}
+
+function load(): string {
+  return loadavg()
+    .map((x) => x.toFixed(2))
+    .join(' ');
+}
+
+// ------------------------------------------------------------------------------------ 0. setup
+
+const started = nowMs();
+const loadStart = load();
+mkdirSync(CACHE, { recursive: true });
+mkdirSync(RESULTS, { recursive: true });
+const WORK = mkdtempSync(join(tmpdir(), 'wasm-hostalloc-bench-'));
+
+// The library is compiled into a private directory (node_modules/.cache/wasm-hostalloc-bench/dist,
+// out of reach of tsc's and biome's bench/** globs), not dist/: others
+// edit src/ while the bench runs, and a failed `npm run build` leaves a half-written dist/ behind.
+// A build is used when it loads and transforms the small fixture (type errors alone are noted, as
+// tsc still emits); otherwise the last good private build is measured, else dist/ (noted).
+const PRIVATE = join(ROOT, 'node_modules/.cache/wasm-hostalloc-bench');
+let DIST = join(PRIVATE, 'dist');
+if (!NO_BUILD) {
+  log(`compiling the library (tsc -p tsconfig.build.json) into ${DIST}`);
+  const tsc = join(ROOT, 'node_modules/typescript/bin/tsc');
+  const staging = join(PRIVATE, 'staging');
+  rmSync(staging, { recursive: true, force: true });
+  mkdirSync(staging, { recursive: true });
+  copyFileSync(join(ROOT, 'package.json'), join(staging, 'package.json'));
+  const r = run(NODE, [tsc, '-p', 'tsconfig.build.json', '--outDir', join(staging, 'dist')]);
+  const errors = (r.stdout + r.stderr)
+    .trim()
+    .split('\n')
+    .filter((l) => l.includes('error TS'));
+  const smoke = run(NODE, [
+    join(staging, 'dist/src/cli/main.js'),
+    'transform',
+    join(ROOT, 'fixtures/wasm/emcc-dlmalloc-O2-names.wasm'),
+    '-o',
+    join(staging, 'smoke.wasm'),
+  ]);
+  const hostOk = run(NODE, ['-e', `import(${JSON.stringify(join(staging, 'dist/src/host/index.js'))})`]);
+  if (smoke.status === 0 && hostOk.status === 0) {
+    if (errors.length)
+      notes.push(
+        `src/ had type errors at bench time (${errors.slice(0, 2).join(' / ')}); the emitted JavaScript loaded and transformed a fixture, and was measured.`,
+      );
+    rmSync(DIST, { recursive: true, force: true });
+    renameSync(join(staging, 'dist'), DIST);
+    copyFileSync(join(ROOT, 'package.json'), join(PRIVATE, 'package.json')); // main.js reads ../../../package.json
+  } else {
+    const why = (errors.length ? errors : (smoke.stderr + hostOk.stderr).trim().split('\n'))
+      .slice(0, 2)
+      .join(' / ');
+    const fallback = existsSync(join(DIST, 'src/cli/main.js')) ? 'the previous private build' : 'dist/';
+    notes.push(
+      `src/ did not build into a working library at bench time (${why}); measured ${fallback} instead.`,
+    );
+    log(`src/ does not build, measuring ${fallback}: ${why}`);
+  }
+  rmSync(staging, { recursive: true, force: true });
+}
+if (!existsSync(join(DIST, 'src/cli/main.js'))) DIST = join(ROOT, 'dist');
+process.env['BENCH_DIST'] = DIST;
+const CLI = join(DIST, 'src/cli/main.js');
+if (!existsSync(CLI)) throw new Error(`${CLI} missing: run npm run build`);
+
+const cpuModel = (
+  readFileSync('/proc/cpuinfo', 'utf8').match(/^model name\s*:\s*(.*)$/m)?.[1] ?? 'unknown'
+).trim();
+const binaryenVersion = (
+  JSON.parse(readFileSync(join(ROOT, 'node_modules/binaryen/package.json'), 'utf8')) as Json
+)['version'] as string;
+const machine = {
+  cpu: cpuModel,
+  cores: cpus().length,
+  memory: `${(totalmem() / 2 ** 30).toFixed(1)} GiB`,
+  node: process.version,
+  binaryen: `binaryen.js ${binaryenVersion}`,
+  wasmOpt: existsSync(WASM_OPT) ? firstLine(WASM_OPT, ['--version']) : 'absent',
+  emcc: has('emcc') ? firstLine('emcc', ['--version']) : 'absent',
+  wasm2c: has('wasm2c') ? `wasm2c ${firstLine('wasm2c', ['--version'])}` : 'absent',
+  gcc: has('gcc') ? firstLine('gcc', ['--version']) : 'absent',
+  library: `${DIST.startsWith(PRIVATE) ? 'private build of the working tree' : 'dist/'} at ${firstLine('git', ['rev-parse', '--short', 'HEAD'])}${
+    ['', 'unavailable'].includes(firstLine('git', ['status', '--porcelain', '--', 'src', 'passes']))
+      ? ''
+      : ' + uncommitted changes in src/ or passes/'
+  }`,
+  loadAverageStart: loadStart,
+  loadAverageEnd: '',
+  date: new Date().toISOString(),
+  quick: QUICK,
+};
+raw['machine'] = machine;
+
+// ------------------------------------------------------------------------------------ 1. transform time
+
+interface TT {
+  mode: string;
+  inputBytes: number;
+  outcome: string;
+  outputBytes: number;
+  binaryenLoadMs: number;
+  floorMs: number[];
+  transformMs: number[];
+  floorMedianMs: number;
+  transformMedianMs: number;
+  maxRssBytes: number;
+}
+
+// The multi-MB module: generated C built by emcc -O0, cached in bench/.cache/.
+let bigAvailable = existsSync(BIG);
+if (!bigAvailable && !QUICK) {
+  if (has('emcc')) {
+    log(`generating ${BIG} (emcc -O0, ${BIG_FUNCTIONS} functions)`);
+    const r = run(NODE, [join(LIB, 'gen-big.mjs'), BIG, String(BIG_FUNCTIONS)]);
+    bigAvailable = r.status === 0 && existsSync(BIG);
+    if (!bigAvailable) notes.push(`multi-MB module: generation failed: ${r.stderr.trim().split('\n').pop()}`);
+  } else {
+    notes.push('multi-MB module skipped: emcc is not installed and bench/.cache/ holds no cached build.');
+  }
+}
+
+const modules: { key: string; label: string; file: string; mode: 'transform' | 'force'; runs: number }[] = [
+  {
+    key: 'small',
+    label: 'small (emcc-dlmalloc-O2-names, 17 KB)',
+    file: SMALL,
+    mode: 'transform',
+    runs: QUICK ? 5 : 15,
+  },
+];
+if (existsSync(SQL)) {
+  modules.push(
+    {
+      key: 'sql-refusal',
+      label: 'sql-wasm.wasm (688 KB), default: refused',
+      file: SQL,
+      mode: 'transform',
+      runs: QUICK ? 3 : 5,
+    },
+    {
+      key: 'sql-force',
+      label: 'sql-wasm.wasm (688 KB), force: true',
+      file: SQL,
+      mode: 'force',
+      runs: QUICK ? 3 : 5,
+    },
+  );
+} else {
+  notes.push('sql.js is not installed (npm ci): the ~700 KB module was skipped.');
+}
+if (bigAvailable && !QUICK) {
+  const mb = (readFileSync(BIG).length / 1e6).toFixed(1);
+  modules.push({ key: 'big', label: `generated emcc -O0 (${mb} MB)`, file: BIG, mode: 'transform', runs: 5 });
+}
+
+const transformTimes: Record<string, TT> = {};
+for (const m of modules) {
+  log(`transform time: ${m.label} (${m.runs} runs)`);
+  const t = child<TT>('transform-time.mjs', [m.file, String(m.runs), m.mode]);
+  transformTimes[m.key] = t;
+  const what = m.key === 'sql-refusal' ? `time to the refusal (${t.outcome})` : `transform (${t.outcome})`;
+  const row: Row = {
+    section: '1. Transform time',
+    metric: `${m.label}: ${what} vs binaryen.js read+validate+emit`,
+    value: fmtMs(t.transformMedianMs),
+    baseline: fmtMs(t.floorMedianMs),
+    ratio: t.transformMedianMs / t.floorMedianMs,
+  };
+  if (m.key !== 'sql-refusal') row.target = { kind: 'max', value: 1.3 };
+  rows.push(row);
+}
+raw['transformTime'] = transformTimes;
+
+// Native wasm-opt (read + write, all features, no passes).
+const wasmOpt: Record<string, { ms: number[]; medianMs: number; status: number | null }> = {};
+if (existsSync(WASM_OPT)) {
+  for (const m of modules) {
+    if (m.key === 'sql-refusal') continue;
+    const runs = m.key === 'small' ? 9 : 5;
+    const ms: number[] = [];
+    let status: number | null = 0;
+    run(WASM_OPT, ['-all', m.file, '-o', join(WORK, 'wasm-opt.wasm')]); // warm the page cache
+    for (let i = 0; i < runs; i++) {
+      const r = run(WASM_OPT, ['-all', m.file, '-o', join(WORK, 'wasm-opt.wasm')]);
+      ms.push(r.ms);
+      status = r.status ?? status;
+    }
+    wasmOpt[m.key] = { ms, medianMs: median(ms), status };
+    const t = transformTimes[m.key]!;
+    rows.push({
+      section: '1. Transform time',
+      metric: `${m.label}: library transform vs native \`wasm-opt -all in -o out\` (whole process)`,
+      value: fmtMs(t.transformMedianMs),
+      baseline: fmtMs(median(ms)),
+      ratio: t.transformMedianMs / median(ms),
+      note: 'informational (no target); wasm-opt 108 C++, process start included',
+    });
+  }
+} else {
+  notes.push('native wasm-opt comparison skipped: /usr/bin/wasm-opt is absent.');
+}
+raw['wasmOpt'] = wasmOpt;
+
+// CLI peak RSS and whole-process time, against a process that loads binaryen.js and does the
+// floor (read + validate + emit + write) on the same module.
+const cliRss: Record<string, Json> = {};
+for (const m of modules) {
+  if (m.key === 'sql-refusal') continue;
+  log(`CLI peak RSS: ${m.label}`);
+  const out = join(WORK, `cli-${m.key}.wasm`);
+  const cliArgs = [CLI, 'transform', m.file, '-o', out, ...(m.mode === 'force' ? ['--force'] : [])];
+  const cli = run(NODE, cliArgs, { rss: true });
+  const base = run(NODE, [join(LIB, 'floor-process.mjs'), m.file, join(WORK, `floor-${m.key}.wasm`)], {
+    rss: true,
+  });
+  cliRss[m.key] = {
+    cliMs: cli.ms,
+    cliStatus: cli.status,
+    cliRss: cli.rss,
+    floorMs: base.ms,
+    floorRss: base.rss,
+  };
+  if (cli.rss && base.rss) {
+    rows.push({
+      section: '1. Transform time',
+      metric: `${m.label}: peak RSS of the CLI process vs a node process doing binaryen.js read+validate+emit`,
+      value: fmtMB(cli.rss),
+      baseline: fmtMB(base.rss),
+      ratio: cli.rss / base.rss,
+      note: 'informational; getrusage maxRSS of the whole process, worker threads included',
+    });
+  }
+}
+raw['cliRss'] = cliRss;
+
+// Whole-process time: the CLI on the small module, and --help.
+{
+  log('CLI whole-process time (small module, --help)');
+  const runs = QUICK ? 3 : 5;
+  const cli: number[] = [];
+  const floorP: number[] = [];
+  const help: number[] = [];
+  const bare: number[] = [];
+  for (let i = 0; i < runs; i++) {
+    const c = run(NODE, [CLI, 'transform', SMALL, '-o', join(WORK, 'small-cli.wasm')]);
+    if (c.status !== 0) throw new Error(`CLI failed on ${SMALL}: ${c.stderr}`);
+    cli.push(c.ms);
+    floorP.push(run(NODE, [join(LIB, 'floor-process.mjs'), SMALL, join(WORK, 'small-floor.wasm')]).ms);
+    help.push(run(NODE, [CLI, '--help']).ms);
+    bare.push(run(NODE, ['-e', '0']).ms);
+  }
+  raw['cliProcess'] = { cliMs: cli, floorProcessMs: floorP, helpMs: help, nodeBareMs: bare };
+  rows.push({
+    section: '1. Transform time',
+    metric:
+      '`wasm-hostalloc transform small.wasm -o x.wasm`, whole process, vs `node floor-process.mjs` (load binaryen.js, read+validate+emit+write)',
+    value: fmtMs(median(cli)),
+    baseline: fmtMs(median(floorP)),
+    ratio: median(cli) / median(floorP),
+    note: 'informational',
+  });
+  rows.push({
+    section: '1. Transform time',
+    metric: '`wasm-hostalloc --help`, whole process, vs `node -e 0`',
+    value: fmtMs(median(help)),
+    baseline: fmtMs(median(bare)),
+    ratio: median(help) / median(bare),
+    note: 'informational',
+  });
+}
+
+// ------------------------------------------------------------------------------------ 2. batch
+
+{
+  log(`batch: ${BATCH_FIXTURES.length * BATCH_COPIES} modules, --jobs 1 vs --jobs 2`);
+  const inDir = join(WORK, 'batch-in');
+  mkdirSync(inDir, { recursive: true });
+  for (const f of BATCH_FIXTURES)
+    for (let k = 1; k <= BATCH_COPIES; k++)
+      copyFileSync(join(ROOT, 'fixtures/wasm', `${f}.wasm`), join(inDir, `c${k}-${f}.wasm`));
+  const count = BATCH_FIXTURES.length * BATCH_COPIES;
+  const runs = QUICK ? 1 : 3;
+  const times: Record<string, number[]> = { '1': [], '2': [] };
+  const cpu: Record<string, number[]> = { '1': [], '2': [] };
+  const summaries: Record<string, unknown> = {};
+  const loads: string[] = [];
+  for (let i = 0; i < runs; i++) {
+    for (const j of ['1', '2']) {
+      const outDir = join(WORK, `batch-out-${j}`);
+      rmSync(outDir, { recursive: true, force: true });
+      loads.push(load());
+      const r = run(NODE, [CLI, 'transform', inDir, '--out-dir', outDir, '-j', j, '--json'], { rss: true });
+      if (r.status !== 0) throw new Error(`batch -j ${j} failed (${r.status}): ${r.stderr.slice(-1000)}`);
+      times[j]!.push(r.ms);
+      cpu[j]!.push(r.cpuMs ?? Number.NaN);
+      summaries[j] = (JSON.parse(r.stdout) as Json)['summary'];
+    }
+  }
+  const t1 = median(times['1']!);
+  const t2 = median(times['2']!);
+  raw['batch'] = {
+    modules: count,
+    fixtures: BATCH_FIXTURES,
+    copies: BATCH_COPIES,
+    times,
+    cpuMs: cpu,
+    summaries,
+    loadAverages: loads,
+  };
+  const c1 = median(cpu['1']!);
+  const c2 = median(cpu['2']!);
+  const busy = Math.max(...loads.map((l) => Number(l.split(' ')[0])));
+  rows.push({
+    section: '2. Batch throughput',
+    metric: `${count} modules (${BATCH_COPIES} copies of ${BATCH_FIXTURES.length} fixtures), \`--jobs 2\` vs \`--jobs 1\` (modules/s)`,
+    value: `${(count / (t2 / 1000)).toFixed(1)}/s (${fmtMs(t2)})`,
+    baseline: `${(count / (t1 / 1000)).toFixed(1)}/s (${fmtMs(t1)})`,
+    ratio: t1 / t2,
+    target: { kind: 'min', value: 1.7 },
+    note: `CPU time (all threads) ${fmtMs(c1)} at -j 1, ${fmtMs(c2)} at -j 2 (each worker loads its own binaryen.js); 1-min load average before the runs up to ${busy.toFixed(1)} on ${cpus().length} cores${busy >= cpus().length ? ': the cores were already busy with other work, so a second worker had no free core to run on' : ''}`,
+  });
+}
+
+// ------------------------------------------------------------------------------------ 3. sizes
+
+interface SizeRow {
+  label: string;
+  inputBytes: number;
+  outputBytes: number;
+  out: string;
+}
+const sizeRows = child<SizeRow[]>('sizes.mjs', [
+  WORK,
+  `small=${SMALL}`,
+  `reference=${REFERENCE}`,
+  `plugin=${PLUGIN_DL}`,
+]);
+raw['sizes'] = sizeRows;
+{
+  const s = sizeRows.find((r) => r.label === 'small')!;
+  const ref = sizeRows.find((r) => r.label === 'reference')!;
+  const allowed = (b: number): number => Math.max(128, Math.floor(b * 0.01));
+  const within = (a: number, b: number): boolean => Math.abs(a - b) <= allowed(b);
+  const over = (a: number, b: number): string =>
+    `${Math.abs(a - b) - allowed(b)} B (${Math.abs(a - b)} B off, ${allowed(b)} B allowed)`;
+  rows.push({
+    section: '3. Output size',
+    metric: 'emcc-dlmalloc-O2-names: transformed vs its input',
+    value: fmtBytes(s.outputBytes),
+    baseline: fmtBytes(s.inputBytes),
+    ratio: s.outputBytes / s.inputBytes,
+    note: 'informational',
+  });
+  rows.push({
+    section: '3. Output size',
+    metric: 'transformed emcc-dlmalloc-O2-names vs the -sMALLOC=none build from source, as built',
+    value: fmtBytes(s.outputBytes),
+    baseline: fmtBytes(ref.inputBytes),
+    ratio: s.outputBytes / ref.inputBytes,
+    target: {
+      kind: 'max',
+      value: 1.01,
+      text: '<= 1% or 128 B',
+      met: within(s.outputBytes, ref.inputBytes),
+      missedBy: over(s.outputBytes, ref.inputBytes),
+    },
+    note: `${s.outputBytes - ref.inputBytes >= 0 ? '+' : ''}${s.outputBytes - ref.inputBytes} B; the reference imports malloc/free/… under their own names and exports no layout`,
+  });
+  rows.push({
+    section: '3. Output size',
+    metric:
+      'like with like: transformed emcc-dlmalloc-O2-names vs the -sMALLOC=none build also through transform',
+    value: fmtBytes(s.outputBytes),
+    baseline: fmtBytes(ref.outputBytes),
+    ratio: s.outputBytes / ref.outputBytes,
+    target: {
+      kind: 'max',
+      value: 1.01,
+      text: '<= 1% or 128 B',
+      met: within(s.outputBytes, ref.outputBytes),
+      missedBy: over(s.outputBytes, ref.outputBytes),
+    },
+    note: `${s.outputBytes - ref.outputBytes >= 0 ? '+' : ''}${s.outputBytes - ref.outputBytes} B (transform renames the reference's imports to host_* and adds layout exports)`,
+  });
+}
+
+// ------------------------------------------------------------------------------------ 4 + 5 (JS)
+
+interface Variant {
+  checksum: number;
+  peakMemoryBytes: number;
+  initialMemoryBytes: number;
+  peakLiveRequested: number;
+  heapBase: number;
+  hostStats?: { peak: number; heapBase: number; heapEnd: number; grows: number; inBandOverhead: number };
+}
+interface AllocOut {
+  memory: { workload: string; what: string; n: number; variants: Record<string, Variant> }[];
+  pairs: { pairsPerCall: number; pairsPerSec: Record<string, number>; checksums: Record<string, number> };
+}
+log('linear-memory footprint and JS allocation throughput');
+const pluginHost = sizeRows.find((r) => r.label === 'plugin')!.out;
+const alloc = child<AllocOut>('alloc.mjs', [PLUGIN_DL, PLUGIN_EM, pluginHost, QUICK ? '3' : '7']);
+raw['alloc'] = alloc;
+{
+  // emcc's layout: data, 64 KiB stack, heap; the heap starts at the same address in all three
+  // builds of the plugin (the transformed module exports it as __heap_base).
+  for (const w of alloc.memory) {
+    const dl = w.variants['dlmalloc']!;
+    const em = w.variants['emmalloc']!;
+    const host = w.variants['host']!;
+    const checks = new Set(Object.values(w.variants).map((v) => v.checksum));
+    if (checks.size !== 1)
+      notes.push(`workload ${w.workload}: checksums differ between allocators: ${[...checks].join(', ')}`);
+    const foot = (v: Variant): number => v.peakMemoryBytes - v.heapBase;
+    const row: Row = {
+      section: '4. Linear-memory overhead',
+      metric: `${w.workload} (${w.what}): heap footprint, host allocator vs in-module dlmalloc`,
+      value: `${fmtMB(foot(host))} (+${fmtMB(foot(host) - host.peakLiveRequested)} over payload; 0 B in-band)`,
+      baseline: `${fmtMB(foot(dl))} (+${fmtMB(foot(dl) - dl.peakLiveRequested)})`,
+      ratio: foot(host) / foot(dl),
+      note: `payload ${fmtMB(host.peakLiveRequested)}; host peak inUse ${fmtMB(host.hostStats!.peak)}; emmalloc ${fmtMB(foot(em))} (host/emmalloc ${fmtX(foot(host) / foot(em))})`,
+    };
+    if (w.workload === 'small') row.target = { kind: 'max', value: 0.7, text: '<= 0.7x, 0 B in-band' };
+    rows.push(row);
+  }
+  const small = alloc.memory.find((w) => w.workload === 'small')!;
+  const hs = small.variants['host']!;
+  const ds = small.variants['dlmalloc']!;
+  rows.push({
+    section: '4. Linear-memory overhead',
+    metric:
+      'small: host allocator peak inUse (16-byte-rounded live blocks, stats()) vs dlmalloc heap footprint',
+    value: fmtMB(hs.hostStats!.peak),
+    baseline: fmtMB(ds.peakMemoryBytes - ds.heapBase),
+    ratio: hs.hostStats!.peak / (ds.peakMemoryBytes - ds.heapBase),
+    note: 'informational: what the host heap would cost if it grew memory exactly as needed',
+  });
+
+  const p = alloc.pairs.pairsPerSec;
+  rows.push({
+    section: '5. Allocation throughput',
+    metric: `bench_pairs in V8: transformed module on the JS host allocator vs the original on its own dlmalloc (malloc/free pairs/s)`,
+    value: `${(p['host']! / 1e6).toFixed(2)} M/s`,
+    baseline: `${(p['dlmalloc']! / 1e6).toFixed(2)} M/s`,
+    ratio: p['host']! / p['dlmalloc']!,
+    target: { kind: 'min', value: 1.0 },
+    note: `emmalloc build ${(p['emmalloc']! / 1e6).toFixed(2)} M/s; checksums ${new Set(Object.values(alloc.pairs.checksums)).size === 1 ? 'equal' : 'DIFFER'}`,
+  });
+}
+
+// ------------------------------------------------------------------------------------ 5 (native)
+
+interface NativeOut {
+  results: { name: string; pairs_per_sec: number; checksum: number }[];
+  checksums_equal: boolean;
+  pairs_per_call: number;
+}
+{
+  const script = join(ROOT, 'test/native/bench.sh');
+  const bin = join(ROOT, 'test/native/build/bench/bench');
+  let unavailable = '';
+  const outs: NativeOut[] = [];
+  if (!existsSync(script)) unavailable = 'test/native/bench.sh does not exist';
+  else if (!has('wasm2c') || !has('gcc')) unavailable = 'wasm2c or gcc is not installed';
+  else {
+    log('native benchmark: bash test/native/bench.sh (wasm2c + gcc)');
+    const args = QUICK ? ['200000', '0.1'] : ['1000000', '0.2'];
+    const r = run('bash', [script, ...args], { timeoutMs: 300_000 });
+    const parse = (s: string): NativeOut | null => {
+      try {
+        return JSON.parse(s.trim().split('\n').pop()!) as NativeOut;
+      } catch {
+        return null;
+      }
+    };
+    const first = r.status === 0 ? parse(r.stdout) : null;
+    if (!first)
+      unavailable = `bench.sh exited ${r.status}: ${r.stderr.trim().split('\n').slice(-2).join(' / ')}`;
+    else {
+      outs.push(first);
+      // bench.sh builds, then runs the binary once (best of 5 samples per variant): run the built
+      // binary a few more times and take the median of those per-run figures.
+      if (existsSync(bin) && !QUICK) {
+        for (let i = 0; i < 4; i++) {
+          const again = parse(run(bin, args, { timeoutMs: 120_000 }).stdout);
+          if (again) outs.push(again);
+        }
+      }
+    }
+  }
+  raw['native'] = { unavailable: unavailable || null, runs: outs };
+  const find = (o: NativeOut, re: RegExp): number | undefined =>
+    o.results.find((x) => re.test(x.name))?.pairs_per_sec;
+  const orig = outs.map((o) => find(o, /original module/)).filter((x): x is number => x !== undefined);
+  const host = outs.map((o) => find(o, /transformed module/)).filter((x): x is number => x !== undefined);
+  if (unavailable || orig.length === 0 || host.length === 0) {
+    const why = unavailable || 'its JSON has no "original module"/"transformed module" results';
+    notes.push(`native benchmark unavailable: ${why}`);
+    rows.push({
+      section: '5. Allocation throughput',
+      metric:
+        'bench_pairs via wasm2c: transformed module on the C host allocator vs the original on its own dlmalloc',
+      value: 'n/a',
+      baseline: 'n/a',
+      ratio: null,
+      target: { kind: 'min', value: 1.5 },
+      note: `native benchmark unavailable: ${why}`,
+    });
+  } else {
+    const src = outs.map((o) => find(o, /from source/)).filter((x): x is number => x !== undefined);
+    const direct = outs.map((o) => find(o, /called directly/)).filter((x): x is number => x !== undefined);
+    const libc = outs.map((o) => find(o, /libc/)).filter((x): x is number => x !== undefined);
+    const extra = [
+      src.length ? `host-ABI plugin from source ${(median(src) / 1e6).toFixed(2)} M/s` : '',
+      direct.length ? `hostalloc called directly from C ${(median(direct) / 1e6).toFixed(2)} M/s` : '',
+      libc.length ? `glibc malloc ${(median(libc) / 1e6).toFixed(2)} M/s` : '',
+    ].filter(Boolean);
+    rows.push({
+      section: '5. Allocation throughput',
+      metric:
+        'bench_pairs via wasm2c + gcc -O2 (test/native/bench.sh): transformed module on the C host allocator vs the original on its own dlmalloc',
+      value: `${(median(host) / 1e6).toFixed(2)} M/s`,
+      baseline: `${(median(orig) / 1e6).toFixed(2)} M/s`,
+      ratio: median(host) / median(orig),
+      target: { kind: 'min', value: 1.5 },
+      note: `median of ${outs.length} runs (each the best of 5 samples); ${extra.join('; ')}; checksums ${outs.every((o) => o.checksums_equal) ? 'equal' : 'DIFFER'}`,
+    });
+  }
+}
+
+// ------------------------------------------------------------------------------------ write results
+
+machine.loadAverageEnd = load();
+const totalS = (nowMs() - started) / 1000;
+raw['rows'] = rows;
+raw['notes'] = notes;
+raw['totalSeconds'] = totalS;
+rmSync(WORK, { recursive: true, force: true });
+
+for (const r of rows) verdict(r); // fills target.met
+
+function writeAtomic(file: string, text: string): void {
+  const tmp = `${file}.tmp`;
+  writeFileSync(tmp, text);
+  renameSync(tmp, file);
+}
+
+const md: string[] = [];
+md.push('# wasm-hostalloc benchmarks', '');
+md.push(
+  `Generated by \`npm run bench\` (bench/run.ts) on ${machine.date}, in ${totalS.toFixed(0)} s${QUICK ? ' (--quick: fewer runs)' : ''}.`,
+  '',
+);
+md.push('## Machine', '');
+md.push(`- CPU: ${machine.cpu}, ${machine.cores} cores; memory ${machine.memory}`);
+md.push(`- Library measured: ${machine.library}`);
+md.push(
+  `- ${machine.node}, ${machine.binaryen}; native ${machine.wasmOpt}; ${machine.emcc}; ${machine.wasm2c}; ${machine.gcc}`,
+);
+md.push(
+  `- Load average (1/5/15 min) at start ${machine.loadAverageStart}, at end ${machine.loadAverageEnd}: other work on the machine shares these cores, so absolute times are noisy; ratios compare runs interleaved in the same window.`,
+);
+md.push('');
+md.push('## Results', '');
+md.push(
+  'Every ratio is *value / baseline*, both measured in this run. Target column: reported, never enforced.',
+  '',
+);
+let section = '';
+md.push('| Metric | Value | Baseline | Ratio | Target | Verdict | Notes |');
+md.push('|---|---|---|---|---|---|---|');
+for (const r of rows) {
+  if (r.section !== section) {
+    section = r.section;
+    md.push(`| **${section}** | | | | | | |`);
+  }
+  const target = r.target
+    ? (r.target.text ?? `${r.target.kind === 'max' ? '<=' : '>='} ${fmtX(r.target.value)}`)
+    : '';
+  const verdictText =
+    r.target?.missedBy !== undefined && r.ratio !== null
+      ? r.target.met
+        ? 'met'
+        : `**missed** by ${r.target.missedBy}`
+      : verdict(r);
+  md.push(
+    `| ${r.metric} | ${r.value} | ${r.baseline} | ${r.ratio === null ? 'n/a' : fmtX(r.ratio)} | ${target} | ${verdictText} | ${r.note ?? ''} |`,
+  );
+}
+md.push('');
+if (notes.length) {
+  md.push('## Notes', '');
+  for (const n of notes) md.push(`- ${n}`);
+  md.push('');
+}
+md.push('## Definitions', '');
+md.push(
+  '- **Transform time**: median wall time of the library call `transform(bytes, options)` in one warm process (binaryen.js loaded, one untimed warm-up of each side), runs interleaved with the baseline. The sql.js module is refused by default (HA010: no malloc/free found, no names); the *refusal* row times `transform()` until it throws, the *force* row times a full transform with `force: true`.',
+  '- **binaryen.js read+validate+emit** (the floor): `readBinary`, `setFeatures` (the features the transform uses), `validate`, `emitBinary` (name section kept when the input has one, as the transform does), `dispose`, in the same process.',
+  '- **native wasm-opt**: whole-process wall time of `/usr/bin/wasm-opt -all in.wasm -o out.wasm` (no passes; `-all` because Emscripten output uses bulk-memory/sign-ext and has no target_features section); median of 5-9 runs.',
+  '- **Peak RSS**: `process.resourceUsage().maxRSS` (getrusage ru_maxrss) written at exit by a preloaded hook (bench/lib/rss-hook.mjs), one run, whole process including worker threads. Baseline: a node process that loads binaryen.js and does the floor on the same module (bench/lib/floor-process.mjs).',
+  '- **Whole-process time**: wall time of the child process from spawn to exit, median of 5.',
+  `- **Batch throughput**: ${BATCH_FIXTURES.length * BATCH_COPIES} modules (copies of ${BATCH_FIXTURES.join(', ')}) in one directory, \`wasm-hostalloc transform DIR --out-dir OUT -j N --json\`; whole-process wall time, median of 3 alternating runs; ratio = time(-j 1) / time(-j 2).`,
+  '- **Output size**: bytes of the transformed module (default options). The reference is fixtures/wasm/emcc-malloc-none-O2-reference.wasm, the same plugin built with `-sMALLOC=none`; target: within 1% or 128 B.',
+  '- **Workload plugin**: bench/plugins/alloc-bench.c, built by bench/plugins/build.sh (emcc -O2 --profiling-funcs -sSTANDALONE_WASM -sALLOW_MEMORY_GROWTH, 64 KiB stack, 640 KiB initial memory) with dlmalloc and emmalloc; the dlmalloc build transformed and run on `createHostAllocator()`. Each workload runs once in a fresh instance (memory use is deterministic); its checksum must match across allocators.',
+  '- **Payload**: the highest sum of requested, not yet freed bytes (the plugin counts them: `bench_peak_live()`).',
+  '- **Heap footprint**: peak linear memory (`memory.buffer.byteLength` after the workload; memory never shrinks) minus the heap base (591,392: data + stack, the same in all builds). Footprint minus payload is what the allocator costs inside linear memory: headers, free-list metadata, alignment, fragmentation and growth slack, at 64 KiB page granularity. The host allocator keeps all its metadata outside linear memory (`stats().inBandOverhead` = 0); its footprint beyond the payload is 16-byte rounding, fragmentation and growth slack.',
+  "- **Allocation throughput**: `bench_pairs(100000, 1)` (test/native/bench_pairs.h's kernel: malloc/free pairs, 16-1024 B, ring of 64 live blocks) called from JS; each sample repeats calls for >= 150 ms after 5 warm-up calls; median of 7 samples, allocators interleaved. Native: test/native/bench.sh (the native host engineer's harness: wasm2c + gcc -O2, 1,000,000 pairs per call, best of 5 samples of >= 0.2 s per run), median over runs.",
+);
+md.push('');
+writeAtomic(join(RESULTS, 'latest.md'), `${md.join('\n')}\n`);
+writeAtomic(join(RESULTS, 'latest.json'), `${JSON.stringify(raw, null, 2)}\n`);
+writeAtomic(join(RESULTS, 'latest.svg'), svg(rows.filter((r) => r.target && r.ratio !== null)));
+log(`wrote bench/results/latest.{md,json,svg} in ${totalS.toFixed(0)} s`);
+process.stdout.write(`${md.join('\n')}\n`);
+
+// ------------------------------------------------------------------------------------ chart
+
+function esc(s: string): string {
+  return s.replace(/&/g, '&amp;').replace(/</g, '&lt;').replace(/>/g, '&gt;').replace(/`/g, '');
+}
+
+/** Horizontal bars: the ratio of each targeted row, a dashed mark at its target. */
+function svg(items: Row[]): string {
+  const labelW = 470;
+  const barW = 380;
+  const rowH = 34;
+  const top = 46;
+  const width = labelW + barW + 110;
+  const height = top + items.length * rowH + 40;
+  const max = Math.max(2, ...items.map((r) => Math.max(r.ratio!, r.target!.value))) * 1.08;
+  const x = (v: number): number => Math.round((labelW + (v / max) * barW) * 10) / 10;
+  const short = (r: Row): string => {
+    const m = r.metric.replace(/\(.*?\)/g, '').replace(/\s+/g, ' ');
+    return m.length > 68 ? `${m.slice(0, 66)}…` : m;
+  };
+  const out: string[] = [];
+  out.push(
+    `<svg xmlns="http://www.w3.org/2000/svg" width="${width}" height="${height}" viewBox="0 0 ${width} ${height}" font-family="sans-serif" font-size="12">`,
+  );
+  out.push(`<rect width="100%" height="100%" fill="#fff"/>`);
+  out.push(
+    `<text x="10" y="20" font-size="15" font-weight="bold">wasm-hostalloc: ratios vs targets (${esc(machine.date.slice(0, 10))}, ${esc(machine.cpu)}, ${machine.cores} cores)</text>`,
+  );
+  out.push(
+    `<text x="10" y="38" fill="#555">bar = measured ratio (green: target met, red: missed); dashed line = target; lower is better for &#8804; targets, higher for &#8805;</text>`,
+  );
+  for (const v of [0, 0.5, 1, 1.5, 2, 3, 4, 5, 6, 8, 10].filter((v) => v <= max)) {
+    out.push(
+      `<line x1="${x(v)}" y1="${top - 4}" x2="${x(v)}" y2="${top + items.length * rowH}" stroke="#eee"/>`,
+    );
+    out.push(
+      `<text x="${x(v)}" y="${top + items.length * rowH + 14}" text-anchor="middle" fill="#777">${v}x</text>`,
+    );
+  }
+  items.forEach((r, i) => {
+    const y = top + i * rowH;
+    const met = r.target!.met;
+    const sign = r.target!.kind === 'max' ? '&#8804;' : '&#8805;';
+    out.push(`<text x="${labelW - 8}" y="${y + 20}" text-anchor="end">${esc(short(r))}</text>`);
+    out.push(
+      `<rect x="${labelW}" y="${y + 8}" width="${Math.max(1, x(r.ratio!) - labelW)}" height="18" fill="${met ? '#3a9a4a' : '#d0453a'}"/>`,
+    );
+    out.push(
+      `<line x1="${x(r.target!.value)}" y1="${y + 3}" x2="${x(r.target!.value)}" y2="${y + 31}" stroke="#000" stroke-width="2" stroke-dasharray="4,3"/>`,
+    );
+    out.push(
+      `<text x="${Math.max(x(r.ratio!), x(r.target!.value)) + 6}" y="${y + 21}">${fmtX(r.ratio!)} (target ${sign} ${fmtX(r.target!.value)})</text>`,
+    );
+  });
+  out.push('</svg>');
+  return `${out.join('\n')}\n`;
+}
