@@ -6,7 +6,8 @@
  *   (global $hostalloc$abi       i32 (i32.const 1))        (export "__hostalloc_abi" …)
  *   (export "memory" (memory $0))                           ; unless an export is named memory already
  *
- * Existing `__heap_base` / `__data_end` exports are kept as they are: the toolchain knew best.
+ * Existing `__heap_base` / `__data_end` exports are kept when they are immutable globals of the
+ * layout's value (the toolchain knew best), and replaced otherwise.
  * The globals are immutable, and i64 for memory64 modules.
  */
 
@@ -60,7 +61,12 @@ export function exportLayout(
   mod: BinaryenModule,
   layout: Layout,
   memory: string,
+  stale: { heapBase: boolean; dataEnd: boolean } = { heapBase: false, dataEnd: false },
 ): ExportLayoutResult {
+  // An existing export that is mutable, of the wrong type, not a global, or of another value is
+  // replaced: hosts read these to find the heap.
+  if (stale.heapBase) mod.removeExport(HEAP_BASE_EXPORT);
+  if (stale.dataEnd) mod.removeExport(DATA_END_EXPORT);
   const added: string[] = [];
   const is64 = layout.memory.is64;
   const type = is64 ? b.i64 : b.i32;

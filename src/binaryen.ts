@@ -345,6 +345,7 @@ export async function withModule<T>(
   features: { atomics?: boolean; memory64?: boolean; exceptions?: boolean },
   fn: (mod: BinaryenModule, b: Binaryen) => T | Promise<T>,
 ): Promise<T> {
+  assertBinaryenUsable();
   const b = await loadBinaryen();
   let mod: BinaryenModule;
   try {
@@ -356,9 +357,52 @@ export async function withModule<T>(
   }
   try {
     mod.setFeatures(baseFeatures(b, features));
-    return await fn(mod, b);
+    // binaryen prints on abort; the library must not: capture what the synchronous part prints.
+    return await captureOutput(() => fn(mod, b)).result;
+  } catch (e) {
+    throw typedBinaryenFailure(b, e);
   } finally {
     mod.dispose();
+  }
+}
+
+/** Set once binaryen.js aborted: its instance is unusable for the rest of the process. */
+let aborted: string | undefined;
+
+/**
+ * Turns a failure thrown from inside binaryen.js into a typed error. A JS stack overflow in its
+ * recursive walkers (deeply nested code) is a limit; an abort (failed assertion) leaves binaryen.js
+ * unusable in this process, so later calls refuse at once (the CLI recycles such workers).
+ */
+function typedBinaryenFailure(b: Binaryen, e: unknown): unknown {
+  if (e instanceof HostAllocError) return e;
+  if (e instanceof RangeError && /call stack/i.test(e.message)) {
+    return new HostAllocError(
+      ErrorCodes.LIMIT_EXCEEDED,
+      'the module nests code too deeply for binaryen.js (its walkers recurse): run node with a larger --stack-size, or flatten the code',
+      { cause: e },
+    );
+  }
+  const message = describe(b, e);
+  if (/^Aborted\(/.test(message) || (e instanceof Error && e.name === 'RuntimeError')) {
+    aborted = message;
+    return new HostAllocError(
+      ErrorCodes.INTERNAL,
+      `binaryen.js aborted (${message.slice(0, 300)}); this process cannot use it again: this is a bug, please report it with the input module`,
+      { cause: e, details: { binaryenAborted: true } },
+    );
+  }
+  return e;
+}
+
+/** Throws HA040 when binaryen.js aborted earlier in this process. */
+export function assertBinaryenUsable(): void {
+  if (aborted !== undefined) {
+    throw new HostAllocError(
+      ErrorCodes.INTERNAL,
+      `binaryen.js aborted earlier in this process (${aborted.slice(0, 200)}): start a new process`,
+      { details: { binaryenAborted: true } },
+    );
   }
 }
 

@@ -31,12 +31,13 @@ import {
   validationErrors,
   withModule,
 } from './binaryen.js';
-import { ALLOCATOR_INITIALIZERS, gcRuntimeMarker, HOST_IMPORTS, type HostImport } from './conventions.js';
+import { ALLOCATOR_INITIALIZERS, gcRuntimeMarker, HOST_IMPORTS } from './conventions.js';
 import { ErrorCodes, HostAllocError } from './errors.js';
 import { FINGERPRINTS } from './fingerprints.js';
 import { readGlue } from './glue.js';
 import { computeLayout, refineHeapBase } from './layout.js';
 import type { AllocRole, Hazard, Layout, TransformOptions, TransformResult } from './types.js';
+import { verify } from './verify.js';
 import { type FunctionSummary, functionNames, refineProbes, summarizeAll } from './walk.js';
 import { type ModuleInfo, readModule } from './wasm/reader.js';
 
@@ -75,11 +76,70 @@ export function preflight(info: ModuleInfo, options: TransformOptions): Layout {
   return layout;
 }
 
+/**
+ * Rejects what the engine rejects, before binaryen sees it: binaryen reads invalid code and may
+ * abort on it. Node 20's engine lacks memory64, WasmGC and multi-memory, so its "no" is only
+ * trusted for modules that use none of them.
+ */
+export function validateInput(bytes: Uint8Array, info: ModuleInfo): void {
+  const WA = (
+    globalThis as {
+      WebAssembly?: { validate(b: Uint8Array): boolean; Module: new (b: Uint8Array) => unknown };
+    }
+  ).WebAssembly;
+  if (!WA || WA.validate(bytes)) return;
+  if (info.usesGC || info.memories.length !== 1 || info.memories.some((m) => m.limits.is64)) return;
+  let why = 'invalid module';
+  try {
+    new WA.Module(bytes);
+  } catch (e) {
+    why = e instanceof Error ? e.message : String(e);
+  }
+  throw new HostAllocError(ErrorCodes.MALFORMED, `the module does not validate: ${why}`);
+}
+
+/**
+ * An existing __heap_base must agree with the layout: at or above the end of static data and, when
+ * the stack sits above the data, above the stack. A toolchain that says otherwise contradicts its
+ * own data, and nothing safe can be derived.
+ */
+function checkExistingHeapBase(layout: Layout): void {
+  const hb = layout.existing.heapBase;
+  if (hb === null) return;
+  const floor = Math.max(layout.dataEnd, layout.kind === 'data-stack-heap' ? (layout.stack?.high ?? 0) : 0);
+  if (hb < floor) {
+    throw new HostAllocError(
+      ErrorCodes.NO_HEAP_BASE,
+      `the module exports __heap_base = ${hb}, below the end of its static data and stack (${floor}): the export is wrong, so no safe heap base can be derived; re-link the module (wasm-ld exports a correct one with -Wl,--export=__heap_base)`,
+      { details: { heapBase: hb, floor } },
+    );
+  }
+}
+
+/** Exports named like our layout globals that do not say what the layout says (re-exported by export-layout). */
+function staleLayoutExports(info: ModuleInfo, layout: Layout): { heapBase: boolean; dataEnd: boolean } {
+  const P = layout.memory.is64 ? 'i64' : 'i32';
+  const stale = (name: string, want: number): boolean => {
+    const e = info.exports.find((x) => x.name === name);
+    if (!e) return false;
+    const g = e.kind === 'global' ? info.globals[e.index] : undefined;
+    return !g || g.mutable || g.type !== P || g.init !== want;
+  };
+  return {
+    heapBase: stale('__heap_base', layout.heapBase.value),
+    dataEnd: stale('__data_end', layout.dataEnd),
+  };
+}
+
 export async function transform(input: Uint8Array, options: TransformOptions = {}): Promise<TransformResult> {
   const bytes = input.slice(); // never touch the caller's buffer
-  const info = readModule(bytes);
+  const info = readModule(bytes, options.limits);
+  validateInput(bytes, info);
   const layout0 = preflight(info, options);
-  if (isCompliant(info)) {
+  checkExistingHeapBase(layout0);
+  // Already compliant: only when it also passes verify (a module may import host_* and export the
+  // marker, yet carry a wrong __heap_base or a memory.grow).
+  if (isCompliant(info) && (await verify(bytes)).compliant) {
     return {
       bytes,
       report: {
@@ -190,7 +250,7 @@ export async function transform(input: Uint8Array, options: TransformOptions = {
     refuseHazards(hazards, roots(b, mod), label, options, warnings);
 
     const layout = refine(layout0, state, warnings);
-    exportLayout(b, mod, layout, memory);
+    exportLayout(b, mod, layout, memory, staleLayoutExports(info, layout));
 
     const errors = validationErrors(mod);
     if (errors) {

@@ -142,6 +142,15 @@ export interface TransformOptions {
   force?: boolean;
   /** Allow shared (threaded) memories. */
   allowShared?: boolean;
+  /** Limits on hostile input (HA032 when exceeded); see DEFAULT_LIMITS. */
+  limits?: Limits;
+}
+
+/** Limits on what wasm-hostalloc reads. Defaults: 256 MiB, 1,000,000 functions, 100,000 data segments. */
+export interface Limits {
+  maxBytes?: number;
+  maxFunctions?: number;
+  maxDataSegments?: number;
 }
 
 export interface TransformResult {

@@ -150,8 +150,11 @@ function childSpecs(b: Binaryen): Map<number, ChildSpec> {
     if (typeof id !== 'number' || !g) continue;
     const spec: ChildSpec = { single: singles.map((name) => g[name] as (e: ExpressionRef) => ExpressionRef) };
     if (list) {
-      const count = g[`getNum${list === 'Child' ? 'Children' : `${list}s`}`] as (e: ExpressionRef) => number;
-      const at = g[`get${list}At`] as (e: ExpressionRef, i: number) => ExpressionRef;
+      const plural = list === 'Child' ? 'Children' : list === 'CatchBody' ? 'CatchBodies' : `${list}s`;
+      const count = g[`getNum${plural}`] as ((e: ExpressionRef) => number) | undefined;
+      const at = g[`get${list}At`] as ((e: ExpressionRef, i: number) => ExpressionRef) | undefined;
+      // A getter missing from this binaryen.js build: leave the id unknown (the walk reports opaque).
+      if (typeof count !== 'function' || typeof at !== 'function') continue;
       spec.list = [count, at];
     }
     m.set(id, spec);

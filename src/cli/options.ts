@@ -90,7 +90,22 @@ export function transformOptions(y: AnyArgv): AnyArgv {
       type: 'boolean',
       describe: 'Go ahead despite missing family members or hazards (each becomes a warning)',
     })
-    .option('allow-shared', { type: 'boolean', describe: 'Allow shared (threaded) memories' });
+    .option('allow-shared', { type: 'boolean', describe: 'Allow shared (threaded) memories' })
+    .option('max-bytes', {
+      type: 'number',
+      requiresArg: true,
+      describe: 'Refuse inputs larger than N bytes (HA032) [default: 268435456]',
+    })
+    .option('max-functions', {
+      type: 'number',
+      requiresArg: true,
+      describe: 'Refuse inputs with more than N functions (HA032) [default: 1000000]',
+    })
+    .option('max-data-segments', {
+      type: 'number',
+      requiresArg: true,
+      describe: 'Refuse inputs with more than N data segments (HA032) [default: 100000]',
+    });
 }
 
 /** `--jobs`, `--recycle-after` and `--config`: batch options of transform and verify. */

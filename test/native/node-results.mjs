@@ -31,7 +31,9 @@ if (mode === 'list') {
   const { fixtures } = await harness();
   for (const f of fixtures.loadManifest().fixtures) {
     const glue = f.glue !== undefined && f.glue !== null ? 1 : 0;
-    process.stdout.write(`${f.name}\t${fixtures.fixturePath(f)}\t${f.growth ? 1 : 0}\t${glue}\t${f.reference ? 1 : 0}\n`);
+    process.stdout.write(
+      `${f.name}\t${fixtures.fixturePath(f)}\t${f.growth ? 1 : 0}\t${glue}\t${f.reference ? 1 : 0}\n`,
+    );
   }
 } else if (mode === 'expected') {
   const { run, fixtures } = await harness();
@@ -81,7 +83,10 @@ if (mode === 'list') {
     } catch (e) {
       const refused = typeof isHostAllocError === 'function' ? isHostAllocError(e) : e?.code !== undefined;
       const msg = `${e?.code ?? e?.name ?? 'error'}: ${String(e?.message ?? e).split('\n')[0]}`;
-      writeFileSync(join(dir, 'transform.status'), `${refused ? 'skip: refused by transform' : 'fail: transform crashed'}: ${msg}\n`);
+      writeFileSync(
+        join(dir, 'transform.status'),
+        `${refused ? 'skip: refused by transform' : 'fail: transform crashed'}: ${msg}\n`,
+      );
     }
     try {
       const results = await run.runOriginal(entry);
@@ -92,7 +97,9 @@ if (mode === 'list') {
   }
 } else if (mode === 'compare') {
   const expected = JSON.parse(readFileSync(args[0], 'utf8'));
-  const lines = readFileSync(args[1], 'utf8').split('\n').filter((l) => l.trim() !== '');
+  const lines = readFileSync(args[1], 'utf8')
+    .split('\n')
+    .filter((l) => l.trim() !== '');
   const got = {};
   const problems = [];
   for (const line of lines) {

@@ -2,7 +2,8 @@
 # Native tests of the C host allocator (host/c/hostalloc.c). `npm run test:native`.
 #
 #  1. hostalloc.c compiles cleanly as strict C11 (gcc, and clang-16 when present).
-#  2. Conformance suite (conformance.c) under ASan+UBSan, then under valgrind memcheck.
+#  2. Conformance suite (conformance.c) under ASan+UBSan, then under valgrind memcheck; the hostile
+#     plugin sequences (test/reliability/hostile_plugin.c) under ASan+UBSan.
 #  3. A plugin written against the host ABI from source (plugin_hostabi.c + the fixture
 #     workload), compiled by wasm2c, run natively with hostalloc under ASan+UBSan; its checksums
 #     must equal the Node results of fixture clang-nostdlib-freelist (same workload source).
@@ -107,6 +108,21 @@ elif gcc -std=c11 -g -O1 -I"$HOSTC" "${CONF_SRC[@]}" -o "$B/conformance" 2>"$B/c
   fi
 else
   fail "conformance build (valgrind)" "see $B/conformance.log"
+fi
+
+# Hostile plugin call sequences (test/reliability/hostile_plugin.c): invalid, double and foreign
+# frees, huge sizes, calloc overflow, bad alignments are reported and leave the heap intact.
+if gcc -std=c11 -g -O1 "${SAN[@]}" -I"$HOSTC" "$HOSTC/hostalloc.c" "$ROOT/test/reliability/hostile_plugin.c" \
+  -o "$B/hostile-plugin-asan" 2>"$B/hostile-plugin.log"; then
+  if "$B/hostile-plugin-asan" >"$B/hostile-plugin.out" 2>&1; then
+    pass "hostile plugin sequences under ASan+UBSan ($(tail -1 "$B/hostile-plugin.out"))"
+  else
+    fail "hostile plugin sequences under ASan+UBSan" "see $B/hostile-plugin.out"
+    tail -20 "$B/hostile-plugin.out"
+  fi
+else
+  fail "hostile_plugin.c build (ASan)" "see $B/hostile-plugin.log"
+  cat "$B/hostile-plugin.log"
 fi
 
 # ------------------------------------------------------------------------------ wasm2c helpers

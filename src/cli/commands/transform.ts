@@ -186,6 +186,14 @@ export async function run(argv: RawArgs): Promise<number> {
     const v = readBoolean(argv, flag) ?? config[key];
     if (v !== undefined) options[key] = v;
   }
+  const limits = {
+    maxBytes: readPositiveInt(argv, 'max-bytes'),
+    maxFunctions: readPositiveInt(argv, 'max-functions'),
+    maxDataSegments: readPositiveInt(argv, 'max-data-segments'),
+  };
+  if (Object.values(limits).some((v) => v !== undefined)) {
+    options.limits = Object.fromEntries(Object.entries(limits).filter(([, v]) => v !== undefined));
+  }
   const jobs = readPositiveInt(argv, 'jobs') ?? config.jobs ?? defaultJobs();
   const recycleAfter = readPositiveInt(argv, 'recycle-after') ?? config.recycleAfter ?? DEFAULT_RECYCLE_AFTER;
 

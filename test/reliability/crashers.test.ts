@@ -1,0 +1,40 @@
+/**
+ * Regression tests for the reproducers the fuzzer saved in test/reliability/crashers/ (one per
+ * distinct crash signature: NAME.wasm is the input, NAME.json its options, origin and the original
+ * failure). Each is replayed in a fresh child process through the fuzz oracle: it must now give a
+ * typed HostAllocError or a valid, compliant output with identical workloads. They fail until the
+ * bug they show is fixed in src/ or passes/.
+ */
+
+import { fileURLToPath } from 'node:url';
+import { describe, expect, it } from 'vitest';
+import { loadCrashers, runCampaign } from '../../scripts/fuzz/campaign.js';
+
+const DIR = fileURLToPath(new URL('./crashers/', import.meta.url));
+const crashers = loadCrashers(DIR);
+
+describe('fuzz reproducers (test/reliability/crashers)', () => {
+  it('the reproducer directory is readable', () => {
+    expect(Array.isArray(crashers)).toBe(true);
+  });
+  if (crashers.length === 0) return;
+  // All replayed in one campaign (two children), then asserted one by one.
+  const outcomes = new Map<number, string>();
+  const summary = runCampaign({
+    onResult: (input, outcome, detail) => {
+      if (outcome !== 'valid' && outcome !== 'typed')
+        outcomes.set(input.index, `${outcome}: ${detail.slice(0, 600)}`);
+    },
+    seed: 0,
+    count: crashers.length,
+    jobs: 2,
+    timeoutMs: 20_000,
+    inputs: crashers.map((c, i) => ({ ...c.input, index: i })),
+  });
+  for (const [i, c] of crashers.entries()) {
+    it(`${c.name}: ${c.meta.reason ?? ''} (${(c.meta.desc ?? '').slice(0, 80)})`, async () => {
+      await summary;
+      expect(outcomes.get(i) ?? 'ok').toBe('ok');
+    }, 180_000);
+  }
+});
