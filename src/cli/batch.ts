@@ -83,6 +83,12 @@ export async function runBatch(tasks: readonly Task[], options: BatchOptions): P
           pool = undefined;
           void broken.destroy().catch(() => {});
         }
+        if (!result.ok && result.error.details?.['binaryenAborted'] === true && pool !== undefined) {
+          // binaryen.js aborted in that worker and cannot be used again there: replace the worker.
+          const broken = pool;
+          pool = undefined;
+          void broken.destroy().catch(() => {});
+        }
         done++;
         bytes += result.ok && result.kind === 'transform' ? result.report.inputSize : (result.inputSize ?? 0);
         await options.onResult(i, result);
