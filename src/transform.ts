@@ -103,10 +103,11 @@ export function validateInput(bytes: Uint8Array, info: ModuleInfo): void {
  * the stack sits above the data, above the stack. A toolchain that says otherwise contradicts its
  * own data, and nothing safe can be derived.
  */
-function checkExistingHeapBase(layout: Layout): void {
+function checkExistingHeapBase(layout: Layout): Layout {
   const hb = layout.existing.heapBase;
-  if (hb === null) return;
-  const floor = Math.max(layout.dataEnd, layout.kind === 'data-stack-heap' ? (layout.stack?.high ?? 0) : 0);
+  if (hb === null) return layout;
+  // Above the static data and above the stack top, whichever side of the data the stack is on.
+  const floor = Math.max(layout.dataEnd, layout.stack?.high ?? 0, layout.stackPointer?.initial ?? 0);
   if (hb < floor) {
     throw new HostAllocError(
       ErrorCodes.NO_HEAP_BASE,
@@ -114,6 +115,8 @@ function checkExistingHeapBase(layout: Layout): void {
       { details: { heapBase: hb, floor } },
     );
   }
+  // Every host block is 16-aligned: an unaligned base is rounded up (and re-exported).
+  return refineHeapBase(layout, hb, 'the exported value rounded up to 16 bytes');
 }
 
 /** Exports named like our layout globals that do not say what the layout says (re-exported by export-layout). */
@@ -135,8 +138,7 @@ export async function transform(input: Uint8Array, options: TransformOptions = {
   const bytes = input.slice(); // never touch the caller's buffer
   const info = readModule(bytes, options.limits);
   validateInput(bytes, info);
-  const layout0 = preflight(info, options);
-  checkExistingHeapBase(layout0);
+  const layout0 = checkExistingHeapBase(preflight(info, options));
   // Already compliant: only when it also passes verify (a module may import host_* and export the
   // marker, yet carry a wrong __heap_base or a memory.grow).
   if (isCompliant(info) && (await verify(bytes)).compliant) {
@@ -168,15 +170,22 @@ export async function transform(input: Uint8Array, options: TransformOptions = {
     );
   }
   const glueExports = options.glue === undefined ? undefined : readGlue(options.glue).exports;
+  // binaryen reads names as C strings: an empty name, or one with a NUL, cannot be looked up
+  // again (binaryen aborts), and duplicates are ambiguous. Such a name section is dropped, and the
+  // module is handled as stripped.
+  const fnNames = [...info.names.functions.values()];
+  const unusableNames =
+    fnNames.some((n) => n === '' || n.includes('\0')) || new Set(fnNames).size !== fnNames.length;
+  const binaryenInput = unusableNames ? withoutCustomSection(bytes, info, 'name') : bytes;
   const hasDwarf = info.customSections.some((s) => s.name.startsWith('.debug_'));
-  const hadNames = info.customSections.some((s) => s.name === 'name');
+  const hadNames = !unusableNames && info.customSections.some((s) => s.name === 'name');
   const features = {
     atomics: layout0.memory.shared,
     memory64: layout0.memory.is64,
     exceptions: info.tags.length > 0,
   };
 
-  return withModule(bytes, features, (mod, b) => {
+  return withModule(binaryenInput, features, (mod, b) => {
     const warnings: string[] = [];
     const names = functionNames(b, mod);
     const label = labeller(info, names);
@@ -215,6 +224,11 @@ export async function transform(input: Uint8Array, options: TransformOptions = {
     }
     if (!options.keepExports) for (const e of familyExports) mod.removeExport(e);
 
+    // Export the layout before stripping: exports are roots, and a module that exported nothing
+    // would otherwise lose its memory to remove-unused-module-elements.
+    const layout = refine(layout0, state, warnings);
+    exportLayout(b, mod, layout, memory, staleLayoutExports(info, layout));
+
     const passes = ['remove-unused-module-elements', 'duplicate-import-elimination'];
     if (hasDwarf && !options.keepDwarf) passes.push('strip-dwarf');
     captureOutput(() => mod.runPasses(passes));
@@ -248,9 +262,6 @@ export async function transform(input: Uint8Array, options: TransformOptions = {
       label,
     });
     refuseHazards(hazards, roots(b, mod), label, options, warnings);
-
-    const layout = refine(layout0, state, warnings);
-    exportLayout(b, mod, layout, memory, staleLayoutExports(info, layout));
 
     const errors = validationErrors(mod);
     if (errors) {
@@ -344,6 +355,19 @@ function analysisMember(a: AnalysisMatch, names: string[]): FoundMember {
     skip: 0,
     stateParam: false,
   };
+}
+
+/** `bytes` without the custom sections called `name`. */
+function withoutCustomSection(bytes: Uint8Array, info: ModuleInfo, name: string): Uint8Array {
+  const drop = info.customSections.filter((c) => c.name === name);
+  const parts: Uint8Array[] = [];
+  let at = 0;
+  for (const c of drop) {
+    parts.push(bytes.subarray(at, c.start));
+    at = c.end;
+  }
+  parts.push(bytes.subarray(at));
+  return Buffer.concat(parts);
 }
 
 /** Number of defined (not imported) functions. */

@@ -331,7 +331,11 @@ class Worker {
       }) => {
         if (m.id !== job.id) return;
         if (m.type === 'phase' && m.phase) phase = m.phase;
-        else if (m.type === 'done') finish({ verdict: m.verdict!, inputValid: m.inputValid ?? false }, false);
+        else if (m.type === 'done') {
+          // After a binaryen abort the child's binaryen.js is unusable: replace the child.
+          const aborted = m.verdict?.kind === 'crash' && m.verdict.reason === 'binaryen-abort';
+          finish({ verdict: m.verdict!, inputValid: m.inputValid ?? false }, aborted);
+        }
       };
       const onExit = (code: number | null, signal: string | null) => {
         this.child = undefined;

@@ -73,9 +73,11 @@ export async function runJob(job: Job, phase: (p: Phase) => void): Promise<Verdi
     status = r.report.status;
     importModule = r.report.importModule;
   } catch (e) {
-    if (isHostAllocError(e)) return { kind: 'typed', code: e.code };
+    // HA040 says "a bug in wasm-hostalloc" (our output did not validate, or binaryen aborted):
+    // typed for the user, but a crash for the fuzzer.
+    if (isHostAllocError(e) && e.code !== 'HA040') return { kind: 'typed', code: e.code };
     const d = describeError(e);
-    const reason: CrashReason = /Aborted\(|RuntimeError: unreachable|abort/i.test(d.message)
+    const reason: CrashReason = /Aborted|RuntimeError: unreachable|abort/i.test(d.message)
       ? 'binaryen-abort'
       : 'exception';
     return { kind: 'crash', reason, phase: 'transform', ...d };
