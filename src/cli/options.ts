@@ -4,28 +4,16 @@
  */
 
 import type { Argv } from 'yargs';
+import { ROLES } from '../conventions.js';
 import { ErrorCodes } from '../errors.js';
 import type { AllocRole } from '../types.js';
 import { UsageError } from './errors.js';
 
 /** Every role `--alloc ROLE=NAME` accepts, in the order help lists them. */
-export const ALLOC_ROLES: readonly AllocRole[] = [
-  'malloc',
-  'free',
-  'calloc',
-  'realloc',
-  'aligned_alloc',
-  'memalign',
-  'posix_memalign',
-  'malloc_usable_size',
-  'rust_alloc',
-  'rust_dealloc',
-  'rust_realloc',
-  'rust_alloc_zeroed',
-];
+export const ALLOC_ROLES: readonly AllocRole[] = ROLES;
 
 /** Default number of files a worker processes before it is replaced (binaryen's heap never shrinks). */
-export const DEFAULT_RECYCLE_AFTER = 100;
+export const DEFAULT_RECYCLE_AFTER = 1000;
 
 /** Help-text wrap width: fixed so help output (and its goldens) do not depend on the terminal. */
 export const HELP_WIDTH = 100;

@@ -30,6 +30,7 @@
  * realm, so only one agent (thread) may call into a given heap.
  */
 
+import { HOST_IMPORTS } from '../conventions.js';
 import { ABI_VERSION } from '../types.js';
 import { HostAllocatorErrorCodes as C, HostAllocatorError } from './errors.js';
 import { Tlsf } from './tlsf.js';
@@ -544,14 +545,7 @@ export interface InstantiateResult {
   heap: HostAllocator;
 }
 
-const IMPORT_NAMES = [
-  'host_malloc',
-  'host_free',
-  'host_calloc',
-  'host_realloc',
-  'host_aligned_alloc',
-  'host_usable_size',
-] as const;
+const IMPORT_NAMES = HOST_IMPORTS;
 
 /**
  * Compiles (unless given a Module), instantiates and attaches in one step. The heap's imports are
