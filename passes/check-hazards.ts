@@ -33,7 +33,7 @@ const hex = (n: number): string => `0x${n.toString(16)}`;
 export function checkHazards(input: HazardInput): Hazard[] {
   const residue: string[] = [];
   const residueWhy: string[] = [];
-  const probes: string[] = [];
+  const probes: { fn: string; delta: number }[] = [];
   const grows: string[] = [];
   for (const s of input.summaries.values()) {
     if (s.imported || input.generated.has(s.name)) continue;
@@ -47,7 +47,7 @@ export function checkHazards(input: HazardInput): Hazard[] {
     for (const p of s.negativeProbes) {
       if (p.compared) continue; // an array element below the pointer, not a header
       if ([...p.fromCall].some((f) => input.allocating.has(f))) {
-        probes.push(`${input.label(s.name)} (reads p${p.delta})`);
+        probes.push({ fn: input.label(s.name), delta: p.delta });
         break;
       }
     }
@@ -67,9 +67,9 @@ export function checkHazards(input: HazardInput): Hazard[] {
   if (probes.length > 0) {
     hazards.push({
       kind: 'allocator-residue',
-      functions: probes.map((p) => p.slice(0, p.indexOf(' ('))),
+      functions: probes.map((p) => p.fn),
       message:
-        `function(s) read the allocator's chunk header just below a pointer it returned: ${probes.join('; ')}. ` +
+        `function(s) read the allocator's chunk header just below a pointer it returned: ${probes.map((p) => `${p.fn} (reads p${p.delta})`).join('; ')}. ` +
         `This is inlined allocator code (e.g. calloc deciding whether to zero); host blocks have no header, so it would read a neighbour's bytes`,
     });
   }

@@ -33,7 +33,7 @@ import {
   ROLE_SIGNATURES,
 } from '../src/conventions.js';
 import { ErrorCodes, HostAllocError } from '../src/errors.js';
-import type { AllocRole, ReplacedFunction } from '../src/types.js';
+import type { AllocRole, FamilyMember, ReplacedFunction } from '../src/types.js';
 import type { FoundMember } from './find-allocator.js';
 
 /** errno values of wasi-libc and Emscripten (WASI numbering, not Linux's 22/12). */
@@ -162,7 +162,8 @@ export function replaceAllocator(
   return { replaced, hostImports, swapped };
 }
 
-function publicMember(m: FoundMember): Omit<ReplacedFunction, 'replacement'> {
+/** A member as reports show it (a stripped module's index-named functions have no name). */
+export function publicMember(m: FoundMember): FamilyMember {
   return {
     role: m.role,
     index: m.index,

@@ -68,13 +68,6 @@ export interface MemoryInfoRaw {
   is64: boolean;
 }
 
-/** The generic record getExpressionInfo returns; which fields exist depends on `id`. */
-export interface ExpressionInfo {
-  id: number;
-  type: TypeRef;
-  [field: string]: unknown;
-}
-
 export interface BinaryenModule {
   getFunction(name: string): FunctionRef;
   getFunctionByIndex(index: number): FunctionRef;
@@ -122,47 +115,9 @@ export interface BinaryenModule {
   copyExpression(expr: ExpressionRef): ExpressionRef;
   dispose(): void;
   // Expression builders (only the ones we use).
-  i32: {
-    const(value: number): ExpressionRef;
-    load(offset: number, align: number, ptr: ExpressionRef, mem?: string): ExpressionRef;
-    store(
-      offset: number,
-      align: number,
-      ptr: ExpressionRef,
-      value: ExpressionRef,
-      type?: TypeRef,
-      mem?: string,
-    ): ExpressionRef;
-    add(a: ExpressionRef, b: ExpressionRef): ExpressionRef;
-    sub(a: ExpressionRef, b: ExpressionRef): ExpressionRef;
-    and(a: ExpressionRef, b: ExpressionRef): ExpressionRef;
-    eqz(a: ExpressionRef): ExpressionRef;
-    ne(a: ExpressionRef, b: ExpressionRef): ExpressionRef;
-    lt_u(a: ExpressionRef, b: ExpressionRef): ExpressionRef;
-    le_u(a: ExpressionRef, b: ExpressionRef): ExpressionRef;
-    gt_u(a: ExpressionRef, b: ExpressionRef): ExpressionRef;
-    wrap(a: ExpressionRef): ExpressionRef;
-  };
-  i64: {
-    /** binaryen.js 132 takes one bigint (the old (low, high) form aborts). */
-    const(value: bigint): ExpressionRef;
-    store(
-      offset: number,
-      align: number,
-      ptr: ExpressionRef,
-      value: ExpressionRef,
-      type?: TypeRef,
-      mem?: string,
-    ): ExpressionRef;
-    sub(a: ExpressionRef, b: ExpressionRef): ExpressionRef;
-    and(a: ExpressionRef, b: ExpressionRef): ExpressionRef;
-    eqz(a: ExpressionRef): ExpressionRef;
-    ne(a: ExpressionRef, b: ExpressionRef): ExpressionRef;
-    lt_u(a: ExpressionRef, b: ExpressionRef): ExpressionRef;
-    le_u(a: ExpressionRef, b: ExpressionRef): ExpressionRef;
-    gt_u(a: ExpressionRef, b: ExpressionRef): ExpressionRef;
-    extend_u(a: ExpressionRef): ExpressionRef;
-  };
+  i32: IntOps & { const(value: number): ExpressionRef };
+  /** binaryen.js 132's i64.const takes one bigint (the old (low, high) form aborts). */
+  i64: IntOps & { const(value: bigint): ExpressionRef };
   local: {
     get(index: number, type: TypeRef): ExpressionRef;
     set(index: number, value: ExpressionRef): ExpressionRef;
@@ -192,6 +147,24 @@ export interface BinaryenModule {
   drop(value: ExpressionRef): ExpressionRef;
 }
 
+/** The integer operations the adapters build, alike for i32 and i64. */
+export interface IntOps {
+  store(
+    offset: number,
+    align: number,
+    ptr: ExpressionRef,
+    value: ExpressionRef,
+    type?: TypeRef,
+    mem?: string,
+  ): ExpressionRef;
+  sub(a: ExpressionRef, b: ExpressionRef): ExpressionRef;
+  and(a: ExpressionRef, b: ExpressionRef): ExpressionRef;
+  eqz(a: ExpressionRef): ExpressionRef;
+  ne(a: ExpressionRef, b: ExpressionRef): ExpressionRef;
+  lt_u(a: ExpressionRef, b: ExpressionRef): ExpressionRef;
+  le_u(a: ExpressionRef, b: ExpressionRef): ExpressionRef;
+}
+
 /** The subset of the binaryen namespace we use, typed as it really is in v132. */
 export interface Binaryen {
   readBinary(bytes: Uint8Array): BinaryenModule;
@@ -200,7 +173,6 @@ export interface Binaryen {
   getGlobalInfo(global: number): GlobalInfo;
   getExportInfo(exp: number): ExportInfo;
   getElementSegmentInfo(seg: number): ElementSegmentInfo;
-  getExpressionInfo(expr: ExpressionRef): ExpressionInfo;
   getExpressionId(expr: ExpressionRef): number;
   getExceptionMessage(e: unknown): string;
   getTypeFromHeapType(heapType: HeapTypeRef, nullable: boolean): TypeRef;
@@ -277,9 +249,7 @@ let loading: Promise<Binaryen> | undefined;
 export function loadBinaryen(): Promise<Binaryen> {
   loading ??= import('binaryen').then((mod) => {
     if (process.env['WASM_HOSTALLOC_TRACE_LOAD'] === '1') process.stderr.write('binaryen loaded\n');
-    const b = (mod as { default: unknown }).default as Binaryen;
-    // Ids and ops are exposed as functions on some builds and numbers on others: normalise.
-    return b;
+    return (mod as { default: unknown }).default as Binaryen;
   });
   return loading;
 }

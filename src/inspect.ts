@@ -6,13 +6,15 @@
  */
 
 import { findAllocator } from '../passes/find-allocator.js';
+import { publicMember } from '../passes/replace-allocator.js';
 import { withModule } from './binaryen.js';
 import { isHostAllocError } from './errors.js';
 import { readGlue } from './glue.js';
 import { computeLayout } from './layout.js';
 import { isCompliant, transform } from './transform.js';
 import type { FamilyMember, InspectReport, TransformOptions } from './types.js';
-import { type ExternKind, functionLabel, readModule, scanMemoryGrow } from './wasm/reader.js';
+import { verify } from './verify.js';
+import { functionLabel, readModule, scanMemoryGrow } from './wasm/reader.js';
 
 export interface InspectOptions {
   glue?: string;
@@ -23,7 +25,8 @@ export async function inspect(input: Uint8Array, options: InspectOptions = {}): 
   const bytes = input.slice();
   const info = readModule(bytes);
   let layout = computeLayout(info);
-  const compliant = isCompliant(info);
+  // As transform and verify judge it: the ABI's imports and marker, and verify() passing.
+  const compliant = isCompliant(info) && (await verify(bytes)).compliant;
   const abiExport = info.exports.find((e) => e.name === '__hostalloc_abi' && e.kind === 'global');
   const abiVersion = abiExport ? (info.globals[abiExport.index]?.init ?? null) : null;
   let family: FamilyMember[] = [];
@@ -53,15 +56,14 @@ export async function inspect(input: Uint8Array, options: InspectOptions = {}): 
       ];
     }
   }
-  const kindName = (k: ExternKind): InspectReport['imports'][number]['kind'] => k;
   return {
     schema: 1,
     size: bytes.length,
     layout,
     family,
     memoryGrowSites: scanMemoryGrow(bytes, info).map((i) => functionLabel(info, i)),
-    imports: info.imports.map((i) => ({ module: i.module, name: i.name, kind: kindName(i.kind) })),
-    exports: info.exports.map((e) => ({ name: e.name, kind: kindName(e.kind) })),
+    imports: info.imports.map((i) => ({ module: i.module, name: i.name, kind: i.kind })),
+    exports: info.exports.map((e) => ({ name: e.name, kind: e.kind })),
     hazards,
     compliant,
     abiVersion,
@@ -74,13 +76,7 @@ async function familyOnly(bytes: Uint8Array, options: InspectOptions): Promise<F
       findAllocator(b, mod, {
         alloc: options.alloc,
         glueExports: options.glue === undefined ? undefined : readGlue(options.glue).exports,
-      }).map((m) => ({
-        role: m.role,
-        index: m.index,
-        name: /^\d+$/.test(m.func) ? null : m.func,
-        exports: m.exports,
-        identifiedBy: m.identifiedBy,
-      })),
+      }).map(publicMember),
     );
   } catch (e) {
     if (isHostAllocError(e)) return [];

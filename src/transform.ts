@@ -190,7 +190,12 @@ export async function transform(input: Uint8Array, options: TransformOptions = {
     const names = functionNames(b, mod);
     const label = labeller(info, names);
     const before = summarizeAll(b, mod);
-    const { members, initializers } = identifyFamily(b, mod, layout0, before, names, {
+    // The old allocator's code and state, for a given family, in the module as read.
+    const userRoots = roots(b, mod);
+    const range = staticRange(layout0);
+    const stateOf = (family: Set<string>): AllocatorState =>
+      allocatorState({ summaries: before, family, roots: userRoots, staticRange: range });
+    const { members, initializers } = identifyFamily(b, mod, layout0, before, names, stateOf, {
       alloc: options.alloc,
       glueExports,
       hadNames,
@@ -199,13 +204,7 @@ export async function transform(input: Uint8Array, options: TransformOptions = {
     requireCore(members, options, warnings);
     checkSignatures(b, mod, members, layout0.memory.is64);
 
-    const family = new Set(members.map((m) => m.func));
-    const state = allocatorState({
-      summaries: before,
-      family,
-      roots: roots(b, mod),
-      staticRange: staticRange(layout0),
-    });
+    const state = stateOf(new Set(members.map((m) => m.func)));
     const familyExports = new Set(members.flatMap((m) => m.exports));
     const generated = new Set<string>();
 
@@ -304,6 +303,7 @@ function identifyFamily(
   layout: Layout,
   before: Map<string, FunctionSummary>,
   names: string[],
+  stateOf: (family: Set<string>) => AllocatorState,
   input: {
     alloc: TransformOptions['alloc'];
     glueExports: Map<string, AllocRole> | undefined;
@@ -319,12 +319,7 @@ function identifyFamily(
     importModule: input.importModule,
   });
   const foundSet = new Set(found.map((m) => m.func));
-  const prelim = allocatorState({
-    summaries: before,
-    family: foundSet,
-    roots: roots(b, mod),
-    staticRange: staticRange(layout),
-  });
+  const prelim = stateOf(foundSet);
   // Directly, or through a helper that is not itself a member (internal_memalign -> dispose_chunk).
   const touchesDirectly = (f: string): boolean => {
     const s = before.get(f);

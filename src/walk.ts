@@ -3,8 +3,8 @@
  * every analysis pass reads (direct calls, function references, constant-address memory accesses,
  * memory.grow, reads of the bytes just below a freshly allocated pointer).
  *
- * binaryen.js has no generic visitor: getExpressionInfo returns a record whose child fields depend on
- * the expression id. CHILDREN lists them for every id that can hold children in the modules we see;
+ * binaryen.js has no generic visitor, and getExpressionInfo is slow (it calls every getter of the
+ * class) and throws on some ids. SHAPES names, per expression class, the getters of its children;
  * an id we do not know marks the function `opaque` (analyses then treat it conservatively).
  */
 

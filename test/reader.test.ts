@@ -11,6 +11,7 @@ import {
   scanMemoryGrowDetailed,
   scanMemoryGrowPerFunction,
 } from '../src/wasm/reader.js';
+import { errorOf } from './errors.js';
 
 const FEATURES =
   binaryen.Features.MutableGlobals |
@@ -36,17 +37,6 @@ function wat(text: string): Uint8Array {
   } finally {
     m.dispose();
   }
-}
-
-/** The HostAllocError `fn` throws (fails the test when it throws anything else or nothing). */
-function errorOf(fn: () => unknown): HostAllocError {
-  try {
-    fn();
-  } catch (e) {
-    expect(e).toBeInstanceOf(HostAllocError);
-    return e as HostAllocError;
-  }
-  throw new Error('expected a HostAllocError, nothing was thrown');
 }
 
 // Hand-assembly shorthands.

@@ -142,29 +142,6 @@ EXPORT uint32_t bench_realloc(uint32_t n) {
   return h;
 }
 
-/* Same kernel as test/native/bench_pairs.h. */
-EXPORT int32_t bench_pairs(int32_t n, int32_t seed) {
-  enum { RING = 64 };
-  uint8_t *ring[RING];
-  uint32_t s = (uint32_t)seed * 2654435761u | 1u, h = 2166136261u;
-  for (int i = 0; i < RING; i++) ring[i] = 0;
-  for (int32_t i = 0; i < n; i++) {
-    s ^= s << 13;
-    s ^= s >> 17;
-    s ^= s << 5;
-    uint8_t **slot = &ring[i & (RING - 1)];
-    if (*slot) {
-      h = (h ^ **slot) * 16777619u;
-      free(*slot);
-    }
-    uint8_t *p = (uint8_t *)malloc(16u + (s >> 8) % 1009u);
-    if (p) *p = (uint8_t)s;
-    *slot = p;
-  }
-  for (int i = 0; i < RING; i++)
-    if (ring[i]) {
-      h = (h ^ *ring[i]) * 16777619u;
-      free(ring[i]);
-    }
-  return (int32_t)h;
-}
+/* bench_pairs(n, seed): the kernel the native benchmark (test/native/bench.sh) runs too. */
+#define BENCH_EXPORT(name) EXPORT
+#include "../../test/native/bench_pairs.h"

@@ -1,7 +1,9 @@
 /**
- * @fileoverview Byte-level helpers for the fuzzer: a seeded PRNG, LEB128 encoders and a raw section
+ * @fileoverview Byte-level helpers for the fuzzer: a seeded PRNG, the LEB128 encoders and a raw section
  * splitter. Nothing here loads binaryen or the library.
  */
+
+import { MODULE_HEADER, name, section, sleb, uleb, vec } from '../../src/wasm/encode.js';
 
 /** mulberry32: small, fast, good enough for fuzzing; fully determined by its 32-bit seed. */
 export class Rng {
@@ -48,33 +50,6 @@ export function inputSeed(seed: number, index: number): number {
   return h >>> 0;
 }
 
-export function uleb(v: number | bigint): number[] {
-  let x = BigInt(v);
-  const out: number[] = [];
-  do {
-    let b = Number(x & 0x7fn);
-    x >>= 7n;
-    if (x !== 0n) b |= 0x80;
-    out.push(b);
-  } while (x !== 0n);
-  return out;
-}
-
-export function sleb(v: number | bigint): number[] {
-  let x = BigInt(v);
-  const out: number[] = [];
-  for (;;) {
-    const b = Number(x & 0x7fn);
-    x >>= 7n;
-    if ((x === 0n && (b & 0x40) === 0) || (x === -1n && (b & 0x40) !== 0)) {
-      out.push(b);
-      return out;
-    }
-    out.push(b | 0x80);
-  }
-}
-
-/** Padded (overlong but valid) unsigned LEB of exactly `width` bytes. */
 export function ulebPadded(v: number, width: number): number[] {
   const out: number[] = [];
   let x = v >>> 0;
@@ -86,20 +61,10 @@ export function ulebPadded(v: number, width: number): number[] {
   return out;
 }
 
-export function name(s: string): number[] {
-  const b = [...Buffer.from(s, 'utf8')];
-  return [...uleb(b.length), ...b];
-}
-
-export function vec(items: number[][]): number[] {
-  return [...uleb(items.length), ...items.flat()];
-}
-
-export function section(id: number, payload: number[]): number[] {
-  return [id, ...uleb(payload.length), ...payload];
-}
-
-export const HEADER = [0x00, 0x61, 0x73, 0x6d, 0x01, 0x00, 0x00, 0x00];
+// The encoders are the library's own (src/wasm/encode.ts); re-exported for the fuzz modules.
+export { name, section, sleb, uleb, vec };
+/** The 8-byte header of a core module. */
+export const HEADER: number[] = [...MODULE_HEADER];
 
 /** One raw section of a module: its id, payload, and (for custom sections) the name. */
 export interface RawSection {

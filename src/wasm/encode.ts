@@ -3,25 +3,27 @@
  * Enough to patch small things without binaryen and to hand-assemble modules in tests.
  */
 
-/** Unsigned LEB128 of a non-negative integer (exact below 2^53). */
-export function uleb(n: number): number[] {
+/** Unsigned LEB128 of a non-negative integer (a bigint for values beyond 2^53: memory64 limits). */
+export function uleb(n: number | bigint): number[] {
+  let v = BigInt(n);
   const out: number[] = [];
   do {
-    let b = n % 128;
-    n = Math.floor(n / 128);
-    if (n !== 0) b |= 0x80;
+    let b = Number(v & 0x7fn);
+    v >>= 7n;
+    if (v !== 0n) b |= 0x80;
     out.push(b);
-  } while (n !== 0);
+  } while (v !== 0n);
   return out;
 }
 
-/** Signed LEB128 of an integer (exact below 2^53 in magnitude). */
-export function sleb(n: number): number[] {
+/** Signed LEB128 of an integer (a bigint for i64 constants). */
+export function sleb(n: number | bigint): number[] {
+  let v = BigInt(n);
   const out: number[] = [];
   for (;;) {
-    const b = ((n % 128) + 128) % 128;
-    n = Math.floor(n / 128);
-    const done = (n === 0 && (b & 0x40) === 0) || (n === -1 && (b & 0x40) !== 0);
+    const b = Number(v & 0x7fn);
+    v >>= 7n;
+    const done = (v === 0n && (b & 0x40) === 0) || (v === -1n && (b & 0x40) !== 0);
     out.push(done ? b : b | 0x80);
     if (done) return out;
   }

@@ -4,6 +4,7 @@
  */
 
 import type { WasmImports, WasmInstance, WasmMemory, WasmModule } from '../../src/host/index.js';
+import { section as encodeSection, name, sleb, uleb, vec } from '../../src/wasm/encode.js';
 
 interface WasmTestApi {
   Memory: new (d: { initial: number; maximum?: number; shared?: boolean }) => WasmMemory;
@@ -41,41 +42,9 @@ export const op = {
   void: 0x40,
 } as const;
 
-export function uleb(n: number | bigint): number[] {
-  let v = BigInt(n);
-  const out: number[] = [];
-  do {
-    let b = Number(v & 0x7fn);
-    v >>= 7n;
-    if (v !== 0n) b |= 0x80;
-    out.push(b);
-  } while (v !== 0n);
-  return out;
-}
-
-export function sleb(n: number | bigint): number[] {
-  let v = BigInt(n);
-  const out: number[] = [];
-  for (;;) {
-    const b = Number(v & 0x7fn);
-    v >>= 7n;
-    const done = (v === 0n && (b & 0x40) === 0) || (v === -1n && (b & 0x40) !== 0);
-    out.push(done ? b : b | 0x80);
-    if (done) return out;
-  }
-}
-
-function name(s: string): number[] {
-  const b = [...new TextEncoder().encode(s)];
-  return [...uleb(b.length), ...b];
-}
-
-function vec(items: number[][]): number[] {
-  return [...uleb(items.length), ...items.flat()];
-}
-
+/** A section, or nothing when its body is empty. */
 function section(id: number, body: number[]): number[] {
-  return body.length === 0 ? [] : [id, ...uleb(body.length), ...body];
+  return body.length === 0 ? [] : encodeSection(id, body);
 }
 
 export interface FuncType {

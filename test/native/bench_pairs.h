@@ -1,6 +1,6 @@
 /*
  * bench_pairs(n, seed): the micro-benchmark kernel shared by the benchmark plugins
- * (plugin_hostabi.c, bench_plugin.c). n malloc/free pairs, sizes 16..1024 bytes, a ring of 64
+ * (plugin_hostabi.c, bench_plugin.c, bench/plugins/alloc-bench.c). n malloc/free pairs, sizes 16..1024 bytes, a ring of 64
  * live blocks (each malloc frees the oldest), one byte written per block. Returns a checksum of
  * contents only (allocator independent).
  */

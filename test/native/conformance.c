@@ -13,16 +13,7 @@
 
 #define PAGE 65536u
 
-static int g_failed, g_checks;
-#define CHECK(c)                                                                \
-  do {                                                                          \
-    g_checks++;                                                                 \
-    if (!(c)) {                                                                 \
-      fprintf(stderr, "%s:%d: check failed: %s\n", __FILE__, __LINE__, #c);     \
-      g_failed++;                                                               \
-      return;                                                                   \
-    }                                                                           \
-  } while (0)
+#include "check.h"
 
 /* ---------------------------------------------------------------- fake memory */
 

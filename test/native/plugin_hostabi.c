@@ -32,9 +32,10 @@ void *realloc(void *p, size_t n) { return host_realloc(p, n); }
 void *aligned_alloc(size_t align, size_t n) { return host_aligned_alloc(align, n); }
 void *memalign(size_t align, size_t n) { return host_aligned_alloc(align, n); }
 int posix_memalign(void **out, size_t align, size_t n) {
-  if (align < sizeof(void *) || (align & (align - 1))) return 22; /* EINVAL */
+  /* WASI errno numbering, as wasi-libc and Emscripten use: EINVAL 28, ENOMEM 48. */
+  if (align < sizeof(void *) || (align & (align - 1))) return 28;
   void *p = host_aligned_alloc(align, n);
-  if (!p) return 12; /* ENOMEM */
+  if (!p) return 48;
   *out = p;
   return 0;
 }

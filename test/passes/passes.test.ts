@@ -58,8 +58,6 @@ interface Case {
   name: string;
   options?: TransformOptions;
   memory64?: boolean;
-  /** A reported bug makes this case fail today (it.fails); remove once fixed, then BLESS. */
-  knownBug?: string;
   /** Checks on the report and output, and behaviour on the JS host allocator. */
   check?: (out: Uint8Array, report: TransformReport) => void | Promise<void>;
 }
@@ -270,7 +268,7 @@ const CASES: Case[] = [
 
 describe('golden .wat: transform on hand-written modules', () => {
   for (const c of CASES) {
-    (c.knownBug ? it.fails : it)(c.name, async () => {
+    it(c.name, async () => {
       const features = { memory64: c.memory64 ?? false };
       const input = watToWasm(readFileSync(`${DIR}${c.name}.wat`, 'utf8'), features);
       const { bytes: out, report } = await transform(input, c.options);

@@ -14,10 +14,9 @@ const DIR = fileURLToPath(new URL('./crashers/', import.meta.url));
 const crashers = loadCrashers(DIR);
 
 describe('fuzz reproducers (test/reliability/crashers)', () => {
-  it('the reproducer directory is readable', () => {
-    expect(Array.isArray(crashers)).toBe(true);
+  it('the reproducers are there', () => {
+    expect(crashers.length).toBeGreaterThan(0);
   });
-  if (crashers.length === 0) return;
   // All replayed in one campaign (two children), then asserted one by one.
   const outcomes = new Map<number, string>();
   const summary = runCampaign({

@@ -31,16 +31,7 @@
 #define SENTINEL 0x5A
 #define HEAP_BASE (3u * 1024u + 8u) /* unaligned on purpose */
 
-static int g_failed, g_checks;
-#define CHECK(c)                                                                  \
-  do {                                                                            \
-    g_checks++;                                                                   \
-    if (!(c)) {                                                                   \
-      fprintf(stderr, "%s:%d: check failed: %s\n", __FILE__, __LINE__, #c);       \
-      g_failed++;                                                                 \
-      return;                                                                     \
-    }                                                                             \
-  } while (0)
+#include "../native/check.h"
 
 /* ---- fake linear memory with guard zones; grow moves it */
 typedef struct mem {
