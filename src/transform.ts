@@ -40,6 +40,7 @@ import type { AllocRole, Hazard, Layout, TransformOptions, TransformResult } fro
 import { verify } from './verify.js';
 import { type FunctionSummary, functionNames, refineProbes, summarizeAll } from './walk.js';
 import { type ModuleInfo, readModule } from './wasm/reader.js';
+import { WA } from './wasm-api.js';
 
 /** True when the raw module already follows the host-allocator ABI. */
 export function isCompliant(info: ModuleInfo): boolean {
@@ -82,12 +83,7 @@ export function preflight(info: ModuleInfo, options: TransformOptions): Layout {
  * trusted for modules that use none of them.
  */
 export function validateInput(bytes: Uint8Array, info: ModuleInfo): void {
-  const WA = (
-    globalThis as {
-      WebAssembly?: { validate(b: Uint8Array): boolean; Module: new (b: Uint8Array) => unknown };
-    }
-  ).WebAssembly;
-  if (!WA || WA.validate(bytes)) return;
+  if (WA.validate(bytes)) return;
   if (info.usesGC || info.memories.length !== 1 || info.memories.some((m) => m.limits.is64)) return;
   let why = 'invalid module';
   try {

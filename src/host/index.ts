@@ -32,16 +32,16 @@
 
 import { HOST_IMPORTS } from '../conventions.js';
 import { ABI_VERSION } from '../types.js';
+import type { WasmImports, WasmInstance, WasmMemory, WasmModule } from '../wasm-api.js';
+import { WA } from '../wasm-api.js';
 import { HostAllocatorErrorCodes as C, HostAllocatorError } from './errors.js';
 import { Tlsf } from './tlsf.js';
-import type { WasmImports, WasmInstance, WasmMemory, WasmModule } from './wasm-api.js';
-import { WA } from './wasm-api.js';
 
+export type { WasmGlobal, WasmImports, WasmInstance, WasmMemory, WasmModule } from '../wasm-api.js';
 export type { HostAllocatorErrorCode } from './errors.js';
 export { HostAllocatorError, HostAllocatorErrorCodes, isHostAllocatorError } from './errors.js';
 export type { TlsfBlock, TlsfStats } from './tlsf.js';
 export { TLSF_MAX_SIZE, Tlsf } from './tlsf.js';
-export type { WasmGlobal, WasmImports, WasmInstance, WasmMemory, WasmModule } from './wasm-api.js';
 
 const PAGE = 65536;
 /** wasm32 memories hold at most 2^16 pages (4 GiB). */

@@ -22,6 +22,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { expect } from 'vitest';
+import { WA } from '../../src/wasm-api.js';
 
 export const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../..');
 export const CLI = path.join(ROOT, 'dist/src/cli/main.js');
@@ -137,12 +138,9 @@ export function removeTempDirs(): void {
   for (const dir of tempDirs.splice(0)) rmSync(dir, { recursive: true, force: true });
 }
 
-const WebAssemblyApi = (globalThis as unknown as { WebAssembly: { validate(bytes: Uint8Array): boolean } })
-  .WebAssembly;
-
-/** WebAssembly.validate (typed here: the project's lib settings do not declare WebAssembly). */
+/** WebAssembly.validate. */
 export function validWasm(bytes: Uint8Array): boolean {
-  return WebAssemblyApi.validate(bytes);
+  return WA.validate(bytes);
 }
 
 /**

@@ -3,18 +3,11 @@
  * that import `env.host_*`, so the tests need no toolchain (no wat2wasm, no emcc).
  */
 
-import type { WasmImports, WasmInstance, WasmMemory, WasmModule } from '../../src/host/index.js';
 import { section as encodeSection, name, sleb, uleb, vec } from '../../src/wasm/encode.js';
+import { WA } from '../../src/wasm-api.js';
 
-interface WasmTestApi {
-  Memory: new (d: { initial: number; maximum?: number; shared?: boolean }) => WasmMemory;
-  Module: new (bytes: Uint8Array) => WasmModule;
-  instantiate(m: WasmModule, imports?: WasmImports): Promise<WasmInstance>;
-  RuntimeError: new () => Error;
-}
-
-/** The runtime WebAssembly object (the project's TS libs do not declare it). */
-export const W = (globalThis as unknown as { WebAssembly: WasmTestApi }).WebAssembly;
+/** The runtime WebAssembly object (typed once, in src/wasm-api.ts). */
+export const W = WA;
 
 export const I32 = 0x7f;
 export const I64 = 0x7e;

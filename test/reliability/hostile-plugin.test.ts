@@ -16,6 +16,7 @@
 import { describe, expect, it } from 'vitest';
 import { Rng } from '../../scripts/fuzz/bytes.js';
 import { createHostAllocator, type HostAllocator, isHostAllocatorError } from '../../src/host/index.js';
+import { WA } from '../../src/wasm-api.js';
 import type { WasmMemory } from '../harness/wasm.js';
 
 const PAGE = 65536;
@@ -29,18 +30,14 @@ interface Env {
 }
 
 function setup(initialPages = 2, maximumPages = 64): Env {
-  const memory = new WebAssembly.Memory({
+  const memory = new WA.Memory({
     initial: initialPages,
     maximum: maximumPages,
-  }) as unknown as WasmMemory;
+  });
   new Uint8Array(memory.buffer).fill(SENTINEL, 0, HEAP_BASE);
   const heap = createHostAllocator({ memory, heapBase: HEAP_BASE });
   return { heap, memory, imp: heap.imports };
 }
-
-declare const WebAssembly: {
-  Memory: new (d: { initial: number; maximum?: number }) => unknown;
-};
 
 /** The code of the HostAllocatorError `f` throws, or 'no error' / 'other: …'. */
 function codeOf(f: () => unknown): string {
