@@ -23,6 +23,11 @@ export interface Region {
 export interface AllocatorState {
   /** Functions only the family reaches. */
   exclusive: Set<string>;
+  /**
+   * Functions the user's code reaches without going through a family member: what survives the
+   * rewrite (remove-unused-module-elements removes the rest), besides generated adapters.
+   */
+  survivors: Set<string>;
   /** Static memory the allocator reads, merged into regions. */
   regions: Region[];
   /** Highest constant address (end) any code touches: a lower bound for the end of static data. */
@@ -95,7 +100,8 @@ export function allocatorState(input: StateInput): AllocatorState {
   for (const s of summaries.values()) {
     for (const a of s.constAccesses) maxStaticAddress = Math.max(maxStaticAddress, a.address + a.bytes);
   }
-  return { exclusive, regions: mergeRegions(intervals), maxStaticAddress };
+  const survivors = new Set([...user].filter((f) => !family.has(f)));
+  return { exclusive, survivors, regions: mergeRegions(intervals), maxStaticAddress };
 }
 
 /** The regions that `summary` reads or writes. */

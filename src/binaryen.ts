@@ -157,6 +157,7 @@ export interface IntOps {
     type?: TypeRef,
     mem?: string,
   ): ExpressionRef;
+  add(a: ExpressionRef, b: ExpressionRef): ExpressionRef;
   sub(a: ExpressionRef, b: ExpressionRef): ExpressionRef;
   and(a: ExpressionRef, b: ExpressionRef): ExpressionRef;
   eqz(a: ExpressionRef): ExpressionRef;
@@ -185,6 +186,7 @@ export interface Binaryen {
   getExpressionType(expr: ExpressionRef): TypeRef;
   RefFunc: { setType(expr: ExpressionRef, type: TypeRef): void; getFunc(expr: ExpressionRef): string };
   Call: { getTarget(expr: ExpressionRef): string };
+  Load: { getPtr(expr: ExpressionRef): ExpressionRef; getOffset(expr: ExpressionRef): number };
   Binary: {
     setLeft(expr: ExpressionRef, v: ExpressionRef): void;
     setRight(expr: ExpressionRef, v: ExpressionRef): void;

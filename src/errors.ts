@@ -31,6 +31,11 @@ export const ErrorCodes = {
   GC_RUNTIME: 'HA022',
   /** The heap base could not be derived from the module's layout. */
   NO_HEAP_BASE: 'HA023',
+  /**
+   * Surviving code reads the old allocator's in-band metadata (a chunk header below a block) in a
+   * way that cannot be rewritten into a host call.
+   */
+  METADATA_READ: 'HA024',
   /** An option value is invalid (unknown role, unknown export, bad module name…). */
   BAD_OPTION: 'HA030',
   /** The Emscripten JS glue could not be read. */

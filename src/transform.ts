@@ -16,6 +16,7 @@ import { checkHazards } from '../passes/check-hazards.js';
 import { exportLayout, memoryName } from '../passes/export-layout.js';
 import { type FoundMember, findAllocator, functionExports } from '../passes/find-allocator.js';
 import { matchFingerprints } from '../passes/fingerprint.js';
+import { describeRefusedRead, planHeaderReads } from '../passes/header-reads.js';
 import { type AnalysisMatch, identifyByAnalysis, isMemsetShaped } from '../passes/identify-by-analysis.js';
 import {
   adapterImportName,
@@ -24,6 +25,7 @@ import {
   fixReferences,
   replaceAllocator,
 } from '../passes/replace-allocator.js';
+import { usableSizeFromHost } from '../passes/usable-size-from-host.js';
 import {
   type Binaryen,
   type BinaryenModule,
@@ -31,14 +33,29 @@ import {
   validationErrors,
   withModule,
 } from './binaryen.js';
-import { ALLOCATOR_INITIALIZERS, gcRuntimeMarker, HOST_IMPORTS } from './conventions.js';
+import {
+  ABI_EXPORT,
+  ALLOCATOR_INITIALIZERS,
+  gcRuntimeMarker,
+  HOST_IMPORT_SIGNATURES,
+  HOST_IMPORTS,
+  type HostImport,
+} from './conventions.js';
 import { ErrorCodes, HostAllocError } from './errors.js';
 import { FINGERPRINTS } from './fingerprints.js';
 import { readGlue } from './glue.js';
 import { computeLayout, refineHeapBase } from './layout.js';
+import { convertedFlows, convertedMetadataReads, metadataReads } from './metadata-reads.js';
 import type { AllocRole, Hazard, Layout, TransformOptions, TransformResult } from './types.js';
 import { verify } from './verify.js';
-import { type FunctionSummary, functionNames, refineProbes, summarizeAll } from './walk.js';
+import {
+  type FunctionSummary,
+  functionNames,
+  headerProbes,
+  type NegativeProbe,
+  summarizeAll,
+} from './walk.js';
+import { pointerFlow } from './wasm/pointer-flow.js';
 import { type ModuleInfo, readModule } from './wasm/reader.js';
 import { WA } from './wasm-api.js';
 
@@ -155,6 +172,7 @@ export async function transform(input: Uint8Array, options: TransformOptions = {
         layout: layout0,
         hazards: [],
         warnings: [],
+        compliant: true,
       },
     };
   }
@@ -197,12 +215,63 @@ export async function transform(input: Uint8Array, options: TransformOptions = {
       hadNames,
       importModule,
     });
-    requireCore(members, options, warnings);
+    /** Checks forced past: the output then carries no ABI marker (it is not known to be safe). */
+    const forced: string[] = [];
+    requireCore(members, options, warnings, forced);
     checkSignatures(b, mod, members, layout0.memory.is64);
 
-    const state = stateOf(new Set(members.map((m) => m.func)));
+    const family = new Set(members.map((m) => m.func));
+    const state = stateOf(family);
     const familyExports = new Set(members.flatMap((m) => m.exports));
     const generated = new Set<string>();
+    const pointerBytes = layout0.memory.is64 ? 8 : 4;
+
+    // Reads of the allocator's in-band metadata in surviving code, on the input's pointer flow (the
+    // family allocates): rewrite the idioms the host can answer, refuse the rest.
+    const familyIndices = new Set(members.map((m) => m.index));
+    const survives = (i: number): boolean => state.survivors.has(names[i] ?? '');
+    const reads = metadataReads({
+      flows: pointerFlow(bytes, info, {
+        allocating: (i) => familyIndices.has(i),
+        stackPointer: layout0.stackPointer?.global ?? null,
+        skip: (i) => !survives(i),
+      }),
+      entryPoints: entryPointIndices(info),
+      pointerBytes,
+      ignore: (i) => !survives(i),
+    });
+    const zeroes = (s: FunctionSummary): boolean =>
+      s.memoryFill ||
+      [...s.calls].some((c) => before.get(c)?.memoryFill || isMemsetShaped(b, mod, c, layout0.memory.is64));
+    const probes = new Map<string, NegativeProbe[]>();
+    const probesOf = (f: string): NegativeProbe[] => {
+      if (!probes.has(f)) probes.set(f, headerProbes(b, mod, f));
+      return probes.get(f)!;
+    };
+    const plan = planHeaderReads({
+      reads: reads.reads,
+      summaries: before,
+      probesOf,
+      names,
+      pointerBytes,
+      zeroes,
+    });
+    const unreadable = reads.opaque.map((o) => `${label(names[o.func] ?? '')} (${o.why})`);
+    if (plan.refused.length > 0 || unreadable.length > 0) {
+      const what = [
+        ...plan.refused.map(describeRefusedRead),
+        ...unreadable.map((u) => `${u}: its code could not be analysed for such reads`),
+      ];
+      const msg =
+        `surviving code reads the old allocator's in-band metadata (the chunk header below a block), which host blocks do not have: ${what.join('; ')}. ` +
+        'Rebuild without inlining the allocator into that code, or name the function with --alloc if it is an allocator member';
+      if (!options.force) {
+        throw new HostAllocError(ErrorCodes.METADATA_READ, `refusing: ${msg}`, {
+          details: { functions: [...new Set(plan.refused.map((r) => label(r.func)))] },
+        });
+      }
+      forced.push(msg);
+    }
 
     const memory = memoryName(b, mod, info.names.memories.get(0));
     const { replaced, swapped } = replaceAllocator(b, mod, members, {
@@ -216,6 +285,20 @@ export async function transform(input: Uint8Array, options: TransformOptions = {
         `emptied the old allocator's initialiser ${label(f)}: it would set up a heap nobody uses`,
       );
       generated.add(f);
+    }
+    if (callocAlwaysClear(b, mod, plan.calloc) > 0) {
+      const fns = new Set(plan.calloc.map((p) => p.function));
+      warnings.push(
+        `${[...fns].map(label).join(', ')}: rewrote an inlined calloc's chunk-header check so that it always zeroes`,
+      );
+    }
+    if (plan.usable.length > 0) {
+      const usableImport = hostImport(b, mod, importModule, 'host_usable_size', layout0.memory.is64);
+      usableSizeFromHost(b, mod, plan.usable, usableImport, layout0.memory.is64);
+      const fns = new Set(plan.usable.map((p) => p.function));
+      warnings.push(
+        `${[...fns].map(label).join(', ')}: malloc_usable_size read the chunk header; it now asks the host (host_usable_size)`,
+      );
     }
     if (!options.keepExports) for (const e of familyExports) mod.removeExport(e);
 
@@ -236,27 +319,10 @@ export async function transform(input: Uint8Array, options: TransformOptions = {
     }
     const imports = ensureCoreImports(b, mod, importModule, layout0.memory.is64);
 
-    const after = summarizeAll(b, mod);
-    const allocating = new Set([...swapped, ...HOST_IMPORTS.map(adapterImportName)]);
-    for (const s of after.values()) {
-      if (s.negativeProbes.some((p) => [...p.fromCall].some((f) => allocating.has(f))))
-        refineProbes(b, mod, s);
-    }
-    const zeroes = (s: FunctionSummary): boolean =>
-      s.memoryFill ||
-      [...s.calls].some((c) => after.get(c)?.memoryFill || isMemsetShaped(b, mod, c, layout0.memory.is64));
-    for (const f of callocAlwaysClear(b, mod, after, allocating, zeroes)) {
-      warnings.push(`${label(f)}: rewrote an inlined calloc's chunk-header check so that it always zeroes`);
-    }
     for (const r of replaced) if (r.replacement.kind === 'adapter') generated.add(nameOf(r, names));
-    const hazards = checkHazards({
-      summaries: after,
-      regions: state.regions,
-      allocating,
-      generated,
-      label,
-    });
-    refuseHazards(hazards, roots(b, mod), label, options, warnings);
+    const survivors = [...state.survivors].flatMap((f) => (generated.has(f) ? [] : [before.get(f)!]));
+    const hazards = checkHazards({ summaries: survivors, regions: state.regions, generated, label });
+    refuseHazards(hazards, roots(b, mod), label, options, forced);
 
     const errors = validationErrors(mod);
     if (errors) {
@@ -266,7 +332,26 @@ export async function transform(input: Uint8Array, options: TransformOptions = {
         { details: { validation: errors.slice(0, 4000) } },
       );
     }
+    if (forced.length > 0) {
+      // Forced past a check: the module is not known to be safe, so it must not claim the ABI.
+      mod.removeExport(ABI_EXPORT);
+      for (const f of forced) warnings.push(`forced: ${f}`);
+      warnings.push(
+        `forced: the output carries no ${ABI_EXPORT} marker, because the checks above did not pass`,
+      );
+    }
     const out = emit(b, mod, hadNames);
+    // The output must pass the metadata-read check verify runs: whatever the rewrite missed, refuse.
+    if (forced.length === 0) {
+      const outInfo = readModule(out);
+      const left = convertedMetadataReads(outInfo, convertedFlows(out, outInfo));
+      if (left.length > 0) {
+        throw new HostAllocError(
+          ErrorCodes.METADATA_READ,
+          `refusing: after the rewrite, code still reads the old allocator's in-band metadata: ${left.join('; ')}`,
+        );
+      }
+    }
     const functionsAfter = definedFunctions(b, mod);
     return {
       bytes: out,
@@ -283,9 +368,37 @@ export async function transform(input: Uint8Array, options: TransformOptions = {
         layout,
         hazards,
         warnings,
+        compliant: forced.length === 0,
       },
     };
   });
+}
+
+/** Functions whose callers are not all in the module: exports, table entries, the start function. */
+export function entryPointIndices(info: ModuleInfo): Set<number> {
+  const out = new Set<number>(info.elemFunctions);
+  for (const e of info.exports) if (e.kind === 'function') out.add(e.index);
+  if (info.start !== null) out.add(info.start);
+  return out;
+}
+
+/** binaryen's name of the function importing `base` from `module`, added when missing. */
+function hostImport(
+  b: Binaryen,
+  mod: BinaryenModule,
+  module: string,
+  base: HostImport,
+  is64: boolean,
+): string {
+  for (const name of functionNames(b, mod)) {
+    const fi = b.getFunctionInfo(mod.getFunction(name));
+    if (fi.module === module && fi.base === base) return name;
+  }
+  const P = is64 ? b.i64 : b.i32;
+  const params = HOST_IMPORT_SIGNATURES[base].params.map(() => P);
+  const name = adapterImportName(base);
+  mod.addFunctionImport(name, module, base, b.createType(params), P);
+  return name;
 }
 
 /**
@@ -384,7 +497,12 @@ function nameOf(r: { index: number }, names: string[]): string {
 }
 
 /** malloc and free (or Rust's alloc and dealloc) must be found; without them nothing is safe. */
-function requireCore(members: FoundMember[], options: TransformOptions, warnings: string[]): void {
+function requireCore(
+  members: FoundMember[],
+  options: TransformOptions,
+  warnings: string[],
+  forced: string[],
+): void {
   const roles = new Set(members.map((m) => m.role));
   const missing: string[] = [];
   if (!roles.has('malloc') && !roles.has('rust_alloc')) missing.push('malloc');
@@ -394,13 +512,16 @@ function requireCore(members: FoundMember[], options: TransformOptions, warnings
     `could not find ${missing.join(' and ')}: no export, name-section entry or glue mapping names ${missing.length > 1 ? 'them' : 'it'}. ` +
     `Name ${missing.length > 1 ? 'them' : 'it'} with --alloc ${missing[0]}=EXPORT_OR_$FUNCTION, pass the Emscripten glue with --glue, or rebuild with names (--profiling-funcs)`;
   if (!options.force) throw new HostAllocError(ErrorCodes.ALLOCATOR_NOT_FOUND, msg, { details: { missing } });
-  warnings.push(`forced: ${msg}`);
+  void warnings;
+  forced.push(msg);
 }
 
-/** Where static data may live: from the lowest data segment to the end of the initial memory. */
+/** Where static data may live: from the lowest data segment (or 1024) to the end of the initial memory. */
 export function staticRange(layout: Layout): { low: number; high: number } {
   return {
-    low: layout.dataStart ?? 1,
+    // Without any data segment, zero-initialised data starts at wasm-ld's and emcc's default global
+    // base (1024): smaller constants are struct offsets (`p + 4`), not addresses.
+    low: layout.dataStart ?? 1024,
     high: Math.max(layout.memory.initialPages * 65536, layout.heapBase.value),
   };
 }
@@ -451,11 +572,11 @@ function refuseHazards(
   entryPoints: Set<string>,
   label: (n: string) => string,
   options: TransformOptions,
-  warnings: string[],
+  forced: string[],
 ): void {
   if (hazards.length === 0) return;
   if (options.force) {
-    for (const h of hazards) warnings.push(`forced past a hazard: ${h.message}`);
+    for (const h of hazards) forced.push(h.message);
     return;
   }
   const residue = hazards.find((h) => h.kind === 'allocator-residue');

@@ -95,6 +95,7 @@ export interface ReplacedFunction extends FamilyMember {
 }
 
 export type HazardKind =
+  | 'metadata-read'
   | 'memory-grow'
   | 'allocator-residue'
   | 'shared-memory'
@@ -125,6 +126,11 @@ export interface TransformReport {
   layout: Layout;
   hazards: Hazard[];
   warnings: string[];
+  /**
+   * The output follows the ABI and carries its marker. False only when `force` pushed past a check
+   * that failed: the output then has no `__hostalloc_abi` export, and `warnings` say what failed.
+   */
+  compliant: boolean;
 }
 
 export interface TransformOptions {

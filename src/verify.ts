@@ -11,10 +11,18 @@
 
 import { HOST_IMPORT_SIGNATURES, type HostImport, roleOfName } from './conventions.js';
 import { isHostAllocError } from './errors.js';
-import { computeLayout } from './layout.js';
+import { computeLayout, findStackPointer } from './layout.js';
+import { convertedFlows, convertedMetadataReads } from './metadata-reads.js';
 import { ABI_VERSION, type VerifyProblem, type VerifyReport } from './types.js';
 import { type BodyShape, bodyShape } from './wasm/instructions.js';
-import { functionLabel, functionType, readModule, scanMemoryGrowDetailed } from './wasm/reader.js';
+import type { FunctionFlow } from './wasm/pointer-flow.js';
+import {
+  functionLabel,
+  functionType,
+  type ModuleInfo,
+  readModule,
+  scanMemoryGrowDetailed,
+} from './wasm/reader.js';
 
 /**
  * An adapter (posix_memalign, Rust's shims over host imports) is small, reads no memory, and calls
@@ -142,5 +150,55 @@ export async function verify(input: Uint8Array): Promise<VerifyReport> {
       `${functionLabel(info, f)} could not be decoded, so memory.grow cannot be ruled out`,
     );
   }
+  const flows = convertedFlows(input, info);
+  for (const line of convertedMetadataReads(info, flows)) problem('metadata-read', line);
+  for (const line of survivingAllocator(input, info, heapBase, flows)) problem('allocator-residue', line);
   return { compliant: problems.length === 0, problems, abiVersion, heapBase };
+}
+
+/**
+ * An allocator that survived under any name still needs memory above __heap_base, and gets its
+ * start from a constant the linker put there: a data word or a mutable global holding the heap
+ * base (sbrk's break pointer, a bump allocator's top). The heap base as a constant in code is not
+ * evidence: emcc's stack functions return the stack top, which is the heap base. memory.grow is
+ * reported separately.
+ */
+function survivingAllocator(
+  input: Uint8Array,
+  info: ModuleInfo,
+  heapBase: number | null,
+  flows: FunctionFlow[],
+): string[] {
+  if (heapBase === null || heapBase === 0) return [];
+  const out: string[] = [];
+  const touched = new Map<number, number>();
+  for (const f of flows) for (const a of f.staticAccesses) touched.set(a, f.index);
+  const P = info.memories[0]?.limits.is64 ? 8 : 4;
+  for (const seg of info.dataSegments) {
+    const { start, end } = seg.contents;
+    // Toolchains trim trailing zero bytes off a segment: a word may run past its end (into zeroes).
+    for (let at = start; at < end; at += 1) {
+      let v = 0;
+      for (let k = P - 1; k >= 0; k--) v = v * 256 + (at + k < end ? input[at + k]! : 0);
+      if (v !== heapBase || seg.offset === null) continue;
+      // The linker's value is left in data after the allocator is gone; it matters when code reads it.
+      const addr = seg.offset + at - start;
+      const reader = touched.get(addr);
+      if (reader === undefined) continue;
+      out.push(
+        `${functionLabel(info, reader)} uses the static word at ${addr}, which holds the heap base ${heapBase}: an allocator's break pointer (sbrk) survives`,
+      );
+      break;
+    }
+  }
+  const sp = findStackPointer(info)?.global;
+  for (let i = info.numImportedGlobals; i < info.globals.length; i++) {
+    const g = info.globals[i]!;
+    if (!g.mutable || g.init === null || i === sp) continue;
+    if (g.init === heapBase)
+      out.push(
+        `mutable global ${i} starts at the heap base ${heapBase}: an allocator's top pointer survives`,
+      );
+  }
+  return out;
 }

@@ -8,7 +8,7 @@
  * an id we do not know marks the function `opaque` (analyses then treat it conservatively).
  */
 
-import { type Binaryen, type BinaryenModule, captureOutput, type ExpressionRef } from './binaryen.js';
+import type { Binaryen, BinaryenModule, ExpressionRef } from './binaryen.js';
 
 /** One memory access at a constant address (pointer operand is i32.const/i64.const). */
 export interface ConstAccess {
@@ -17,27 +17,22 @@ export interface ConstAccess {
   kind: 'read' | 'write' | 'rmw';
 }
 
-/** A load just below a pointer held in a local: `load (local - k)`. */
+/**
+ * A load just below a pointer: `load (X - k)` or `load (X + -k)`, k in 1..16 after the static
+ * offset. Whether it reads allocator metadata is decided by src/metadata-reads.ts on the raw pointer
+ * flow, which numbers the same loads in the same (post-)order (LoadSite.probeIndex); this is where a
+ * rewrite finds the expression.
+ */
 export interface NegativeProbe {
-  local: number;
-  /** Effective offset from the pointer (negative). */
+  /** The function it is in. */
+  function: string;
+  /** Effective offset from X (negative). */
   delta: number;
-  /** The load expression. */
+  /** The load expression, and its parent (to replace the load). */
   load: ExpressionRef;
+  parent: ExpressionRef;
   /** Width of the load in bytes. */
   bytes: number;
-  /** When the load's only use is `(load & MASK)`: the `and` expression and the mask. */
-  mask: { and: ExpressionRef; value: number } | null;
-  /**
-   * The loaded value is compared (lt/gt/le/ge/eq/ne) with a non-constant: an array element below the
-   * pointer, not an allocator header (headers pack flag bits and are always masked first).
-   */
-  compared: boolean;
-  /**
-   * Whether the local may hold a pointer an allocator call returned at this load. Starts
-   * flow-insensitive (any assignment from a call counts); `refineProbes` narrows it per load.
-   */
-  fromCall: Set<string>;
 }
 
 export interface FunctionSummary {
@@ -57,10 +52,6 @@ export interface FunctionSummary {
   constAccesses: ConstAccess[];
   /** Base addresses of accesses of the form `load (i32.add (i32.const BASE) X)`. */
   indexedBases: number[];
-  /** Locals assigned from a direct call, by callee. */
-  localsFromCall: Map<number, Set<string>>;
-  /** Loads at `local - k` (k in 1..16): the shape of a chunk-header probe. */
-  negativeProbes: NegativeProbe[];
   /** An expression id we cannot walk was found. */
   opaque: boolean;
   /** Number of expressions walked. */
@@ -173,6 +164,49 @@ function specsFor(b: Binaryen): Map<number, ChildSpec> {
   return m;
 }
 
+/**
+ * Replaces `old`, a direct child of `parent`, by `replacement` (through the parent class's setter
+ * for the slot that holds it). Returns false when no slot of `parent` holds `old`.
+ */
+export function replaceChild(
+  b: Binaryen,
+  parent: ExpressionRef,
+  old: ExpressionRef,
+  replacement: ExpressionRef,
+): boolean {
+  const id = b.getExpressionId(parent);
+  const shape = SHAPES.find(([idName]) => (b as unknown as Record<string, unknown>)[idName] === id);
+  if (!shape) return false;
+  const [, cls, singles, list] = shape;
+  const g = (b as unknown as Record<string, Getters>)[cls];
+  if (!g) return false;
+  for (const getter of singles) {
+    if (g[getter]?.(parent) === old) {
+      const setter = g[`set${getter.slice(3)}`] as unknown as
+        | ((e: ExpressionRef, v: ExpressionRef) => void)
+        | undefined;
+      if (!setter) return false;
+      setter(parent, replacement);
+      return true;
+    }
+  }
+  if (list) {
+    const spec = specsFor(b).get(id)?.list;
+    const set = g[`set${list}At`] as unknown as
+      | ((e: ExpressionRef, i: number, v: ExpressionRef) => void)
+      | undefined;
+    if (!spec || !set) return false;
+    const n = spec[0](parent);
+    for (let i = 0; i < n; i++) {
+      if (spec[1](parent, i) === old) {
+        set(parent, i, replacement);
+        return true;
+      }
+    }
+  }
+  return false;
+}
+
 /** Visits every expression under `root`, parents before children. Returns false if an id was unknown. */
 export function walk(
   b: Binaryen,
@@ -265,52 +299,21 @@ export function summarize(b: Binaryen, mod: BinaryenModule, name: string): Funct
     memoryCopy: false,
     constAccesses: [],
     indexedBases: [],
-    localsFromCall: new Map(),
-    negativeProbes: [],
     opaque: false,
     size: 0,
   };
   if (sum.imported || !fi.body) return sum;
 
   const X = b as unknown as Record<string, Getters>;
-  const relational = relationalOps(b);
+  const _relational = relationalOps(b);
   const Load = X['Load']!,
     Store = X['Store']!,
     Bin = X['Binary']!,
     LocalGet = X['LocalGet']!,
-    LocalSet = X['LocalSet']!;
+    _LocalSet = X['LocalSet']!;
   const Call = b.Call,
     RefFunc = b.RefFunc;
-  let current: { expr: ExpressionRef; parent: ExpressionRef } = { expr: 0, parent: 0 };
-  const maskOf = (): NegativeProbe['mask'] => {
-    const parent = current.parent;
-    if (!parent || b.getExpressionId(parent) !== b.BinaryId) return null;
-    const op = Bin['getOp']!(parent);
-    if (op !== b.AndInt32) return null;
-    const other =
-      Bin['getLeft']!(parent) === current.expr ? Bin['getRight']!(parent) : Bin['getLeft']!(parent);
-    const value = signedConst(b, other);
-    return value === undefined ? null : { and: parent, value };
-  };
-  const compared = (): boolean => {
-    const parent = current.parent;
-    if (!parent || b.getExpressionId(parent) !== b.BinaryId || !relational.has(Bin['getOp']!(parent)))
-      return false;
-    const other =
-      Bin['getLeft']!(parent) === current.expr ? Bin['getRight']!(parent) : Bin['getLeft']!(parent);
-    return b.getExpressionId(other) !== b.ConstId;
-  };
-  const probe = (local: number, delta: number, bytes: number): void => {
-    sum.negativeProbes.push({
-      local,
-      delta,
-      load: current.expr,
-      bytes,
-      mask: maskOf(),
-      compared: compared(),
-      fromCall: new Set(),
-    });
-  };
+  let _current: { expr: ExpressionRef; parent: ExpressionRef } = { expr: 0, parent: 0 };
   const accessPtr = (ptr: ExpressionRef, offset: number, bytes: number, kind: ConstAccess['kind']): void => {
     const c = constValue(b, ptr);
     if (c !== undefined) {
@@ -324,29 +327,12 @@ export function summarize(b: Binaryen, mod: BinaryenModule, name: string): Funct
     if (op === b.AddInt32 || op === b.AddInt64) {
       const base = constValue(b, right) ?? constValue(b, left);
       if (base !== undefined) sum.indexedBases.push(base + offset);
-      // `local + (-k)`: a read just below a pointer.
-      const k = signedConst(b, right);
-      if (
-        kind === 'read' &&
-        k !== undefined &&
-        k < 0 &&
-        k >= -16 &&
-        offset + k < 0 &&
-        b.getExpressionId(left) === b.LocalGetId
-      ) {
-        probe(LocalGet['getIndex']!(left), k + offset, bytes);
-      }
-    } else if ((op === b.SubInt32 || op === b.SubInt64) && kind === 'read') {
-      const k = signedConst(b, right);
-      if (k !== undefined && k > 0 && k <= 16 && offset < k && b.getExpressionId(left) === b.LocalGetId) {
-        probe(LocalGet['getIndex']!(left), offset - k, bytes);
-      }
     }
   };
 
   sum.opaque = !walk(b, fi.body, (expr, id, parent) => {
     sum.size++;
-    current = { expr, parent };
+    _current = { expr, parent };
     if (id === b.CallId) {
       const target = Call.getTarget(expr);
       sum.calls.add(target);
@@ -385,41 +371,9 @@ export function summarize(b: Binaryen, mod: BinaryenModule, name: string): Funct
     } else if (id === b.SIMDLoadId) {
       const g = X['SIMDLoad']!;
       accessPtr(g['getPtr']!(expr), g['getOffset']!(expr), 16, 'read');
-    } else if (id === b.LocalSetId) {
-      const value = LocalSet['getValue']!(expr);
-      if (value && b.getExpressionId(value) === b.CallId) {
-        const idx = LocalSet['getIndex']!(expr);
-        const set = sum.localsFromCall.get(idx) ?? new Set<string>();
-        set.add(Call.getTarget(value));
-        sum.localsFromCall.set(idx, set);
-      }
     }
   });
-  for (const p of sum.negativeProbes) p.fromCall = new Set(sum.localsFromCall.get(p.local) ?? []);
   return sum;
-}
-
-/**
- * Narrows the provenance of `summary`'s probes: optimizers reuse locals, so a local that once held
- * malloc's result may hold an array pointer at the load. A copy of the function is put in SSA form
- * (binaryen's ssa-nomerge: one assignment per local where no control-flow merge needs two), probed
- * again, and removed; loads correspond one to one in walk order. The module is left as it was.
- */
-export function refineProbes(b: Binaryen, mod: BinaryenModule, summary: FunctionSummary): void {
-  if (summary.negativeProbes.length === 0) return;
-  const fi = b.getFunctionInfo(mod.getFunction(summary.name));
-  const tmp = `hostalloc$ssa$${summary.name}`;
-  mod.addFunction(tmp, fi.params, fi.results, fi.vars, mod.copyExpression(fi.body));
-  try {
-    captureOutput(() => mod.runPassesOnFunction(tmp, ['ssa-nomerge']));
-    const ssa = summarize(b, mod, tmp);
-    if (ssa.negativeProbes.length !== summary.negativeProbes.length) return; // keep the conservative answer
-    summary.negativeProbes.forEach((p, i) => {
-      p.fromCall = ssa.negativeProbes[i]!.fromCall;
-    });
-  } finally {
-    mod.removeFunction(tmp);
-  }
 }
 
 /** Names of all functions (imports first, in index order). */
@@ -434,5 +388,67 @@ export function functionNames(b: Binaryen, mod: BinaryenModule): string[] {
 export function summarizeAll(b: Binaryen, mod: BinaryenModule): Map<string, FunctionSummary> {
   const out = new Map<string, FunctionSummary>();
   for (const name of functionNames(b, mod)) out.set(name, summarize(b, mod, name));
+  return out;
+}
+
+/**
+ * The loads of function `name` whose pointer is `X - k` or `X + -k` (k in 1..16 after the static
+ * offset), in wasm evaluation order (post-order, operands left to right as the binary has them):
+ * the same loads, in the same order, as the raw pointer flow's `probe` loads
+ * (src/wasm/pointer-flow.ts), so that a read found there is rewritten here.
+ */
+export function headerProbes(b: Binaryen, mod: BinaryenModule, name: string): NegativeProbe[] {
+  const fi = b.getFunctionInfo(mod.getFunction(name));
+  const out: NegativeProbe[] = [];
+  if (!fi.body) return out;
+  const specs = specsFor(b);
+  const ids = b as unknown as Record<string, number>;
+  const G = b as unknown as Record<string, Getters>;
+  // Classes whose binaryen child order differs from the binary's operand order.
+  const reorder = new Map<number, (e: ExpressionRef) => ExpressionRef[]>([
+    [ids['BreakId']!, (e) => [G['Break']!['getValue']!(e), G['Break']!['getCondition']!(e)]],
+    [ids['SwitchId']!, (e) => [G['Switch']!['getValue']!(e), G['Switch']!['getCondition']!(e)]],
+  ]);
+  const children = (e: ExpressionRef, id: number): ExpressionRef[] => {
+    const re = reorder.get(id);
+    if (re) return re(e);
+    const spec = specs.get(id);
+    if (!spec) return [];
+    const list: ExpressionRef[] = [];
+    const singles = spec.single.map((g) => g(e));
+    if (id === ids['CallIndirectId'] || id === ids['CallRefId']) {
+      // Operands come before the callee (table index / reference) in the binary.
+      if (spec.list) for (let i = 0; i < spec.list[0](e); i++) list.push(spec.list[1](e, i));
+      return [...list, ...singles];
+    }
+    if (spec.list) for (let i = 0; i < spec.list[0](e); i++) list.push(spec.list[1](e, i));
+    return id === ids['BlockId'] || id === ids['TryId'] ? [...singles, ...list] : [...singles, ...list];
+  };
+  const Load = G['Load']!;
+  const Bin = G['Binary']!;
+  const stack: [ExpressionRef, ExpressionRef, boolean][] = [[fi.body, 0, false]];
+  while (stack.length > 0) {
+    const [e, parent, done] = stack.pop()!;
+    if (!e) continue;
+    const id = b.getExpressionId(e);
+    if (!done) {
+      stack.push([e, parent, true]);
+      const kids = children(e, id);
+      for (let i = kids.length - 1; i >= 0; i--) stack.push([kids[i]!, e, false]);
+      continue;
+    }
+    if (id !== b.LoadId) continue;
+    const ptr = Load['getPtr']!(e);
+    if (b.getExpressionId(ptr) !== b.BinaryId) continue;
+    const op = Bin['getOp']!(ptr);
+    const offset = Load['getOffset']!(e);
+    const k = signedConst(b, Bin['getRight']!(ptr));
+    if (k === undefined) continue;
+    let delta: number | undefined;
+    if ((op === b.AddInt32 || op === b.AddInt64) && k < 0 && k >= -16 && offset + k < 0) delta = offset + k;
+    else if ((op === b.SubInt32 || op === b.SubInt64) && k > 0 && k <= 16 && offset < k) delta = offset - k;
+    if (delta !== undefined)
+      out.push({ function: name, delta, load: e, parent, bytes: Load['getBytes']!(e) });
+  }
   return out;
 }

@@ -46,9 +46,10 @@ const REFUSAL_CODES: ReadonlySet<string> = new Set<string>([
   ErrorCodes.STRAY_MEMORY_GROW,
   ErrorCodes.GC_RUNTIME,
   ErrorCodes.NO_HEAP_BASE,
+  ErrorCodes.METADATA_READ,
 ]);
 
-/** True for HA010–HA023: the module was understood but cannot be transformed safely. */
+/** True for HA010–HA024: the module was understood but cannot be transformed safely. */
 export function isRefusalCode(code: string | undefined): boolean {
   return code !== undefined && REFUSAL_CODES.has(code);
 }

@@ -1,0 +1,304 @@
+/**
+ * @fileoverview metadata-reads: which loads read the old allocator's in-band metadata, the bytes just
+ * below a block it handed out? dlmalloc keeps a chunk's size and in-use bits at p-4 (prev_foot at
+ * p-8); code that reads them (malloc_usable_size, calloc's "fresh memory?" test, inlined or not)
+ * reads a neighbour's bytes once the host owns the heap, because host blocks have no header.
+ *
+ * Two kinds of evidence, on the pointer flow of src/wasm/pointer-flow.ts:
+ *
+ * - allocation: the pointer provably comes from an allocating call (in the same function, through
+ *   parameters whose callers pass allocation results, or through functions that return them), and
+ *   the load reads below it. Offsets are tracked, so a wrapper that stores its own prefix and hands
+ *   out `p + 8` reads `(p + 8) - 8`, inside the block, and is not reported.
+ * - pattern: the pointer's origin is unknown (loaded from memory, a global, an export's
+ *   parameter), and the load has the shape of a header read: at p-4 or p-8 (wasm32; p-8, p-16 on
+ *   memory64) with its value masked by the allocator's flag or size masks (& 3, & -8 …). A user
+ *   prefix read of a pointer of unknown origin is not masked like that.
+ *
+ * transform runs this before the rewrite (allocating = the family) to rewrite or refuse, and verify
+ * runs it on converted modules (allocating = the host imports), so verify reports what transform
+ * would refuse.
+ */
+
+import { findStackPointer } from './layout.js';
+import { type Atom, type CallSite, type FunctionFlow, joinAtoms, pointerFlow } from './wasm/pointer-flow.js';
+import { functionLabel, type ModuleInfo } from './wasm/reader.js';
+
+/** Masks that only make sense on an allocator header: in-use and mmap flags, size without flags. */
+const HEADER_MASKS = new Set([1, 2, 3, 4, 7, -2, -4, -8, -16]);
+/** How far below an allocation a read still counts as a header read. */
+const HEADER_REACH = 16;
+
+export interface MetadataRead {
+  /** Function index (imports included). */
+  func: number;
+  /** Position of the load in the module. */
+  at: number;
+  /** Offset below the allocation (negative). */
+  delta: number;
+  bytes: number;
+  masks: number[];
+  otherUse: boolean;
+  /** Index among the function's `local ± k` loads (binaryen's negativeProbes), when it is one. */
+  probeIndex?: number;
+  evidence: 'allocation' | 'pattern';
+  /** Where the pointer comes from, in words. */
+  via: string;
+}
+
+export interface MetadataReadInput {
+  flows: FunctionFlow[];
+  /** Functions whose callers are unknown (exports, table entries, start): their parameters are unknown. */
+  entryPoints: Set<number>;
+  /** Pointer size in bytes (4, or 8 for memory64). */
+  pointerBytes: number;
+  /** Functions whose reads do not matter (the allocator's own code, removed by the rewrite). */
+  ignore?: (index: number) => boolean;
+}
+
+export interface MetadataReadResult {
+  reads: MetadataRead[];
+  /** Functions the interpreter could not follow, with why. */
+  opaque: { func: number; why: string }[];
+}
+
+const MAX_ROUNDS = 40;
+
+function shiftAtoms(atoms: Atom[], by: number | null): Atom[] {
+  return atoms.map((a) => ({
+    base: a.base,
+    offset: a.offset === null || by === null ? null : a.offset + by,
+  }));
+}
+
+function same(a: Atom[], b: Atom[]): boolean {
+  return a.length === b.length && a.every((x, i) => x.base === b[i]!.base && x.offset === b[i]!.offset);
+}
+
+const UNKNOWN: Atom[] = [{ base: 'u', offset: 0 }];
+
+/**
+ * Interprocedural resolution, context-sensitive for what functions return:
+ *
+ * - Each function gets a summary of what it returns in terms of its own parameters (memset and
+ *   memcpy return their first argument, a wrapper returns `malloc(n) + 8`). A call's result is the
+ *   callee's summary with the call's own arguments put in, so `memset(p + 8, …)` returns p + 8 at
+ *   that call and not every pointer any caller passed to memset.
+ * - Each parameter then gets the join of what every call site passes (unknown for entry points).
+ */
+class Resolver {
+  private readonly calls = new Map<number, Map<number, CallSite>>();
+  /** What each function returns, over atoms a, u and p<j> (its own parameters). */
+  readonly summaries = new Map<number, Atom[]>();
+  /** What each parameter may hold, over atoms a and u. */
+  readonly params = new Map<number, Atom[][]>();
+
+  constructor(flows: FunctionFlow[], entryPoints: Set<number>) {
+    for (const f of flows) this.calls.set(f.index, new Map(f.calls.map((c) => [c.at, c])));
+    const anyOpaque = flows.some((f) => f.opaque);
+    const refTargets = new Set(flows.flatMap((f) => f.refFuncs));
+    for (const f of flows) {
+      this.summaries.set(f.index, f.opaque ? UNKNOWN : []);
+      const outside = entryPoints.has(f.index) || refTargets.has(f.index) || anyOpaque;
+      this.params.set(
+        f.index,
+        Array.from({ length: f.params }, () => (outside ? UNKNOWN : [])),
+      );
+    }
+    this.settle(flows, (f) => {
+      const next = this.symbolic(f.returns, f.index);
+      return [this.summaries.get(f.index)!, next, (v) => this.summaries.set(f.index, v)];
+    });
+    this.settleParams(flows);
+  }
+
+  /** `atoms` of function `f`, with call results replaced by the callees' summaries: over a, u, p<j>. */
+  symbolic(atoms: Atom[], f: number, depth = 0): Atom[] {
+    let out: Atom[] = [];
+    for (const a of atoms) {
+      if (a.base[0] !== 'c') {
+        out = joinAtoms(out, [a]);
+        continue;
+      }
+      const site = this.calls.get(f)?.get(Number(a.base.slice(1)));
+      const summary = site ? this.summaries.get(site.target) : undefined;
+      if (!site || !summary || depth > 64) {
+        out = joinAtoms(out, shiftAtoms(UNKNOWN, a.offset));
+        continue;
+      }
+      for (const s of summary) {
+        if (s.base[0] !== 'p') {
+          out = joinAtoms(out, shiftAtoms([s], a.offset));
+          continue;
+        }
+        const arg = site.args[Number(s.base.slice(1))] ?? UNKNOWN;
+        const by = s.offset === null || a.offset === null ? null : s.offset + a.offset;
+        out = joinAtoms(out, this.symbolic(shiftAtoms(arg, by), f, depth + 1));
+      }
+    }
+    return out;
+  }
+
+  /** `atoms` of function `f` in concrete terms: a and u only. */
+  concrete(atoms: Atom[], f: number): Atom[] {
+    let out: Atom[] = [];
+    for (const a of this.symbolic(atoms, f)) {
+      if (a.base[0] !== 'p') out = joinAtoms(out, [a]);
+      else {
+        const v = this.params.get(f)?.[Number(a.base.slice(1))] ?? UNKNOWN;
+        out = joinAtoms(out, shiftAtoms(v, a.offset));
+      }
+    }
+    return out;
+  }
+
+  private settleParams(flows: FunctionFlow[]): void {
+    for (let round = 0; ; round++) {
+      let changed = false;
+      for (const f of flows) {
+        if (f.opaque) continue;
+        for (const call of f.calls) {
+          const target = this.params.get(call.target);
+          if (!target) continue; // an import
+          call.args.forEach((arg, i) => {
+            if (i >= target.length) return;
+            const next = joinAtoms(target[i]!, this.concrete(arg, f.index));
+            if (!same(next, target[i]!)) {
+              target[i] = round >= MAX_ROUNDS ? shiftAtoms(next, null) : next;
+              changed = true;
+            }
+          });
+        }
+      }
+      if (!changed || round > MAX_ROUNDS + 2) return;
+    }
+  }
+
+  private settle(
+    flows: FunctionFlow[],
+    step: (f: FunctionFlow) => [Atom[], Atom[], (v: Atom[]) => void],
+  ): void {
+    for (let round = 0; ; round++) {
+      let changed = false;
+      for (const f of flows) {
+        if (f.opaque) continue;
+        const [old, computed, set] = step(f);
+        const next = joinAtoms(old, computed);
+        if (!same(next, old)) {
+          set(round >= MAX_ROUNDS ? shiftAtoms(next, null) : next);
+          changed = true;
+        }
+      }
+      if (!changed || round > MAX_ROUNDS + 2) return;
+    }
+  }
+}
+
+/** Classifies every recorded load of `input.flows`. */
+export function metadataReads(input: MetadataReadInput): MetadataReadResult {
+  const { flows } = input;
+  const resolver = new Resolver(flows, input.entryPoints);
+  const headerDeltas = new Set([-input.pointerBytes, -2 * input.pointerBytes]);
+  const reads: MetadataRead[] = [];
+  for (const f of flows) {
+    if (f.opaque || input.ignore?.(f.index)) continue;
+    for (const site of f.loads) {
+      let found: MetadataRead | undefined;
+      for (const atom of site.atoms) {
+        if (atom.offset === null) continue;
+        for (const c of resolver.concrete([atom], f.index)) {
+          if (c.base !== 'a' || c.offset === null || c.offset >= 0 || c.offset < -HEADER_REACH) continue;
+          found = {
+            func: f.index,
+            at: site.at,
+            delta: c.offset,
+            bytes: site.bytes,
+            masks: site.masks,
+            otherUse: site.otherUse,
+            evidence: 'allocation',
+            via: describe(atom),
+          };
+          break;
+        }
+        if (found) break;
+      }
+      if (!found && site.masks.some((m) => HEADER_MASKS.has(m))) {
+        const atom = site.atoms.find(
+          (a) =>
+            a.offset !== null &&
+            headerDeltas.has(a.offset) &&
+            resolver.concrete([{ base: a.base, offset: 0 }], f.index).some((c) => c.base === 'u'),
+        );
+        if (atom) {
+          found = {
+            func: f.index,
+            at: site.at,
+            delta: atom.offset!,
+            bytes: site.bytes,
+            masks: site.masks,
+            otherUse: site.otherUse,
+            evidence: 'pattern',
+            via: `${origin(atom)}, masked like an allocator header (& ${site.masks.join(', & ')})`,
+          };
+        }
+      }
+      if (found) {
+        if (site.probeIndex !== undefined) found.probeIndex = site.probeIndex;
+        reads.push(found);
+      }
+    }
+  }
+  return {
+    reads,
+    opaque: flows
+      .filter((f) => f.opaque && !input.ignore?.(f.index))
+      .map((f) => ({ func: f.index, why: f.why ?? '' })),
+  };
+}
+
+function origin(atom: Atom): string {
+  if (atom.base === 'u') return 'a pointer of unknown origin (loaded from memory, a global or an import)';
+  if (atom.base[0] === 'p') return `parameter ${atom.base.slice(1)} (its callers are not all known)`;
+  return 'the result of a call';
+}
+
+function describe(atom: Atom): string {
+  if (atom.base === 'a') return 'a pointer an allocation call returned';
+  if (atom.base === 'u') return 'a pointer';
+  if (atom.base[0] === 'p') return `parameter ${atom.base.slice(1)}, which callers pass allocations to`;
+  return 'the result of a call that returns an allocation';
+}
+
+/** The host imports whose results are fresh blocks. */
+const ALLOCATING_IMPORTS = new Set(['host_malloc', 'host_calloc', 'host_realloc', 'host_aligned_alloc']);
+
+/** Pointer flow of a converted module: its `host_*` imports allocate. */
+export function convertedFlows(bytes: Uint8Array, info: ModuleInfo): FunctionFlow[] {
+  const allocating = new Set(
+    info.imports.filter((i) => i.kind === 'function' && ALLOCATING_IMPORTS.has(i.name)).map((i) => i.index),
+  );
+  return pointerFlow(bytes, info, {
+    allocating: (i) => allocating.has(i),
+    stackPointer: findStackPointer(info)?.global ?? null,
+  });
+}
+
+/**
+ * The metadata reads left in a converted module, one line each ("$label reads p-4 of …"); verify
+ * reports them and transform refuses its own output when any is left. Functions the interpreter
+ * cannot follow are listed too.
+ */
+export function convertedMetadataReads(info: ModuleInfo, flows: FunctionFlow[]): string[] {
+  const is64 = info.memories[0]?.limits.is64 ?? false;
+  const entryPoints = new Set<number>(info.elemFunctions);
+  for (const e of info.exports) if (e.kind === 'function') entryPoints.add(e.index);
+  if (info.start !== null) entryPoints.add(info.start);
+  const found = metadataReads({ flows, entryPoints, pointerBytes: is64 ? 8 : 4 });
+  return [
+    ...found.reads.map(
+      (r) =>
+        `${functionLabel(info, r.func)} reads p${r.delta} (${r.bytes} bytes${r.masks.length ? `, masked & ${r.masks.join(', & ')}` : ''}) of ${r.via}`,
+    ),
+    ...found.opaque.map((o) => `${functionLabel(info, o.func)} could not be analysed (${o.why})`),
+  ];
+}
