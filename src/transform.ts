@@ -15,6 +15,7 @@ import { callocAlwaysClear } from '../passes/calloc-always-clear.js';
 import { checkHazards } from '../passes/check-hazards.js';
 import { exportLayout, memoryName } from '../passes/export-layout.js';
 import { type FoundMember, findAllocator, functionExports } from '../passes/find-allocator.js';
+import { findGrowImport } from '../passes/find-grow-import.js';
 import { matchFingerprints } from '../passes/fingerprint.js';
 import { type AnalysisMatch, identifyByAnalysis, isMemsetShaped } from '../passes/identify-by-analysis.js';
 import {
@@ -165,7 +166,8 @@ export async function transform(input: Uint8Array, options: TransformOptions = {
       `import module name '${importModule}' must be printable ASCII`,
     );
   }
-  const glueExports = options.glue === undefined ? undefined : readGlue(options.glue).exports;
+  const glue = options.glue === undefined ? undefined : readGlue(options.glue);
+  const glueExports = glue?.exports;
   // binaryen reads names as C strings: an empty name, or one with a NUL, cannot be looked up
   // again (binaryen aborts), and duplicates are ambiguous. Such a name section is dropped, and the
   // module is handled as stripped.
@@ -201,6 +203,7 @@ export async function transform(input: Uint8Array, options: TransformOptions = {
     checkSignatures(b, mod, members, layout0.memory.is64);
 
     const state = stateOf(new Set(members.map((m) => m.func)));
+    const growImport = findGrowImport(b, mod, before, state.exclusive, layout0.memory.is64);
     const familyExports = new Set(members.flatMap((m) => m.exports));
     const generated = new Set<string>();
 
@@ -217,7 +220,11 @@ export async function transform(input: Uint8Array, options: TransformOptions = {
       );
       generated.add(f);
     }
-    if (!options.keepExports) for (const e of familyExports) mod.removeExport(e);
+    if (options.dropExports) {
+      // Exports the glue reaches stay: it would break without them.
+      const used = new Set(glue?.symbols.values());
+      for (const e of familyExports) if (!used.has(e)) mod.removeExport(e);
+    }
 
     // Export the layout before stripping: exports are roots, and a module that exported nothing
     // would otherwise lose its memory to remove-unused-module-elements.
@@ -283,6 +290,7 @@ export async function transform(input: Uint8Array, options: TransformOptions = {
         layout,
         hazards,
         warnings,
+        ...(growImport ? { growImport } : {}),
       },
     };
   });
