@@ -107,12 +107,15 @@ export interface GlueHeap {
  * namespace the module imports them from), finds an imported memory, and routes growth through the
  * glue's grow import so that the glue refreshes its views. Without a grow import the heap does not
  * grow the memory (growing behind the glue's back would leave its views stale): allocation then
- * fails with NULL when the memory is full.
+ * fails with NULL when the memory is full (`fallback` 'none'), or grows the memory directly
+ * ('memory.grow', for glue that re-creates its views when they are detached, as wasm-bindgen's does).
  */
 export function prepareGlueHeap(
   module: WasmModule,
   imports: WasmImports,
   options: GlueHostOptions = {},
+  /** Without a grow import: 'none' refuses to grow (Emscripten), 'memory.grow' grows directly. */
+  fallback: 'none' | 'memory.grow' = 'none',
 ): GlueHeap {
   const section = readHostallocSection(module);
   const growImport = options.growImport ?? section?.growImport ?? resizeByName(imports);
@@ -125,7 +128,7 @@ export function prepareGlueHeap(
   const heapBase = options.heapBase ?? section?.heapBase;
   let glueGrowths = 0;
   const grow = (mem: WasmMemory, delta: number): boolean => {
-    if (!growImport || !isFunction(growFn)) return false;
+    if (!growImport || !isFunction(growFn)) return fallback === 'memory.grow' && growDirectly(mem, delta);
     glueGrowths++;
     if (growImport.kind === 'notify') {
       if (!growDirectly(mem, delta)) return false;

@@ -38,6 +38,8 @@ import { HostAllocatorErrorCodes as C, HostAllocatorError } from './errors.js';
 import { Tlsf } from './tlsf.js';
 
 export type { WasmGlobal, WasmImports, WasmInstance, WasmMemory, WasmModule } from '../wasm-api.js';
+export type { WithHostAllocatorResult } from './bindgen.js';
+export { hostImports, withHostAllocator } from './bindgen.js';
 export type { EmscriptenHook, ModuleSource } from './emscripten.js';
 export { emscripten } from './emscripten.js';
 export type { HostAllocatorErrorCode } from './errors.js';
