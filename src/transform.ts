@@ -3,7 +3,8 @@
  *
  *   read (raw, no binaryen) -> refuse early (component, GC runtime, shared memory, no memory)
  *   -> already compliant? return as is
- *   -> find-allocator -> allocator-state -> replace-allocator -> fix references -> unexport
+ *   -> find-allocator -> allocator-state (+ find-grow-import) -> replace-allocator -> fix references
+ *   -> unexport (only with dropExports)
  *   -> strip (remove-unused-module-elements, duplicate-import-elimination, strip-dwarf)
  *   -> check-hazards (refuse residue and memory.grow) -> export-layout -> validate -> emit
  *

@@ -14,7 +14,10 @@ import { createHostAllocator, type HostAllocator, type HostAllocatorOptions } fr
 export interface GlueGrowImport {
   module: string;
   name: string;
-  /** 'resize' (emscripten_resize_heap, the default) or 'notify' (emscripten_notify_memory_growth). */
+  /**
+   * 'resize' (emscripten_resize_heap) or 'notify' (emscripten_notify_memory_growth). When absent:
+   * 'notify' for an import named emscripten_notify_memory_growth, else 'resize'.
+   */
   kind?: 'resize' | 'notify';
 }
 
@@ -118,7 +121,12 @@ export function prepareGlueHeap(
   fallback: 'none' | 'memory.grow' = 'none',
 ): GlueHeap {
   const section = readHostallocSection(module);
-  const growImport = options.growImport ?? section?.growImport ?? resizeByName(imports);
+  const found = options.growImport ?? section?.growImport ?? resizeByName(imports);
+  // A record without `kind`: STANDALONE builds keep the notify import's name, resize is the rest.
+  const growImport: GlueGrowImport | undefined = found && {
+    ...found,
+    kind: found.kind ?? (found.name === 'emscripten_notify_memory_growth' ? 'notify' : 'resize'),
+  };
   const growFn = growImport ? imports[growImport.module]?.[growImport.name] : undefined;
   let memory: WasmMemory | undefined;
   for (const imp of WA.Module.imports(module)) {
