@@ -7,6 +7,7 @@
  *   3.x:  var _malloc = Module["_malloc"] = function() {
  *           return (_malloc = Module["_malloc"] = Module["asm"]["f"]).apply(null, arguments) };
  *         var _malloc = Module["_malloc"] = asm["f"];
+ *   3.x closure:  a._malloc = function() { return (a._malloc = a.asm.f).apply(null, arguments) };
  *   debug builds: var _malloc = createExportWrapper("malloc");   (the export is not minified)
  *   1.38-era:  var _malloc = Module["_malloc"] = function() {
  *                return Module["asm"]["malloc"].apply(null, arguments) };
@@ -30,8 +31,8 @@ export interface GlueInfo {
 const Q = `["']`;
 /** `_sym = … <obj>["X"]` or `<obj>.X`, possibly through `Module["_sym"] =` chains. */
 const ASSIGN = new RegExp(
-  String.raw`\b_([A-Za-z_$][\w$]*)\s*=\s*(?:Module\[${Q}_[\w$]+${Q}\]\s*=\s*)?(?:function\s*\(\)\s*\{\s*return\s*\(?\s*(?:_[\w$]+\s*=\s*(?:Module\[${Q}_[\w$]+${Q}\]\s*=\s*)?)?)?` +
-    String.raw`(?:wasmExports|asm|Module\[${Q}asm${Q}\]|Module\.asm|[A-Za-z_$][\w$]?)` +
+  String.raw`\b_([A-Za-z_$][\w$]*)\s*=\s*(?:Module\[${Q}_[\w$]+${Q}\]\s*=\s*)?(?:function\s*\(\)\s*\{\s*return\s*\(?\s*(?:(?:[A-Za-z_$][\w$]?\.)?_[\w$]+\s*=\s*(?:Module\[${Q}_[\w$]+${Q}\]\s*=\s*)?)?)?` +
+    String.raw`(?:wasmExports|asm|Module\[${Q}asm${Q}\]|Module\.asm|[A-Za-z_$][\w$]?\.asm|[A-Za-z_$][\w$]?)` +
     String.raw`(?:\[${Q}([\w$]+)${Q}\]|\.([A-Za-z_$][\w$]*))`,
   'g',
 );

@@ -3,7 +3,8 @@
  *
  *   read (raw, no binaryen) -> refuse early (component, GC runtime, shared memory, no memory)
  *   -> already compliant? return as is
- *   -> find-allocator -> allocator-state -> replace-allocator -> fix references -> unexport
+ *   -> find-allocator -> allocator-state (+ find-grow-import) -> replace-allocator -> fix references
+ *   -> unexport (only with dropExports)
  *   -> strip (remove-unused-module-elements, duplicate-import-elimination, strip-dwarf)
  *   -> check-hazards (refuse residue and memory.grow) -> export-layout -> validate -> emit
  *
@@ -15,6 +16,7 @@ import { callocAlwaysClear } from '../passes/calloc-always-clear.js';
 import { checkHazards } from '../passes/check-hazards.js';
 import { exportLayout, memoryName } from '../passes/export-layout.js';
 import { type FoundMember, findAllocator, functionExports } from '../passes/find-allocator.js';
+import { findGrowImport } from '../passes/find-grow-import.js';
 import { matchFingerprints } from '../passes/fingerprint.js';
 import { describeRefusedRead, planHeaderReads } from '../passes/header-reads.js';
 import { type AnalysisMatch, identifyByAnalysis, isMemsetShaped } from '../passes/identify-by-analysis.js';
@@ -183,7 +185,8 @@ export async function transform(input: Uint8Array, options: TransformOptions = {
       `import module name '${importModule}' must be printable ASCII`,
     );
   }
-  const glueExports = options.glue === undefined ? undefined : readGlue(options.glue).exports;
+  const glue = options.glue === undefined ? undefined : readGlue(options.glue);
+  const glueExports = glue?.exports;
   // binaryen reads names as C strings: an empty name, or one with a NUL, cannot be looked up
   // again (binaryen aborts), and duplicates are ambiguous. Such a name section is dropped, and the
   // module is handled as stripped.
@@ -222,6 +225,7 @@ export async function transform(input: Uint8Array, options: TransformOptions = {
 
     const family = new Set(members.map((m) => m.func));
     const state = stateOf(family);
+    const growImport = findGrowImport(b, mod, before, state.exclusive, layout0.memory.is64);
     const familyExports = new Set(members.flatMap((m) => m.exports));
     const generated = new Set<string>();
     const pointerBytes = layout0.memory.is64 ? 8 : 4;
@@ -300,7 +304,11 @@ export async function transform(input: Uint8Array, options: TransformOptions = {
         `${[...fns].map(label).join(', ')}: malloc_usable_size read the chunk header; it now asks the host (host_usable_size)`,
       );
     }
-    if (!options.keepExports) for (const e of familyExports) mod.removeExport(e);
+    if (options.dropExports) {
+      // Exports the glue reaches stay: it would break without them.
+      const used = new Set(glue?.symbols.values());
+      for (const e of familyExports) if (!used.has(e)) mod.removeExport(e);
+    }
 
     // Export the layout before stripping: exports are roots, and a module that exported nothing
     // would otherwise lose its memory to remove-unused-module-elements.
@@ -369,6 +377,7 @@ export async function transform(input: Uint8Array, options: TransformOptions = {
         hazards,
         warnings,
         compliant: forced.length === 0,
+        ...(growImport ? { growImport } : {}),
       },
     };
   });

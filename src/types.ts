@@ -131,6 +131,24 @@ export interface TransformReport {
    * that failed: the output then has no `__hostalloc_abi` export, and `warnings` say what failed.
    */
   compliant: boolean;
+  /**
+   * The import the removed allocator called to grow memory (Emscripten's `emscripten_resize_heap`
+   * under its possibly minified name, or `emscripten_notify_memory_growth` in STANDALONE builds).
+   * A host routes its own growth through it so that the glue refreshes its views. Absent when the
+   * allocator grew memory without telling anyone.
+   */
+  growImport?: GrowImport;
+}
+
+/** See {@link TransformReport.growImport}. */
+export interface GrowImport {
+  module: string;
+  name: string;
+  /**
+   * 'resize': `(requestedBytes) -> bool`, grows the memory itself (emscripten_resize_heap);
+   * 'notify': `(memoryIndex)`, called after the memory grew (emscripten_notify_memory_growth).
+   */
+  kind: 'resize' | 'notify';
 }
 
 export interface TransformOptions {
@@ -140,7 +158,13 @@ export interface TransformOptions {
   alloc?: Partial<Record<AllocRole, string>>;
   /** Emscripten JS glue source text, to map minified exports back to malloc/free. */
   glue?: string;
-  /** Keep the family's exports (malloc, free, …), forwarding to the host imports. */
+  /**
+   * Remove the family's exports (malloc, free, …) instead of keeping them as forwarders to the host
+   * imports. Default false: callers (JS glue, hosts) keep working. With `glue`, exports the glue
+   * references are kept even then.
+   */
+  dropExports?: boolean;
+  /** Accepted for compatibility and ignored: keeping the family's exports is the default. */
   keepExports?: boolean;
   /** Keep DWARF custom sections (stale after the rewrite). Default false. */
   keepDwarf?: boolean;

@@ -38,8 +38,14 @@ import { HostAllocatorErrorCodes as C, HostAllocatorError } from './errors.js';
 import { Tlsf } from './tlsf.js';
 
 export type { WasmGlobal, WasmImports, WasmInstance, WasmMemory, WasmModule } from '../wasm-api.js';
+export type { WithHostAllocatorResult } from './bindgen.js';
+export { hostImports, withHostAllocator } from './bindgen.js';
+export type { EmscriptenHook, ModuleSource } from './emscripten.js';
+export { emscripten } from './emscripten.js';
 export type { HostAllocatorErrorCode } from './errors.js';
 export { HostAllocatorError, HostAllocatorErrorCodes, isHostAllocatorError } from './errors.js';
+export type { GlueGrowImport, GlueHostOptions, HostallocSection } from './glue.js';
+export { readHostallocSection } from './glue.js';
 export type { TlsfBlock, TlsfStats } from './tlsf.js';
 export { TLSF_MAX_SIZE, Tlsf } from './tlsf.js';
 

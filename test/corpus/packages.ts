@@ -12,7 +12,6 @@ import {
   importEsm,
   type LoadState,
   packageFile,
-  type ResizeImport,
   type Substitution,
   sha256,
 } from './load.js';
@@ -25,8 +24,6 @@ export interface CorpusPackage {
   /** Paths inside the package. */
   wasm: string;
   glue: string;
-  /** The glue's emscripten_resize_heap in its import object; null when the glue cannot grow memory. */
-  resize: ResizeImport | null;
   /** Loads `sub` through the glue and runs the workload. */
   run(sub: Substitution, state: LoadState): Promise<unknown>;
 }
@@ -93,8 +90,6 @@ const bokuwebZstd: CorpusPackage = {
   pkg: '@bokuweb/zstd-wasm',
   wasm: 'dist/common/zstd.wasm',
   glue: 'dist/common/zstd.js',
-  // `var wasmImports = { …, e: _emscripten_resize_heap, … }`, passed as `{ a: wasmImports }`.
-  resize: { module: 'a', name: 'e' },
   async run(sub, state) {
     const { Module: M } = freshCommonJs(packageFile(this.pkg, this.glue)) as ZstdGlue;
     Object.assign(M, glueOptions(sub, state));
@@ -155,8 +150,6 @@ const sqlJs: CorpusPackage = {
   pkg: 'sql.js',
   wasm: 'dist/sql-wasm.wasm',
   glue: 'dist/sql-wasm.js',
-  // The glue never grows memory (no emscripten_resize_heap; the module has no memory.grow).
-  resize: null,
   async run(sub, state) {
     const init = freshCommonJs(packageFile(this.pkg, this.glue)) as (
       o: Record<string, unknown>,
@@ -193,6 +186,14 @@ const sqlJs: CorpusPackage = {
   },
 };
 
+/** The same package's debug build (unminified glue, assertions on): same workload. */
+const sqlJsDebug: CorpusPackage = {
+  ...sqlJs,
+  id: 'sql.js debug',
+  wasm: 'dist/sql-wasm-debug.wasm',
+  glue: 'dist/sql-wasm-debug.js',
+};
+
 // ------------------------------------------------------------------ @jsquash/jpeg (MozJPEG)
 
 type Factory<T> = (options: Record<string, unknown>) => Promise<T>;
@@ -225,9 +226,7 @@ async function originalJpeg(): Promise<Uint8Array> {
   const { default: factory } = await importEsm<{
     default: Factory<{ encode: (...a: unknown[]) => Uint8Array }>;
   }>(packageFile(enc.pkg, enc.glue));
-  const m = await factory(
-    glueOptions({ bytes: wasmBytes(enc) }, { instance: null, heap: null, hostResizes: 0 }),
-  );
+  const m = await factory(glueOptions({ bytes: wasmBytes(enc) }, { instance: null, hook: null }));
   jpegInput = m.encode(sampleImage(160, 120), 160, 120, JPEG_OPTIONS).slice();
   return jpegInput;
 }
@@ -237,8 +236,6 @@ const mozjpegEnc: CorpusPackage = {
   pkg: '@jsquash/jpeg',
   wasm: 'codec/enc/mozjpeg_enc.wasm',
   glue: 'codec/enc/mozjpeg_enc.js',
-  // `var wasmImports = { …, p: _emscripten_resize_heap, … }`, passed as `{ "a": wasmImports }`.
-  resize: { module: 'a', name: 'p' },
   async run(sub, state) {
     const { default: factory } = await importEsm<{
       default: Factory<{ encode: (...a: unknown[]) => Uint8Array }>;
@@ -261,8 +258,6 @@ const mozjpegDec: CorpusPackage = {
   pkg: '@jsquash/jpeg',
   wasm: 'codec/dec/mozjpeg_dec.wasm',
   glue: 'codec/dec/mozjpeg_dec.js',
-  // `var wasmImports = { …, s: _emscripten_resize_heap, … }`, passed as `{ "a": wasmImports }`.
-  resize: { module: 'a', name: 's' },
   async run(sub, state) {
     const input = await originalJpeg();
     const { default: factory } = await importEsm<{
@@ -315,8 +310,6 @@ const quickjs: CorpusPackage = {
   pkg: '@jitl/quickjs-wasmfile-release-sync',
   wasm: 'dist/emscripten-module.wasm',
   glue: 'dist/emscripten-module.mjs',
-  // `xa = { …, k: (requested) => { … t.grow(…); ca(); … } }` (resize; ca = updateMemoryViews), passed as `{ a: xa }`.
-  resize: { module: 'a', name: 'k' },
   async run(sub, state) {
     const { default: factory } = await importEsm<{ default: Factory<QuickJsRaw> }>(
       packageFile(this.pkg, this.glue),
@@ -355,4 +348,11 @@ const quickjs: CorpusPackage = {
   },
 };
 
-export const CORPUS: readonly CorpusPackage[] = [bokuwebZstd, sqlJs, mozjpegEnc, mozjpegDec, quickjs];
+export const CORPUS: readonly CorpusPackage[] = [
+  bokuwebZstd,
+  sqlJs,
+  sqlJsDebug,
+  mozjpegEnc,
+  mozjpegDec,
+  quickjs,
+];
