@@ -2,7 +2,7 @@
  * @fileoverview transform(): one public function made of named steps, wasm-snip style:
  *
  *   read (raw, no binaryen) -> refuse early (component, GC runtime, shared memory, no memory)
- *   -> already compliant? return as is
+ *   -> already compliant? return as is -> built against the ABI? adopt (src/adopt.ts)
  *   -> find-allocator -> allocator-state -> replace-allocator -> fix references -> unexport
  *   -> strip (remove-unused-module-elements, duplicate-import-elimination, strip-dwarf)
  *   -> check-hazards (refuse residue and memory.grow) -> export-layout -> validate -> emit
@@ -24,6 +24,7 @@ import {
   fixReferences,
   replaceAllocator,
 } from '../passes/replace-allocator.js';
+import { adopt } from './adopt.js';
 import {
   type Binaryen,
   type BinaryenModule,
@@ -158,6 +159,9 @@ export async function transform(input: Uint8Array, options: TransformOptions = {
       },
     };
   }
+  // Built against the ABI from source: only the marker and layout exports are missing.
+  const adopted = await adopt(bytes, info, layout0, options, staleLayoutExports(info, layout0));
+  if (adopted) return adopted;
   const importModule = options.importModule ?? 'env';
   if (!/^[\x20-\x7e]+$/.test(importModule)) {
     throw new HostAllocError(

@@ -32,11 +32,8 @@ import {
 import os from 'node:os';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { createHostAllocator } from '../src/host/index.js';
-import { inspect, transform, verify } from '../src/index.js';
 import { CLI, ensureBuilt, ROOT } from './cli/helpers.js';
 import { type Block, readBlocks } from './docs/markdown.js';
-import { WA } from './harness/wasm.js';
 
 const DOC_FILES = [
   'README.md',
@@ -48,8 +45,6 @@ const DOC_FILES = [
 ].filter((f) => existsSync(path.join(ROOT, f)));
 
 const TOOLCHAINS = process.env['DOC_TEST_TOOLCHAINS'] === '1';
-/** Where `npm run fixtures` puts the direct-compliance recipe modules (overridable for trying a build). */
-const RECIPES = process.env['DOC_TEST_RECIPES_DIR'] ?? path.join(ROOT, 'fixtures/recipes');
 
 /** Placeholder inputs of the docs' examples, copied from fixtures. */
 const PLACEHOLDERS: Record<string, string> = {
@@ -222,45 +217,5 @@ describe('npx resolves the package bin (README set-up)', () => {
     const pkg = JSON.parse(readFileSync(path.join(ROOT, 'package.json'), 'utf8')) as { version: string };
     expect(r.status, r.stderr).toBe(0);
     expect(r.stdout.trim()).toBe(pkg.version);
-  });
-});
-
-/**
- * The direct-compliance recipes of docs/toolchains.md (sources in docs/recipes-src/), built by
- * `npm run fixtures` into fixtures/recipes/ (committed, so tests need no toolchain).
- */
-describe('recipe outputs (docs/recipes-src, built by npm run fixtures)', () => {
-  const recipes = [
-    { name: 'c-host-alloc', layout: 'data-stack-heap', transformFirst: false },
-    { name: 'rust-host-alloc', layout: 'stack-data-heap', transformFirst: true },
-  ];
-  for (const r of recipes) {
-    const file = path.join(RECIPES, `${r.name}.wasm`);
-    it(`${r.name}: compliant, ${r.layout}, runs on the JS host`, async () => {
-      let bytes: Uint8Array = readFileSync(file);
-      if (r.transformFirst) bytes = (await transform(bytes)).bytes;
-      const v = await verify(bytes);
-      expect(v.problems).toEqual([]);
-      expect((await inspect(bytes)).layout.kind).toBe(r.layout);
-      const heap = createHostAllocator();
-      const instance = new WA.Instance(new WA.Module(bytes), { env: { ...heap.imports } });
-      heap.attach(instance);
-      const ex = instance.exports as Record<string, (...a: number[]) => number>;
-      ex['_initialize']?.();
-      const name = new TextEncoder().encode('docs');
-      const p = heap.malloc(name.length + 1);
-      new Uint8Array(heap.memory!.buffer).set([...name, 0], p);
-      const q = ex['greet']!.length === 1 ? ex['greet']!(p) : ex['greet']!(p, name.length);
-      expect(new TextDecoder().decode(new Uint8Array(heap.memory!.buffer, q, 11))).toBe('hello, docs');
-      heap.free(q);
-      ex['consume']!(p, name.length); // frees p
-      expect(heap.stats().blocks).toBe(0);
-    });
-  }
-  it('their sources exist', () => {
-    for (const r of recipes) {
-      const ext = r.name.startsWith('rust') ? 'rs' : 'c';
-      expect(existsSync(path.join(ROOT, 'docs/recipes-src', `${r.name}.${ext}`))).toBe(true);
-    }
   });
 });
