@@ -2,8 +2,9 @@
  * @fileoverview transform(): one public function made of named steps, wasm-snip style:
  *
  *   read (raw, no binaryen) -> refuse early (component, GC runtime, shared memory, no memory)
- *   -> already compliant? return as is
- *   -> find-allocator -> allocator-state (+ find-grow-import) -> replace-allocator -> fix references
+ *   -> already compliant? return as is -> built against the ABI? adopt (src/adopt.ts)
+ *   -> find-allocator -> allocator-state (+ find-grow-import, metadata-reads -> header-reads)
+ *   -> replace-allocator -> fix references -> calloc-always-clear, usable-size-from-host
  *   -> unexport (only with dropExports)
  *   -> strip (remove-unused-module-elements, duplicate-import-elimination, strip-dwarf)
  *   -> check-hazards (refuse residue and memory.grow) -> export-layout -> validate -> emit
@@ -28,6 +29,7 @@ import {
   replaceAllocator,
 } from '../passes/replace-allocator.js';
 import { usableSizeFromHost } from '../passes/usable-size-from-host.js';
+import { adopt } from './adopt.js';
 import {
   type Binaryen,
   type BinaryenModule,
@@ -178,6 +180,9 @@ export async function transform(input: Uint8Array, options: TransformOptions = {
       },
     };
   }
+  // Built against the ABI from source: only the marker and layout exports are missing.
+  const adopted = await adopt(bytes, info, layout0, options, staleLayoutExports(info, layout0));
+  if (adopted) return adopted;
   const importModule = options.importModule ?? 'env';
   if (!/^[\x20-\x7e]+$/.test(importModule)) {
     throw new HostAllocError(

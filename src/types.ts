@@ -110,7 +110,11 @@ export interface Hazard {
   message: string;
 }
 
-export type TransformStatus = 'transformed' | 'already-compliant';
+/**
+ * 'adopted': the module was built against the ABI (it imports host_malloc/host_free and has no
+ * allocator of its own); only the marker and the layout exports were added (src/adopt.ts).
+ */
+export type TransformStatus = 'transformed' | 'adopted' | 'already-compliant';
 
 export interface TransformReport {
   status: TransformStatus;

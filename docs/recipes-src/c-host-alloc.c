@@ -1,15 +1,20 @@
 /*
  * A C plugin built directly against the wasm-hostalloc ABI (docs/abi.md): no allocator inside, the
- * host's allocator behind malloc/free. Recipe of docs/toolchains.md ("clang + wasi-libc, direct").
+ * host's allocator behind malloc/free. Recipe of docs/faq.md and docs/toolchains.md.
  *
+ * clang + wasi-libc (clang-16, clang-19):
  *   clang-16 --target=wasm32-wasi -O2 -c c-host-alloc.c -o c-host-alloc.o
  *   clang-16 --target=wasm32-wasi -mexec-model=reactor -Wl,--strip-debug \
  *     -Wl,--export=__heap_base -Wl,--export=__data_end c-host-alloc.o -o c-host-alloc.raw.wasm
- *   npx wasm-hostalloc transform c-host-alloc.raw.wasm -o c-host-alloc.wasm   # adds __hostalloc_abi
+ * emcc (3.1.6 and later); host-imports.js tells emcc the six host_* functions are imports:
+ *   emcc -O2 --no-entry -sSTANDALONE_WASM -sMALLOC=none --js-library host-imports.js \
+ *     -Wl,--export=__heap_base -Wl,--export=__data_end c-host-alloc.c -o c-host-alloc.raw.wasm
+ * then, for either:
+ *   npx wasm-hostalloc transform c-host-alloc.raw.wasm -o c-host-alloc.wasm   # status: adopted
  *
  * Defining malloc, free, calloc, realloc, aligned_alloc, posix_memalign, memalign and
- * malloc_usable_size here keeps wasi-libc's dlmalloc out of the link: libc's own calls (strdup,
- * qsort's buffers, stdio) reach the host too. Link without -O (see docs/toolchains.md).
+ * malloc_usable_size here keeps the libc's allocator out of the link: libc's own calls (strdup,
+ * qsort's buffers, stdio) reach the host too. Link clang without -O (see docs/toolchains.md).
  */
 #include <errno.h>
 #include <stddef.h>
@@ -40,6 +45,15 @@ int posix_memalign(void **out, size_t align, size_t n) {
   *out = p;
   return 0;
 }
+
+#ifdef __EMSCRIPTEN__
+/* Emscripten's libc allocates through these even under -sMALLOC=none (getenv's environment,
+ * mmap): without them such a program fails to link, or with -sERROR_ON_UNDEFINED_SYMBOLS=0
+ * imports env.emscripten_builtin_malloc/_memalign, which no host provides. */
+void *emscripten_builtin_malloc(size_t n) { return host_malloc(n); }
+void emscripten_builtin_free(void *p) { host_free(p); }
+void *emscripten_builtin_memalign(size_t align, size_t n) { return host_aligned_alloc(align, n); }
+#endif
 
 /* The plugin's own entry points. */
 

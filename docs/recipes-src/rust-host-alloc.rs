@@ -1,9 +1,10 @@
 //! A Rust plugin built directly against the wasm-hostalloc ABI (docs/abi.md): a `#[global_allocator]`
-//! over the host imports, so Rust's own dlmalloc is never linked. Recipe of docs/toolchains.md.
+//! over the host imports, so Rust's own dlmalloc is never linked. Recipe of docs/faq.md and
+//! docs/toolchains.md.
 //!
 //!   /usr/bin/rustc --edition 2021 --target wasm32-unknown-unknown --crate-type cdylib -O \
 //!     -C strip=debuginfo rust-host-alloc.rs -o rust-host-alloc.raw.wasm
-//!   (then add the `__hostalloc_abi` export: see docs/toolchains.md)
+//!   npx wasm-hostalloc transform rust-host-alloc.raw.wasm -o rust-host-alloc.wasm   # status: adopted
 //!
 //! rustc exports `memory`, `__heap_base` and `__data_end` by default (stack-first layout).
 

@@ -36,6 +36,8 @@ export function formatTransformLine(input: string, output: string | null, report
   const delta = saved >= 0 ? `${num(saved)} bytes saved` : `${num(-saved)} bytes added`;
   const target = output === null ? '(dry run)' : `-> ${output}`;
   if (report.status === 'already-compliant') return `already compliant  ${input} ${target}`;
+  if (report.status === 'adopted')
+    return `adopted  ${input} ${target} (built against the ABI: marker and layout exports added)`;
   return (
     `transformed  ${input} ${target} (${num(report.inputSize)} -> ${num(report.outputSize)} bytes, ` +
     `${delta}, ${plural(report.functionsRemoved, 'function')} removed)`

@@ -100,7 +100,7 @@ export function builder(y: Argv): Argv {
 export interface FileEntry {
   input: string;
   output: string | null;
-  status: 'transformed' | 'already-compliant' | 'refused' | 'failed';
+  status: 'transformed' | 'adopted' | 'already-compliant' | 'refused' | 'failed';
   report?: TransformReport;
   error?: { code: string | null; message: string; causes: string[]; details?: Record<string, unknown> };
 }
@@ -273,12 +273,13 @@ export async function run(argv: RawArgs): Promise<number> {
 
   const summary: TransformSummary = {
     files: entries.length,
-    transformed: entries.filter((e) => e.status === 'transformed').length,
+    transformed: entries.filter((e) => e.status === 'transformed' || e.status === 'adopted').length,
     alreadyCompliant: entries.filter((e) => e.status === 'already-compliant').length,
     refused: entries.filter((e) => e.status === 'refused').length,
     failed: entries.filter((e) => e.status === 'failed').length,
     bytesSaved: entries.reduce(
-      (n, e) => (e.status === 'transformed' && e.report ? n + e.report.inputSize - e.report.outputSize : n),
+      (n, e) =>
+        e.status !== 'already-compliant' && e.report ? n + e.report.inputSize - e.report.outputSize : n,
       0,
     ),
   };
