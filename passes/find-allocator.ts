@@ -37,6 +37,8 @@ export interface FoundMember {
   skip: number;
   /** Identified as an allocator internal that may take the allocator state as a first parameter. */
   stateParam: boolean;
+  /** What analysis saw, when identifiedBy is 'analysis' (carried into the report). */
+  evidence?: string;
 }
 
 export interface FindAllocatorInput {

@@ -170,6 +170,7 @@ export function publicMember(m: FoundMember): FamilyMember {
     name: /^\d+$/.test(m.func) ? null : m.func,
     exports: m.exports,
     identifiedBy: m.identifiedBy,
+    ...(m.evidence ? { evidence: m.evidence } : {}),
   };
 }
 

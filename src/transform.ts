@@ -472,6 +472,7 @@ function analysisMember(a: AnalysisMatch, names: string[]): FoundMember {
     imported: false,
     skip: 0,
     stateParam: false,
+    evidence: a.why,
   };
 }
 

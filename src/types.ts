@@ -87,6 +87,8 @@ export interface FamilyMember {
   /** Export names that reach this function. */
   exports: string[];
   identifiedBy: Identification;
+  /** For members identified by analysis: the evidence (signature, calls, state touched). */
+  evidence?: string;
 }
 
 export interface ReplacedFunction extends FamilyMember {

@@ -12,9 +12,10 @@ import { describe, expect, it } from 'vitest';
 import { createHostAllocator } from '../src/host/index.js';
 import { transform, verify } from '../src/index.js';
 import { expectRefusal } from './errors.js';
+import { readFixture } from './harness/fixtures.js';
 import { instantiateWith } from './harness/run.js';
 import { WA } from './harness/wasm.js';
-import { watToWasm } from './passes/wat.js';
+import { wasmToText, watToWasm } from './passes/wat.js';
 
 const dir = new URL('../fixtures/hazards/', import.meta.url);
 const read = (name: string): Uint8Array => new Uint8Array(readFileSync(new URL(name, dir)));
@@ -167,6 +168,44 @@ describe('verify catches what transform refuses', () => {
         (func (export "len") (param $n i32) (result i32)
           (i32.load (i32.sub (call $alloc (local.get $n)) (i32.const 8))))`),
     );
+    expect((await verify(bytes)).problems).toEqual([]);
+  });
+});
+
+describe('--force never claims compliance', () => {
+  // Without its glue nothing names this build's malloc (HA010): forced, its dlmalloc survives.
+  const forced = async () => transform(readFixture('emcc-O3-glue'), { force: true });
+
+  it('a forced module carries no ABI marker, says why, and verify rejects it', async () => {
+    const { bytes, report } = await forced();
+    expect(report.compliant).toBe(false);
+    expect(report.warnings.join('\n')).toMatch(/could not find malloc/);
+    expect(report.warnings.join('\n')).toMatch(/no __hostalloc_abi marker/);
+    const info = new WA.Module(bytes);
+    expect(WA.Module.exports(info).map((e) => e.name)).not.toContain('__hostalloc_abi');
+    const v = await verify(bytes);
+    expect(v.compliant).toBe(false);
+    expect(v.problems.map((p) => p.code)).toContain('missing-abi-marker');
+  });
+
+  it('verify finds the surviving allocator by its code even when the marker is there', async () => {
+    const { bytes } = await forced();
+    // Add the marker back by hand: the module now claims the ABI while its own sbrk still runs.
+    const text = wasmToText(bytes).replace(
+      /\)\s*$/,
+      '(global (export "__hostalloc_abi") i32 (i32.const 1)))',
+    );
+    const v = await verify(watToWasm(text));
+    expect(v.problems.find((p) => p.code === 'allocator-residue')?.message).toMatch(
+      /static word at \d+, which holds the heap base/,
+    );
+  });
+
+  it('the same module transformed normally (with its glue) passes verify', async () => {
+    const { bytes, report } = await transform(readFixture('emcc-O3-glue'), {
+      glue: readFileSync(new URL('../fixtures/wasm/emcc-O3-glue.cjs', import.meta.url), 'utf8'),
+    });
+    expect(report.compliant).toBe(true);
     expect((await verify(bytes)).problems).toEqual([]);
   });
 });
