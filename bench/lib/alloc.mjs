@@ -17,12 +17,23 @@ const modules = {
   host: new WebAssembly.Module(readFileSync(hostPath)),
 };
 
+// The plugin is an Emscripten build: its dlmalloc aligns to 8, so the host heap may use 8-byte small
+// classes. A converter that records the alignment exports __hostalloc_align, which the heap reads by
+// itself; for outputs without it the bench says granule 8 explicitly (BENCH_GRANULE overrides).
+const hostExports = WebAssembly.Module.exports(modules.host).map((e) => e.name);
+const GRANULE = process.env.BENCH_GRANULE
+  ? Number(process.env.BENCH_GRANULE)
+  : hostExports.includes('__hostalloc_align')
+    ? undefined
+    : 8;
+const HOST_OPTIONS = GRANULE === undefined ? {} : { granule: GRANULE };
+
 // Heap base of the originals: emcc puts the heap right after the stack, at the stack pointer's
 // initial value; the transformed module exports it as __heap_base. The plugin reports it too.
 function instantiate(kind) {
   const module = modules[kind];
   if (kind === 'host') {
-    const heap = createHostAllocator();
+    const heap = createHostAllocator(HOST_OPTIONS);
     const instance = new WebAssembly.Instance(module, stubImports(module, { env: heap.imports }));
     heap.attach(instance);
     instance.exports._initialize?.();
@@ -79,6 +90,9 @@ for (const w of WORKLOADS) {
         heapEnd: s.heapEnd,
         grows: s.grows,
         inBandOverhead: s.inBandOverhead,
+        granule: s.granule,
+        spans: s.spans,
+        hostMetadataBytes: s.hostMetadataBytes,
       };
     }
     row.variants[kind] = v;
