@@ -422,11 +422,11 @@ export function createHostAllocator(options: HostAllocatorOptions = {}): HostAll
         return 0;
       }
       if (size > limit) {
-        h.usableSize(p); // validates p
+        h.sizeOf(p, 'realloc'); // validates p
         return 0;
       }
       if (h.resizeInPlace(p, size)) return p;
-      old = h.usableSize(p);
+      old = h.sizeOf(p, 'realloc');
     } catch (e) {
       throw refused(e);
     }

@@ -40,6 +40,8 @@ export const SMALL_MAX = 2048;
 /** Sizes above 128 map to four classes per doubling. */
 const LINEAR_MAX = 128;
 const GEO_CLASSES = 16;
+const TWO32 = 4294967296;
+const INV_TWO32 = 1 / TWO32;
 
 /**
  * Runs an allocation; a RangeError (the host could not grow a bookkeeping array, which the TLSF does
@@ -116,9 +118,14 @@ export class SlabHeap {
   /** Page (16 KiB of heap) -> span id, 0 when the page is not a span. */
   private pageMap = new Uint32Array(0);
 
-  private smallInUse = 0;
+  /** Bytes in live allocations (slots and TLSF blocks that are not spans). */
+  private used = 0;
   private smallLive = 0;
   private peakInUse = 0;
+  /** The part of `used` in TLSF blocks, as of the last {@link recount}. */
+  private largeUsed = 0;
+  /** ceil(2^32 / slot size) per class: slot index = floor(offset * recip / 2^32), exact below 2^14. */
+  private readonly recip: Float64Array;
 
   /** Manages `[base, end)` with small classes of `granule` (8 or 16) bytes. */
   constructor(base: number, end: number, granule = 16) {
@@ -139,7 +146,11 @@ export class SlabHeap {
       const k = 7 + (i >> 2);
       this.slotSize[linear + i] = (1 << k) + ((i & 3) + 1) * (1 << (k - 2));
     }
-    for (let c = 0; c < this.classCount; c++) this.slotCount[c] = Math.floor(SPAN / this.slotSize[c]!);
+    this.recip = new Float64Array(this.classCount);
+    for (let c = 0; c < this.classCount; c++) {
+      this.slotCount[c] = Math.floor(SPAN / this.slotSize[c]!);
+      this.recip[c] = Math.ceil(TWO32 / this.slotSize[c]!);
+    }
     this.lut = new Uint8Array(linear + 1);
     for (let i = 1; i <= linear; i++) this.lut[i] = i - 1;
     this.partial = new Int32Array(this.classCount);
@@ -171,7 +182,7 @@ export class SlabHeap {
   malloc(size: number): number {
     if (size <= SMALL_MAX) return this.mallocSmall(size);
     const p = oomToZero(() => this.tlsf.malloc(size));
-    if (p !== 0) this.notePeak();
+    if (p !== 0) this.recount();
     return p;
   }
 
@@ -184,21 +195,23 @@ export class SlabHeap {
       return this.malloc(size);
     }
     const p = oomToZero(() => this.tlsf.alignedAlloc(align, size));
-    if (p !== 0) this.notePeak();
+    if (p !== 0) this.recount();
     return p;
   }
 
   /** Frees a live allocation; 0 is a no-op. Throws {@link HostAllocatorError} (nothing changed) on misuse. */
   free(p: number): void {
-    const s = this.spanAt(p);
+    const d0 = p - this.base;
+    const s = d0 >= 0 && d0 < 0x80000000 ? (this.pageMap[d0 >> SPAN_SHIFT] ?? 0) : this.spanAt(p);
     if (s === 0) {
       this.tlsf.free(p);
+      this.recount();
       return;
     }
     const c = this.spanCls[s]!;
     const z = this.slotSize[c]!;
     const d = p - this.spanOff[s]!;
-    const slot = (d / z) | 0;
+    const slot = (d * this.recip[c]! * INV_TWO32) | 0;
     const wi = s * this.words + (slot >> 5);
     const m = 1 << (slot & 31);
     const w = this.bits[wi]!;
@@ -206,7 +219,7 @@ export class SlabHeap {
     this.bits[wi] = w | m;
     const hw = slot >> 5;
     if (hw < this.spanHint[s]!) this.spanHint[s] = hw;
-    this.smallInUse -= z;
+    this.used -= z;
     this.smallLive--;
     const f = this.spanFree[s]! + 1;
     this.spanFree[s] = f;
@@ -216,9 +229,14 @@ export class SlabHeap {
 
   /** Usable size of a live allocation. Throws on anything else. */
   usableSize(p: number): number {
+    return this.sizeOf(p, 'usableSize');
+  }
+
+  /** Usable size of a live allocation; a bad pointer throws the error `op` (e.g. 'realloc') gets. */
+  sizeOf(p: number, op: string): number {
     const s = this.spanAt(p);
-    if (s === 0) return this.tlsf.usableSize(p);
-    return this.checkSlot(p, s, 'usableSize');
+    if (s === 0) return this.tlsf.sizeOf(p, op);
+    return this.checkSlot(p, s, op);
   }
 
   /** True when `p` is the start of a live allocation. */
@@ -241,12 +259,12 @@ export class SlabHeap {
     const s = this.spanAt(p);
     if (s === 0) {
       if (size <= SMALL_MAX) {
-        this.tlsf.usableSize(p); // validates p
+        this.tlsf.sizeOf(p, 'realloc'); // validates p
         return false; // moves to a slab: smaller footprint
       }
-      this.tlsf.usableSize(p); // validates p (throws) outside the out-of-memory guard
+      this.tlsf.sizeOf(p, 'realloc'); // validates p (throws) outside the out-of-memory guard
       const ok = oomToZero(() => (this.tlsf.resizeInPlace(p, size) ? 1 : 0)) === 1;
-      if (ok) this.notePeak();
+      if (ok) this.recount();
       return ok;
     }
     const z = this.checkSlot(p, s, 'realloc');
@@ -270,7 +288,7 @@ export class SlabHeap {
   stats(): SlabHeapStats {
     const t = this.tlsf.stats();
     return {
-      inUse: this.inUseNow(),
+      inUse: this.used,
       peak: this.peakInUse,
       blocks: t.blocks - this.spanCount + this.smallLive,
       freeBlocks: t.freeBlocks,
@@ -346,18 +364,19 @@ export class SlabHeap {
       }
     }
     if (spans !== this.spanCount) throw new Error(`span count ${this.spanCount} != ${spans}`);
-    if (live !== this.smallLive || used !== this.smallInUse) throw new Error('small-block accounting is off');
+    const large = this.tlsf.inUse - this.spanCount * SPAN;
+    if (live !== this.smallLive || used + large !== this.used)
+      throw new Error('small-block accounting is off');
   }
 
   // ---------------------------------------------------------------- internals
 
-  private inUseNow(): number {
-    return this.tlsf.inUse - this.spanCount * SPAN + this.smallInUse;
-  }
-
-  private notePeak(): void {
-    const u = this.tlsf.inUse - this.spanCount * SPAN + this.smallInUse;
-    if (u > this.peakInUse) this.peakInUse = u;
+  /** Recomputes `used` after a TLSF operation on a large block (spans are not in use themselves). */
+  private recount(): void {
+    const small = this.used - this.largeUsed;
+    this.largeUsed = this.tlsf.inUse - this.spanCount * SPAN;
+    this.used = small + this.largeUsed;
+    if (this.used > this.peakInUse) this.peakInUse = this.used;
   }
 
   private mallocSmall(n: number): number {
@@ -392,9 +411,9 @@ export class SlabHeap {
     }
     if (this.empty[c] === s) this.empty[c] = 0;
     const z = this.slotSize[c]!;
-    this.smallInUse += z;
+    const u = this.used + z;
+    this.used = u;
     this.smallLive++;
-    const u = this.tlsf.inUse - this.spanCount * SPAN + this.smallInUse;
     if (u > this.peakInUse) this.peakInUse = u;
     return this.spanOff[s]! + slot * z;
   }
@@ -477,7 +496,7 @@ export class SlabHeap {
     const c = this.spanCls[s]!;
     const z = this.slotSize[c]!;
     const d = p - this.spanOff[s]!;
-    const slot = (d / z) | 0;
+    const slot = (d * this.recip[c]! * INV_TWO32) | 0;
     if (
       slot * z !== d ||
       slot >= this.slotCount[c]! ||

@@ -313,8 +313,13 @@ export class Tlsf {
 
   /** Usable size of a live allocation (its block size). Throws on pointers not handed out. */
   usableSize(p: number): number {
+    return this.sizeOf(p, 'usableSize');
+  }
+
+  /** Usable size of a live allocation; a bad pointer throws the error `op` (e.g. 'realloc') gets. */
+  sizeOf(p: number, op: string): number {
     const at = this.find(p);
-    if (at === NONE) throw this.badPointer(p, 'usableSize');
+    if (at === NONE) throw this.badPointer(p, op);
     return this.size[this.table[at]!]!;
   }
 
