@@ -139,7 +139,10 @@ export interface PtrFn2 {
 
 /**
  * The functions a converted module imports (by default from `env`). Each is polymorphic: wasm32
- * modules pass and receive numbers (i32, read as unsigned), memory64 modules bigints (i64).
+ * modules pass and receive numbers (i32, read as unsigned), memory64 modules bigints (i64). Number
+ * results are returned as int32 values, as wasm reads them (an address at or above 2^31 comes back
+ * negative when called from JS: `>>> 0` it); int32 results stay small integers in V8, so the hot
+ * path allocates nothing.
  */
 export interface HostAllocatorImports {
   /** `host_malloc(size) -> ptr` */
@@ -470,24 +473,24 @@ export function createHostAllocator(options: HostAllocatorOptions = {}): HostAll
 
   const imports: HostAllocatorImports = {
     host_malloc: ((size: number | bigint) =>
-      typeof size === 'number' ? doMalloc(size >>> 0) : BigInt(doMalloc(u64(size)))) as PtrFn1,
+      typeof size === 'number' ? doMalloc(size >>> 0) | 0 : BigInt(doMalloc(u64(size)))) as PtrFn1,
     host_free: (ptr: number | bigint) => {
       doFree(typeof ptr === 'number' ? ptr >>> 0 : u64(ptr));
     },
     host_calloc: ((n: number | bigint, size: number | bigint) =>
       typeof n === 'number'
-        ? doCalloc(n >>> 0, (size as number) >>> 0)
+        ? doCalloc(n >>> 0, (size as number) >>> 0) | 0
         : BigInt(doCalloc(u64(n), u64(size as bigint)))) as PtrFn2,
     host_realloc: ((ptr: number | bigint, size: number | bigint) =>
       typeof ptr === 'number'
-        ? doRealloc(ptr >>> 0, (size as number) >>> 0)
+        ? doRealloc(ptr >>> 0, (size as number) >>> 0) | 0
         : BigInt(doRealloc(u64(ptr), u64(size as bigint)))) as PtrFn2,
     host_aligned_alloc: ((align: number | bigint, size: number | bigint) =>
       typeof align === 'number'
-        ? doAligned(align >>> 0, (size as number) >>> 0)
+        ? doAligned(align >>> 0, (size as number) >>> 0) | 0
         : BigInt(doAligned(u64(align), u64(size as bigint)))) as PtrFn2,
     host_usable_size: ((ptr: number | bigint) =>
-      typeof ptr === 'number' ? doUsable(ptr >>> 0) : BigInt(doUsable(u64(ptr)))) as PtrFn1,
+      typeof ptr === 'number' ? doUsable(ptr >>> 0) | 0 : BigInt(doUsable(u64(ptr)))) as PtrFn1,
   };
 
   const heap: HostAllocator = {

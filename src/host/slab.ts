@@ -42,6 +42,11 @@ const LINEAR_MAX = 128;
 const GEO_CLASSES = 16;
 const TWO32 = 4294967296;
 const INV_TWO32 = 1 / TWO32;
+/** Indexes of SlabHeap's counters. */
+const USED = 0;
+const PEAK = 1;
+const LIVE = 2;
+const LARGE = 3;
 
 /**
  * Runs an allocation; a RangeError (the host could not grow a bookkeeping array, which the TLSF does
@@ -118,12 +123,13 @@ export class SlabHeap {
   /** Page (16 KiB of heap) -> span id, 0 when the page is not a span. */
   private pageMap = new Uint32Array(0);
 
-  /** Bytes in live allocations (slots and TLSF blocks that are not spans). */
-  private used = 0;
-  private smallLive = 0;
-  private peakInUse = 0;
-  /** The part of `used` in TLSF blocks, as of the last {@link recount}. */
-  private largeUsed = 0;
+  /**
+   * Counters, in a typed array so that a store never boxes a number, whatever its value: [USED] bytes
+   * in live allocations (slots and TLSF blocks that are not spans), [PEAK] its highest value, [LIVE]
+   * live slab blocks, [LARGE] the part of USED in TLSF blocks as of the last {@link recount}.
+   */
+  private readonly acct = new Float64Array(4);
+
   /** ceil(2^32 / slot size) per class: slot index = floor(offset * recip / 2^32), exact below 2^14. */
   private readonly recip: Float64Array;
 
@@ -181,6 +187,14 @@ export class SlabHeap {
   /** Allocates `size` bytes (granule-aligned; 16-aligned above 2048); 0 when no space is left. */
   malloc(size: number): number {
     if (size <= SMALL_MAX) return this.mallocSmall(size);
+    return this.mallocLarge(size);
+  }
+
+  /**
+   * The TLSF path of malloc, in a function of its own: a closure in `malloc` itself would make V8
+   * allocate a context on every call, small sizes included (measured: 48 bytes of garbage per pair).
+   */
+  private mallocLarge(size: number): number {
     const p = oomToZero(() => this.tlsf.malloc(size));
     if (p !== 0) this.recount();
     return p;
@@ -219,8 +233,9 @@ export class SlabHeap {
     this.bits[wi] = w | m;
     const hw = slot >> 5;
     if (hw < this.spanHint[s]!) this.spanHint[s] = hw;
-    this.used -= z;
-    this.smallLive--;
+    const a = this.acct;
+    a[USED] = a[USED]! - z;
+    a[LIVE] = a[LIVE]! - 1;
     const f = this.spanFree[s]! + 1;
     this.spanFree[s] = f;
     if (f === 1) this.pushPartial(c, s);
@@ -288,9 +303,9 @@ export class SlabHeap {
   stats(): SlabHeapStats {
     const t = this.tlsf.stats();
     return {
-      inUse: this.used,
-      peak: this.peakInUse,
-      blocks: t.blocks - this.spanCount + this.smallLive,
+      inUse: this.acct[USED]!,
+      peak: this.acct[PEAK]!,
+      blocks: t.blocks - this.spanCount + this.acct[LIVE]!,
       freeBlocks: t.freeBlocks,
       spans: this.spanCount,
       metadataBytes: this.metadataBytes(),
@@ -365,7 +380,7 @@ export class SlabHeap {
     }
     if (spans !== this.spanCount) throw new Error(`span count ${this.spanCount} != ${spans}`);
     const large = this.tlsf.inUse - this.spanCount * SPAN;
-    if (live !== this.smallLive || used + large !== this.used)
+    if (live !== this.acct[LIVE] || used + large !== this.acct[USED])
       throw new Error('small-block accounting is off');
   }
 
@@ -373,10 +388,11 @@ export class SlabHeap {
 
   /** Recomputes `used` after a TLSF operation on a large block (spans are not in use themselves). */
   private recount(): void {
-    const small = this.used - this.largeUsed;
-    this.largeUsed = this.tlsf.inUse - this.spanCount * SPAN;
-    this.used = small + this.largeUsed;
-    if (this.used > this.peakInUse) this.peakInUse = this.used;
+    const a = this.acct;
+    const small = a[USED]! - a[LARGE]!;
+    a[LARGE] = this.tlsf.inUse - this.spanCount * SPAN;
+    a[USED] = small + a[LARGE]!;
+    if (a[USED]! > a[PEAK]!) a[PEAK] = a[USED]!;
   }
 
   private mallocSmall(n: number): number {
@@ -411,10 +427,11 @@ export class SlabHeap {
     }
     if (this.empty[c] === s) this.empty[c] = 0;
     const z = this.slotSize[c]!;
-    const u = this.used + z;
-    this.used = u;
-    this.smallLive++;
-    if (u > this.peakInUse) this.peakInUse = u;
+    const a = this.acct;
+    const u = a[USED]! + z;
+    a[USED] = u;
+    a[LIVE] = a[LIVE]! + 1;
+    if (u > a[PEAK]!) a[PEAK] = u;
     return this.spanOff[s]! + slot * z;
   }
 
