@@ -21,8 +21,9 @@
  *   of width `2^(k-5)` (at most 1/32 = 3.1% internal slack from class rounding, none for small sizes).
  *   45 first levels cover sizes up to 2^53 (memory64). A two-word first-level bitmap plus one 32-bit
  *   second-level bitmap per first level find a non-empty class in O(1) with `Math.clz32`.
- * - malloc rounds the request up to the next class boundary ("good fit"), so the head of any class at
- *   or above it fits: O(1). When nothing is found there, the last block of the range (the "wilderness",
+ * - malloc first looks at up to 8 blocks of the request's own class (some may hold it: closer to best
+ *   fit, less fragmentation), then rounds the request up to the next class boundary ("good fit"), so
+ *   the head of any class at or above it fits: O(1). When nothing is found there, the last block of the range (the "wilderness",
  *   which growth extends) is tried as well, so growing by exactly the missing bytes is always enough.
  * - free coalesces immediately with both physical neighbours: no two free blocks are ever adjacent,
  *   and freeing everything leaves one free block spanning the whole range.
@@ -48,6 +49,8 @@ const ST_SPARE = 0;
 const ST_FREE = 1;
 const ST_USED = 2;
 const TWO32 = 4294967296;
+/** Free blocks of a request's own class looked at before the next class up (bounded best fit). */
+const FIT_SCAN = 8;
 /** Pages of the block-start index: 16 KiB, coarser for ranges beyond IDX_MAX pages (4 MiB of index). */
 const IDX_SHIFT = 14;
 const IDX_MAX = 1 << 20;
@@ -244,7 +247,12 @@ export class Tlsf {
     this.prepare();
     const n = blockSize(size);
     const idx = searchClass(Math.min(n, TLSF_MAX_SIZE));
-    let s = this.findFree(idx);
+    // Closer to best fit than plain good fit: a few blocks of n's own class may already hold n.
+    let s = n >= SMALL_LIMIT ? this.fitInClass(classOf(n), n) : NONE;
+    if (s === NONE) {
+      s = this.findFree(idx);
+      if (s !== NONE && n >= SMALL_LIMIT) s = this.fitInClass(this.cls[s]!, n);
+    }
     if (s === NONE) {
       s = this.last;
       if (s === NONE || this.state[s] !== ST_FREE || this.size[s]! < n) return 0;
@@ -698,6 +706,18 @@ export class Tlsf {
     } else {
       this.linkFree(s);
     }
+  }
+
+  /** The smallest of the first FIT_SCAN free blocks of class `idx` that holds `n` bytes, or NONE. */
+  private fitInClass(idx: number, n: number): number {
+    let s = this.heads[idx]!;
+    let best = NONE;
+    for (let k = 0; k < FIT_SCAN && s !== NONE; k++) {
+      const z = this.size[s]!;
+      if (z >= n && (best === NONE || z < this.size[best]!)) best = s;
+      s = this.nextFree[s]!;
+    }
+    return best;
   }
 
   private findFree(idx: number): number {
