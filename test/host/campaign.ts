@@ -50,7 +50,7 @@ interface Block {
 }
 
 /** Runs `ops` operations with `seed`; throws an Error describing the first violation. */
-export function runCampaign(ops: number, seed = 1, granule: 8 | 16 = 16, maxPages = 512): CampaignResult {
+export function runCampaign(ops: number, seed = 1, granule: 8 | 16 = 16, maxPages = 1024): CampaignResult {
   const t0 = performance.now();
   const heapBase = 1000 + (seed % 7) * 8;
   const memory = new WA.Memory({ initial: 2, maximum: maxPages }) as unknown as WasmMemory;
@@ -135,6 +135,7 @@ export function runCampaign(ops: number, seed = 1, granule: 8 | 16 = 16, maxPage
   };
   /** The code a pointer must get, from the model (null: it is a live block start). */
   const expected = (q: number, op: 'free' | 'usable'): string | null => {
+    if (q === 0) return null; // free(NULL) is a no-op, realloc(NULL, n) a malloc: not hostile
     if (q < base) return 'HA104';
     // The managed end: growth made by the plugin itself is adopted on the next allocation miss.
     if (q >= heap.stats().heapEnd) return 'HA105';
@@ -249,9 +250,9 @@ export function runCampaign(ops: number, seed = 1, granule: 8 | 16 = 16, maxPage
       }
       r.scribbles++;
     } else if (k < 98) {
-      // The plugin grows the memory itself and writes into the new pages.
+      // The plugin grows the memory itself (1 time in 10 here) and writes into the new pages.
       const pages = memory.buffer.byteLength / PAGE;
-      if (pages < maxPages) {
+      if (pages < maxPages && rng.int(10) === 0) {
         memory.grow(1);
         u8().fill(0xdd, pages * PAGE, (pages + 1) * PAGE);
         r.selfGrows++;
