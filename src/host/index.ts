@@ -42,7 +42,7 @@ import { ABI_VERSION } from '../types.js';
 import type { WasmImports, WasmInstance, WasmMemory, WasmModule } from '../wasm-api.js';
 import { WA } from '../wasm-api.js';
 import { HostAllocatorErrorCodes as C, HostAllocatorError, isHostAllocatorError } from './errors.js';
-import { SlabHeap } from './slab.js';
+import { SlabHeap, SMALL_MAX } from './slab.js';
 import type { Tlsf } from './tlsf.js';
 
 export type { WasmGlobal, WasmImports, WasmInstance, WasmMemory, WasmModule } from '../wasm-api.js';
@@ -279,15 +279,13 @@ export function createHostAllocator(options: HostAllocatorOptions = {}): HostAll
   let limit = LIMIT_32;
   let maxPages: number | undefined;
   let grows = 0;
-  let mallocs = 0;
-  let frees = 0;
-  let errors = 0;
+  /** Counters before attach (none: every counted call needs the heap); then the heap's `ops`. */
   let u8: Uint8Array | null = null;
 
   /** Counts a refusal and tells options.onError; returns the error to throw. */
   function refused(e: unknown): unknown {
     if (isHostAllocatorError(e)) {
-      errors++;
+      t!.ops[2]!++;
       if (onError !== undefined) onError(e);
     }
     return e;
@@ -368,14 +366,14 @@ export function createHostAllocator(options: HostAllocatorOptions = {}): HostAll
 
   function doMalloc(size: number): number {
     const h = t ?? ensure();
-    let p = h.malloc(size);
+    let p = size <= SMALL_MAX ? h.mallocSmall(size) : h.malloc(size);
     if (p === 0) {
       if (size > limit) return 0;
       if (!growFor(h, size, 16)) return 0;
       p = h.malloc(size);
       if (p === 0) return 0;
     }
-    mallocs++;
+    h.ops[0]!++;
     return p;
   }
 
@@ -387,7 +385,7 @@ export function createHostAllocator(options: HostAllocatorOptions = {}): HostAll
     } catch (e) {
       throw refused(e);
     }
-    frees++;
+    h.ops[1]!++;
   }
 
   function doAligned(align: number, size: number): number {
@@ -400,7 +398,7 @@ export function createHostAllocator(options: HostAllocatorOptions = {}): HostAll
       p = h.alignedAlloc(align, size);
       if (p === 0) return 0;
     }
-    mallocs++;
+    h.ops[0]!++;
     return p;
   }
 
@@ -421,7 +419,7 @@ export function createHostAllocator(options: HostAllocatorOptions = {}): HostAll
     try {
       if (size === 0) {
         h.free(p);
-        frees++;
+        h.ops[1]!++;
         return 0;
       }
       if (size > limit) {
@@ -435,7 +433,7 @@ export function createHostAllocator(options: HostAllocatorOptions = {}): HostAll
     }
     const q = doMalloc(size);
     if (q === 0) return size <= old ? p : 0; // a shrink that cannot move stays where it is
-    mallocs--; // a moving realloc is neither a malloc nor a free
+    h.ops[0]!--; // a moving realloc is neither a malloc nor a free
     view().copyWithin(q, p, p + Math.min(old, size));
     h.free(p);
     return q;
@@ -472,10 +470,32 @@ export function createHostAllocator(options: HostAllocatorOptions = {}): HostAll
   }
 
   const imports: HostAllocatorImports = {
-    host_malloc: ((size: number | bigint) =>
-      typeof size === 'number' ? doMalloc(size >>> 0) | 0 : BigInt(doMalloc(u64(size)))) as PtrFn1,
+    host_malloc: ((size: number | bigint) => {
+      if (typeof size !== 'number') return BigInt(doMalloc(u64(size)));
+      // The small-block fast path, inline here: with several heaps in a process these closures share
+      // their JIT feedback, and a short path keeps them fast (measured: 1.06x -> 1.2x dlmalloc).
+      const n = size >>> 0;
+      const h = t;
+      if (h !== null && n <= SMALL_MAX) {
+        const p = h.mallocSmall(n);
+        if (p !== 0) {
+          h.ops[0]!++;
+          return p | 0;
+        }
+      }
+      return doMalloc(n) | 0;
+    }) as PtrFn1,
     host_free: (ptr: number | bigint) => {
-      doFree(typeof ptr === 'number' ? ptr >>> 0 : u64(ptr));
+      if (typeof ptr !== 'number') return doFree(u64(ptr));
+      const p = ptr >>> 0;
+      const h = t;
+      if (h === null || p === 0) return doFree(p);
+      try {
+        h.free(p);
+      } catch (e) {
+        throw refused(e);
+      }
+      h.ops[1]!++;
     },
     host_calloc: ((n: number | bigint, size: number | bigint) =>
       typeof n === 'number'
@@ -604,9 +624,9 @@ export function createHostAllocator(options: HostAllocatorOptions = {}): HostAll
         heapBase: s.base,
         heapEnd: s.end,
         inBandOverhead: 0,
-        mallocs,
-        frees,
-        errors,
+        mallocs: h.ops[0]!,
+        frees: h.ops[1]!,
+        errors: h.ops[2]!,
         granule: h.granule,
         spans: s.spans,
         hostMetadataBytes: s.metadataBytes,

@@ -129,6 +129,11 @@ export class SlabHeap {
    * live slab blocks, [LARGE] the part of USED in TLSF blocks as of the last {@link recount}.
    */
   private readonly acct = new Float64Array(4);
+  /**
+   * Operation counters kept for the owner (the host's stats): [0] successful allocations, [1] frees,
+   * [2] refused calls. In a typed array so that updating them never allocates.
+   */
+  readonly ops = new Float64Array(3);
 
   /** ceil(2^32 / slot size) per class: slot index = floor(offset * recip / 2^32), exact below 2^14. */
   private readonly recip: Float64Array;
@@ -218,8 +223,7 @@ export class SlabHeap {
     const d0 = p - this.base;
     const s = d0 >= 0 && d0 < 0x80000000 ? (this.pageMap[d0 >> SPAN_SHIFT] ?? 0) : this.spanAt(p);
     if (s === 0) {
-      this.tlsf.free(p);
-      this.recount();
+      this.freeLarge(p);
       return;
     }
     const c = this.spanCls[s]!;
@@ -240,6 +244,12 @@ export class SlabHeap {
     this.spanFree[s] = f;
     if (f === 1) this.pushPartial(c, s);
     else if (f === this.slotCount[c]) this.emptied(c, s);
+  }
+
+  /** The TLSF path of free (kept out of `free` so that the slab path stays small for the JIT). */
+  private freeLarge(p: number): void {
+    this.tlsf.free(p);
+    this.recount();
   }
 
   /** Usable size of a live allocation. Throws on anything else. */
@@ -395,7 +405,11 @@ export class SlabHeap {
     if (a[USED]! > a[PEAK]!) a[PEAK] = a[USED]!;
   }
 
-  private mallocSmall(n: number): number {
+  /**
+   * malloc for n <= SMALL_MAX (callers check): the hot path, called directly by the host's imports so
+   * that the JIT sees only slab code there, whatever other heaps in the process did before.
+   */
+  mallocSmall(n: number): number {
     const c =
       n <= LINEAR_MAX
         ? this.lut[(n + this.granule - 1) >> this.gShift]!
