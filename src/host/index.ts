@@ -94,7 +94,10 @@ export interface HostAllocatorOptions {
 
 /** Accounting snapshot, see {@link HostAllocator.stats}. */
 export interface HostAllocatorStats {
-  /** Bytes in live allocations, counted as usable sizes (requests rounded up to 16 bytes). */
+  /**
+   * Bytes in live allocations, counted as usable sizes (small requests rounded up to their size
+   * class, larger ones to 16 bytes).
+   */
   inUse: number;
   /** Highest `inUse` seen. */
   peak: number;
@@ -173,7 +176,10 @@ export interface HostAllocator {
   readonly attached: boolean;
   /** The memory, once attached. */
   readonly memory: WasmMemory | null;
-  /** Allocates `size` bytes, 16-byte aligned; `malloc(0)` gives a unique 16-byte block. 0 on failure. */
+  /**
+   * Allocates `size` bytes, aligned to the granule (16 by default, 8 for small blocks with granule
+   * 8); `malloc(0)` gives a unique block of one granule. 0 on failure.
+   */
   malloc: PtrFn1;
   /** Frees `ptr` (0: no-op). Throws HA102/HA103/HA104/HA105 for pointers that are not live allocations. */
   free(ptr: number | bigint): void;
