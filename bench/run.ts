@@ -565,11 +565,26 @@ interface Variant {
   initialMemoryBytes: number;
   peakLiveRequested: number;
   heapBase: number;
-  hostStats?: { peak: number; heapBase: number; heapEnd: number; grows: number; inBandOverhead: number };
+  hostStats?: {
+    peak: number;
+    heapBase: number;
+    heapEnd: number;
+    grows: number;
+    inBandOverhead: number;
+    granule: number;
+    spans: number;
+    hostMetadataBytes: number;
+  };
 }
 interface AllocOut {
   memory: { workload: string; what: string; n: number; variants: Record<string, Variant> }[];
-  pairs: { pairsPerCall: number; pairsPerSec: Record<string, number>; checksums: Record<string, number> };
+  granule: number | string;
+  pairs: {
+    pairsPerCall: number;
+    pairsPerSec: Record<string, number>;
+    cpuPairsPerSec: Record<string, number>;
+    checksums: Record<string, number>;
+  };
 }
 log('linear-memory footprint and JS allocation throughput');
 const pluginHost = sizeRows.find((r) => r.label === 'plugin')!.out;
@@ -594,20 +609,31 @@ raw['alloc'] = alloc;
       ratio: foot(host) / foot(dl),
       note: `payload ${fmtMB(host.peakLiveRequested)}; host peak inUse ${fmtMB(host.hostStats!.peak)}; emmalloc ${fmtMB(foot(em))} (host/emmalloc ${fmtX(foot(host) / foot(em))})`,
     };
-    if (w.workload === 'small') row.target = { kind: 'max', value: 0.7, text: '<= 0.7x, 0 B in-band' };
+    if (w.workload === 'small') row.target = { kind: 'max', value: 0.88, text: '<= 0.88x, 0 B in-band' };
+    if (w.workload === 'mixed' || w.workload === 'large') row.target = { kind: 'max', value: 1.0 };
     rows.push(row);
+    // Issue 19: what the plugin's heap costs the host (JS typed arrays), per byte of heap.
+    const hst = host.hostStats!;
+    rows.push({
+      section: '4. Linear-memory overhead',
+      metric: `${w.workload}: host metadata (JS memory) per byte of plugin heap`,
+      value: `${(hst.hostMetadataBytes / foot(host)).toFixed(4)} B/B`,
+      baseline: `${fmtMB(hst.hostMetadataBytes)} for ${fmtMB(foot(host))} of heap`,
+      ratio: hst.hostMetadataBytes / foot(host),
+      ...(w.workload === 'small' ? { target: { kind: 'max' as const, value: 0.1, text: '<= 0.1' } } : {}),
+      note: `granule ${hst.granule}; ${hst.spans} slab spans (16 KiB) at the end of the run`,
+    });
   }
   const small = alloc.memory.find((w) => w.workload === 'small')!;
   const hs = small.variants['host']!;
   const ds = small.variants['dlmalloc']!;
   rows.push({
     section: '4. Linear-memory overhead',
-    metric:
-      'small: host allocator peak inUse (16-byte-rounded live blocks, stats()) vs dlmalloc heap footprint',
+    metric: `small: host allocator peak inUse (live blocks rounded to their size class, granule ${hs.hostStats!.granule}) vs dlmalloc heap footprint`,
     value: fmtMB(hs.hostStats!.peak),
     baseline: fmtMB(ds.peakMemoryBytes - ds.heapBase),
     ratio: hs.hostStats!.peak / (ds.peakMemoryBytes - ds.heapBase),
-    note: 'informational: what the host heap would cost if it grew memory exactly as needed',
+    note: 'informational: the floor of the host footprint (class rounding only: no partial spans, no page rounding)',
   });
 
   const p = alloc.pairs.pairsPerSec;
@@ -617,8 +643,8 @@ raw['alloc'] = alloc;
     value: `${(p['host']! / 1e6).toFixed(2)} M/s`,
     baseline: `${(p['dlmalloc']! / 1e6).toFixed(2)} M/s`,
     ratio: p['host']! / p['dlmalloc']!,
-    target: { kind: 'min', value: 1.0 },
-    note: `emmalloc build ${(p['emmalloc']! / 1e6).toFixed(2)} M/s; checksums ${new Set(Object.values(alloc.pairs.checksums)).size === 1 ? 'equal' : 'DIFFER'}`,
+    target: { kind: 'min', value: 1.2 },
+    note: `emmalloc build ${(p['emmalloc']! / 1e6).toFixed(2)} M/s; by CPU time (same samples) ${fmtX(alloc.pairs.cpuPairsPerSec['host']! / alloc.pairs.cpuPairsPerSec['dlmalloc']!)}; checksums ${new Set(Object.values(alloc.pairs.checksums)).size === 1 ? 'equal' : 'DIFFER'}`,
   });
 }
 
@@ -776,10 +802,10 @@ md.push(
   '- **Whole-process time**: wall time of the child process from spawn to exit, median of 5.',
   `- **Batch throughput**: ${BATCH_FIXTURES.length * BATCH_COPIES} modules (copies of ${BATCH_FIXTURES.join(', ')}) in one directory, \`wasm-hostalloc transform DIR --out-dir OUT -j N --json\`; whole-process wall time, median of 3 alternating runs; ratio = time(-j 1) / time(-j 2).`,
   '- **Output size**: bytes of the transformed module (default options). The reference is fixtures/wasm/emcc-malloc-none-O2-reference.wasm, the same plugin built with `-sMALLOC=none`; target: within 1% or 128 B.',
-  '- **Workload plugin**: bench/plugins/alloc-bench.c, built by bench/plugins/build.sh (emcc -O2 --profiling-funcs -sSTANDALONE_WASM -sALLOW_MEMORY_GROWTH, 64 KiB stack, 640 KiB initial memory) with dlmalloc and emmalloc; the dlmalloc build transformed and run on `createHostAllocator()`. Each workload runs once in a fresh instance (memory use is deterministic); its checksum must match across allocators.',
+  '- **Workload plugin**: bench/plugins/alloc-bench.c, built by bench/plugins/build.sh (emcc -O2 --profiling-funcs -sSTANDALONE_WASM -sALLOW_MEMORY_GROWTH, 64 KiB stack, 640 KiB initial memory) with dlmalloc and emmalloc; the dlmalloc build transformed and run on `createHostAllocator({ granule: 8 })` (Emscripten dlmalloc aligns to 8; a module that exports `__hostalloc_align` sets the granule itself, and the bench then passes nothing). Each workload runs once in a fresh instance (memory use is deterministic); its checksum must match across allocators.',
   '- **Payload**: the highest sum of requested, not yet freed bytes (the plugin counts them: `bench_peak_live()`).',
-  '- **Heap footprint**: peak linear memory (`memory.buffer.byteLength` after the workload; memory never shrinks) minus the heap base (591,392: data + stack, the same in all builds). Footprint minus payload is what the allocator costs inside linear memory: headers, free-list metadata, alignment, fragmentation and growth slack, at 64 KiB page granularity. The host allocator keeps all its metadata outside linear memory (`stats().inBandOverhead` = 0); its footprint beyond the payload is 16-byte rounding, fragmentation and growth slack.',
-  "- **Allocation throughput**: `bench_pairs(100000, 1)` (test/native/bench_pairs.h's kernel: malloc/free pairs, 16-1024 B, ring of 64 live blocks) called from JS; each sample repeats calls for >= 150 ms after 5 warm-up calls; median of 7 samples, allocators interleaved. Native: test/native/bench.sh (the native host engineer's harness: wasm2c + gcc -O2, 1,000,000 pairs per call, best of 5 samples of >= 0.2 s per run), median over runs.",
+  '- **Heap footprint**: peak linear memory (`memory.buffer.byteLength` after the workload; memory never shrinks) minus the heap base (591,392: data + stack, the same in all builds). Footprint minus payload is what the allocator costs inside linear memory: headers, free-list metadata, alignment, fragmentation and growth slack, at 64 KiB page granularity. The host allocator keeps all its metadata outside linear memory (`stats().inBandOverhead` = 0); its footprint beyond the payload is size-class rounding, partly filled 16 KiB slab spans, fragmentation and page rounding (it grows by exactly the missing pages). Host metadata: `stats().hostMetadataBytes` (typed arrays of the allocator, in JS memory) at the end of the workload, per byte of heap footprint.',
+  "- **Allocation throughput**: `bench_pairs(100000, 1)` (test/native/bench_pairs.h's kernel: malloc/free pairs, 16-1024 B, ring of 64 live blocks) called from JS; each sample repeats calls for >= 150 ms after 5 warm-up calls; median of 7 samples, allocators interleaved; the note gives the ratio of the same samples timed by the CPU time of the process (process.cpuUsage), which a loaded machine disturbs less. Native: test/native/bench.sh (the native host engineer's harness: wasm2c + gcc -O2, 1,000,000 pairs per call, best of 5 samples of >= 0.2 s per run), median over runs.",
 );
 md.push('');
 writeAtomic(join(RESULTS, 'latest.md'), `${md.join('\n')}\n`);

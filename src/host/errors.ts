@@ -16,6 +16,8 @@
  * | HA108 | no heap base: the instance exports no `__heap_base` and none was given in the options |
  * | HA109 | bad argument from JS: a size, count or alignment that is not a non-negative integer |
  * | HA110 | the heap is already attached to another memory; create one heap per instance |
+ * | HA111 | use after free: `usable_size` of a pointer into free heap space (freed, or never allocated) |
+ * | HA112 | bad option: `granule` (or the module's `__hostalloc_align`) is not 8 or 16 |
  *
  * A throw inside an import traps the wasm call that made it: the error propagates out of the
  * exported function the host called (that is the intended behaviour for invalid and double frees).
@@ -43,6 +45,10 @@ export const HostAllocatorErrorCodes = {
   BAD_ARGUMENT: 'HA109',
   /** The heap is already attached to another memory. */
   ALREADY_ATTACHED: 'HA110',
+  /** `usable_size` of a pointer into free heap space: a use after free (free/realloc say HA103). */
+  USE_AFTER_FREE: 'HA111',
+  /** The granule (option `granule` or the module's `__hostalloc_align` global) is not 8 or 16. */
+  BAD_GRANULE: 'HA112',
 } as const;
 
 /** One of the {@link HostAllocatorErrorCodes}. */

@@ -1,7 +1,8 @@
 /**
  * @fileoverview The JS host allocator: serves the `env.host_*` imports of modules converted by
- * wasm-hostalloc, managing the heap `[__heap_base, end of memory)` with a TLSF allocator whose
- * metadata lives entirely in JS (see `./tlsf.ts`): zero header bytes in linear memory.
+ * wasm-hostalloc, managing the heap `[__heap_base, end of memory)` with size-class slabs for small
+ * blocks in front of a TLSF allocator (see `./slab.ts`, `./tlsf.ts`), all metadata in JS typed arrays:
+ * zero header bytes in linear memory.
  *
  * ```ts
  * import { createHostAllocator } from 'wasm-hostalloc/host';
@@ -12,19 +13,25 @@
  * or, in one step, `const { instance, heap } = await instantiate(bytes, otherImports)`.
  *
  * Semantics (C's, glibc's behaviour class):
- * - every pointer is 16-byte aligned; `malloc(0)` returns a unique, non-null 16-byte block;
+ * - every pointer is aligned to the heap's granule (16 by default; 8 when the module exports
+ *   `__hostalloc_align` = 8 or `options.granule` is 8) and blocks above 2048 bytes to 16;
+ *   `malloc(0)` returns a unique, non-null block of one granule;
  * - failure returns 0 (NULL): heap exhausted, memory maximum reached, size beyond the address space
  *   (2^32 for wasm32, 2^53 for memory64), `calloc` overflow, non-power-of-two alignment;
  * - `realloc(0, n)` is `malloc(n)`; `realloc(p, 0)` frees `p` and returns 0; a failed `realloc`
  *   leaves the old block intact;
+ * - `calloc` always clears its block (the plugin may have written anywhere in its memory);
  * - `free(0)` is a no-op; freeing (or reallocating, or asking the usable size of) anything that is
- *   not a live allocation throws {@link HostAllocatorError} without changing the heap. From wasm, the
- *   throw traps the calling export: the error object propagates out of it.
+ *   not a live allocation throws {@link HostAllocatorError} without changing the heap, after counting
+ *   it (`stats().errors`) and calling `options.onError`. From wasm, the throw traps the calling
+ *   export: the error object propagates out of it. A plugin built with wasm exception handling may
+ *   catch it and call again: classifying a bad pointer is O(1) for small blocks and bounded for large
+ *   ones, never a walk of the heap.
  *
  * Growth: when no free block fits, the memory grows (through `options.grow`, e.g. Emscripten's
- * resize) by max(missing bytes, 1/8 of the memory, 1 MiB) rounded to pages; if that fails (maximum
- * reached) it retries with exactly the missing pages, then returns 0. Growth made by anyone else
- * (the module's own `memory.grow`) is adopted on the next miss.
+ * resize) by exactly the missing bytes rounded up to pages, so the memory size follows the heap; then
+ * returns 0 when that fails (maximum reached). Growth made by anyone else (the module's own
+ * `memory.grow`) is adopted on the next miss.
  *
  * Shared memories (SharedArrayBuffer) work, single-threaded: the allocator state lives in one JS
  * realm, so only one agent (thread) may call into a given heap.
@@ -34,8 +41,9 @@ import { HOST_IMPORTS } from '../conventions.js';
 import { ABI_VERSION } from '../types.js';
 import type { WasmImports, WasmInstance, WasmMemory, WasmModule } from '../wasm-api.js';
 import { WA } from '../wasm-api.js';
-import { HostAllocatorErrorCodes as C, HostAllocatorError } from './errors.js';
-import { Tlsf } from './tlsf.js';
+import { HostAllocatorErrorCodes as C, HostAllocatorError, isHostAllocatorError } from './errors.js';
+import { SlabHeap, SMALL_MAX } from './slab.js';
+import type { Tlsf } from './tlsf.js';
 
 export type { WasmGlobal, WasmImports, WasmInstance, WasmMemory, WasmModule } from '../wasm-api.js';
 export type { WithHostAllocatorResult } from './bindgen.js';
@@ -46,14 +54,14 @@ export type { HostAllocatorErrorCode } from './errors.js';
 export { HostAllocatorError, HostAllocatorErrorCodes, isHostAllocatorError } from './errors.js';
 export type { GlueGrowImport, GlueHostOptions, HostallocSection } from './glue.js';
 export { readHostallocSection } from './glue.js';
+export type { SlabHeapStats } from './slab.js';
+export { SlabHeap, SMALL_MAX, SPAN } from './slab.js';
 export type { TlsfBlock, TlsfStats } from './tlsf.js';
 export { TLSF_MAX_SIZE, Tlsf } from './tlsf.js';
 
 const PAGE = 65536;
 /** wasm32 memories hold at most 2^16 pages (4 GiB). */
 const MAX_PAGES_32 = 65536;
-/** Minimum growth step: 1 MiB. */
-const MIN_GROW_PAGES = 16;
 const LIMIT_32 = 2 ** 32;
 const LIMIT_64 = 2 ** 53;
 
@@ -75,11 +83,27 @@ export interface HostAllocatorOptions {
    * itself on first use.
    */
   heapBase?: number | bigint;
+  /**
+   * Alignment (bytes) of small blocks: 8 or 16. Default: the module's exported `__hostalloc_align`
+   * global when it has one (wasm-hostalloc records the replaced allocator's alignment there), else 16.
+   * 8 suits Emscripten's dlmalloc (8-byte aligned) and saves memory for small blocks; wasi-libc and
+   * Rust need 16. Blocks above 2048 bytes are always 16-aligned.
+   */
+  granule?: 8 | 16;
+  /**
+   * Called with every HostAllocatorError the heap raises for a call it refuses (invalid, interior,
+   * double or out-of-heap pointers), just before the throw. For logging or to stop a misbehaving
+   * plugin (e.g. terminate its worker after a few); errors thrown by the callback propagate instead.
+   */
+  onError?: (error: HostAllocatorError) => void;
 }
 
 /** Accounting snapshot, see {@link HostAllocator.stats}. */
 export interface HostAllocatorStats {
-  /** Bytes in live allocations, counted as usable sizes (requests rounded up to 16 bytes). */
+  /**
+   * Bytes in live allocations, counted as usable sizes (small requests rounded up to their size
+   * class, larger ones to 16 bytes).
+   */
   inUse: number;
   /** Highest `inUse` seen. */
   peak: number;
@@ -87,7 +111,7 @@ export interface HostAllocatorStats {
   free: number;
   /** Live allocations (`mallocs - frees`). */
   blocks: number;
-  /** Free blocks; 1 (or 0) when nothing is allocated, since free neighbours always coalesce. */
+  /** Free blocks of the TLSF (large blocks and spans); never two adjacent. */
   freeBlocks: number;
   /** Times this heap grew the memory. */
   grows: number;
@@ -101,6 +125,14 @@ export interface HostAllocatorStats {
   mallocs: number;
   /** Successful frees of non-null pointers, including realloc(p, 0). A moving realloc counts as neither. */
   frees: number;
+  /** Calls refused with a HostAllocatorError about a pointer (HA102-HA105, HA111). */
+  errors: number;
+  /** Alignment of small blocks: 8 or 16. */
+  granule: number;
+  /** 16 KiB slab spans taken from the heap (including one cached empty span per size class at most). */
+  spans: number;
+  /** Bytes of host (JS) memory the allocator's metadata takes: typed arrays, not linear memory. */
+  hostMetadataBytes: number;
 }
 
 /** A function that returns a pointer or size: a bigint for bigint (memory64) arguments. */
@@ -116,7 +148,10 @@ export interface PtrFn2 {
 
 /**
  * The functions a converted module imports (by default from `env`). Each is polymorphic: wasm32
- * modules pass and receive numbers (i32, read as unsigned), memory64 modules bigints (i64).
+ * modules pass and receive numbers (i32, read as unsigned), memory64 modules bigints (i64). Number
+ * results are returned as int32 values, as wasm reads them (an address at or above 2^31 comes back
+ * negative when called from JS: `>>> 0` it); int32 results stay small integers in V8, so the hot
+ * path allocates nothing.
  */
 export interface HostAllocatorImports {
   /** `host_malloc(size) -> ptr` */
@@ -147,7 +182,10 @@ export interface HostAllocator {
   readonly attached: boolean;
   /** The memory, once attached. */
   readonly memory: WasmMemory | null;
-  /** Allocates `size` bytes, 16-byte aligned; `malloc(0)` gives a unique 16-byte block. 0 on failure. */
+  /**
+   * Allocates `size` bytes, aligned to the granule (16 by default, 8 for small blocks with granule
+   * 8); `malloc(0)` gives a unique block of one granule. 0 on failure.
+   */
   malloc: PtrFn1;
   /** Frees `ptr` (0: no-op). Throws HA102/HA103/HA104/HA105 for pointers that are not live allocations. */
   free(ptr: number | bigint): void;
@@ -168,8 +206,10 @@ export interface HostAllocator {
   usableSize: PtrFn1;
   /** Accounting snapshot. */
   stats(): HostAllocatorStats;
-  /** The underlying allocator, for diagnostics and tests (null before attach). */
+  /** The TLSF behind the slabs (large blocks and spans), for diagnostics and tests (null before attach). */
   readonly tlsf: Tlsf | null;
+  /** The whole allocator (slabs + TLSF), for diagnostics and tests: `check()`. Null before attach. */
+  readonly allocator: SlabHeap | null;
 }
 
 function notAttached(): HostAllocatorError {
@@ -190,6 +230,21 @@ function badArg(what: string, v: unknown): HostAllocatorError {
 /** Unsigned value of an i64 argument as a number (values above 2^53 lose precision, harmlessly). */
 function u64(v: bigint): number {
   return Number(BigInt.asUintN(64, v));
+}
+
+/** True for a power of two (any size up to 2^53). */
+function isPow2(x: number): boolean {
+  return x < 0x80000000 ? (x & (x - 1)) === 0 : Number.isInteger(Math.log2(x));
+}
+
+function checkGranule(g: number, what: string): 8 | 16 {
+  if (g !== 8 && g !== 16) {
+    throw new HostAllocatorError(
+      C.BAD_GRANULE,
+      `${what} is ${String(g)}: the small-block granule must be 8 or 16`,
+    );
+  }
+  return g;
 }
 
 function defaultGrow(memory: WasmMemory, delta: number): boolean {
@@ -228,19 +283,27 @@ function maximumPages(memory: WasmMemory): number | undefined {
 export function createHostAllocator(options: HostAllocatorOptions = {}): HostAllocator {
   const growFn = options.grow ?? defaultGrow;
   const onGrow = options.onGrow;
-  let t: Tlsf | null = null;
+  const onError = options.onError;
+  if (options.granule !== undefined) checkGranule(options.granule, 'options.granule');
+  let t: SlabHeap | null = null;
   let memory: WasmMemory | null = null;
   let is64 = false;
   let limit = LIMIT_32;
   let maxPages: number | undefined;
-  /** Memory below this may hold non-zero bytes even where never handed out (see calloc). */
-  let dirtyEnd = 0;
   let grows = 0;
-  let mallocs = 0;
-  let frees = 0;
+  /** Counters before attach (none: every counted call needs the heap); then the heap's `ops`. */
   let u8: Uint8Array | null = null;
 
-  function init(mem: WasmMemory, heapBase: number | bigint): void {
+  /** Counts a refusal and tells options.onError; returns the error to throw. */
+  function refused(e: unknown): unknown {
+    if (isHostAllocatorError(e)) {
+      t!.ops[2]!++;
+      if (onError !== undefined) onError(e);
+    }
+    return e;
+  }
+
+  function init(mem: WasmMemory, heapBase: number | bigint, granule = 16): void {
     const hb = typeof heapBase === 'bigint' ? Number(BigInt.asUintN(64, heapBase)) : heapBase >>> 0;
     if (
       typeof heapBase === 'number' &&
@@ -253,18 +316,17 @@ export function createHostAllocator(options: HostAllocatorOptions = {}): HostAll
     limit = is64 ? LIMIT_64 : LIMIT_32;
     maxPages = maximumPages(mem);
     const len = mem.buffer.byteLength;
-    t = new Tlsf(hb, Math.max(hb, len));
-    dirtyEnd = len;
+    t = new SlabHeap(hb, Math.max(hb, len), granule);
   }
 
   /** Attaches from options.memory + options.heapBase when both were given (lazy attach). */
   function lazy(): void {
     if (t === null && options.memory !== undefined && options.heapBase !== undefined) {
-      init(options.memory, options.heapBase);
+      init(options.memory, options.heapBase, options.granule);
     }
   }
 
-  function ensure(): Tlsf {
+  function ensure(): SlabHeap {
     lazy();
     if (t === null) throw notAttached();
     return t;
@@ -276,18 +338,23 @@ export function createHostAllocator(options: HostAllocatorOptions = {}): HostAll
     return u8;
   }
 
-  /** Adopts growth made by someone else (treated as possibly dirty). */
-  function sync(h: Tlsf): void {
+  /** Adopts growth made by someone else. False when the host cannot grow its own bookkeeping. */
+  function sync(h: SlabHeap): boolean {
     const len = memory!.buffer.byteLength;
     if (len > h.end) {
-      h.addSpace(len);
-      dirtyEnd = Math.max(dirtyEnd, len);
+      try {
+        h.addSpace(len);
+      } catch (e) {
+        if (e instanceof RangeError) return false; // nothing changed; retried on the next miss
+        throw e;
+      }
     }
+    return true;
   }
 
   /** Grows the memory so that a request of `size` bytes at `align` fits. False when it cannot. */
-  function growFor(h: Tlsf, size: number, align: number): boolean {
-    sync(h);
+  function growFor(h: SlabHeap, size: number, align: number): boolean {
+    if (!sync(h)) return false;
     const need = h.growthNeeded(size, align);
     if (need === 0) return true;
     if (!Number.isFinite(need)) return false;
@@ -298,18 +365,11 @@ export function createHostAllocator(options: HostAllocatorOptions = {}): HostAll
     let cap = is64 ? Math.floor(LIMIT_64 / PAGE) : MAX_PAGES_32;
     if (maxPages !== undefined) cap = Math.min(cap, maxPages);
     if (curPages + minPages > cap || h.end + need > limit) return false;
-    let pages = Math.max(minPages, Math.ceil(curPages / 8), MIN_GROW_PAGES);
-    if (curPages + pages > cap) pages = cap - curPages;
-    let ok = growFn(mem, pages);
-    if (!ok && pages > minPages) {
-      pages = minPages;
-      ok = growFn(mem, pages);
-    }
-    if (!ok) return false;
+    if (!growFn(mem, minPages)) return false;
     const len = mem.buffer.byteLength;
     if (len <= h.end) return false;
-    h.addSpace(len);
     grows++;
+    if (!sync(h)) return false;
     if (onGrow !== undefined) onGrow(mem);
     return true;
   }
@@ -318,27 +378,31 @@ export function createHostAllocator(options: HostAllocatorOptions = {}): HostAll
 
   function doMalloc(size: number): number {
     const h = t ?? ensure();
-    let p = h.malloc(size);
+    let p = size <= SMALL_MAX ? h.mallocSmall(size) : h.malloc(size);
     if (p === 0) {
       if (size > limit) return 0;
       if (!growFor(h, size, 16)) return 0;
       p = h.malloc(size);
       if (p === 0) return 0;
     }
-    mallocs++;
+    h.ops[0]!++;
     return p;
   }
 
   function doFree(p: number): void {
     if (p === 0) return;
     const h = t ?? ensure();
-    h.free(p);
-    frees++;
+    try {
+      h.free(p);
+    } catch (e) {
+      throw refused(e);
+    }
+    h.ops[1]!++;
   }
 
   function doAligned(align: number, size: number): number {
     const h = t ?? ensure();
-    if (!(align > 0) || align >= limit || 2 ** Math.floor(Math.log2(align)) !== align) return 0;
+    if (!(align > 0) || align >= limit || !isPow2(align)) return 0;
     let p = h.alignedAlloc(align, size);
     if (p === 0) {
       if (size > limit) return 0;
@@ -346,41 +410,42 @@ export function createHostAllocator(options: HostAllocatorOptions = {}): HostAll
       p = h.alignedAlloc(align, size);
       if (p === 0) return 0;
     }
-    mallocs++;
+    h.ops[0]!++;
     return p;
   }
 
   function doCalloc(count: number, size: number): number {
-    const h = t ?? ensure();
     const total = count * size;
     if (total > limit) return 0;
-    const clean = Math.max(h.highWater, dirtyEnd);
     const p = doMalloc(total);
-    if (p !== 0 && p < clean) {
-      // Fresh memory (never handed out, grown by us) is zero; anything else is cleared.
-      const end = Math.min(p + h.usableSize(p), clean);
-      view().fill(0, p, end);
-    }
+    // Always cleared: memory never handed out is not known to be zero (the plugin may have written
+    // there, or grown the memory and used it itself), and reused blocks hold old contents.
+    if (p !== 0) view().fill(0, p, p + t!.usableSize(p));
     return p;
   }
 
   function doRealloc(p: number, size: number): number {
     if (p === 0) return doMalloc(size);
     const h = t ?? ensure();
-    if (size === 0) {
-      h.free(p);
-      frees++;
-      return 0;
+    let old: number;
+    try {
+      if (size === 0) {
+        h.free(p);
+        h.ops[1]!++;
+        return 0;
+      }
+      if (size > limit) {
+        h.sizeOf(p, 'realloc'); // validates p
+        return 0;
+      }
+      if (h.resizeInPlace(p, size)) return p;
+      old = h.sizeOf(p, 'realloc');
+    } catch (e) {
+      throw refused(e);
     }
-    if (size > limit) {
-      h.usableSize(p); // validates p
-      return 0;
-    }
-    if (h.resizeInPlace(p, size)) return p;
-    const old = h.usableSize(p);
     const q = doMalloc(size);
-    if (q === 0) return 0;
-    mallocs--; // a moving realloc is neither a malloc nor a free
+    if (q === 0) return size <= old ? p : 0; // a shrink that cannot move stays where it is
+    h.ops[0]!--; // a moving realloc is neither a malloc nor a free
     view().copyWithin(q, p, p + Math.min(old, size));
     h.free(p);
     return q;
@@ -390,7 +455,11 @@ export function createHostAllocator(options: HostAllocatorOptions = {}): HostAll
   function doUsable(p: number): number {
     if (p === 0) return 0;
     const h = t ?? ensure();
-    return h.usableSize(p);
+    try {
+      return h.usableSize(p);
+    } catch (e) {
+      throw refused(e);
+    }
   }
 
   // ------------------------------------------------------------ argument conversion
@@ -413,25 +482,47 @@ export function createHostAllocator(options: HostAllocatorOptions = {}): HostAll
   }
 
   const imports: HostAllocatorImports = {
-    host_malloc: ((size: number | bigint) =>
-      typeof size === 'number' ? doMalloc(size >>> 0) : BigInt(doMalloc(u64(size)))) as PtrFn1,
+    host_malloc: ((size: number | bigint) => {
+      if (typeof size !== 'number') return BigInt(doMalloc(u64(size)));
+      // The small-block fast path, inline here: with several heaps in a process these closures share
+      // their JIT feedback, and a short path keeps them fast (measured: 1.06x -> 1.2x dlmalloc).
+      const n = size >>> 0;
+      const h = t;
+      if (h !== null && n <= SMALL_MAX) {
+        const p = h.mallocSmall(n);
+        if (p !== 0) {
+          h.ops[0]!++;
+          return p | 0;
+        }
+      }
+      return doMalloc(n) | 0;
+    }) as PtrFn1,
     host_free: (ptr: number | bigint) => {
-      doFree(typeof ptr === 'number' ? ptr >>> 0 : u64(ptr));
+      if (typeof ptr !== 'number') return doFree(u64(ptr));
+      const p = ptr >>> 0;
+      const h = t;
+      if (h === null || p === 0) return doFree(p);
+      try {
+        h.free(p);
+      } catch (e) {
+        throw refused(e);
+      }
+      h.ops[1]!++;
     },
     host_calloc: ((n: number | bigint, size: number | bigint) =>
       typeof n === 'number'
-        ? doCalloc(n >>> 0, (size as number) >>> 0)
+        ? doCalloc(n >>> 0, (size as number) >>> 0) | 0
         : BigInt(doCalloc(u64(n), u64(size as bigint)))) as PtrFn2,
     host_realloc: ((ptr: number | bigint, size: number | bigint) =>
       typeof ptr === 'number'
-        ? doRealloc(ptr >>> 0, (size as number) >>> 0)
+        ? doRealloc(ptr >>> 0, (size as number) >>> 0) | 0
         : BigInt(doRealloc(u64(ptr), u64(size as bigint)))) as PtrFn2,
     host_aligned_alloc: ((align: number | bigint, size: number | bigint) =>
       typeof align === 'number'
-        ? doAligned(align >>> 0, (size as number) >>> 0)
+        ? doAligned(align >>> 0, (size as number) >>> 0) | 0
         : BigInt(doAligned(u64(align), u64(size as bigint)))) as PtrFn2,
     host_usable_size: ((ptr: number | bigint) =>
-      typeof ptr === 'number' ? doUsable(ptr >>> 0) : BigInt(doUsable(u64(ptr)))) as PtrFn1,
+      typeof ptr === 'number' ? doUsable(ptr >>> 0) | 0 : BigInt(doUsable(u64(ptr)))) as PtrFn1,
   };
 
   const heap: HostAllocator = {
@@ -466,6 +557,11 @@ export function createHostAllocator(options: HostAllocatorOptions = {}): HostAll
           );
         }
       }
+      let granule = options.granule;
+      if (granule === undefined) {
+        const g = ex['__hostalloc_align'];
+        if (g instanceof WA.Global) granule = checkGranule(Number(g.value), "the module's __hostalloc_align");
+      }
       let hb = options.heapBase;
       if (hb === undefined) {
         const g = ex['__heap_base'];
@@ -484,7 +580,7 @@ export function createHostAllocator(options: HostAllocatorOptions = {}): HostAll
           'attach: this heap is already attached to another memory; create one heap per instance',
         );
       }
-      init(mem, hb);
+      init(mem, hb, granule);
       return heap;
     },
     get attached() {
@@ -496,6 +592,10 @@ export function createHostAllocator(options: HostAllocatorOptions = {}): HostAll
       return memory;
     },
     get tlsf() {
+      lazy();
+      return t === null ? null : t.tlsf;
+    },
+    get allocator() {
       lazy();
       return t;
     },
@@ -529,15 +629,19 @@ export function createHostAllocator(options: HostAllocatorOptions = {}): HostAll
       return {
         inUse: s.inUse,
         peak: s.peak,
-        free: s.free,
+        free: s.end - s.base - s.inUse,
         blocks: s.blocks,
         freeBlocks: s.freeBlocks,
         grows,
         heapBase: s.base,
         heapEnd: s.end,
         inBandOverhead: 0,
-        mallocs,
-        frees,
+        mallocs: h.ops[0]!,
+        frees: h.ops[1]!,
+        errors: h.ops[2]!,
+        granule: h.granule,
+        spans: s.spans,
+        hostMetadataBytes: s.metadataBytes,
       };
     },
   };

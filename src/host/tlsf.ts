@@ -10,21 +10,27 @@
  * - No byte of the range is used for bookkeeping (zero in-band overhead). Each block has a *slot* in a
  *   set of parallel typed arrays: offset, size, physical prev/next slot, free-list prev/next slot,
  *   size class and state (free/used). Slots are recycled through a free-slot chain; the arrays double
- *   when they run out. Live allocations are found from their pointer through one `Map<number, number>`
- *   (pointer -> slot). Nothing is allocated per call in the steady state.
+ *   when they run out. Live allocations are found from their pointer through an open-addressing hash
+ *   table (an Int32Array of slots, Fibonacci hashing, load <= 1/2), so a free costs O(1) whatever the
+ *   order of frees. Nothing is allocated per call in the steady state.
+ * - Every array an operation may need to grow is grown *before* the operation changes anything: when
+ *   the host cannot allocate (RangeError from a typed-array constructor), the call throws with the
+ *   allocator exactly as it was.
  * - Size classes: sizes below 512 bytes map linearly to 32 classes of 16 bytes (first level 0);
  *   a size in `[2^k, 2^(k+1))`, k >= 9, maps to first level `k - 8` and one of 32 second-level classes
  *   of width `2^(k-5)` (at most 1/32 = 3.1% internal slack from class rounding, none for small sizes).
  *   45 first levels cover sizes up to 2^53 (memory64). A two-word first-level bitmap plus one 32-bit
  *   second-level bitmap per first level find a non-empty class in O(1) with `Math.clz32`.
- * - malloc rounds the request up to the next class boundary ("good fit"), so the head of any class at
- *   or above it fits: O(1). When nothing is found there, the last block of the range (the "wilderness",
+ * - malloc first looks at up to 8 blocks of the request's own class (some may hold it: closer to best
+ *   fit, less fragmentation), then rounds the request up to the next class boundary ("good fit"), so
+ *   the head of any class at or above it fits: O(1). When nothing is found there, the last block of the range (the "wilderness",
  *   which growth extends) is tried as well, so growing by exactly the missing bytes is always enough.
  * - free coalesces immediately with both physical neighbours: no two free blocks are ever adjacent,
  *   and freeing everything leaves one free block spanning the whole range.
  * - Misuse (free of a pointer not handed out, double free, interior pointer…) throws a
- *   {@link HostAllocatorError} before any state changes. Classifying the bad pointer walks the blocks
- *   (O(n)): that is the error path only.
+ *   {@link HostAllocatorError} before any state changes. Classifying the bad pointer is bounded: a page
+ *   index (one Int32 per 16 KiB of range: the lowest block starting in that page) leads to the block
+ *   that covers the pointer after at most the blocks of one page, never a walk of the whole heap.
  */
 
 import { HostAllocatorErrorCodes as C, HostAllocatorError } from './errors.js';
@@ -43,6 +49,13 @@ const ST_SPARE = 0;
 const ST_FREE = 1;
 const ST_USED = 2;
 const TWO32 = 4294967296;
+/** Free blocks of a request's own class looked at before the next class up (bounded best fit). */
+const FIT_SCAN = 8;
+/** Pages of the block-start index: 16 KiB, coarser for ranges beyond IDX_MAX pages (4 MiB of index). */
+const IDX_SHIFT = 14;
+const IDX_MAX = 1 << 20;
+/** Fibonacci hashing multiplier: 2^32 / golden ratio. */
+const FIB = -1640531535; // 0x9e3779b1 as an int32
 /** Largest size (bytes) this allocator reasons about: 2^53 - 16. */
 export const TLSF_MAX_SIZE = 2 ** 53 - GRANULE;
 
@@ -64,14 +77,32 @@ function classOf(size: number): number {
   if (size < SMALL_LIMIT) return size >>> 4;
   const k = log2(size);
   const sl =
-    size < TWO32 ? (size >>> (k - SL_LOG2)) - SL_COUNT : Math.floor(size / 2 ** (k - SL_LOG2)) - SL_COUNT;
+    size < TWO32 ? (size >>> (k - SL_LOG2)) - SL_COUNT : Math.floor(size / pow2(k - SL_LOG2)) - SL_COUNT;
   return ((k - 8) << SL_LOG2) | sl;
 }
 
 /** The lowest class all of whose blocks hold `size` bytes (size rounded up to a class boundary). */
 function searchClass(size: number): number {
   if (size < SMALL_LIMIT) return size >>> 4;
-  return classOf(size + 2 ** (log2(size) - SL_LOG2) - 1);
+  if (size < 0x80000000) {
+    const k = 31 - Math.clz32(size);
+    const r = size + (1 << (k - SL_LOG2)) - 1;
+    const k2 = 31 - Math.clz32(r);
+    return ((k2 - 8) << SL_LOG2) | ((r >>> (k2 - SL_LOG2)) - SL_COUNT);
+  }
+  // Beyond 2^31 (memory64 only, rare): exact float arithmetic, powers of two by multiplication.
+  const k = log2(size);
+  return classOf(size + pow2(k - SL_LOG2) - 1);
+}
+
+/** 2^e for 0 <= e < 64, from a table (no Math.pow on any path). */
+const POW2 = new Float64Array(64).map((_, e) => {
+  let x = 1;
+  for (let i = 0; i < e; i++) x *= 2;
+  return x;
+});
+function pow2(e: number): number {
+  return POW2[e]!;
 }
 
 /** Index of the lowest set bit of a non-zero 32-bit word. */
@@ -79,8 +110,42 @@ function ffs(x: number): number {
   return 31 - Math.clz32(x & -x);
 }
 
-function hex(n: number): string {
+/** Bytes from `o` up to the next address `a` with `a - origin` a multiple of `align`. */
+function alignGap(o: number, align: number, origin: number): number {
+  return Math.ceil((o - origin) / align) * align + origin - o;
+}
+
+export function hex(n: number): string {
   return '0x' + n.toString(16);
+}
+
+/**
+ * The error for a pointer into free heap space (block `o`, `z` bytes): a double free for free/realloc,
+ * a use after free for usableSize (nothing is being freed there).
+ */
+export function freeSpaceError(
+  p: number,
+  op: string,
+  o: number,
+  z: number,
+  details: Record<string, unknown>,
+): HostAllocatorError {
+  if (op === 'usableSize') {
+    return new HostAllocatorError(
+      C.USE_AFTER_FREE,
+      `${op}(${hex(p)}): use after free: ${p === o ? 'the block' : 'the memory'} at ${hex(p)} is free ` +
+        '(freed earlier, or never allocated); only a live allocation has a usable size',
+      details,
+    );
+  }
+  return new HostAllocatorError(
+    C.DOUBLE_FREE,
+    p === o
+      ? `${op}(${hex(p)}): double free: the block at ${hex(p)} is already free`
+      : `${op}(${hex(p)}): pointer lies in free heap space (free block ${hex(o)}, ${z} bytes): ` +
+          'a double free of a block that has since merged with a free neighbour, or a stray pointer',
+    details,
+  );
 }
 
 /** Snapshot of a {@link Tlsf}'s accounting. */
@@ -146,8 +211,14 @@ export class Tlsf {
   /** Pointer -> slot of live allocations: open addressing (linear probing) over slot indices. */
   private table = new Int32Array(64).fill(NONE);
   private tableMask = 63;
-  private tableBits = 6;
+  /** 32 - log2(table size): the hash keeps the top bits of the product. */
+  private tableShift = 26;
   private liveCount = 0;
+  /** Per page of the range: the slot of the lowest block starting in it, or NONE. */
+  private firstStart = new Int32Array(0);
+  /** Page size of {@link firstStart}: 2^14 bytes, doubled while the index would exceed IDX_MAX. */
+  private idxPage = 1 << IDX_SHIFT;
+  private idxShift = IDX_SHIFT;
 
   /** Manages `[base, end)`; `base` is aligned up to 16 (minimum 16), `end` down to 16. */
   constructor(base: number, end: number) {
@@ -173,9 +244,15 @@ export class Tlsf {
 
   /** Allocates `size` bytes (16-aligned, at least 16); returns 0 when no free block fits. */
   malloc(size: number): number {
+    this.prepare();
     const n = blockSize(size);
     const idx = searchClass(Math.min(n, TLSF_MAX_SIZE));
-    let s = this.findFree(idx);
+    // Closer to best fit than plain good fit: a few blocks of n's own class may already hold n.
+    let s = n >= SMALL_LIMIT ? this.fitInClass(classOf(n), n) : NONE;
+    if (s === NONE) {
+      s = this.findFree(idx);
+      if (s !== NONE && n >= SMALL_LIMIT) s = this.fitInClass(this.cls[s]!, n);
+    }
     if (s === NONE) {
       s = this.last;
       if (s === NONE || this.state[s] !== ST_FREE || this.size[s]! < n) return 0;
@@ -186,25 +263,29 @@ export class Tlsf {
   }
 
   /**
-   * Allocates `size` bytes at an address that is a multiple of `align` (a power of two; anything
-   * else returns 0). The leading slack goes back to the free pool as a block of its own.
+   * Allocates `size` bytes at an address `p` such that `p - origin` is a multiple of `align` (a power
+   * of two; anything else returns 0). `origin` (default 0: plain alignment) must be a multiple of 16.
+   * The leading slack goes back to the free pool as a block of its own.
    */
-  alignedAlloc(align: number, size: number): number {
-    if (!(align > 0) || align > 2 ** 52 || 2 ** log2(align) !== align) return 0;
+  alignedAlloc(align: number, size: number, origin = 0): number {
+    if (!(align > 0) || align > TLSF_MAX_SIZE || pow2(log2(align)) !== align) return 0;
     if (align <= GRANULE) return this.malloc(size);
+    this.prepare();
     const n = blockSize(size);
     if (n + align > TLSF_MAX_SIZE) return 0;
+    // First try the head of the exact class (a hole left by an equal aligned block fits with no gap).
+    let s = this.findFree(searchClass(n));
+    if (s !== NONE && this.size[s]! < alignGap(this.off[s]!, align, origin) + n) s = NONE;
     // Any gap is a multiple of 16 and at most align - 16; a non-zero gap is a valid block.
-    let s = this.findFree(searchClass(n + align - GRANULE));
+    if (s === NONE) s = this.findFree(searchClass(n + align - GRANULE));
     if (s === NONE) {
       s = this.last;
       if (s === NONE || this.state[s] !== ST_FREE) return 0;
-      const o = this.off[s]!;
-      if (this.size[s]! < Math.ceil(o / align) * align - o + n) return 0;
+      if (this.size[s]! < alignGap(this.off[s]!, align, origin) + n) return 0;
     }
     this.unlinkFree(s);
     const o = this.off[s]!;
-    const gap = Math.ceil(o / align) * align - o;
+    const gap = alignGap(o, align, origin);
     if (gap > 0) {
       // The physical predecessor of a free block is never free: the gap becomes a free block alone.
       const g = this.newSlot();
@@ -216,8 +297,11 @@ export class Tlsf {
       if (pv !== NONE) this.nextPhys[pv] = g;
       else this.first = g;
       this.prevPhys[s] = g;
+      const k = this.pageOf(o);
+      if (this.firstStart[k] === s) this.firstStart[k] = g;
       this.off[s] = o + gap;
       this.size[s] = this.size[s]! - gap;
+      this.noteStart(s);
       this.linkFree(g);
     }
     this.carve(s, n);
@@ -237,8 +321,13 @@ export class Tlsf {
 
   /** Usable size of a live allocation (its block size). Throws on pointers not handed out. */
   usableSize(p: number): number {
+    return this.sizeOf(p, 'usableSize');
+  }
+
+  /** Usable size of a live allocation; a bad pointer throws the error `op` (e.g. 'realloc') gets. */
+  sizeOf(p: number, op: string): number {
     const at = this.find(p);
-    if (at === NONE) throw this.badPointer(p, 'usableSize');
+    if (at === NONE) throw this.badPointer(p, op);
     return this.size[this.table[at]!]!;
   }
 
@@ -252,9 +341,9 @@ export class Tlsf {
    * free physical successor. Returns false (nothing changed) when it cannot; throws on a bad pointer.
    */
   resizeInPlace(p: number, size: number): boolean {
-    const at = this.find(p);
-    if (at === NONE) throw this.badPointer(p, 'realloc');
-    const s = this.table[at]!;
+    if (this.find(p) === NONE) throw this.badPointer(p, 'realloc');
+    this.prepare(); // may rehash: look the bucket up again after it
+    const s = this.table[this.find(p)]!;
     const n = blockSize(size);
     const cur = this.size[s]!;
     if (n <= cur) {
@@ -271,6 +360,7 @@ export class Tlsf {
         else this.last = r;
         this.nextPhys[s] = r;
         this.size[s] = n;
+        this.noteStart(r);
         this.inUse -= cur - n;
         this.release(r);
       }
@@ -296,6 +386,27 @@ export class Tlsf {
   addSpace(newEnd: number): void {
     const e = Math.floor(newEnd / GRANULE) * GRANULE;
     if (!(e > this.end)) return;
+    // Everything that may need to grow, before anything changes.
+    let shift = this.idxShift;
+    let page = this.idxPage;
+    while (Math.ceil((e - this.base) / page) > IDX_MAX) {
+      shift++;
+      page *= 2;
+    }
+    const pages = Math.ceil((e - this.base) / page);
+    if (shift !== this.idxShift) {
+      // Coarser pages (ranges beyond 16 GiB, abstract memory64 tests): rebuild from the block list.
+      const idx = new Int32Array(pages).fill(NONE);
+      this.idxShift = shift;
+      this.idxPage = page;
+      for (let b = this.last; b !== NONE; b = this.prevPhys[b]!) idx[this.pageOf(this.off[b]!)] = b;
+      this.firstStart = idx;
+    } else if (pages > this.firstStart.length) {
+      const idx = new Int32Array(Math.min(IDX_MAX, Math.max(pages, this.firstStart.length * 2))).fill(NONE);
+      idx.set(this.firstStart);
+      this.firstStart = idx;
+    }
+    this.prepare();
     const s = this.newSlot();
     this.off[s] = this.end;
     this.size[s] = e - this.end;
@@ -306,6 +417,7 @@ export class Tlsf {
     else this.first = s;
     this.last = s;
     this.end = e;
+    this.noteStart(s);
     this.release(s);
   }
 
@@ -313,7 +425,7 @@ export class Tlsf {
    * Bytes the range must grow by (at least) so that `alignedAlloc(align, size)` (or `malloc` when
    * align <= 16) succeeds from the wilderness block. Infinity when impossible.
    */
-  growthNeeded(size: number, align = GRANULE): number {
+  growthNeeded(size: number, align = GRANULE, origin = 0): number {
     const n = blockSize(size);
     if (!Number.isFinite(n)) return n;
     const l = this.last;
@@ -323,7 +435,7 @@ export class Tlsf {
       start = this.off[l]!;
       have = this.size[l]!;
     }
-    const gap = align > GRANULE ? Math.ceil(start / align) * align - start : 0;
+    const gap = align > GRANULE ? alignGap(start, align, origin) : 0;
     return Math.max(0, gap + n - have);
   }
 
@@ -406,6 +518,22 @@ export class Tlsf {
       if ((this.slBitmap[fl] !== 0) !== (flBit === 1)) throw new Error(`first level ${fl}: bitmap disagrees`);
     }
     if (listed !== freeCount || listed !== this.freeBlocks) throw new Error('free-list count mismatch');
+    const want = new Int32Array(this.firstStart.length).fill(NONE);
+    for (let s = this.last; s !== NONE; s = this.prevPhys[s]!) want[this.pageOf(this.off[s]!)] = s;
+    for (let k = 0; k < want.length; k++) {
+      if (want[k] !== this.firstStart[k]) throw new Error(`block-start index wrong for page ${k}`);
+    }
+  }
+
+  /** Bytes of host memory this allocator's metadata takes (typed arrays). */
+  metadataBytes(): number {
+    return (
+      this.capacity * (8 + 8 + 4 * 4 + 2 + 1) +
+      this.table.byteLength +
+      this.firstStart.byteLength +
+      45 * 4 +
+      1440 * 4
+    );
   }
 
   // ---------------------------------------------------------------- internals
@@ -423,13 +551,14 @@ export class Tlsf {
   }
 
   /**
-   * Home bucket of pointer `p`: its granule number, with the bits above the table size folded in
-   * scrambled. Nearby pointers land in nearby buckets (cache-friendly for the common sequential
-   * allocation patterns) while far-apart ones still spread.
+   * Home bucket of pointer `p`: Fibonacci hashing of its granule number (the top bits of the product),
+   * which spreads consecutive pointers over the whole table: no long probe runs whatever the order of
+   * allocations and frees. (The previous hash kept neighbours in neighbouring buckets; freeing oldest
+   * first then shifted one giant run per free: 100,000 frees took 35 s.)
    */
   private hash(p: number): number {
-    const g = p < TWO32 ? p >>> 4 : ((p / GRANULE) >>> 0) ^ Math.floor(p / 2 ** 36);
-    return (g ^ Math.imul(g >>> this.tableBits, -1640531535)) & this.tableMask;
+    const g = p < TWO32 ? p >>> 4 : ((p / GRANULE) >>> 0) ^ Math.floor(p / TWO32 / GRANULE);
+    return Math.imul(g, FIB) >>> this.tableShift;
   }
 
   /** Bucket holding live pointer `p`, or NONE. */
@@ -445,8 +574,9 @@ export class Tlsf {
     }
   }
 
+  /** Room for one more live pointer was made by {@link prepare}. */
   private insert(p: number, s: number): void {
-    if (++this.liveCount * 2 > this.tableMask) this.rehash((this.tableMask + 1) * 2);
+    this.liveCount++;
     const mask = this.tableMask;
     const tab = this.table;
     let i = this.hash(p);
@@ -476,16 +606,60 @@ export class Tlsf {
 
   private rehash(cap: number): void {
     const old = this.table;
-    this.table = new Int32Array(cap).fill(NONE);
+    const tab = new Int32Array(cap).fill(NONE); // may throw: nothing has changed yet
+    this.table = tab;
     this.tableMask = cap - 1;
-    this.tableBits = log2(cap);
+    this.tableShift = 32 - log2(cap);
     for (let k = 0; k < old.length; k++) {
       const s = old[k]!;
       if (s === NONE) continue;
       let i = this.hash(this.off[s]!);
-      while (this.table[i] !== NONE) i = (i + 1) & this.tableMask;
-      this.table[i] = s;
+      while (tab[i] !== NONE) i = (i + 1) & this.tableMask;
+      tab[i] = s;
     }
+  }
+
+  /**
+   * Grows, before an operation changes anything, every array it may need: two spare slots (an
+   * aligned gap and a split tail) and room in the pointer table for one more live block. Throws
+   * RangeError (state unchanged) when the host cannot allocate.
+   */
+  private prepare(): void {
+    if (this.spare === NONE || this.nextFree[this.spare] === NONE) this.reserve(this.capacity * 2);
+    if ((this.liveCount + 1) * 2 > this.tableMask) this.rehash((this.tableMask + 1) * 2);
+  }
+
+  /** Page of the block-start index holding address `o` (in range). */
+  private pageOf(o: number): number {
+    const d = o - this.base;
+    return d < 0x80000000 ? d >> this.idxShift : Math.floor(d / this.idxPage);
+  }
+
+  /** Records that block `s` now starts at `off[s]`. */
+  private noteStart(s: number): void {
+    const k = this.pageOf(this.off[s]!);
+    const e = this.firstStart[k]!;
+    if (e === NONE || this.off[e]! > this.off[s]!) this.firstStart[k] = s;
+  }
+
+  /** Block `s` stops existing as a block of its own (merged into its predecessor); `nn` follows it. */
+  private noteGone(s: number, nn: number): void {
+    const k = this.pageOf(this.off[s]!);
+    if (this.firstStart[k] === s) {
+      this.firstStart[k] = nn !== NONE && this.pageOf(this.off[nn]!) === k ? nn : NONE;
+    }
+  }
+
+  /** The block covering address `p` (base <= p < end): O(blocks of one page + empty pages before). */
+  private locate(p: number): number {
+    let k = this.pageOf(p);
+    let s = this.firstStart[k]!;
+    while (s === NONE || this.off[s]! > p) {
+      k--;
+      s = this.firstStart[k]!;
+    }
+    while (this.off[s]! + this.size[s]! <= p) s = this.nextPhys[s]!;
+    return s;
   }
 
   /** Splits block `s` (not in a free list) to `n` bytes; the tail (>= 16 bytes) becomes free. */
@@ -502,6 +676,7 @@ export class Tlsf {
     else this.last = r;
     this.nextPhys[s] = r;
     this.size[s] = n;
+    this.noteStart(r);
     this.linkFree(r);
   }
 
@@ -509,6 +684,7 @@ export class Tlsf {
   private absorbNext(s: number, nx: number): void {
     this.size[s] = this.size[s]! + this.size[nx]!;
     const nn = this.nextPhys[nx]!;
+    this.noteGone(nx, nn);
     this.nextPhys[s] = nn;
     if (nn !== NONE) this.prevPhys[nn] = s;
     else this.last = s;
@@ -530,6 +706,18 @@ export class Tlsf {
     } else {
       this.linkFree(s);
     }
+  }
+
+  /** The smallest of the first FIT_SCAN free blocks of class `idx` that holds `n` bytes, or NONE. */
+  private fitInClass(idx: number, n: number): number {
+    let s = this.heads[idx]!;
+    let best = NONE;
+    for (let k = 0; k < FIT_SCAN && s !== NONE; k++) {
+      const z = this.size[s]!;
+      if (z >= n && (best === NONE || z < this.size[best]!)) best = s;
+      s = this.nextFree[s]!;
+    }
+    return best;
   }
 
   private findFree(idx: number): number {
@@ -612,22 +800,31 @@ export class Tlsf {
   /** Grows the slot arrays to `cap` slots and chains the new ones as spare. */
   private reserve(cap: number): void {
     const old = this.capacity;
-    const grow = <T extends Float64Array | Int32Array | Uint16Array | Uint8Array>(
-      a: T,
-      make: (n: number) => T,
-    ): T => {
-      const b = make(cap);
-      b.set(a);
-      return b;
-    };
-    this.off = grow(this.off, (n) => new Float64Array(n));
-    this.size = grow(this.size, (n) => new Float64Array(n));
-    this.prevPhys = grow(this.prevPhys, (n) => new Int32Array(n));
-    this.nextPhys = grow(this.nextPhys, (n) => new Int32Array(n));
-    this.prevFree = grow(this.prevFree, (n) => new Int32Array(n));
-    this.nextFree = grow(this.nextFree, (n) => new Int32Array(n));
-    this.cls = grow(this.cls, (n) => new Uint16Array(n));
-    this.state = grow(this.state, (n) => new Uint8Array(n));
+    // Allocate everything first (any of these may throw RangeError), then switch over.
+    const off = new Float64Array(cap);
+    const size = new Float64Array(cap);
+    const prevPhys = new Int32Array(cap);
+    const nextPhys = new Int32Array(cap);
+    const prevFree = new Int32Array(cap);
+    const nextFree = new Int32Array(cap);
+    const cls = new Uint16Array(cap);
+    const state = new Uint8Array(cap);
+    off.set(this.off);
+    size.set(this.size);
+    prevPhys.set(this.prevPhys);
+    nextPhys.set(this.nextPhys);
+    prevFree.set(this.prevFree);
+    nextFree.set(this.nextFree);
+    cls.set(this.cls);
+    state.set(this.state);
+    this.off = off;
+    this.size = size;
+    this.prevPhys = prevPhys;
+    this.nextPhys = nextPhys;
+    this.prevFree = prevFree;
+    this.nextFree = nextFree;
+    this.cls = cls;
+    this.state = state;
     for (let s = cap - 1; s >= old; s--) {
       this.nextFree[s] = this.spare;
       this.spare = s;
@@ -655,28 +852,16 @@ export class Tlsf {
         details,
       );
     }
-    for (let s = this.first; s !== NONE; s = this.nextPhys[s]!) {
-      const o = this.off[s]!;
-      const z = this.size[s]!;
-      if (p >= o + z) continue;
-      details['block'] = o;
-      details['blockSize'] = z;
-      if (this.state[s] === ST_FREE) {
-        return new HostAllocatorError(
-          C.DOUBLE_FREE,
-          p === o
-            ? `${op}(${hex(p)}): double free: the block at ${hex(p)} is already free`
-            : `${op}(${hex(p)}): pointer lies in free heap space (free block ${hex(o)}, ${z} bytes): ` +
-                'a double free of a block that has since merged with a free neighbour, or a stray pointer',
-          details,
-        );
-      }
-      return new HostAllocatorError(
-        C.INVALID_POINTER,
-        `${op}(${hex(p)}): not the start of an allocation: it points ${p - o} bytes into the block at ${hex(o)}`,
-        details,
-      );
-    }
-    return new HostAllocatorError(C.INVALID_POINTER, `${op}(${hex(p)}): not a valid pointer`, details);
+    const s = this.locate(p);
+    const o = this.off[s]!;
+    const z = this.size[s]!;
+    details['block'] = o;
+    details['blockSize'] = z;
+    if (this.state[s] === ST_FREE) return freeSpaceError(p, op, o, z, details);
+    return new HostAllocatorError(
+      C.INVALID_POINTER,
+      `${op}(${hex(p)}): not the start of an allocation: it points ${p - o} bytes into the block at ${hex(o)}`,
+      details,
+    );
   }
 }

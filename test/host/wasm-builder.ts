@@ -32,6 +32,7 @@ export const op = {
   i32Add: 0x6a,
   i32Sub: 0x6b,
   i32WrapI64: 0xa7,
+  i64ExtendI32U: 0xad,
   void: 0x40,
 } as const;
 
@@ -49,6 +50,8 @@ export interface MemoryType {
   min: number;
   max?: number;
   shared?: boolean;
+  /** A memory64 memory (limits flag 0x04; i64 addresses). */
+  memory64?: boolean;
 }
 
 export type ImportSpec =
@@ -67,7 +70,7 @@ export interface ModuleSpec {
 }
 
 function limits(m: MemoryType): number[] {
-  const flags = (m.max !== undefined ? 1 : 0) | (m.shared ? 2 : 0);
+  const flags = (m.max !== undefined ? 1 : 0) | (m.shared ? 2 : 0) | (m.memory64 ? 4 : 0);
   return [flags, ...uleb(m.min), ...(m.max !== undefined ? uleb(m.max) : [])];
 }
 
@@ -126,6 +129,8 @@ export function assemble(spec: ModuleSpec): Uint8Array {
 export interface PluginOptions {
   /** i64 pointers and sizes (BigInt at the JS boundary); __heap_base becomes an i64 global. */
   wide?: boolean;
+  /** A real memory64 module: implies `wide`, and the memory itself takes i64 addresses. */
+  memory64?: boolean;
   /** Import the memory as env.memory instead of defining and exporting it. */
   importMemory?: boolean;
   /** Value of the exported __hostalloc_abi global; omitted when undefined. */
@@ -147,14 +152,17 @@ export interface PluginOptions {
  * - `churn(n)`: n times host_free(host_malloc(32)).
  */
 export function plugin(o: PluginOptions = {}): Uint8Array {
+  if (o.memory64) o = { ...o, wide: true };
   const P = o.wide ? I64 : I32;
-  const mem: MemoryType = o.memory ?? { min: 1, max: 16 };
+  const mem: MemoryType = { ...(o.memory ?? { min: 1, max: 16 }), memory64: o.memory64 ?? false };
   const imports: ImportSpec[] = [
     { module: o.importModule ?? 'env', name: 'host_malloc', kind: 'func', type: 0 },
     { module: o.importModule ?? 'env', name: 'host_free', kind: 'func', type: 1 },
   ];
   if (o.importMemory) imports.push({ module: 'env', name: 'memory', kind: 'memory', memory: mem });
-  const addr = o.wide ? [op.i32WrapI64] : [];
+  // The store's address: an i64 pointer is wrapped for a 32-bit memory, used as is for memory64.
+  const addr = o.wide && !o.memory64 ? [op.i32WrapI64] : [];
+  const loadAddr = o.memory64 ? [op.i64ExtendI32U] : [];
   const globals: { type: number; value: number | bigint }[] = [];
   const exports: ModuleSpec['exports'] = [
     { name: 'alloc_write', kind: 'func', index: 2 },
@@ -202,7 +210,7 @@ export function plugin(o: PluginOptions = {}): Uint8Array {
         ],
       },
       { type: 1, body: [op.localGet, 0, op.call, 1] },
-      { type: 2, body: [op.localGet, 0, op.i32Load, 2, 0] },
+      { type: 2, body: [op.localGet, 0, ...loadAddr, op.i32Load, 2, 0] },
       {
         type: 3,
         body: [

@@ -1,3 +1,5 @@
+import { execFileSync } from 'node:child_process';
+import { fileURLToPath } from 'node:url';
 import { describe, expect, it } from 'vitest';
 import {
   createHostAllocator,
@@ -147,6 +149,35 @@ describe('host allocator with real wasm modules', () => {
     const e = caught(() => ex.release(p));
     expect((e as HostAllocatorError).code).toBe('HA103');
     expect(heap.stats().blocks).toBe(4);
+  });
+
+  it('memory64: a real memory64 module runs on the heap (in a child node with the memory64 flag)', () => {
+    // Node 20 accepts memory64 only with --experimental-wasm-memory64; later versions without it.
+    const engineHasMemory64 = W.validate(new Uint8Array([0, 97, 115, 109, 1, 0, 0, 0, 5, 3, 1, 4, 1]));
+    const flag = engineHasMemory64 ? [] : ['--experimental-wasm-memory64'];
+    const child = fileURLToPath(new URL('./memory64-child.ts', import.meta.url));
+    const out = execFileSync(process.execPath, [...flag, '--import', 'tsx', child], {
+      encoding: 'utf8',
+      timeout: 60_000,
+    });
+    const r = JSON.parse(out) as Record<string, unknown>;
+    expect(r).toEqual({
+      p: '5008', // __heap_base 5000 aligned up to 16: the first span starts there
+      loaded: 0x12345678,
+      big: expect.any(String),
+      bigLoaded: 0x12345678,
+      small: expect.any(String),
+      smallType: 'bigint',
+      code: 'HA103',
+      blocks: 2,
+      grows: 1,
+      mallocs: 1003,
+      frees: 1001,
+      errors: 1,
+      pages: 6,
+    });
+    // The 300,000-byte block ends beyond the first page: the memory64 memory grew (pages: 6).
+    expect(Number(r['big']) + 300_000).toBeGreaterThan(65536);
   });
 
   it('checks __hostalloc_abi: version 1 accepted, others rejected with HA106', async () => {
