@@ -78,6 +78,9 @@ function freesParam0(s: FunctionSummary, roles: Map<string, AllocRole>): boolean
   return true;
 }
 
+/** Expressions in a Rust dealloc shim (a call to free, maybe a size check): user drop code is bigger. */
+const SHIM_MAX_SIZE = 40;
+
 export function identifyByAnalysis(
   b: Binaryen,
   mod: BinaryenModule,
@@ -108,6 +111,15 @@ export function identifyByAnalysis(
   // alloc shim is known.
   const rustShims = (): boolean =>
     [...roles.values()].some((r) => r === 'rust_alloc' || r === 'rust_alloc_zeroed');
+  // A user function that uses the allocator (a buffer grower calling malloc and an unidentified
+  // realloc, a drop routine calling free) has the signature and calls of a member too. Members do
+  // not call allocator-shaped functions outside the family, and shims call nothing but the family.
+  const callsForeignAllocator = (s: FunctionSummary): boolean =>
+    [...s.calls].some(
+      (c) => !roles.has(c) && summaries.has(c) && is(sig(c), [P, P], [P]) && touchesState(c),
+    );
+  const callsOnly = (s: FunctionSummary, ...want: AllocRole[]): boolean =>
+    [...s.calls].every((c) => want.includes(roles.get(c) as AllocRole));
   let changed = true;
   while (changed) {
     changed = false;
@@ -134,13 +146,15 @@ export function identifyByAnalysis(
         !s.callIndirect &&
         is(t, [P, P, P], []) &&
         frees &&
+        callsOnly(s, 'free', 'rust_dealloc') &&
+        s.size <= SHIM_MAX_SIZE &&
         freesParam0(s, roles) &&
         !alloc &&
         !aligned &&
         !calls(s, 'realloc', 'rust_realloc')
       ) {
         role = 'rust_dealloc';
-        why = '(ptr, size, align) calling only free(ptr), in a module with Rust allocation shims';
+        why = '(ptr, size, align) calling only free(ptr), a shim-sized body, in a module with Rust allocation shims';
       } else if (
         rustShims() &&
         !s.callIndirect &&
@@ -174,11 +188,12 @@ export function identifyByAnalysis(
         !copies &&
         !zeroes &&
         !s.callIndirect &&
+        !callsForeignAllocator(s) &&
         touchesState(s.name)
       ) {
         role = 'memalign';
         why =
-          '(align, size) -> ptr calling malloc without freeing, copying or zeroing, touching the allocator state';
+          '(align, size) -> ptr calling malloc without freeing, copying or zeroing, touching the allocator state, calling no allocator-shaped function outside the family';
       }
       if (role) {
         roles.set(s.name, role);
