@@ -4,9 +4,12 @@
  * host allocator, against the original on its own allocator.
  */
 
+import { spawnSync } from 'node:child_process';
 import { readFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
+import { fileURLToPath } from 'node:url';
 import { describe, expect, it } from 'vitest';
+import { isEmscriptenGlue, MAX_GLUE_LENGTH } from '../src/glue.js';
 import { createHostAllocator, type HostAllocator } from '../src/host/index.js';
 import { ErrorCodes, isHostAllocError, readGlue, transform, verify } from '../src/index.js';
 import { type FixtureEntry, fixturePath, getFixture, gluePath, readFixture } from './harness/fixtures.js';
@@ -108,6 +111,73 @@ describe('readGlue', () => {
     );
     expect(isHostAllocError(error) && error.code).toBe(ErrorCodes.BAD_GLUE);
     expect(String((error as Error).message)).toMatch(/Emscripten JS output/);
+  });
+});
+
+/**
+ * Hostile glue (issue 19): each shape that made the old regular expressions backtrack, read in a
+ * child process with a deadline so that a regression fails (times out) instead of hanging the suite.
+ * Before the token scanner, `importObject` (under 200 bytes) took 1.5 s and each repetition doubled
+ * it; `dollars` (40 KB) took 2.6 s and grew with the square of its length.
+ */
+const HOSTILE: Record<string, string> = {
+  importObject: `_a=wasmExports.b;{${'"a":env '.repeat(40)} x`,
+  dollars: `_a=wasmExports.b;${'$_'.repeat(1_000_000)}`,
+  assignChains: `_a=wasmExports.b;${'_x=Module["_x"]= '.repeat(100_000)}`,
+  openBraces: `_a=wasmExports.b;${'{a:env,'.repeat(200_000)}`,
+  unterminatedComment: `_a=wasmExports.b;/*${' '.repeat(2_000_000)}`,
+};
+
+describe('readGlue on hostile input', () => {
+  const glueModule = fileURLToPath(new URL('../src/glue.ts', import.meta.url));
+  for (const [name, source] of Object.entries(HOSTILE)) {
+    it(`${name} (${source.length.toLocaleString('en-US')} characters) is read in linear time`, () => {
+      const script = `import { readGlue } from ${JSON.stringify(glueModule)};
+import { readFileSync } from 'node:fs';
+const source = readFileSync(0, 'utf8');
+const t0 = performance.now();
+const glue = readGlue(source);
+process.stdout.write(JSON.stringify({ ms: performance.now() - t0, a: glue.symbols.get('a') }));`;
+      const r = spawnSync(process.execPath, ['--import', 'tsx', '--input-type=module', '-e', script], {
+        input: source,
+        encoding: 'utf8',
+        timeout: 20_000,
+        maxBuffer: 1 << 20,
+      });
+      expect(r.error, 'the child was killed at the 20 s deadline').toBeUndefined();
+      expect(r.stderr).toBe('');
+      const out = JSON.parse(r.stdout) as { ms: number; a: string };
+      expect(out.a).toBe('b');
+      expect(out.ms).toBeLessThan(5000);
+    }, 30_000);
+  }
+
+  it('HA032: glue longer than MAX_GLUE_LENGTH is refused before it is scanned', () => {
+    const big = '_malloc=wasmExports.a;'.padEnd(MAX_GLUE_LENGTH + 1, ' ');
+    expect(() => readGlue(big)).toThrow(expect.objectContaining({ code: ErrorCodes.LIMIT_EXCEEDED }));
+  });
+
+  it('quotes inside regular-expression literals and comments do not hide later mappings', () => {
+    const glue = readGlue(
+      `var re=/["']/g;x=a/2/3;// "unterminated\n/* ' */var _malloc=Module["_malloc"]=wasmExports["Ia"];var s='_free=wasmExports.X';var _free=wasmExports.Ja;`,
+    );
+    expect(glue.symbols.get('malloc')).toBe('Ia');
+    expect(glue.symbols.get('free')).toBe('Ja');
+  });
+});
+
+describe('isEmscriptenGlue', () => {
+  it("is true for Emscripten's glue and false for wasm-bindgen's NAME_bg.js", () => {
+    expect(isEmscriptenGlue(readFileSync(gluePath(getFixture('emcc-O3-glue'))!, 'utf8'))).toBe(true);
+    const bindgen = `let wasm;
+export function __wbg_set_wasm(val) { wasm = val; }
+export function greet(name) {
+  const ptr0 = passStringToWasm0(name, wasm.__wbindgen_malloc, wasm.__wbindgen_realloc);
+  const len0 = WASM_VECTOR_LEN;
+  wasm.greet(ptr0, len0);
+}
+export function __wbindgen_throw(arg0, arg1) { throw new Error(getStringFromWasm0(arg0, arg1)); }`;
+    expect(isEmscriptenGlue(bindgen)).toBe(false);
   });
 });
 
