@@ -136,6 +136,11 @@ export interface TransformOptions {
   glue?: string;
   /** Keep the family's exports (malloc, free, …), forwarding to the host imports. */
   keepExports?: boolean;
+  /**
+   * Remove the family's exports (malloc, free, …) instead of keeping them as forwarders to the host
+   * imports. Default false: the exports are kept, so glue and hosts that call `malloc` keep working.
+   */
+  dropExports?: boolean;
   /** Keep DWARF custom sections (stale after the rewrite). Default false. */
   keepDwarf?: boolean;
   /** Go ahead despite missing family members or hazards; each becomes a warning. */

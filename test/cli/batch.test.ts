@@ -135,7 +135,22 @@ describe('batch', () => {
     const input = makeBatch(root);
     const r1 = await runCli(['transform', 'in', '--out-dir', 'out-workers', '-j', '2'], { cwd: root });
     expect(r1.code).toBe(1);
-    const r = await runCli(['transform', 'in', '--out-dir', 'out', '--json', '--jobs', '1'], { cwd: root });
+    const r = await runCli(
+      [
+        'transform',
+        'in',
+        '--out-dir',
+        'out',
+        '--json',
+        '--jobs',
+        '1',
+        '--time-limit',
+        '0',
+        '--memory-limit',
+        '0',
+      ],
+      { cwd: root },
+    );
     expect(r.code).toBe(1);
     expect(r.stderr).toBe('');
     const json = JSON.parse(r.stdout) as JsonReport;

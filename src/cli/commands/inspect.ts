@@ -5,7 +5,6 @@
 
 import { readFile, stat } from 'node:fs/promises';
 import path from 'node:path';
-import type { Argv } from 'yargs';
 import { ErrorCodes } from '../../errors.js';
 import type { AllocRole } from '../../types.js';
 import { loadConfig } from '../config.js';
@@ -13,19 +12,17 @@ import { CliError, ExitStatus, ioError, toErrorInfo } from '../errors.js';
 import { formatError, formatInspect } from '../format.js';
 import { displayPath } from '../inputs.js';
 import {
-  configOption,
+  CONFIG_OPTION,
+  type CommandSpec,
   identificationOptions,
-  jsonOption,
+  JSON_OPTION,
   parseAlloc,
   type RawArgs,
   readBoolean,
   readString,
   readStrings,
 } from '../options.js';
-import { glueCandidates, readFirstGlue } from '../worker.js';
-
-export const command = 'inspect <input>';
-export const describe = "Show a module's memory layout, heap base and allocator family";
+import { glueCandidates, readFirstGlue, readGlueFile } from '../worker.js';
 
 const EPILOGUE = `Examples:
 
@@ -45,18 +42,19 @@ Exit status:
   1  the input could not be read or is not a valid WebAssembly module
   2  usage error: bad flags, option values or configuration file`;
 
-export function builder(y: Argv): Argv {
-  let b = y
-    .usage('wasm-hostalloc inspect <input> [options]\n\n' + describe)
-    .positional('input', { type: 'string', describe: 'Input .wasm file' });
-  b = identificationOptions(
-    b,
-    'Emscripten JS glue: FILE.js, a directory of <basename>.js files, or "auto" (next to the input)',
-  );
-  b = jsonOption(b);
-  b = configOption(b);
-  return b.epilogue(EPILOGUE);
-}
+export const spec: CommandSpec = {
+  name: 'inspect',
+  describe: "Show a module's memory layout, heap base and allocator family",
+  positional: { name: 'input', describe: 'Input .wasm file', many: false },
+  options: [
+    ...identificationOptions(
+      'Emscripten JS glue: FILE.js, a directory of <basename>.js files, or "auto" (next to the input)',
+    ),
+    JSON_OPTION,
+    CONFIG_OPTION,
+  ],
+  epilogue: EPILOGUE,
+};
 
 export async function run(argv: RawArgs): Promise<number> {
   const cwd = process.cwd();
@@ -93,8 +91,9 @@ export async function run(argv: RawArgs): Promise<number> {
     if (dir !== undefined) glue = await readFirstGlue(glueCandidates(dir, abs));
     else {
       try {
-        glue = await readFile(glueAbs, 'utf8');
+        glue = await readGlueFile(glueAbs);
       } catch (e) {
+        if (e instanceof CliError) throw e;
         throw new CliError(ErrorCodes.BAD_GLUE, `cannot read glue file '${glueValue}'`, { cause: e });
       }
     }
