@@ -117,39 +117,46 @@ describe('readGlue', () => {
 /**
  * Hostile glue (issue 19): each shape that made the old regular expressions backtrack, read in a
  * child process with a deadline so that a regression fails (times out) instead of hanging the suite.
- * Before the token scanner, `importObject` (under 200 bytes) took 1.5 s and each repetition doubled
- * it; `dollars` (40 KB) took 2.6 s and grew with the square of its length.
+ * Before the token scanner, `importObject` (under 400 bytes) never finished (22 repetitions took
+ * 1.5 s and each one more doubled it); `dollars` grew with the square of its length (40 KB: 2.6 s).
+ * Each shape is read at n and 4n repetitions: linear time means the second takes about 4 times the
+ * first (the bound, 10 times plus 250 ms, leaves room for a loaded machine; quadratic would be 16).
  */
-const HOSTILE: Record<string, string> = {
-  importObject: `_a=wasmExports.b;{${'"a":env '.repeat(40)} x`,
-  dollars: `_a=wasmExports.b;${'$_'.repeat(1_000_000)}`,
-  assignChains: `_a=wasmExports.b;${'_x=Module["_x"]= '.repeat(100_000)}`,
-  openBraces: `_a=wasmExports.b;${'{a:env,'.repeat(200_000)}`,
-  unterminatedComment: `_a=wasmExports.b;/*${' '.repeat(2_000_000)}`,
+const HOSTILE: Record<string, (n: number) => string> = {
+  importObject: (n) => `_a=wasmExports.b;{${'"a":env '.repeat(n / 2_500)} x`,
+  dollars: (n) => `_a=wasmExports.b;${'$_'.repeat(n * 2)}`,
+  assignChains: (n) => `_a=wasmExports.b;${'_x=Module["_x"]= '.repeat(n / 4)}`,
+  openBraces: (n) => `_a=wasmExports.b;${'{a:env,'.repeat(n / 2)}`,
+  unterminatedComment: (n) => `_a=wasmExports.b;/*${' '.repeat(n * 4)}`,
 };
 
 describe('readGlue on hostile input', () => {
   const glueModule = fileURLToPath(new URL('../src/glue.ts', import.meta.url));
-  for (const [name, source] of Object.entries(HOSTILE)) {
-    it(`${name} (${source.length.toLocaleString('en-US')} characters) is read in linear time`, () => {
+  const N = 100_000;
+  for (const [name, make] of Object.entries(HOSTILE)) {
+    it(`${name} (${make(4 * N).length.toLocaleString('en-US')} characters) is read in linear time`, () => {
       const script = `import { readGlue } from ${JSON.stringify(glueModule)};
 import { readFileSync } from 'node:fs';
-const source = readFileSync(0, 'utf8');
-const t0 = performance.now();
-const glue = readGlue(source);
-process.stdout.write(JSON.stringify({ ms: performance.now() - t0, a: glue.symbols.get('a') }));`;
+const [small, big] = JSON.parse(readFileSync(0, 'utf8'));
+const time = (source) => { const t0 = performance.now(); const g = readGlue(source); return [performance.now() - t0, g.symbols.get('a')]; };
+time(small); // warm up the JIT
+const [ms1, a1] = time(small);
+const [ms4, a4] = time(big);
+process.stdout.write(JSON.stringify({ ms1, ms4, a: [a1, a4] }));`;
       const r = spawnSync(process.execPath, ['--import', 'tsx', '--input-type=module', '-e', script], {
-        input: source,
+        input: JSON.stringify([make(N), make(4 * N)]),
         encoding: 'utf8',
-        timeout: 20_000,
+        timeout: 30_000,
         maxBuffer: 1 << 20,
       });
-      expect(r.error, 'the child was killed at the 20 s deadline').toBeUndefined();
+      expect(r.error, 'the child was killed at the 30 s deadline').toBeUndefined();
       expect(r.stderr).toBe('');
-      const out = JSON.parse(r.stdout) as { ms: number; a: string };
-      expect(out.a).toBe('b');
-      expect(out.ms).toBeLessThan(5000);
-    }, 30_000);
+      const out = JSON.parse(r.stdout) as { ms1: number; ms4: number; a: string[] };
+      expect(out.a).toEqual(['b', 'b']);
+      expect(out.ms4, `n: ${out.ms1.toFixed(0)} ms, 4n: ${out.ms4.toFixed(0)} ms`).toBeLessThan(
+        10 * out.ms1 + 250,
+      );
+    }, 40_000);
   }
 
   it('HA032: glue longer than MAX_GLUE_LENGTH is refused before it is scanned', () => {
