@@ -23,7 +23,7 @@ import os from 'node:os';
 import type { Worker } from 'node:worker_threads';
 import { ErrorCodes } from '../errors.js';
 import { CliError, toErrorInfo } from './errors.js';
-import type { LaneData, Task, TaskResult } from './worker.js';
+import type { LaneData, Task, TaskResult, WorkerReady } from './worker.js';
 
 export interface BatchOptions {
   jobs: number;
@@ -64,6 +64,8 @@ class LaneWorker {
   readonly worker: Worker;
   private pending: ((r: TaskResult) => void) | undefined;
   private dead: TaskResult | undefined;
+  /** Resolves once the worker has loaded binaryen.js. */
+  private readonly ready: Promise<void>;
 
   constructor(WorkerClass: typeof Worker, memoryLimitBytes: number) {
     const data: LaneData = { hostallocLane: true, memoryLimitBytes };
@@ -72,7 +74,12 @@ class LaneWorker {
       workerData: data,
       ...(mb > 0 ? { resourceLimits: { maxOldGenerationSizeMb: mb } } : {}),
     });
-    this.worker.on('message', (r: TaskResult) => this.settle(r));
+    this.ready = new Promise((resolve) => {
+      this.worker.on('message', (m: TaskResult | WorkerReady) => {
+        if ('ready' in m) resolve();
+        else this.settle(m);
+      });
+    });
     this.worker.on('error', (e: Error & { code?: string }) => {
       this.dead =
         e.code === 'ERR_WORKER_OUT_OF_MEMORY'
@@ -128,21 +135,29 @@ class LaneWorker {
         if (timer !== undefined) clearTimeout(timer);
         resolve(r);
       };
-      if (timeLimitMs > 0) {
-        timer = setTimeout(() => {
-          this.dead = limitInfo(
-            `processing this file takes longer than the per-file time limit (${timeLimitMs / 1000} s); raise it with --time-limit if the input is trusted`,
-          );
-          this.settle(this.dead);
-          void this.worker.terminate();
-        }, timeLimitMs);
-      }
       this.worker.postMessage(task);
+      // The clock starts once binaryen.js is loaded: its start-up is not the file's fault.
+      if (timeLimitMs > 0) {
+        void this.ready.then(() => {
+          if (this.pending === undefined) return;
+          timer = setTimeout(() => {
+            this.dead = limitInfo(
+              `processing this file takes longer than the per-file time limit (${timeLimitMs / 1000} s); raise it with --time-limit if the input is trusted`,
+            );
+            this.settle(this.dead);
+            void this.worker.terminate();
+          }, timeLimitMs);
+        });
+      }
     });
   }
 
   stop(): Promise<unknown> {
-    this.dead ??= limitInfo('stopped');
+    this.dead ??= {
+      ok: false,
+      error: toErrorInfo(new CliError(ErrorCodes.INTERNAL, 'the worker was stopped')),
+      inputSize: null,
+    };
     return this.worker.terminate().catch(() => {});
   }
 }

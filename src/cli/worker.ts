@@ -46,6 +46,11 @@ export interface LaneData {
   memoryLimitBytes: number;
 }
 
+/** The message a lane's worker sends once binaryen.js is loaded. */
+export interface WorkerReady {
+  ready: true;
+}
+
 type Library = typeof import('../index.js');
 let library: Promise<Library> | undefined;
 
@@ -167,7 +172,14 @@ async function runTaskUnchecked(task: Task): Promise<TaskResult> {
 if (!isMainThread && parentPort !== null && (workerData as LaneData | undefined)?.hostallocLane === true) {
   const port = parentPort;
   capMemoryGrowth((workerData as LaneData).memoryLimitBytes);
-  void loadLibrary().catch(() => {}); // warm up now; a failure shows on the first task
+  // Warm up now, and say when done: the lane's per-file timer starts then, so loading binaryen.js
+  // (about a second, more on a busy machine) never counts against a file. A failure shows on the
+  // first task.
+  const ready: WorkerReady = { ready: true };
+  void loadLibrary().then(
+    () => port.postMessage(ready),
+    () => port.postMessage(ready),
+  );
   port.on('message', (task: Task) => {
     void runTask(task).then((result) => {
       // Hand the output over without a copy when it owns its whole ArrayBuffer.
