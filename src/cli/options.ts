@@ -150,6 +150,22 @@ export const TRANSFORM_OPTIONS: readonly OptionSpec[] = [
   },
 ];
 
+/** Per-file limits: transform, verify and inspect. */
+export const LIMIT_OPTIONS: readonly OptionSpec[] = [
+  {
+    name: 'time-limit',
+    kind: 'int',
+    value: 'SECONDS',
+    describe: `Fail a file (HA033) that takes longer than this; 0: no limit [default: ${DEFAULT_TIME_LIMIT_S}]`,
+  },
+  {
+    name: 'memory-limit',
+    kind: 'int',
+    value: 'MIB',
+    describe: `Fail a file (HA033) whose processing needs more memory; 0: no limit [default: ${DEFAULT_MEMORY_LIMIT_MB}]`,
+  },
+];
+
 /** Batch options of transform and verify. */
 export const BATCH_OPTIONS: readonly OptionSpec[] = [
   {
@@ -165,18 +181,7 @@ export const BATCH_OPTIONS: readonly OptionSpec[] = [
     value: 'N',
     describe: `Replace a worker after it processed N files [default: ${DEFAULT_RECYCLE_AFTER}]`,
   },
-  {
-    name: 'time-limit',
-    kind: 'int',
-    value: 'SECONDS',
-    describe: `Fail a file (HA033) that takes longer than this; 0: no limit [default: ${DEFAULT_TIME_LIMIT_S}]`,
-  },
-  {
-    name: 'memory-limit',
-    kind: 'int',
-    value: 'MIB',
-    describe: `Fail a file (HA033) whose processing needs more memory; 0: no limit [default: ${DEFAULT_MEMORY_LIMIT_MB}]`,
-  },
+  ...LIMIT_OPTIONS,
 ];
 
 /** Directory inputs: whether symbolic links may lead out of the directory. */

@@ -17,10 +17,17 @@ import path from 'node:path';
 import { isMainThread, parentPort, workerData } from 'node:worker_threads';
 import { ErrorCodes } from '../errors.js';
 import { MAX_GLUE_LENGTH } from '../glue.js';
-import type { TransformOptions, TransformReport, VerifyReport } from '../types.js';
+import type { InspectOptions } from '../inspect.js';
+import type { InspectReport, TransformOptions, TransformReport, VerifyReport } from '../types.js';
 import { CliError, type ErrorInfo, ioError, toErrorInfo } from './errors.js';
 
-export type Task = TransformTask | { kind: 'verify'; path: string };
+export type Task = TransformTask | { kind: 'verify'; path: string } | InspectTask;
+
+export interface InspectTask {
+  kind: 'inspect';
+  path: string;
+  options: InspectOptions;
+}
 
 export interface TransformTask {
   kind: 'transform';
@@ -33,6 +40,7 @@ export interface TransformTask {
 export type TaskResult = (
   | { ok: true; kind: 'transform'; report: TransformReport; bytes: Uint8Array }
   | { ok: true; kind: 'verify'; report: VerifyReport; inputSize: number }
+  | { ok: true; kind: 'inspect'; report: InspectReport; inputSize: number }
   | { ok: false; error: ErrorInfo; inputSize: number | null }
 ) & {
   /** Size of the largest WebAssembly memory this worker grew (binaryen's heap), when known. */
@@ -155,6 +163,14 @@ async function runTaskUnchecked(task: Task): Promise<TaskResult> {
     const lib = await loadLibrary();
     if (task.kind === 'verify') {
       return { ok: true, kind: 'verify', report: await lib.verify(bytes), inputSize: bytes.length };
+    }
+    if (task.kind === 'inspect') {
+      return {
+        ok: true,
+        kind: 'inspect',
+        report: await lib.inspect(bytes, task.options),
+        inputSize: bytes.length,
+      };
     }
     let options = task.options;
     if (task.glueCandidates !== undefined) {

@@ -277,6 +277,14 @@ describe('per-file limits (HA033)', () => {
     ]);
   }, 180_000);
 
+  it('inspect has the same limits', async () => {
+    const r = await runCli(['inspect', 'big.wasm', '--time-limit', '2'], { cwd: dir });
+    expect(r.code).toBe(1);
+    expect(r.stderr).toMatch(
+      /^error\[HA033\]: big\.wasm: processing this file takes longer than the per-file time limit/m,
+    );
+  }, 120_000);
+
   it('--memory-limit below what binaryen.js needs is a usage error', async () => {
     const r = await runCli(['transform', 'small.wasm', '--dry-run', '--memory-limit', '8'], { cwd: dir });
     expect(r.code).toBe(2);
