@@ -18,7 +18,7 @@ import {
   type TransformSummary,
 } from '../format.js';
 import { installSignalCleanup, writeFileAtomic } from '../fsutil.js';
-import { displayPath, expandInputs, isInside } from '../inputs.js';
+import { displayPath, expandInputs } from '../inputs.js';
 import {
   BATCH_OPTIONS,
   batchSettings,
@@ -157,17 +157,24 @@ function checkDestinations(
   realDest: readonly (string | null)[],
 ): void {
   const inputs = new Map(files.map((f) => [f.real, f.display]));
+  // Every directory that holds an input, mapped to one such input (linear in the inputs' depth).
+  const holders = new Map<string, string>();
+  for (const f of files) {
+    for (let d = path.dirname(f.real); !holders.has(d); d = path.dirname(d)) {
+      holders.set(d, f.display);
+      if (path.dirname(d) === d) break;
+    }
+  }
   for (const [i, dest] of realDest.entries()) {
     if (dest === null) continue;
-    for (const [real, display] of inputs) {
-      if (isInside(real, dest)) {
-        const what = real === dest ? 'is the input' : 'contains the input';
-        throw new UsageError(
-          `the output ${destinations[i]} ${what} ${display}: inputs are never overwritten (use --in-place to replace inputs, or another -o/--out-dir)`,
-          ErrorCodes.BAD_OPTION,
-        );
-      }
-    }
+    const same = inputs.get(dest);
+    const held = same === undefined ? holders.get(dest) : undefined;
+    if (same === undefined && held === undefined) continue;
+    throw new UsageError(
+      `the output ${destinations[i]} ${same !== undefined ? `is the input ${same}` : `contains the input ${held}`}: ` +
+        'inputs are never overwritten (use --in-place to replace inputs, or another -o/--out-dir)',
+      ErrorCodes.BAD_OPTION,
+    );
   }
 }
 
