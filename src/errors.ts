@@ -42,6 +42,8 @@ export const ErrorCodes = {
   BAD_GLUE: 'HA031',
   /** A configured limit (input size, function count…) was exceeded. */
   LIMIT_EXCEEDED: 'HA032',
+  /** A file took longer, or needed more memory, than the CLI's per-file limit (--time-limit, --memory-limit). */
+  RESOURCE_LIMIT: 'HA033',
   /** binaryen rejected our own output: a bug in wasm-hostalloc, please report it. */
   INTERNAL: 'HA040',
   /** A file could not be read or written (CLI). */

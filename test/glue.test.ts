@@ -4,9 +4,12 @@
  * host allocator, against the original on its own allocator.
  */
 
+import { spawnSync } from 'node:child_process';
 import { readFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
+import { fileURLToPath } from 'node:url';
 import { describe, expect, it } from 'vitest';
+import { isEmscriptenGlue, MAX_GLUE_LENGTH } from '../src/glue.js';
 import { createHostAllocator, type HostAllocator } from '../src/host/index.js';
 import { ErrorCodes, isHostAllocError, readGlue, transform, verify } from '../src/index.js';
 import { type FixtureEntry, fixturePath, getFixture, gluePath, readFixture } from './harness/fixtures.js';
@@ -108,6 +111,80 @@ describe('readGlue', () => {
     );
     expect(isHostAllocError(error) && error.code).toBe(ErrorCodes.BAD_GLUE);
     expect(String((error as Error).message)).toMatch(/Emscripten JS output/);
+  });
+});
+
+/**
+ * Hostile glue (issue 19): each shape that made the old regular expressions backtrack, read in a
+ * child process with a deadline so that a regression fails (times out) instead of hanging the suite.
+ * Before the token scanner, `importObject` (under 400 bytes) never finished (22 repetitions took
+ * 1.5 s and each one more doubled it); `dollars` grew with the square of its length (40 KB: 2.6 s).
+ * Each shape is read at n and 4n repetitions: linear time means the second takes about 4 times the
+ * first (the bound, 10 times plus 250 ms, leaves room for a loaded machine; quadratic would be 16).
+ */
+const HOSTILE: Record<string, (n: number) => string> = {
+  importObject: (n) => `_a=wasmExports.b;{${'"a":env '.repeat(n / 2_500)} x`,
+  dollars: (n) => `_a=wasmExports.b;${'$_'.repeat(n * 2)}`,
+  assignChains: (n) => `_a=wasmExports.b;${'_x=Module["_x"]= '.repeat(n / 4)}`,
+  openBraces: (n) => `_a=wasmExports.b;${'{a:env,'.repeat(n / 2)}`,
+  unterminatedComment: (n) => `_a=wasmExports.b;/*${' '.repeat(n * 4)}`,
+};
+
+describe('readGlue on hostile input', () => {
+  const glueModule = fileURLToPath(new URL('../src/glue.ts', import.meta.url));
+  const N = 100_000;
+  for (const [name, make] of Object.entries(HOSTILE)) {
+    it(`${name} (${make(4 * N).length.toLocaleString('en-US')} characters) is read in linear time`, () => {
+      const script = `import { readGlue } from ${JSON.stringify(glueModule)};
+import { readFileSync } from 'node:fs';
+const [small, big] = JSON.parse(readFileSync(0, 'utf8'));
+const time = (source) => { const t0 = performance.now(); const g = readGlue(source); return [performance.now() - t0, g.symbols.get('a')]; };
+time(small); // warm up the JIT
+const [ms1, a1] = time(small);
+const [ms4, a4] = time(big);
+process.stdout.write(JSON.stringify({ ms1, ms4, a: [a1, a4] }));`;
+      const r = spawnSync(process.execPath, ['--import', 'tsx', '--input-type=module', '-e', script], {
+        input: JSON.stringify([make(N), make(4 * N)]),
+        encoding: 'utf8',
+        timeout: 30_000,
+        maxBuffer: 1 << 20,
+      });
+      expect(r.error, 'the child was killed at the 30 s deadline').toBeUndefined();
+      expect(r.stderr).toBe('');
+      const out = JSON.parse(r.stdout) as { ms1: number; ms4: number; a: string[] };
+      expect(out.a).toEqual(['b', 'b']);
+      expect(out.ms4, `n: ${out.ms1.toFixed(0)} ms, 4n: ${out.ms4.toFixed(0)} ms`).toBeLessThan(
+        10 * out.ms1 + 250,
+      );
+    }, 40_000);
+  }
+
+  it('HA032: glue longer than MAX_GLUE_LENGTH is refused before it is scanned', () => {
+    const big = '_malloc=wasmExports.a;'.padEnd(MAX_GLUE_LENGTH + 1, ' ');
+    expect(() => readGlue(big)).toThrow(expect.objectContaining({ code: ErrorCodes.LIMIT_EXCEEDED }));
+  });
+
+  it('quotes inside regular-expression literals and comments do not hide later mappings', () => {
+    const glue = readGlue(
+      `var re=/["']/g;x=a/2/3;// "unterminated\n/* ' */var _malloc=Module["_malloc"]=wasmExports["Ia"];var s='_free=wasmExports.X';var _free=wasmExports.Ja;`,
+    );
+    expect(glue.symbols.get('malloc')).toBe('Ia');
+    expect(glue.symbols.get('free')).toBe('Ja');
+  });
+});
+
+describe('isEmscriptenGlue', () => {
+  it("is true for Emscripten's glue and false for wasm-bindgen's NAME_bg.js", () => {
+    expect(isEmscriptenGlue(readFileSync(gluePath(getFixture('emcc-O3-glue'))!, 'utf8'))).toBe(true);
+    const bindgen = `let wasm;
+export function __wbg_set_wasm(val) { wasm = val; }
+export function greet(name) {
+  const ptr0 = passStringToWasm0(name, wasm.__wbindgen_malloc, wasm.__wbindgen_realloc);
+  const len0 = WASM_VECTOR_LEN;
+  wasm.greet(ptr0, len0);
+}
+export function __wbindgen_throw(arg0, arg1) { throw new Error(getStringFromWasm0(arg0, arg1)); }`;
+    expect(isEmscriptenGlue(bindgen)).toBe(false);
   });
 });
 

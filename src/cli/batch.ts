@@ -1,30 +1,39 @@
 /**
- * @fileoverview Batch execution: run tasks in worker threads (piscina) or in-process, report each
- * result as it completes, show a progress bar.
+ * @fileoverview Batch execution: run tasks in worker threads, one lane per job, each with a time and
+ * memory limit per file; report each result as it completes; show a progress bar.
  *
- * Worker recycling. binaryen.js's wasm heap never shrinks, so a worker that transformed many (or
- * large) modules holds on to all that memory. piscina has no "max tasks per worker" option, and a
- * worker that exits by itself right after answering races with the next task piscina hands it. So
- * the pool is made of `jobs` lanes, each a one-thread Piscina that takes files from a shared queue
- * one at a time; after `recycleAfter` files (or 256 MB of input) the lane destroys its Piscina
- * between two tasks and starts a fresh one. The main thread decides when a worker ends, so no task
- * is ever lost, and no lane waits for the others (no barrier between generations).
+ * A lane is one worker thread (node:worker_threads) that takes files one at a time from a shared
+ * queue. The main thread owns its life:
+ *  - **time limit**: a timer per file; when it fires the worker is terminated and the file fails
+ *    with HA033 (binaryen.js runs synchronously, nothing short of terminating the thread stops it);
+ *  - **memory limit**: the worker caps binaryen's heap (see worker.ts) and runs with a V8 heap
+ *    limit (`resourceLimits`); a worker that dies of either fails its file with HA033;
+ *  - **recycling**: binaryen's wasm heap never shrinks, so a worker is replaced after
+ *    `recycleAfter` files or once its heap passed a quarter of the memory limit. Its successor is
+ *    started a few files ahead and loads binaryen.js while the old worker finishes (warm start).
+ * A worker that crashes or whose binaryen aborted is replaced at once; no task is lost, and lanes
+ * never wait for each other.
  *
- * `jobs === 1` or a single task runs in the main thread: no worker startup cost.
+ * Lanes beyond the first start only when the batch is big enough to pay for one more binaryen.js
+ * load (about a second of CPU): {@link laneCount}. With no limit at all and a single lane, the
+ * files are processed in the main thread.
  */
 
 import os from 'node:os';
-import type { Piscina as PiscinaPool } from 'piscina';
+import type { Worker } from 'node:worker_threads';
 import { ErrorCodes } from '../errors.js';
 import { CliError, toErrorInfo } from './errors.js';
-import type { Task, TaskResult } from './worker.js';
-
-/** Input bytes after which a worker is recycled even before `recycleAfter` files. */
-const RECYCLE_BYTES = 256 * 1024 * 1024;
+import type { LaneData, Task, TaskResult, WorkerReady } from './worker.js';
 
 export interface BatchOptions {
   jobs: number;
   recycleAfter: number;
+  /** Per-file time limit in milliseconds; 0 for none. */
+  timeLimitMs: number;
+  /** Per-file memory limit in bytes (binaryen's heap and the worker's V8 heap each); 0 for none. */
+  memoryLimitBytes: number;
+  /** Input sizes in bytes, by task (decides how many lanes are worth starting). */
+  sizes?: readonly number[];
   /** Called once per task, in completion order; awaited before the lane takes its next task. */
   onResult: (index: number, result: TaskResult) => Promise<void> | void;
 }
@@ -33,71 +42,189 @@ export function defaultJobs(): number {
   return typeof os.availableParallelism === 'function' ? os.availableParallelism() : os.cpus().length;
 }
 
+/** Files, and input bytes, that keep one more lane busy long enough to repay its start-up. */
+export const FILES_PER_LANE = 24;
+export const BYTES_PER_LANE = 4 * 1024 * 1024;
+
+/** How many lanes to start: at most `jobs`, one per FILES_PER_LANE files or BYTES_PER_LANE bytes. */
+export function laneCount(jobs: number, files: number, bytes: number): number {
+  const worth = Math.max(1, Math.floor(files / FILES_PER_LANE), Math.floor(bytes / BYTES_PER_LANE));
+  return Math.max(1, Math.min(jobs, files, worth));
+}
+
+/** Files before its recycling point at which a lane starts its next worker. */
+const WARM_AHEAD = 8;
+
+function limitInfo(message: string): TaskResult {
+  return { ok: false, error: toErrorInfo(new CliError(ErrorCodes.RESOURCE_LIMIT, message)), inputSize: null };
+}
+
+/** One worker thread of a lane. */
+class LaneWorker {
+  readonly worker: Worker;
+  private pending: ((r: TaskResult) => void) | undefined;
+  private dead: TaskResult | undefined;
+  /** Resolves once the worker has loaded binaryen.js. */
+  private readonly ready: Promise<void>;
+
+  constructor(WorkerClass: typeof Worker, memoryLimitBytes: number) {
+    const data: LaneData = { hostallocLane: true, memoryLimitBytes };
+    const mb = Math.ceil(memoryLimitBytes / (1024 * 1024));
+    this.worker = new WorkerClass(new URL('./worker.js', import.meta.url), {
+      workerData: data,
+      ...(mb > 0 ? { resourceLimits: { maxOldGenerationSizeMb: mb } } : {}),
+    });
+    this.ready = new Promise((resolve) => {
+      this.worker.on('message', (m: TaskResult | WorkerReady) => {
+        if ('ready' in m) resolve();
+        else this.settle(m);
+      });
+    });
+    this.worker.on('error', (e: Error & { code?: string }) => {
+      this.dead =
+        e.code === 'ERR_WORKER_OUT_OF_MEMORY'
+          ? limitInfo(
+              `processing this file needs more than the per-file memory limit (${mb} MiB of JavaScript heap); raise it with --memory-limit if the input is trusted`,
+            )
+          : {
+              ok: false,
+              error: toErrorInfo(
+                new CliError(
+                  ErrorCodes.INTERNAL,
+                  'the worker processing this file crashed; please report it',
+                  {
+                    cause: e,
+                  },
+                ),
+              ),
+              inputSize: null,
+            };
+      this.settle(this.dead);
+    });
+    this.worker.on('exit', (code) => {
+      this.dead ??= {
+        ok: false,
+        error: toErrorInfo(
+          new CliError(
+            ErrorCodes.INTERNAL,
+            `the worker processing this file exited (status ${code}); please report it`,
+          ),
+        ),
+        inputSize: null,
+      };
+      this.settle(this.dead);
+    });
+  }
+
+  private settle(r: TaskResult): void {
+    const resolve = this.pending;
+    this.pending = undefined;
+    resolve?.(r);
+  }
+
+  get alive(): boolean {
+    return this.dead === undefined;
+  }
+
+  /** Run one task; with `timeLimitMs`, terminate the worker when it runs longer. */
+  run(task: Task, timeLimitMs: number): Promise<TaskResult> {
+    if (this.dead !== undefined) return Promise.resolve(this.dead);
+    return new Promise((resolve) => {
+      let timer: NodeJS.Timeout | undefined;
+      this.pending = (r) => {
+        if (timer !== undefined) clearTimeout(timer);
+        resolve(r);
+      };
+      this.worker.postMessage(task);
+      // The clock starts once binaryen.js is loaded: its start-up is not the file's fault.
+      if (timeLimitMs > 0) {
+        void this.ready.then(() => {
+          if (this.pending === undefined) return;
+          timer = setTimeout(() => {
+            this.dead = limitInfo(
+              `processing this file takes longer than the per-file time limit (${timeLimitMs / 1000} s); raise it with --time-limit if the input is trusted`,
+            );
+            this.settle(this.dead);
+            void this.worker.terminate();
+          }, timeLimitMs);
+        });
+      }
+    });
+  }
+
+  stop(): Promise<unknown> {
+    this.dead ??= {
+      ok: false,
+      error: toErrorInfo(new CliError(ErrorCodes.INTERNAL, 'the worker was stopped')),
+      inputSize: null,
+    };
+    return this.worker.terminate().catch(() => {});
+  }
+}
+
 /** Run every task; resolves when all results have been handled. */
 export async function runBatch(tasks: readonly Task[], options: BatchOptions): Promise<void> {
-  const jobs = Math.max(1, Math.min(options.jobs, tasks.length));
-  if (jobs === 1) {
+  const bytes = (options.sizes ?? []).reduce((a, b) => a + b, 0);
+  const lanes = laneCount(options.jobs, tasks.length, bytes);
+  if (lanes === 1 && options.timeLimitMs === 0 && options.memoryLimitBytes === 0) {
     const { runTask } = await import('./worker.js');
     for (const [i, task] of tasks.entries()) await options.onResult(i, await runTask(task));
     return;
   }
 
-  const { Piscina } = await import('piscina');
-  const filename = new URL('./worker.js', import.meta.url).href;
-  const newPool = () =>
-    new Piscina<Task, TaskResult>({ filename, minThreads: 1, maxThreads: 1, idleTimeout: 60_000 });
+  const { Worker: WorkerClass } = await import('node:worker_threads');
+  const spawn = () => new LaneWorker(WorkerClass, options.memoryLimitBytes);
+  const heapRecycle = options.memoryLimitBytes > 0 ? options.memoryLimitBytes / 4 : Number.POSITIVE_INFINITY;
 
   let next = 0;
   const lane = async () => {
-    let pool: PiscinaPool<Task, TaskResult> | undefined;
+    let current: LaneWorker | undefined;
+    let successor: LaneWorker | undefined;
     let done = 0;
-    let bytes = 0;
+    let heap = 0;
     try {
       for (;;) {
         const i = next++;
         const task = tasks[i];
         if (task === undefined) break;
-        if (pool !== undefined && (done >= options.recycleAfter || bytes >= RECYCLE_BYTES)) {
-          const old = pool;
-          pool = undefined;
+        if (
+          current !== undefined &&
+          (!current.alive || done >= options.recycleAfter || heap >= heapRecycle)
+        ) {
+          void current.stop();
+          current = undefined;
+        }
+        if (current === undefined) {
+          current = successor ?? spawn();
+          successor = undefined;
           done = 0;
-          bytes = 0;
-          void old.destroy().catch(() => {});
+          heap = 0;
         }
-        pool ??= newPool();
-        let result: TaskResult;
-        try {
-          result = await pool.run(task);
-        } catch (e) {
-          // The worker died (binaryen abort, out of memory…): fail this file, replace the worker.
-          result = {
-            ok: false,
-            error: toErrorInfo(
-              new CliError(ErrorCodes.INTERNAL, `the worker processing this file crashed; please report it`, {
-                cause: e,
-              }),
-            ),
-            inputSize: null,
-          };
-          const broken = pool;
-          pool = undefined;
-          void broken.destroy().catch(() => {});
+        // Start the next worker early so it is warm when this one is recycled.
+        if (
+          successor === undefined &&
+          (done + 1 >= options.recycleAfter - WARM_AHEAD || heap >= heapRecycle / 2)
+        ) {
+          if (next < tasks.length) successor = spawn();
         }
-        if (!result.ok && result.error.details?.['binaryenAborted'] === true && pool !== undefined) {
-          // binaryen.js aborted in that worker and cannot be used again there: replace the worker.
-          const broken = pool;
-          pool = undefined;
-          void broken.destroy().catch(() => {});
-        }
+        const result = await current.run(task, options.timeLimitMs);
+        // binaryen.js cannot be used again after an abort (a memory limit hit is one): replace the worker.
+        if (
+          !result.ok &&
+          (result.error.details?.['binaryenAborted'] === true ||
+            result.error.code === ErrorCodes.RESOURCE_LIMIT)
+        )
+          void current.stop();
         done++;
-        bytes += result.ok && result.kind === 'transform' ? result.report.inputSize : (result.inputSize ?? 0);
+        heap = Math.max(heap, result.heapBytes ?? 0);
+        delete result.heapBytes;
         await options.onResult(i, result);
       }
     } finally {
-      await pool?.destroy().catch(() => {});
+      await Promise.all([current?.stop(), successor?.stop()]);
     }
   };
-  await Promise.all(Array.from({ length: jobs }, lane));
+  await Promise.all(Array.from({ length: lanes }, lane));
 }
 
 // ---- progress ------------------------------------------------------------------------------------

@@ -19,11 +19,17 @@ export interface FileConfig {
   /** A glue file, a directory of glue files or 'auto'; relative paths are relative to the file. */
   glue?: string;
   keepExports?: boolean;
+  dropExports?: boolean;
   keepDwarf?: boolean;
   force?: boolean;
   allowShared?: boolean;
   jobs?: number;
   recycleAfter?: number;
+  /** Per-file time limit in seconds (0: none). */
+  timeLimit?: number;
+  /** Per-file memory limit in MiB (0: none). */
+  memoryLimit?: number;
+  followSymlinks?: boolean;
 }
 
 export interface LoadedConfig {
@@ -32,16 +38,20 @@ export interface LoadedConfig {
   source: string | null;
 }
 
-const KEYS: Record<keyof FileConfig, 'string' | 'boolean' | 'int' | 'alloc'> = {
+const KEYS: Record<keyof FileConfig, 'string' | 'boolean' | 'int' | 'int0' | 'alloc'> = {
   importModule: 'string',
   alloc: 'alloc',
   glue: 'string',
   keepExports: 'boolean',
+  dropExports: 'boolean',
   keepDwarf: 'boolean',
   force: 'boolean',
   allowShared: 'boolean',
   jobs: 'int',
   recycleAfter: 'int',
+  timeLimit: 'int0',
+  memoryLimit: 'int0',
+  followSymlinks: 'boolean',
 };
 
 export const CONFIG_FILE_NAME = 'wasm-hostalloc.config.json';
@@ -119,6 +129,10 @@ export function validateConfig(json: unknown, where: string, baseDir: string): F
       case 'int':
         if (typeof value !== 'number' || !Number.isInteger(value) || value < 1)
           throw bad('a positive integer');
+        break;
+      case 'int0':
+        if (typeof value !== 'number' || !Number.isInteger(value) || value < 0)
+          throw bad('a non-negative integer');
         break;
       case 'alloc': {
         let pairs: string[];

@@ -6,11 +6,36 @@
 import type { FamilyMember, Hazard, InspectReport, Layout, TransformReport, VerifyReport } from '../types.js';
 import type { ErrorInfo } from './errors.js';
 
+/**
+ * Characters that must not reach a terminal raw: C0 controls (escape sequences start with ESC,
+ * a newline would forge a line), DEL, C1 controls, and bidirectional overrides that reorder text.
+ */
+const UNSAFE = /[\u0000-\u001f\u007f-\u009f\u061c\u200e\u200f\u202a-\u202e\u2066-\u2069]/g;
+
+/**
+ * `text` with every control character written as an escape (`\x1b`, `\n`, `\u202e`), for human
+ * output: names from a module's name section and file names are attacker-controlled. (`--json`
+ * output is escaped by JSON.stringify.)
+ */
+export function escapeControls(text: string): string {
+  return text.replace(UNSAFE, (c) => {
+    const code = c.charCodeAt(0);
+    if (c === '\n') return '\\n';
+    if (c === '\r') return '\\r';
+    if (c === '\t') return '\\t';
+    return code <= 0xff
+      ? `\\x${code.toString(16).padStart(2, '0')}`
+      : `\\u${code.toString(16).padStart(4, '0')}`;
+  });
+}
+
+const e = escapeControls;
+
 /** `error[HA001]: <context>: <message>` plus one `  caused by: …` line per cause. */
 export function formatError(error: ErrorInfo, context?: string): string {
   const head = error.code === undefined ? 'error' : `error[${error.code}]`;
-  const lines = [`${head}: ${context === undefined ? '' : `${context}: `}${error.message}`];
-  for (const cause of error.causes) lines.push(`  caused by: ${cause}`);
+  const lines = [`${head}: ${context === undefined ? '' : `${e(context)}: `}${e(error.message)}`];
+  for (const cause of error.causes) lines.push(`  caused by: ${e(cause)}`);
   // An unexpected error is a bug: WASM_HOSTALLOC_BACKTRACE=1 shows where it came from.
   if (error.stack !== undefined && process.env['WASM_HOSTALLOC_BACKTRACE']) lines.push(error.stack);
   return lines.join('\n');
@@ -34,12 +59,12 @@ function plural(n: number, word: string, words = `${word}s`): string {
 export function formatTransformLine(input: string, output: string | null, report: TransformReport): string {
   const saved = report.inputSize - report.outputSize;
   const delta = saved >= 0 ? `${num(saved)} bytes saved` : `${num(-saved)} bytes added`;
-  const target = output === null ? '(dry run)' : `-> ${output}`;
-  if (report.status === 'already-compliant') return `already compliant  ${input} ${target}`;
+  const target = output === null ? '(dry run)' : `-> ${e(output)}`;
+  if (report.status === 'already-compliant') return `already compliant  ${e(input)} ${target}`;
   if (report.status === 'adopted')
-    return `adopted  ${input} ${target} (built against the ABI: marker and layout exports added)`;
+    return `adopted  ${e(input)} ${target} (built against the ABI: marker and layout exports added)`;
   return (
-    `transformed  ${input} ${target} (${num(report.inputSize)} -> ${num(report.outputSize)} bytes, ` +
+    `transformed  ${e(input)} ${target} (${num(report.inputSize)} -> ${num(report.outputSize)} bytes, ` +
     `${delta}, ${plural(report.functionsRemoved, 'function')} removed)`
   );
 }
@@ -80,10 +105,10 @@ export function formatVerify(input: string, report: VerifyReport): string {
       report.abiVersion === null ? null : `ABI ${report.abiVersion}`,
       report.heapBase === null ? null : `heap base ${report.heapBase}`,
     ].filter((f) => f !== null);
-    return `${input}: ok${facts.length > 0 ? ` (${facts.join(', ')})` : ''}`;
+    return `${e(input)}: ok${facts.length > 0 ? ` (${facts.join(', ')})` : ''}`;
   }
-  const lines = [`${input}: not compliant`];
-  for (const p of report.problems) lines.push(`  [${p.code}] ${p.message}`);
+  const lines = [`${e(input)}: not compliant`];
+  for (const p of report.problems) lines.push(`  [${e(p.code)}] ${e(p.message)}`);
   return lines.join('\n');
 }
 
@@ -126,8 +151,8 @@ function memoryLine(layout: Layout): string {
     m.maximumPages === null ? 'no maximum' : `maximum ${plural(m.maximumPages, 'page')}`,
   ];
   if (m.shared) parts.push('shared');
-  if (m.imported !== null) parts.push(`imported from ${m.imported.module}.${m.imported.name}`);
-  if (m.exportedAs.length > 0) parts.push(`exported as ${m.exportedAs.map((e) => `"${e}"`).join(', ')}`);
+  if (m.imported !== null) parts.push(`imported from ${e(m.imported.module)}.${e(m.imported.name)}`);
+  if (m.exportedAs.length > 0) parts.push(`exported as ${m.exportedAs.map((x) => `"${e(x)}"`).join(', ')}`);
   return parts.join(', ');
 }
 
@@ -154,8 +179,8 @@ function familyValue(family: readonly FamilyMember[]): string {
   for (const m of family) {
     rows.push([
       m.role,
-      m.name === null ? `$${m.index}` : `$${m.name}`,
-      m.exports.length === 0 ? '-' : m.exports.join(', '),
+      m.name === null ? `$${m.index}` : `$${e(m.name)}`,
+      m.exports.length === 0 ? '-' : m.exports.map(e).join(', '),
       m.identifiedBy,
     ]);
   }
@@ -165,7 +190,10 @@ function familyValue(family: readonly FamilyMember[]): string {
 function hazardsValue(hazards: readonly Hazard[]): string {
   if (hazards.length === 0) return 'none';
   return hazards
-    .map((h) => `${h.kind}: ${h.message}${h.functions.length > 0 ? ` (${h.functions.join(', ')})` : ''}`)
+    .map(
+      (h) =>
+        `${h.kind}: ${e(h.message)}${h.functions.length > 0 ? ` (${h.functions.map(e).join(', ')})` : ''}`,
+    )
     .join('\n');
 }
 
@@ -186,12 +214,12 @@ export function formatInspect(input: string, r: InspectReport): string {
   const familyExports = new Set(r.family.flatMap((m) => m.exports));
   const imports = r.imports
     .filter((i) => i.kind === 'memory' || HOST_RELEVANT.test(i.name))
-    .map((i) => `${i.module}.${i.name} (${i.kind})`);
+    .map((i) => `${e(i.module)}.${e(i.name)} (${i.kind})`);
   const exports = r.exports
-    .filter((e) => e.kind === 'memory' || HOST_RELEVANT.test(e.name) || familyExports.has(e.name))
-    .map((e) => `${e.name} (${e.kind})`);
+    .filter((x) => x.kind === 'memory' || HOST_RELEVANT.test(x.name) || familyExports.has(x.name))
+    .map((x) => `${e(x.name)} (${x.kind})`);
   const rows: Row[] = [
-    ['file', `${input} (${plural(r.size, 'byte')})`],
+    ['file', `${e(input)} (${plural(r.size, 'byte')})`],
     ['memory', memoryLine(l)],
     ['data segments', segmentsValue(l)],
     ['data start', l.dataStart === null ? 'no active data' : addr(l.dataStart)],
@@ -200,7 +228,7 @@ export function formatInspect(input: string, r: InspectReport): string {
       'stack pointer',
       l.stackPointer === null
         ? 'not found'
-        : `global ${l.stackPointer.global}${l.stackPointer.name === null ? '' : ` $${l.stackPointer.name}`}, initial ${addr(l.stackPointer.initial)}`,
+        : `global ${l.stackPointer.global}${l.stackPointer.name === null ? '' : ` $${e(l.stackPointer.name)}`}, initial ${addr(l.stackPointer.initial)}`,
     ],
     [
       'stack',
@@ -209,9 +237,9 @@ export function formatInspect(input: string, r: InspectReport): string {
         : `[${l.stack.low}, ${l.stack.high}) ${plural(l.stack.high - l.stack.low, 'byte')}`,
     ],
     ['layout', l.kind],
-    ['heap base', `${addr(l.heapBase.value)}, ${l.heapBase.confidence}: ${l.heapBase.source}`],
+    ['heap base', `${addr(l.heapBase.value)}, ${l.heapBase.confidence}: ${e(l.heapBase.source)}`],
     ['allocator', familyValue(r.family)],
-    ['memory.grow', r.memoryGrowSites.length === 0 ? 'none' : r.memoryGrowSites.join(', ')],
+    ['memory.grow', r.memoryGrowSites.length === 0 ? 'none' : r.memoryGrowSites.map(e).join(', ')],
     ['imports', listValue(imports, r.imports.length)],
     ['exports', listValue(exports, r.exports.length)],
     ['hazards', hazardsValue(r.hazards)],

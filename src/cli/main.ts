@@ -6,17 +6,26 @@
  */
 
 import { readFileSync } from 'node:fs';
-import yargs from 'yargs';
 import * as inspect from './commands/inspect.js';
 import * as transform from './commands/transform.js';
 import * as verify from './commands/verify.js';
 import { ExitStatus, toErrorInfo, UsageError } from './errors.js';
 import { formatError } from './format.js';
-import { HELP_WIDTH, type RawArgs } from './options.js';
+import {
+  type CommandSpec,
+  formatHelp,
+  HELP_OPTIONS,
+  parseCommand,
+  type RawArgs,
+  twoColumns,
+} from './options.js';
 
-const COMMANDS = [transform, inspect, verify] as const;
-const COMMAND_NAMES = new Set(['transform', 'inspect', 'verify', 'help']);
-const TOP_LEVEL_FLAGS = new Set(['--help', '-h', '--version', '-V']);
+interface Command {
+  spec: CommandSpec;
+  run(argv: RawArgs): Promise<number>;
+}
+
+const COMMANDS: readonly Command[] = [transform, inspect, verify];
 
 function version(): string {
   for (const rel of ['../../../package.json', '../../package.json']) {
@@ -31,13 +40,6 @@ function version(): string {
     }
   }
   return 'unknown';
-}
-
-/** `transform` is the default command: `wasm-hostalloc a.wasm -o b.wasm` means `transform a.wasm -o b.wasm`. */
-function withDefaultCommand(args: readonly string[]): string[] {
-  const first = args[0];
-  if (first === undefined || COMMAND_NAMES.has(first) || TOP_LEVEL_FLAGS.has(first)) return [...args];
-  return ['transform', ...args];
 }
 
 const TOP_EPILOGUE = `Examples:
@@ -56,38 +58,62 @@ Exit status:
   1  some file was refused, failed or is not compliant, or an input could not be read
   2  usage error: bad flags, option values or configuration file`;
 
+function topHelp(): string {
+  const usage = (c: Command) =>
+    `${c.spec.name} ${c.spec.positional.many ? `<${c.spec.positional.name}...>` : `<${c.spec.positional.name}>`}`;
+  return [
+    'wasm-hostalloc <command> [options]',
+    '',
+    "Replace a WebAssembly module's allocator with host imports.",
+    '',
+    'Commands:',
+    ...twoColumns([
+      ...COMMANDS.map((c): [string, string] => [usage(c), c.spec.describe]),
+      ['help [command]', "Show a command's help"],
+    ]),
+    '',
+    'Options:',
+    ...twoColumns(HELP_OPTIONS.map((o) => [`-${o.short}, --${o.name}`, o.describe])),
+    '',
+    TOP_EPILOGUE,
+  ].join('\n');
+}
+
 async function main(args: readonly string[]): Promise<number> {
-  let status: number = ExitStatus.OK;
-  const parser = yargs(withDefaultCommand(args))
-    .scriptName('wasm-hostalloc')
-    .locale('en')
-    .wrap(HELP_WIDTH)
-    .usage(
-      "wasm-hostalloc <command> [options]\n\nReplace a WebAssembly module's allocator with host imports.",
-    )
-    .strict()
-    .exitProcess(false)
-    .showHelpOnFail(false)
-    .help('help')
-    .alias('help', 'h')
-    .version('version', 'Show version number', version())
-    .alias('version', 'V')
-    .fail((message, error) => {
-      if (error) throw error;
-      throw new UsageError(message.charAt(0).toLowerCase() + message.slice(1));
-    })
-    .epilogue(TOP_EPILOGUE);
-  for (const cmd of COMMANDS) {
-    parser.command(cmd.command, cmd.describe, cmd.builder, async (argv) => {
-      status = await cmd.run(argv as RawArgs);
-    });
-  }
-  if (args.length === 0) {
-    process.stderr.write(`${await parser.getHelp()}\n`);
+  const first = args[0];
+  if (first === undefined) {
+    process.stderr.write(`${topHelp()}\n`);
     return ExitStatus.USAGE;
   }
-  await parser.parseAsync();
-  return status;
+  if (first === '--version' || first === '-V') {
+    process.stdout.write(`${version()}\n`);
+    return ExitStatus.OK;
+  }
+  if (first === '--help' || first === '-h') {
+    process.stdout.write(`${topHelp()}\n`);
+    return ExitStatus.OK;
+  }
+  if (first === 'help') {
+    const target = args[1];
+    const cmd = COMMANDS.find((c) => c.spec.name === target);
+    if (target !== undefined && cmd === undefined) throw new UsageError(`unknown command '${target}'`);
+    process.stdout.write(`${cmd === undefined ? topHelp() : formatHelp(cmd.spec)}\n`);
+    return ExitStatus.OK;
+  }
+  // transform is the default command: `wasm-hostalloc a.wasm -o b.wasm` is `transform a.wasm -o b.wasm`.
+  const named = COMMANDS.find((c) => c.spec.name === first);
+  const cmd = named ?? transform;
+  const rest = named === undefined ? args : args.slice(1);
+  const argv = parseCommand(cmd.spec, rest);
+  if (argv['help'] === true) {
+    process.stdout.write(`${formatHelp(cmd.spec)}\n`);
+    return ExitStatus.OK;
+  }
+  if (argv['version'] === true) {
+    process.stdout.write(`${version()}\n`);
+    return ExitStatus.OK;
+  }
+  return cmd.run(argv);
 }
 
 function isEpipe(e: unknown): boolean {

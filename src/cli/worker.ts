@@ -1,30 +1,63 @@
 /**
  * @fileoverview One unit of batch work: read a file, run transform() or verify() on it, return a
- * plain (structured-clone-safe) result. Used as the piscina worker module and, for `--jobs 1` or a
- * single file, called directly in the main thread. Errors never escape: they come back as ErrorInfo
- * because HostAllocError's code would not survive a worker boundary.
+ * plain (structured-clone-safe) result. Used as the worker-thread module of a batch lane (see
+ * batch.ts) and, when no per-file limit is set and one lane suffices, called directly in the main
+ * thread. Errors never escape: they come back as ErrorInfo because HostAllocError's code would not
+ * survive a worker boundary.
+ *
+ * In a worker, binaryen's heap is capped: `WebAssembly.Memory.prototype.grow` is wrapped before
+ * binaryen.js loads so that growing past the memory limit fails. binaryen.js then aborts (out of
+ * memory) and the file is reported as HA033; the lane replaces the worker, whose binaryen is no
+ * longer usable. The worker loads the library as soon as it starts, so a lane's next worker can
+ * warm up while the current one finishes its last files.
  */
 
-import { readFile } from 'node:fs/promises';
+import { readFile, stat } from 'node:fs/promises';
 import path from 'node:path';
+import { isMainThread, parentPort, workerData } from 'node:worker_threads';
 import { ErrorCodes } from '../errors.js';
-import type { TransformOptions, TransformReport, VerifyReport } from '../types.js';
+import { MAX_GLUE_LENGTH } from '../glue.js';
+import type { InspectOptions } from '../inspect.js';
+import type { InspectReport, TransformOptions, TransformReport, VerifyReport } from '../types.js';
 import { CliError, type ErrorInfo, ioError, toErrorInfo } from './errors.js';
 
-export type Task = TransformTask | { kind: 'verify'; path: string };
+export type Task = TransformTask | { kind: 'verify'; path: string } | InspectTask;
+
+export interface InspectTask {
+  kind: 'inspect';
+  path: string;
+  options: InspectOptions;
+}
 
 export interface TransformTask {
   kind: 'transform';
   path: string;
   options: TransformOptions;
-  /** Glue files to try for this input (`--glue auto`/`--glue DIR`): the first that exists is used. */
+  /** Glue files to try for this input (`--glue auto`/`--glue DIR`): the first Emscripten glue found is used. */
   glueCandidates?: string[];
 }
 
-export type TaskResult =
+export type TaskResult = (
   | { ok: true; kind: 'transform'; report: TransformReport; bytes: Uint8Array }
   | { ok: true; kind: 'verify'; report: VerifyReport; inputSize: number }
-  | { ok: false; error: ErrorInfo; inputSize: number | null };
+  | { ok: true; kind: 'inspect'; report: InspectReport; inputSize: number }
+  | { ok: false; error: ErrorInfo; inputSize: number | null }
+) & {
+  /** Size of the largest WebAssembly memory this worker grew (binaryen's heap), when known. */
+  heapBytes?: number;
+};
+
+/** What a lane tells its worker thread at start. */
+export interface LaneData {
+  hostallocLane: true;
+  /** Cap on binaryen's heap in bytes, or 0 for none. */
+  memoryLimitBytes: number;
+}
+
+/** The message a lane's worker sends once binaryen.js is loaded. */
+export interface WorkerReady {
+  ready: true;
+}
 
 type Library = typeof import('../index.js');
 let library: Promise<Library> | undefined;
@@ -35,15 +68,37 @@ export function loadLibrary(): Promise<Library> {
   return library;
 }
 
-/** The text of the first candidate glue file that exists, or undefined when none does. */
+/** Largest glue file read from disk: beyond this the glue reader would refuse it anyway. */
+const MAX_GLUE_FILE_BYTES = 3 * MAX_GLUE_LENGTH;
+
+/** Read a glue file, refusing (HA032) before reading one far larger than any Emscripten glue. */
+export async function readGlueFile(file: string): Promise<string> {
+  const st = await stat(file);
+  if (st.size > MAX_GLUE_FILE_BYTES) {
+    throw new CliError(
+      ErrorCodes.LIMIT_EXCEEDED,
+      `glue file '${file}' is ${st.size} bytes, more than the ${MAX_GLUE_FILE_BYTES} accepted: it is not Emscripten glue`,
+    );
+  }
+  return readFile(file, 'utf8');
+}
+
+/**
+ * The text of the first candidate that is Emscripten glue, or undefined when none is. Other
+ * JavaScript next to a module (wasm-bindgen's `NAME_bg.js` beside `NAME_bg.wasm`) is ignored.
+ */
 export async function readFirstGlue(candidates: readonly string[]): Promise<string | undefined> {
   for (const file of candidates) {
+    let text: string;
     try {
-      return await readFile(file, 'utf8');
+      text = await readGlueFile(file);
     } catch (e) {
       if ((e as NodeJS.ErrnoException).code === 'ENOENT') continue;
+      if (e instanceof CliError) continue; // too large to be glue
       throw new CliError(ErrorCodes.BAD_GLUE, `cannot read glue file '${file}'`, { cause: e });
     }
+    const { isEmscriptenGlue } = await import('../glue.js');
+    if (isEmscriptenGlue(text)) return text;
   }
   return undefined;
 }
@@ -54,7 +109,50 @@ export function glueCandidates(dir: string, wasmPath: string): string[] {
   return ['.js', '.mjs', '.cjs'].map((ext) => path.join(dir, base + ext));
 }
 
+// ---- memory cap (worker threads only) -------------------------------------------------------------
+
+let memoryLimitBytes = 0;
+let memoryLimitHit = false;
+let largestMemory = 0;
+
+/** Wrap WebAssembly.Memory#grow so no memory in this thread grows past `limit` bytes. */
+function capMemoryGrowth(limit: number): void {
+  memoryLimitBytes = limit;
+  // The global WebAssembly object of this thread (Node's types do not declare it in every setup).
+  const proto = (globalThis as unknown as { WebAssembly: { Memory: { prototype: object } } }).WebAssembly
+    .Memory.prototype as { grow(this: { buffer: ArrayBuffer }, delta: number): number };
+  const grow = proto.grow;
+  proto.grow = function (this: { buffer: ArrayBuffer }, delta: number): number {
+    const next = this.buffer.byteLength + delta * 65536;
+    if (limit > 0 && next > limit) {
+      memoryLimitHit = true;
+      throw new RangeError(`WebAssembly.Memory.grow: the per-file memory limit (${limit} bytes) is reached`);
+    }
+    const r = grow.call(this, delta);
+    largestMemory = Math.max(largestMemory, this.buffer.byteLength);
+    return r;
+  };
+}
+
+function limitError(): ErrorInfo {
+  const mb = Math.round(memoryLimitBytes / (1024 * 1024));
+  return toErrorInfo(
+    new CliError(
+      ErrorCodes.RESOURCE_LIMIT,
+      `processing this file needs more than the per-file memory limit (${mb} MiB); raise it with --memory-limit if the input is trusted`,
+    ),
+  );
+}
+
 export async function runTask(task: Task): Promise<TaskResult> {
+  memoryLimitHit = false;
+  const result = await runTaskUnchecked(task);
+  if (memoryLimitHit && !result.ok) result.error = limitError();
+  if (memoryLimitBytes > 0) result.heapBytes = largestMemory;
+  return result;
+}
+
+async function runTaskUnchecked(task: Task): Promise<TaskResult> {
   let bytes: Uint8Array;
   try {
     bytes = await readFile(task.path);
@@ -65,6 +163,14 @@ export async function runTask(task: Task): Promise<TaskResult> {
     const lib = await loadLibrary();
     if (task.kind === 'verify') {
       return { ok: true, kind: 'verify', report: await lib.verify(bytes), inputSize: bytes.length };
+    }
+    if (task.kind === 'inspect') {
+      return {
+        ok: true,
+        kind: 'inspect',
+        report: await lib.inspect(bytes, task.options),
+        inputSize: bytes.length,
+      };
     }
     let options = task.options;
     if (task.glueCandidates !== undefined) {
@@ -78,5 +184,28 @@ export async function runTask(task: Task): Promise<TaskResult> {
   }
 }
 
-/** piscina's entry point. */
-export default runTask;
+/** A lane's worker thread: one task at a time, the output bytes transferred back. */
+if (!isMainThread && parentPort !== null && (workerData as LaneData | undefined)?.hostallocLane === true) {
+  const port = parentPort;
+  capMemoryGrowth((workerData as LaneData).memoryLimitBytes);
+  // Warm up now, and say when done: the lane's per-file timer starts then, so loading binaryen.js
+  // (about a second, more on a busy machine) never counts against a file. A failure shows on the
+  // first task.
+  const ready: WorkerReady = { ready: true };
+  void loadLibrary().then(
+    () => port.postMessage(ready),
+    () => port.postMessage(ready),
+  );
+  port.on('message', (task: Task) => {
+    void runTask(task).then((result) => {
+      // Hand the output over without a copy when it owns its whole ArrayBuffer.
+      const out = result.ok && result.kind === 'transform' ? result.bytes : undefined;
+      const own =
+        out !== undefined &&
+        out.buffer instanceof ArrayBuffer &&
+        out.byteOffset === 0 &&
+        out.byteLength === out.buffer.byteLength;
+      port.postMessage(result, own ? [out.buffer as ArrayBuffer] : []);
+    });
+  });
+}

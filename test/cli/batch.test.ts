@@ -8,6 +8,7 @@ import { spawn } from 'node:child_process';
 import { cpSync, existsSync, mkdirSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { BYTES_PER_LANE, FILES_PER_LANE, laneCount } from '../../src/cli/batch.js';
 import {
   assemble,
   CLI,
@@ -135,7 +136,22 @@ describe('batch', () => {
     const input = makeBatch(root);
     const r1 = await runCli(['transform', 'in', '--out-dir', 'out-workers', '-j', '2'], { cwd: root });
     expect(r1.code).toBe(1);
-    const r = await runCli(['transform', 'in', '--out-dir', 'out', '--json', '--jobs', '1'], { cwd: root });
+    const r = await runCli(
+      [
+        'transform',
+        'in',
+        '--out-dir',
+        'out',
+        '--json',
+        '--jobs',
+        '1',
+        '--time-limit',
+        '0',
+        '--memory-limit',
+        '0',
+      ],
+      { cwd: root },
+    );
     expect(r.code).toBe(1);
     expect(r.stderr).toBe('');
     const json = JSON.parse(r.stdout) as JsonReport;
@@ -399,5 +415,18 @@ describe('batch', () => {
     const code = await new Promise<number | null>((resolve) => child.on('close', (c) => resolve(c)));
     expect(stderr).toBe('');
     expect(code).toBe(0);
+  });
+});
+
+describe('lanes', () => {
+  it('a second lane starts only for a batch big enough to repay its binaryen.js load', () => {
+    const MiB = 1024 * 1024;
+    expect(laneCount(2, 1, 10 * MiB)).toBe(1);
+    expect(laneCount(2, FILES_PER_LANE - 1, 100_000)).toBe(1);
+    expect(laneCount(2, 2 * FILES_PER_LANE, 0)).toBe(2);
+    expect(laneCount(2, 5, 2 * BYTES_PER_LANE)).toBe(2);
+    expect(laneCount(4, 500, 15 * MiB)).toBe(4);
+    expect(laneCount(8, 3, 100 * MiB)).toBe(3);
+    expect(laneCount(1, 500, 100 * MiB)).toBe(1);
   });
 });

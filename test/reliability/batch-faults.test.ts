@@ -7,7 +7,9 @@
  *  - a full disk (2 MiB tmpfs): each file that does not fit is reported (HA050), exit status 1, a
  *    summary, no partial outputs, no temp files left.
  *  - a read-only output folder (tmpfs remounted read-only; root ignores chmod): inputs untouched,
- *    no outputs, exit status 1, every file reported, a summary.
+ *    no outputs, exit status 1, every file reported (EROFS, also for folders still to be
+ *    created), a summary.
+ *  - the rerun after the kills removes the temp files they left.
  */
 
 import { execFileSync, spawn } from 'node:child_process';
@@ -188,6 +190,8 @@ describe(`batch faults (${FILES} files, compiled CLI)`, () => {
     expect(done.code, done.stderr.slice(-2000)).toBe(1); // the refused source
     expect(done.stderr).toMatch(/files?: \d+ transformed/);
     expect(c.bad).toEqual([]);
+    // The rerun removed the temp files the killed runs left (their pid is gone).
+    expect(c.temps).toEqual([]);
     const refused = Math.floor((FILES + 1) / SOURCES.length); // files 7, 15, … are the refused source
     expect(c.outputs).toBe(FILES - refused);
     expect(hashDir(inDir)).toEqual(inputHashes);
@@ -250,5 +254,12 @@ describe(`batch faults (${FILES} files, compiled CLI)`, () => {
     expect(r.stderr).toMatch(/EROFS|read-only/i);
     expect(summary).toMatch(/14 files: 0 transformed, .*14 failed/);
     expect(hashDir(small)).toEqual(before);
+    // An output folder still to be created on the read-only file system: EROFS, not ENOENT
+    // (node's recursive mkdir reports ENOENT there).
+    const deeper = await runCli(['transform', small, '--out-dir', path.join(out, 'new', 'dir'), '-j', '2']);
+    expect(deeper.code).toBe(1);
+    expect((deeper.stderr.match(/HA050/g) ?? []).length).toBe(14);
+    expect(deeper.stderr).toMatch(/EROFS/);
+    expect(deeper.stderr).not.toMatch(/ENOENT/);
   }, 120_000);
 });

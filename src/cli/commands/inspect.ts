@@ -3,29 +3,29 @@
  * heap base and how it was derived, the allocator family, memory.grow sites and hazards.
  */
 
-import { readFile, stat } from 'node:fs/promises';
+import { open, stat } from 'node:fs/promises';
 import path from 'node:path';
-import type { Argv } from 'yargs';
 import { ErrorCodes } from '../../errors.js';
 import type { AllocRole } from '../../types.js';
+import { runBatch } from '../batch.js';
 import { loadConfig } from '../config.js';
 import { CliError, ExitStatus, ioError, toErrorInfo } from '../errors.js';
 import { formatError, formatInspect } from '../format.js';
 import { displayPath } from '../inputs.js';
 import {
-  configOption,
+  batchSettings,
+  CONFIG_OPTION,
+  type CommandSpec,
   identificationOptions,
-  jsonOption,
+  JSON_OPTION,
+  LIMIT_OPTIONS,
   parseAlloc,
   type RawArgs,
   readBoolean,
   readString,
   readStrings,
 } from '../options.js';
-import { glueCandidates, readFirstGlue } from '../worker.js';
-
-export const command = 'inspect <input>';
-export const describe = "Show a module's memory layout, heap base and allocator family";
+import { glueCandidates, type InspectTask, readFirstGlue, readGlueFile, type TaskResult } from '../worker.js';
 
 const EPILOGUE = `Examples:
 
@@ -40,23 +40,28 @@ the layout kind, the heap base and how it was derived, the allocator family (rol
 exports, how each was identified), memory.grow sites, host-relevant imports and exports, and
 hazards. --json prints the full report (docs/json.md).
 
+The module is read in a worker thread with a time limit (--time-limit, 60 s) and a memory
+limit (--memory-limit, 2048 MiB); beyond either, inspect fails with HA033.
+
 Exit status:
   0  the module was inspected (whether or not it can be transformed)
-  1  the input could not be read or is not a valid WebAssembly module
+  1  the input could not be read, is not a valid WebAssembly module or exceeded a limit
   2  usage error: bad flags, option values or configuration file`;
 
-export function builder(y: Argv): Argv {
-  let b = y
-    .usage('wasm-hostalloc inspect <input> [options]\n\n' + describe)
-    .positional('input', { type: 'string', describe: 'Input .wasm file' });
-  b = identificationOptions(
-    b,
-    'Emscripten JS glue: FILE.js, a directory of <basename>.js files, or "auto" (next to the input)',
-  );
-  b = jsonOption(b);
-  b = configOption(b);
-  return b.epilogue(EPILOGUE);
-}
+export const spec: CommandSpec = {
+  name: 'inspect',
+  describe: "Show a module's memory layout, heap base and allocator family",
+  positional: { name: 'input', describe: 'Input .wasm file', many: false },
+  options: [
+    ...identificationOptions(
+      'Emscripten JS glue: FILE.js, a directory of <basename>.js files, or "auto" (next to the input)',
+    ),
+    ...LIMIT_OPTIONS,
+    JSON_OPTION,
+    CONFIG_OPTION,
+  ],
+  epilogue: EPILOGUE,
+};
 
 export async function run(argv: RawArgs): Promise<number> {
   const cwd = process.cwd();
@@ -70,9 +75,12 @@ export async function run(argv: RawArgs): Promise<number> {
   const abs = path.resolve(cwd, input);
   const display = displayPath(abs, cwd);
 
-  let bytes: Uint8Array;
   try {
-    bytes = await readFile(abs);
+    await (await open(abs, 'r')).close();
+    if ((await stat(abs)).isDirectory())
+      throw Object.assign(new Error(`EISDIR: illegal operation on a directory, open '${abs}'`), {
+        code: 'EISDIR',
+      });
   } catch (e) {
     throw ioError(`cannot read input '${input}'`, e);
   }
@@ -93,24 +101,33 @@ export async function run(argv: RawArgs): Promise<number> {
     if (dir !== undefined) glue = await readFirstGlue(glueCandidates(dir, abs));
     else {
       try {
-        glue = await readFile(glueAbs, 'utf8');
+        glue = await readGlueFile(glueAbs);
       } catch (e) {
+        if (e instanceof CliError) throw e;
         throw new CliError(ErrorCodes.BAD_GLUE, `cannot read glue file '${glueValue}'`, { cause: e });
       }
     }
   }
 
-  const { inspect } = await import('../../index.js');
-  let report: Awaited<ReturnType<typeof inspect>>;
-  try {
-    const options: { glue?: string; alloc?: Partial<Record<AllocRole, string>> } = {};
-    if (glue !== undefined) options.glue = glue;
-    if (Object.keys(alloc).length > 0) options.alloc = alloc;
-    report = await inspect(bytes, options);
-  } catch (e) {
-    process.stderr.write(`${formatError(toErrorInfo(e), display)}\n`);
+  // In a worker with the per-file limits, like transform and verify (the module may be hostile).
+  const options: InspectTask['options'] = {};
+  if (glue !== undefined) options.glue = glue;
+  if (Object.keys(alloc).length > 0) options.alloc = alloc;
+  let result: TaskResult | undefined;
+  await runBatch([{ kind: 'inspect', path: abs, options }], {
+    ...batchSettings(argv, config, () => 1),
+    jobs: 1,
+    onResult: (_i, r) => {
+      result = r;
+    },
+  });
+  if (result === undefined || !result.ok || result.kind !== 'inspect') {
+    const info =
+      result !== undefined && !result.ok ? result.error : toErrorInfo(new Error('inspect gave no result'));
+    process.stderr.write(`${formatError(info, display)}\n`);
     return ExitStatus.FAILURE;
   }
+  const report = result.report;
   process.stdout.write(json ? `${JSON.stringify(report, null, 2)}\n` : `${formatInspect(display, report)}\n`);
   return ExitStatus.OK;
 }

@@ -3,15 +3,15 @@
  * allocator with host imports, in a worker pool, writing outputs atomically.
  */
 
-import { readFile, stat } from 'node:fs/promises';
+import { stat } from 'node:fs/promises';
 import path from 'node:path';
-import type { Argv } from 'yargs';
 import { ErrorCodes } from '../../errors.js';
 import type { TransformOptions, TransformReport } from '../../types.js';
 import { createProgress, defaultJobs, progressAllowed, runBatch } from '../batch.js';
 import { loadConfig } from '../config.js';
 import { CliError, type ErrorInfo, ExitStatus, isRefusalCode, toErrorInfo, UsageError } from '../errors.js';
 import {
+  escapeControls,
   formatError,
   formatTransformLine,
   formatTransformSummary,
@@ -20,24 +20,23 @@ import {
 import { installSignalCleanup, writeFileAtomic } from '../fsutil.js';
 import { displayPath, expandInputs } from '../inputs.js';
 import {
-  batchOptions,
-  configOption,
-  DEFAULT_RECYCLE_AFTER,
+  BATCH_OPTIONS,
+  batchSettings,
+  CONFIG_OPTION,
+  type CommandSpec,
+  FOLLOW_SYMLINKS_OPTION,
   identificationOptions,
-  jsonOption,
-  outputOptions,
+  JSON_OPTION,
+  OUTPUT_OPTIONS,
   parseAlloc,
   type RawArgs,
   readBoolean,
   readPositiveInt,
   readString,
   readStrings,
-  transformOptions,
+  TRANSFORM_OPTIONS,
 } from '../options.js';
-import { glueCandidates, type Task, type TransformTask } from '../worker.js';
-
-export const command = 'transform <inputs..>';
-export const describe = "Replace a module's allocator with host imports (the default command)";
+import { glueCandidates, readGlueFile, type Task, type TransformTask } from '../worker.js';
 
 const EPILOGUE = `Examples:
 
@@ -57,17 +56,22 @@ const EPILOGUE = `Examples:
   wasm-hostalloc transform lib.wasm --alloc malloc='$dlmalloc' --alloc free='$dlfree' --dry-run
 
 Inputs are files, directories (searched recursively for *.wasm) and globs; duplicates are
-processed once.
+processed once. Symbolic links that lead out of an input directory are skipped (with a
+warning) unless --follow-symlinks is given.
 
 Where outputs go: -o FILE (one input), --out-dir DIR, --in-place or --dry-run; at most one of
 them. With one input and none of them, the output is written next to the input as
 <name>.hostalloc.wasm. Several inputs need --out-dir, --in-place or --dry-run. Every output is
 written to a temporary file in its directory and renamed into place: a file that is refused or
-fails leaves no output, and inputs are never modified (except with --in-place).
+fails leaves no output, and inputs are never modified (except with --in-place): a destination
+that is an input is refused. Outputs stay inside --out-dir (no symbolic link in it is followed).
 
 --glue FILE.js gives the Emscripten glue of a single input. With several inputs use
---glue auto (<basename>.js, .mjs or .cjs next to each .wasm, when one exists) or
+--glue auto (<basename>.js, .mjs or .cjs next to each .wasm, when one is Emscripten glue) or
 --glue DIR (DIR/<basename>.js).
+
+Each file is processed in a worker thread with a time limit (--time-limit, 60 s) and a memory
+limit (--memory-limit, 2048 MiB); a file that exceeds one fails with HA033.
 
 Options can also come from wasm-hostalloc.config.json in the working directory or the
 "wasm-hostalloc" key of the nearest package.json (see docs/cli.md); command-line flags win.
@@ -78,23 +82,23 @@ Exit status:
      malformed, unreadable, unwritable...), or an input does not exist
   2  usage error: bad flags, option values or configuration file`;
 
-export function builder(y: Argv): Argv {
-  let b = y.usage('wasm-hostalloc transform <inputs...> [options]\n\n' + describe).positional('inputs', {
-    type: 'string',
-    array: true,
-    describe: 'Input .wasm files, directories or globs',
-  });
-  b = outputOptions(b);
-  b = identificationOptions(
-    b,
-    'Emscripten JS glue: FILE.js (one input), a directory of <basename>.js files, or "auto"',
-  );
-  b = transformOptions(b);
-  b = batchOptions(b);
-  b = jsonOption(b);
-  b = configOption(b);
-  return b.epilogue(EPILOGUE);
-}
+export const spec: CommandSpec = {
+  name: 'transform',
+  describe: "Replace a module's allocator with host imports (the default command)",
+  positional: { name: 'inputs', describe: 'Input .wasm files, directories or globs', many: true },
+  options: [
+    ...OUTPUT_OPTIONS,
+    ...identificationOptions(
+      'Emscripten JS glue: FILE.js (one input), a directory of <basename>.js files, or "auto"',
+    ),
+    ...TRANSFORM_OPTIONS,
+    ...BATCH_OPTIONS,
+    FOLLOW_SYMLINKS_OPTION,
+    JSON_OPTION,
+    CONFIG_OPTION,
+  ],
+  epilogue: EPILOGUE,
+};
 
 /** One file's entry in the report (and in --json output). */
 export interface FileEntry {
@@ -139,9 +143,52 @@ async function resolveGlue(value: string | undefined, cwd: string, inputs: numbe
     );
   }
   try {
-    return { kind: 'text', text: await readFile(abs, 'utf8') };
+    return { kind: 'text', text: await readGlueFile(abs) };
   } catch (e) {
+    if (e instanceof CliError) throw e;
     throw new CliError(ErrorCodes.BAD_GLUE, `cannot read glue file '${value}'`, { cause: e });
+  }
+}
+
+/** Refuse (HA030) a destination that is an input or a directory holding one: inputs are never overwritten. */
+function checkDestinations(
+  files: readonly { real: string; display: string }[],
+  destinations: readonly (string | null)[],
+  realDest: readonly (string | null)[],
+): void {
+  const inputs = new Map(files.map((f) => [f.real, f.display]));
+  // Every directory that holds an input, mapped to one such input (linear in the inputs' depth).
+  const holders = new Map<string, string>();
+  for (const f of files) {
+    for (let d = path.dirname(f.real); !holders.has(d); d = path.dirname(d)) {
+      holders.set(d, f.display);
+      if (path.dirname(d) === d) break;
+    }
+  }
+  for (const [i, dest] of realDest.entries()) {
+    if (dest === null) continue;
+    const same = inputs.get(dest);
+    const held = same === undefined ? holders.get(dest) : undefined;
+    if (same === undefined && held === undefined) continue;
+    throw new UsageError(
+      `the output ${destinations[i]} ${same !== undefined ? `is the input ${same}` : `contains the input ${held}`}: ` +
+        'inputs are never overwritten (use --in-place to replace inputs, or another -o/--out-dir)',
+      ErrorCodes.BAD_OPTION,
+    );
+  }
+}
+
+/** `p` with its longest existing prefix resolved through links (the path a write would reach). */
+async function resolveExisting(p: string): Promise<string> {
+  const { realpath } = await import('node:fs/promises');
+  const rest: string[] = [];
+  for (let d = p; ; d = path.dirname(d)) {
+    try {
+      return path.join(await realpath(d), ...rest.reverse());
+    } catch {
+      if (path.dirname(d) === d) return p;
+      rest.push(path.basename(d));
+    }
   }
 }
 
@@ -177,7 +224,6 @@ export async function run(argv: RawArgs): Promise<number> {
   const importModule = readString(argv, 'import-module') ?? config.importModule;
   if (importModule !== undefined) options.importModule = importModule;
   const flags = [
-    ['keep-exports', 'keepExports'],
     ['keep-dwarf', 'keepDwarf'],
     ['force', 'force'],
     ['allow-shared', 'allowShared'],
@@ -185,6 +231,21 @@ export async function run(argv: RawArgs): Promise<number> {
   for (const [flag, key] of flags) {
     const v = readBoolean(argv, flag) ?? config[key];
     if (v !== undefined) options[key] = v;
+  }
+  // --drop-exports and --keep-exports are one switch; the library keeps the exports by default.
+  const drop = readBoolean(argv, 'drop-exports');
+  const keep = readBoolean(argv, 'keep-exports');
+  if (drop === true && keep === true) {
+    throw new UsageError('--drop-exports and --keep-exports cannot be used together', ErrorCodes.BAD_OPTION);
+  }
+  const dropExports =
+    drop ??
+    (keep === undefined ? undefined : !keep) ??
+    config.dropExports ??
+    (config.keepExports === undefined ? undefined : !config.keepExports);
+  if (dropExports !== undefined) {
+    options.dropExports = dropExports;
+    options.keepExports = !dropExports;
   }
   const limits = {
     maxBytes: readPositiveInt(argv, 'max-bytes'),
@@ -194,11 +255,14 @@ export async function run(argv: RawArgs): Promise<number> {
   if (Object.values(limits).some((v) => v !== undefined)) {
     options.limits = Object.fromEntries(Object.entries(limits).filter(([, v]) => v !== undefined));
   }
-  const jobs = readPositiveInt(argv, 'jobs') ?? config.jobs ?? defaultJobs();
-  const recycleAfter = readPositiveInt(argv, 'recycle-after') ?? config.recycleAfter ?? DEFAULT_RECYCLE_AFTER;
+  const batch = batchSettings(argv, config, defaultJobs);
 
   const outDirAbs = outDir === undefined ? undefined : path.resolve(cwd, outDir);
-  const { files, root } = await expandInputs(specs, cwd, outDirAbs);
+  const expanded = await expandInputs(specs, cwd, {
+    ...(outDirAbs === undefined ? {} : { exclude: outDirAbs }),
+    followSymlinks: readBoolean(argv, 'follow-symlinks') ?? config.followSymlinks ?? false,
+  });
+  const { files, root } = expanded;
   if (output !== undefined && files.length > 1) {
     throw new UsageError(
       `-o/--output takes one input, but the inputs name ${files.length} files; use --out-dir DIR or --in-place`,
@@ -217,17 +281,36 @@ export async function run(argv: RawArgs): Promise<number> {
     if (dryRun) return null;
     if (output !== undefined) return path.resolve(cwd, output);
     if (outDirAbs !== undefined) return path.join(outDirAbs, path.relative(root, f.abs));
-    if (inPlace) return f.abs;
+    if (inPlace) return f.real;
     return path.join(path.dirname(f.abs), `${path.basename(f.abs, '.wasm')}.hostalloc.wasm`);
   });
+  if (!inPlace) {
+    const realDest = await Promise.all(destinations.map((d) => (d === null ? null : resolveExisting(d))));
+    checkDestinations(files, destinations, realDest);
+  }
+  if (!json) {
+    for (const link of expanded.skippedLinks) {
+      process.stderr.write(
+        `warning: skipped ${escapeControls(displayPath(link, cwd))}: a symbolic link out of its input directory (--follow-symlinks follows it)\n`,
+      );
+    }
+  }
 
   const tasks: Task[] = files.map((f) => {
-    const task: TransformTask = { kind: 'transform', path: f.abs, options };
+    const task: TransformTask = { kind: 'transform', path: f.real, options };
     if (glue.kind === 'text') task.options = { ...options, glue: glue.text };
     else if (glue.kind === 'sibling') task.glueCandidates = glueCandidates(path.dirname(f.abs), f.abs);
     else if (glue.kind === 'dir') task.glueCandidates = glueCandidates(glue.dir, f.abs);
     return task;
   });
+  const sizes = await Promise.all(
+    files.map((f) =>
+      stat(f.real).then(
+        (st) => st.size,
+        () => 0,
+      ),
+    ),
+  );
 
   const entries: FileEntry[] = files.map((f) => ({ input: f.display, output: null, status: 'failed' }));
   const progress = await createProgress(files.length, progressAllowed(json), 'transform');
@@ -236,8 +319,8 @@ export async function run(argv: RawArgs): Promise<number> {
 
   try {
     await runBatch(tasks, {
-      jobs,
-      recycleAfter,
+      ...batch,
+      sizes,
       onResult: async (i, result) => {
         const entry = entries[i]!;
         const dest = destinations[i] ?? null;
@@ -249,7 +332,10 @@ export async function run(argv: RawArgs): Promise<number> {
           try {
             if (dest !== null && !(inPlace && result.report.status === 'already-compliant')) {
               const mode = inPlace ? (await stat(dest)).mode : undefined;
-              await writeFileAtomic(dest, result.bytes, mode);
+              await writeFileAtomic(dest, result.bytes, {
+                ...(mode === undefined ? {} : { mode }),
+                ...(outDirAbs === undefined ? {} : { root: outDirAbs }),
+              });
             }
             entry.status = result.report.status;
             entry.report = result.report;
@@ -270,7 +356,6 @@ export async function run(argv: RawArgs): Promise<number> {
     progress.stop();
     uninstall();
   }
-
   const summary: TransformSummary = {
     files: entries.length,
     transformed: entries.filter((e) => e.status === 'transformed' || e.status === 'adopted').length,

@@ -3,28 +3,31 @@
  * ABI (allocator imported from the host, no memory.grow, __heap_base exported…).
  */
 
-import type { Argv } from 'yargs';
 import type { VerifyReport } from '../../types.js';
 import { createProgress, defaultJobs, progressAllowed, runBatch } from '../batch.js';
 import { loadConfig } from '../config.js';
 import { type ErrorInfo, ExitStatus } from '../errors.js';
-import { formatError, formatVerify, formatVerifySummary, type VerifySummary } from '../format.js';
-import { expandInputs } from '../inputs.js';
 import {
-  batchOptions,
-  configOption,
-  DEFAULT_RECYCLE_AFTER,
-  jsonOption,
+  escapeControls,
+  formatError,
+  formatVerify,
+  formatVerifySummary,
+  type VerifySummary,
+} from '../format.js';
+import { displayPath, expandInputs } from '../inputs.js';
+import {
+  BATCH_OPTIONS,
+  batchSettings,
+  CONFIG_OPTION,
+  type CommandSpec,
+  FOLLOW_SYMLINKS_OPTION,
+  JSON_OPTION,
   type RawArgs,
   readBoolean,
-  readPositiveInt,
   readString,
   readStrings,
 } from '../options.js';
 import type { Task } from '../worker.js';
-
-export const command = 'verify <inputs..>';
-export const describe = 'Check that modules follow the host-allocator ABI';
 
 const EPILOGUE = `Examples:
 
@@ -42,17 +45,13 @@ Exit status:
   1  some file is not compliant or could not be read or parsed, or an input does not exist
   2  usage error: bad flags, option values or configuration file`;
 
-export function builder(y: Argv): Argv {
-  let b = y.usage('wasm-hostalloc verify <inputs...> [options]\n\n' + describe).positional('inputs', {
-    type: 'string',
-    array: true,
-    describe: 'Input .wasm files, directories or globs',
-  });
-  b = batchOptions(b);
-  b = jsonOption(b);
-  b = configOption(b);
-  return b.epilogue(EPILOGUE);
-}
+export const spec: CommandSpec = {
+  name: 'verify',
+  describe: 'Check that modules follow the host-allocator ABI',
+  positional: { name: 'inputs', describe: 'Input .wasm files, directories or globs', many: true },
+  options: [...BATCH_OPTIONS, FOLLOW_SYMLINKS_OPTION, JSON_OPTION, CONFIG_OPTION],
+  epilogue: EPILOGUE,
+};
 
 export interface VerifyEntry {
   input: string;
@@ -69,17 +68,24 @@ export async function run(argv: RawArgs): Promise<number> {
   const cwd = process.cwd();
   const { config } = await loadConfig(cwd, readString(argv, 'config'));
   const json = readBoolean(argv, 'json') === true;
-  const jobs = readPositiveInt(argv, 'jobs') ?? config.jobs ?? defaultJobs();
-  const recycleAfter = readPositiveInt(argv, 'recycle-after') ?? config.recycleAfter ?? DEFAULT_RECYCLE_AFTER;
-  const { files } = await expandInputs(readStrings(argv, 'inputs'), cwd);
+  const batch = batchSettings(argv, config, defaultJobs);
+  const { files, skippedLinks } = await expandInputs(readStrings(argv, 'inputs'), cwd, {
+    followSymlinks: readBoolean(argv, 'follow-symlinks') ?? config.followSymlinks ?? false,
+  });
+  if (!json) {
+    for (const link of skippedLinks) {
+      process.stderr.write(
+        `warning: skipped ${escapeControls(displayPath(link, cwd))}: a symbolic link out of its input directory (--follow-symlinks follows it)\n`,
+      );
+    }
+  }
 
-  const tasks: Task[] = files.map((f) => ({ kind: 'verify', path: f.abs }));
+  const tasks: Task[] = files.map((f) => ({ kind: 'verify', path: f.real }));
   const entries: VerifyEntry[] = files.map((f) => ({ input: f.display, status: 'failed' }));
   const progress = await createProgress(files.length, progressAllowed(json), 'verify');
   try {
     await runBatch(tasks, {
-      jobs,
-      recycleAfter,
+      ...batch,
       onResult: (i, result) => {
         const entry = entries[i]!;
         if (!result.ok) {
