@@ -13,7 +13,13 @@
 import { type AllocatorState, allocatorState, touchedRegions } from '../passes/allocator-state.js';
 import { callocAlwaysClear } from '../passes/calloc-always-clear.js';
 import { checkHazards } from '../passes/check-hazards.js';
-import { exportLayout, memoryName } from '../passes/export-layout.js';
+import {
+  exportLayout,
+  GROW_FUNCTION,
+  layoutMeta,
+  memoryName,
+  staticAccessEnds,
+} from '../passes/export-layout.js';
 import { type FoundMember, findAllocator, functionExports } from '../passes/find-allocator.js';
 import { matchFingerprints } from '../passes/fingerprint.js';
 import { type AnalysisMatch, identifyByAnalysis, isMemsetShaped } from '../passes/identify-by-analysis.js';
@@ -31,11 +37,11 @@ import {
   validationErrors,
   withModule,
 } from './binaryen.js';
-import { ALLOCATOR_INITIALIZERS, gcRuntimeMarker, HOST_IMPORTS } from './conventions.js';
+import { ALLOCATOR_INITIALIZERS, gcRuntimeMarker, HOST_IMPORTS, isEmscripten } from './conventions.js';
 import { ErrorCodes, HostAllocError } from './errors.js';
 import { FINGERPRINTS } from './fingerprints.js';
 import { readGlue } from './glue.js';
-import { computeLayout, refineHeapBase } from './layout.js';
+import { computeLayout, deriveDataEnd, refineHeapBase } from './layout.js';
 import type { AllocRole, Hazard, Layout, TransformOptions, TransformResult } from './types.js';
 import { verify } from './verify.js';
 import { type FunctionSummary, functionNames, refineProbes, summarizeAll } from './walk.js';
@@ -53,7 +59,7 @@ export function isCompliant(info: ModuleInfo): boolean {
 }
 
 /** Refusals that need no code analysis: GC runtimes, shared memory. Also returns the layout. */
-export function preflight(info: ModuleInfo, options: TransformOptions): Layout {
+export function preflight(info: ModuleInfo, options: TransformOptions, bytes?: Uint8Array): Layout {
   const marker = info.usesGC
     ? 'WasmGC types (struct/array): the module is managed by a garbage collector'
     : gcRuntimeMarker(
@@ -67,7 +73,7 @@ export function preflight(info: ModuleInfo, options: TransformOptions): Layout {
       `refusing a garbage-collected runtime: ${marker}. A collector scans and moves its own heap; a host allocator cannot take it over`,
     );
   }
-  const layout = computeLayout(info);
+  const layout = computeLayout(info, bytes);
   if (layout.memory.shared && !options.allowShared) {
     throw new HostAllocError(
       ErrorCodes.SHARED_MEMORY,
@@ -134,7 +140,7 @@ export async function transform(input: Uint8Array, options: TransformOptions = {
   const bytes = input.slice(); // never touch the caller's buffer
   const info = readModule(bytes, options.limits);
   validateInput(bytes, info);
-  const layout0 = checkExistingHeapBase(preflight(info, options));
+  const layout0 = checkExistingHeapBase(preflight(info, options, bytes));
   // Already compliant: only when it also passes verify (a module may import host_* and export the
   // marker, yet carry a wrong __heap_base or a memory.grow).
   if (isCompliant(info) && (await verify(bytes)).compliant) {
@@ -221,8 +227,23 @@ export async function transform(input: Uint8Array, options: TransformOptions = {
 
     // Export the layout before stripping: exports are roots, and a module that exported nothing
     // would otherwise lose its memory to remove-unused-module-elements.
-    const layout = refine(layout0, state, warnings);
-    exportLayout(b, mod, layout, memory, staleLayoutExports(info, layout));
+    const refined = refine(layout0, state, warnings);
+    const layout = { ...refined, dataEndExport: deriveDataEnd(refined, staticAccessEnds(before)) };
+    const emscripten = isEmscripten({
+      exports: info.exports.map((e) => e.name),
+      imports: info.imports.map((i) => i.name),
+      functionNames: fnNames,
+      glue: glueExports !== undefined,
+    });
+    exportLayout(
+      b,
+      mod,
+      layout,
+      memory,
+      layoutMeta(layout, emscripten ? 8 : 16),
+      staleLayoutExports(info, layout),
+    );
+    generated.add(GROW_FUNCTION);
 
     const passes = ['remove-unused-module-elements', 'duplicate-import-elimination'];
     if (hasDwarf && !options.keepDwarf) passes.push('strip-dwarf');

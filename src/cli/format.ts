@@ -16,6 +16,11 @@ export function formatError(error: ErrorInfo, context?: string): string {
   return lines.join('\n');
 }
 
+/** `warning: a.wasm: heap base 65552 is estimated (…)`: one line per warning of a transform. */
+export function formatWarnings(warnings: readonly string[], context: string): string[] {
+  return warnings.map((w) => `warning: ${context}: ${w}`);
+}
+
 /** 12345 -> "12,345" */
 export function num(n: number): string {
   return n.toLocaleString('en-US');
@@ -193,7 +198,12 @@ export function formatInspect(input: string, r: InspectReport): string {
     ['memory', memoryLine(l)],
     ['data segments', segmentsValue(l)],
     ['data start', l.dataStart === null ? 'no active data' : addr(l.dataStart)],
-    ['__data_end', `${addr(l.dataEnd)}${l.existing.dataEnd === null ? '' : ' (exported)'}`],
+    [
+      '__data_end',
+      l.dataEndExport.value !== null
+        ? `${addr(l.dataEndExport.value)}, ${l.dataEndExport.confidence}: ${l.dataEndExport.source}`
+        : `unknown (data segments end at ${addr(l.dataEnd)}; bss has no segment)`,
+    ],
     [
       'stack pointer',
       l.stackPointer === null
