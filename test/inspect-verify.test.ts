@@ -12,7 +12,8 @@ import { inspect, isHostAllocError, transform, verify } from '../src/index.js';
 import type { TransformOptions } from '../src/types.js';
 import { name, section, uleb } from '../src/wasm/encode.js';
 import { type ExportInfo, readModule } from '../src/wasm/reader.js';
-import { gluePath, loadManifest, readFixture } from './harness/fixtures.js';
+import { ensureBuilt, runCli, tempDir } from './cli/helpers.js';
+import { fixturePath, gluePath, loadManifest, readFixture } from './harness/fixtures.js';
 import { WA } from './harness/wasm.js';
 import { watToWasm } from './passes/wat.js';
 
@@ -251,5 +252,38 @@ describe('verify: ABI 2 growth signal and metadata', () => {
     const plain = await verify(module(`${ABI2} ${GROW}`));
     expect(plain.meta).toBeNull();
     expect(plain.heapBaseConfidence).toBe('exact');
+  });
+});
+
+describe('an estimated heap base says so everywhere', () => {
+  const entry = loadManifest().fixtures.find((f) => f.name === 'clang-wasi-c-stackfirst')!;
+
+  it('report, verify and inspect of the output (library)', async () => {
+    const { bytes, report } = await transform(readFixture(entry.name));
+    expect(report.layout.heapBase.confidence).toBe('estimated');
+    expect(report.warnings.some((w) => /is estimated/.test(w))).toBe(true);
+    expect((await verify(bytes)).heapBaseConfidence).toBe('estimated');
+    const again = await inspect(bytes);
+    expect(again.layout.heapBase).toMatchObject({
+      value: report.layout.heapBase.value,
+      confidence: 'estimated',
+    });
+  });
+
+  it('CLI human output: the warning on stderr, "estimated" in verify and inspect', async () => {
+    ensureBuilt();
+    const out = `${tempDir()}/out.wasm`;
+    const t = await runCli(['transform', fixturePath(entry), '-o', out]);
+    expect(t.code).toBe(0);
+    expect(t.stderr).toMatch(/^warning: .*clang-wasi-c-stackfirst\.wasm: heap base \d+ is estimated/m);
+    const v = await runCli(['verify', out]);
+    expect(v.stdout).toMatch(/: ok \(ABI 2, heap base \d+, estimated\)/);
+    const i = await runCli(['inspect', out]);
+    expect(i.stdout).toMatch(/^heap base +\d+ \(0x[0-9a-f]+\), estimated: /m);
+    expect(i.stdout).toMatch(/^__data_end +unknown /m);
+    // --json keeps stderr free of warnings (they are in the report).
+    const j = await runCli(['transform', fixturePath(entry), '-o', out, '--json']);
+    expect(j.stderr).toBe('');
+    expect(JSON.parse(j.stdout).files[0].report.warnings.length).toBeGreaterThan(0);
   });
 });

@@ -76,12 +76,16 @@ export function formatVerifySummary(s: VerifySummary): string {
   return `${plural(s.files, 'file')}: ${num(s.compliant)} compliant, ${num(s.notCompliant)} not compliant, ${num(s.failed)} failed`;
 }
 
-/** `a.wasm: ok (ABI 1, heap base 66560)` or `a.wasm: not compliant` + one line per problem. */
+/** `a.wasm: ok (ABI 2, heap base 66560[, estimated])` or `a.wasm: not compliant` + one line per problem. */
 export function formatVerify(input: string, report: VerifyReport): string {
   if (report.compliant) {
     const facts = [
       report.abiVersion === null ? null : `ABI ${report.abiVersion}`,
       report.heapBase === null ? null : `heap base ${report.heapBase}`,
+      // A heap base the transform could only estimate (or compute) stays visibly so.
+      report.heapBaseConfidence === null || report.heapBaseConfidence === 'exact'
+        ? null
+        : report.heapBaseConfidence,
     ].filter((f) => f !== null);
     return `${input}: ok${facts.length > 0 ? ` (${facts.join(', ')})` : ''}`;
   }
