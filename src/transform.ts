@@ -160,7 +160,11 @@ export async function transform(input: Uint8Array, options: TransformOptions = {
           .map((i) => i.name),
         layout: layout0,
         hazards: [],
-        warnings: [],
+        // An estimate recorded by an earlier transform stays visible (hostalloc section).
+        warnings:
+          layout0.heapBase.confidence === 'estimated'
+            ? [`heap base ${layout0.heapBase.value} is estimated (${layout0.heapBase.source})`]
+            : [],
       },
     };
   }

@@ -268,6 +268,10 @@ describe('an estimated heap base says so everywhere', () => {
       value: report.layout.heapBase.value,
       confidence: 'estimated',
     });
+    // Transforming the output again: already compliant, and still warned about.
+    const twice = await transform(bytes);
+    expect(twice.report.status).toBe('already-compliant');
+    expect(twice.report.warnings).toEqual([expect.stringMatching(/^heap base \d+ is estimated/)]);
   });
 
   it('CLI human output: the warning on stderr, "estimated" in verify and inspect', async () => {
