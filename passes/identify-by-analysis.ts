@@ -115,9 +115,7 @@ export function identifyByAnalysis(
   // realloc, a drop routine calling free) has the signature and calls of a member too. Members do
   // not call allocator-shaped functions outside the family, and shims call nothing but the family.
   const callsForeignAllocator = (s: FunctionSummary): boolean =>
-    [...s.calls].some(
-      (c) => !roles.has(c) && summaries.has(c) && is(sig(c), [P, P], [P]) && touchesState(c),
-    );
+    [...s.calls].some((c) => !roles.has(c) && summaries.has(c) && is(sig(c), [P, P], [P]) && touchesState(c));
   const callsOnly = (s: FunctionSummary, ...want: AllocRole[]): boolean =>
     [...s.calls].every((c) => want.includes(roles.get(c) as AllocRole));
   let changed = true;
@@ -154,7 +152,8 @@ export function identifyByAnalysis(
         !calls(s, 'realloc', 'rust_realloc')
       ) {
         role = 'rust_dealloc';
-        why = '(ptr, size, align) calling only free(ptr), a shim-sized body, in a module with Rust allocation shims';
+        why =
+          '(ptr, size, align) calling only free(ptr), a shim-sized body, in a module with Rust allocation shims';
       } else if (
         rustShims() &&
         !s.callIndirect &&

@@ -21,7 +21,7 @@
  *   - the result passes `verify`: no allocator-named function that does not reach a host import.
  */
 
-import { exportLayout, memoryName } from '../passes/export-layout.js';
+import { exportLayout, layoutMeta, memoryName } from '../passes/export-layout.js';
 import { matchFingerprints } from '../passes/fingerprint.js';
 import { captureOutput, withModule } from './binaryen.js';
 import { HOST_IMPORTS } from './conventions.js';
@@ -97,7 +97,14 @@ export async function adopt(
       const P = layout.memory.is64 ? b.i64 : b.i32;
       mod.addFunctionImport('hostalloc$host_free', importModule, 'host_free', P, b.none);
     }
-    exportLayout(b, mod, layout, memoryName(b, mod, info.names.memories.get(0)), stale);
+    exportLayout(
+      b,
+      mod,
+      layout,
+      memoryName(b, mod, info.names.memories.get(0)),
+      layoutMeta(layout, 16),
+      stale,
+    );
     if (hasDwarf && !options.keepDwarf) captureOutput(() => mod.runPasses(['strip-dwarf']));
     const prev = b.getDebugInfo();
     b.setDebugInfo(hadNames);

@@ -133,7 +133,9 @@ export interface BinaryenModule {
       srcMem?: string,
     ): ExpressionRef;
     fill(dest: ExpressionRef, value: ExpressionRef, size: ExpressionRef, mem?: string): ExpressionRef;
+    grow(delta: ExpressionRef, mem?: string, memory64?: boolean): ExpressionRef;
   };
+  addCustomSection(name: string, contents: Uint8Array): void;
   call(target: string, operands: ExpressionRef[], results: TypeRef): ExpressionRef;
   block(label: string | null, children: ExpressionRef[], type?: TypeRef): ExpressionRef;
   if(condition: ExpressionRef, ifTrue: ExpressionRef, ifFalse?: ExpressionRef): ExpressionRef;

@@ -175,3 +175,32 @@ export function gcRuntimeMarker(
 export const HEAP_BASE_EXPORT = '__heap_base';
 export const DATA_END_EXPORT = '__data_end';
 export const ABI_EXPORT = '__hostalloc_abi';
+/** ABI 2: the exported growth function (one memory.grow), see docs/abi.md. */
+export const GROW_EXPORT = '__hostalloc_grow';
+/** ABI 2: the exported alignment the module's code assumes for malloc results (8 or 16). */
+export const ALIGN_EXPORT = '__hostalloc_align';
+/** ABI 2: the custom section holding the module's HostallocMeta as JSON. */
+export const META_SECTION = 'hostalloc';
+
+/**
+ * True when the module was built by Emscripten, whose dlmalloc and emmalloc align blocks to 8
+ * (MALLOC_ALIGNMENT 8 since Emscripten 2.0.26): the emcc runtime's exports (`stackSave`,
+ * `stackRestore`, `stackAlloc`, `emscripten_stack_*`), imports or function names starting with
+ * `emscripten_`, or Emscripten glue given with the module. Minified glue builds without their glue
+ * are not recognised: callers then assume 16, which is always safe.
+ */
+export function isEmscripten(input: {
+  exports: string[];
+  imports: string[];
+  functionNames: string[];
+  glue: boolean;
+}): boolean {
+  if (input.glue) return true;
+  const runtime = ['stackSave', 'stackRestore', 'stackAlloc', '_emscripten_stack_restore'];
+  const emscriptenName = (n: string): boolean => n.startsWith('emscripten_') || n.startsWith('_emscripten_');
+  return (
+    input.exports.some((e) => runtime.includes(e) || emscriptenName(e)) ||
+    input.imports.some(emscriptenName) ||
+    input.functionNames.some((n) => emscriptenName(n) || n.startsWith('emmalloc_'))
+  );
+}

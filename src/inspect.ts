@@ -24,7 +24,7 @@ export interface InspectOptions {
 export async function inspect(input: Uint8Array, options: InspectOptions = {}): Promise<InspectReport> {
   const bytes = input.slice();
   const info = readModule(bytes);
-  let layout = computeLayout(info);
+  let layout = computeLayout(info, bytes);
   // As transform and verify judge it: the ABI's imports and marker, and verify() passing.
   const compliant = isCompliant(info) && (await verify(bytes)).compliant;
   const abiExport = info.exports.find((e) => e.name === '__hostalloc_abi' && e.kind === 'global');

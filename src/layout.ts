@@ -16,8 +16,17 @@
  * `get_shadow_stack_pointer`.
  */
 
+import { META_SECTION } from './conventions.js';
 import { ErrorCodes, HostAllocError } from './errors.js';
-import type { DataSegmentInfo, HeapBaseDerivation, Layout, LayoutKind, MemoryInfo } from './types.js';
+import type {
+  DataEndDerivation,
+  DataSegmentInfo,
+  HeapBaseDerivation,
+  HostallocMeta,
+  Layout,
+  LayoutKind,
+  MemoryInfo,
+} from './types.js';
 import { exportNames, type ModuleInfo } from './wasm/reader.js';
 
 /** Alignment of the heap base and of the stack bounds (max_align_t on wasm32). */
@@ -147,10 +156,44 @@ export function findDataEndExport(info: ModuleInfo): LayoutSymbol | undefined {
 }
 
 /**
- * The memory layout of a module. Throws HA004 / HA005 (memory count) and HA023 when no heap base
- * can be derived.
+ * The `hostalloc` custom section of a converted module (ABI 2), or null when there is none.
+ * Throws HA002 (MALFORMED) when the section is there but is not the JSON docs/abi.md describes.
+ * Unknown extra fields are kept (later writers add some); only the four known ones are checked.
  */
-export function computeLayout(info: ModuleInfo): Layout {
+export function readHostallocMeta(bytes: Uint8Array, info: ModuleInfo): HostallocMeta | null {
+  const sections = info.customSections.filter((c) => c.name === META_SECTION);
+  if (sections.length === 0) return null;
+  const bad = (why: string): never => {
+    throw new HostAllocError(ErrorCodes.MALFORMED, `the '${META_SECTION}' custom section ${why}`);
+  };
+  if (sections.length > 1) bad(`appears ${sections.length} times`);
+  const s = sections[0]!;
+  let parsed: unknown;
+  try {
+    parsed = JSON.parse(
+      new TextDecoder('utf-8', { fatal: true }).decode(bytes.subarray(s.contentStart, s.end)),
+    );
+  } catch (e) {
+    return bad(`is not UTF-8 JSON (${e instanceof Error ? e.message : String(e)})`);
+  }
+  if (typeof parsed !== 'object' || parsed === null || Array.isArray(parsed))
+    return bad('is not a JSON object');
+  const m = parsed as Record<string, unknown>;
+  if (typeof m['abi'] !== 'number' || !Number.isInteger(m['abi'])) bad('has no integer "abi"');
+  if (m['align'] !== 8 && m['align'] !== 16) bad('has an "align" other than 8 or 16');
+  if (!['exact', 'computed', 'estimated'].includes(m['heapBase'] as string))
+    bad('has a "heapBase" other than "exact", "computed" or "estimated"');
+  if (!['exact', 'computed', 'unknown'].includes(m['dataEnd'] as string))
+    bad('has a "dataEnd" other than "exact", "computed" or "unknown"');
+  return m as unknown as HostallocMeta;
+}
+
+/**
+ * The memory layout of a module. Throws HA004 / HA005 (memory count) and HA023 when no heap base
+ * can be derived. With the module's bytes, the `hostalloc` section of a converted module (ABI 2)
+ * qualifies its exports: a heap base the transform estimated stays 'estimated' once exported.
+ */
+export function computeLayout(info: ModuleInfo, bytes?: Uint8Array): Layout {
   const memory = findMemory(info);
   const sp = findStackPointer(info);
   const heapBaseSym = findHeapBaseExport(info);
@@ -203,9 +246,40 @@ export function computeLayout(info: ModuleInfo): Layout {
   const base = { kind, memory, dataSegments, dataStart, dataEnd, stack, existing };
   const stackPointer = sp === undefined ? null : { global: sp.global, name: sp.name, initial: sp.initial };
 
+  let meta: HostallocMeta | null = null;
+  try {
+    meta = bytes === undefined ? null : readHostallocMeta(bytes, info);
+  } catch {
+    meta = null; // verify reports a bad section; the layout falls back to the exports alone
+  }
+  let dataEndExport: DataEndDerivation;
+  if (dataEndSym === undefined) {
+    dataEndExport = {
+      value: null,
+      source: 'no __data_end symbol: bss has no data segment, so the end of data + bss is not known',
+      confidence: 'unknown',
+    };
+  } else if (dataEndSym.value < segmentsEnd) {
+    dataEndExport = {
+      value: null,
+      source: `${dataEndSym.source} = ${dataEndSym.value} is below the end of the data segments (${segmentsEnd})`,
+      confidence: 'unknown',
+    };
+  } else {
+    const said = meta?.dataEnd === 'computed' ? 'computed' : 'exact';
+    const source = said === 'exact' ? dataEndSym.source : `${dataEndSym.source} (computed by wasm-hostalloc)`;
+    dataEndExport = { value: dataEndSym.value, source, confidence: said };
+  }
+
   let heapBase: HeapBaseDerivation;
   if (heapBaseSym !== undefined) {
-    heapBase = { value: heapBaseSym.value, source: heapBaseSym.source, confidence: 'exact' };
+    // A converted module says how sure the transform was; a toolchain's export is exact.
+    const said = meta?.heapBase ?? 'exact';
+    const source =
+      said === 'exact'
+        ? heapBaseSym.source
+        : `${heapBaseSym.source} (${said} by wasm-hostalloc: hostalloc section)`;
+    heapBase = { value: heapBaseSym.value, source, confidence: said };
   } else if (nonConstant !== null) {
     throw new HostAllocError(
       ErrorCodes.NO_HEAP_BASE,
@@ -241,7 +315,48 @@ export function computeLayout(info: ModuleInfo): Layout {
     };
   }
 
-  return { ...base, stackPointer, heapBase };
+  return { ...base, stackPointer, heapBase, dataEndExport };
+}
+
+/**
+ * The end of data + bss, derived for a module that does not export `__data_end`, or 'unknown'.
+ *
+ * `staticEnds` are the ends (address + width) of the constant-address accesses of the original
+ * code, including the old allocator's: their maximum L is a lower bound of the end of bss. An upper
+ * bound exists in a stack-first layout with an exact heap base: wasm-ld puts `__heap_base` at
+ * `__data_end` rounded up to 16. When both meet (L equals the heap base) the value is proven and
+ * 'computed'. Otherwise it stays 'unknown' rather than exporting a wrong value: the last object of
+ * bss may end in bytes no instruction addresses directly (an array, a struct's tail padding), and
+ * in a data-stack-heap layout nothing bounds it from above but the stack's unknown size.
+ */
+export function deriveDataEnd(layout: Layout, staticEnds: Iterable<number>): DataEndDerivation {
+  if (layout.dataEndExport.confidence !== 'unknown') return layout.dataEndExport;
+  const low = layout.dataStart ?? 0;
+  const stackFirst = layout.kind === 'stack-data-heap' && layout.stack !== null;
+  let lower = layout.dataEnd;
+  for (const end of staticEnds) {
+    if (end <= low || end > layout.heapBase.value) continue;
+    if (stackFirst && end <= layout.stack!.high) continue;
+    if (!stackFirst && layout.stackPointer !== null && end > layout.stackPointer.initial) continue;
+    lower = Math.max(lower, end);
+  }
+  const upper = stackFirst && layout.heapBase.confidence === 'exact' ? layout.heapBase.value : null;
+  if (upper !== null && lower === upper) {
+    return {
+      value: lower,
+      source: `highest static address the code accesses (${lower}) equals the exact heap base, which wasm-ld places at __data_end rounded up to 16`,
+      confidence: 'computed',
+    };
+  }
+  const range =
+    upper === null
+      ? `at least ${lower} (highest static address the code accesses), with no upper bound`
+      : `between ${lower} (highest static address the code accesses) and the heap base ${upper}`;
+  return {
+    value: null,
+    source: `the end of data + bss is ${range}; link with -Wl,--export=__data_end to export it`,
+    confidence: 'unknown',
+  };
 }
 
 /**

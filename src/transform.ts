@@ -15,7 +15,13 @@
 import { type AllocatorState, allocatorState, touchedRegions } from '../passes/allocator-state.js';
 import { callocAlwaysClear } from '../passes/calloc-always-clear.js';
 import { checkHazards } from '../passes/check-hazards.js';
-import { exportLayout, memoryName } from '../passes/export-layout.js';
+import {
+  exportLayout,
+  GROW_FUNCTION,
+  layoutMeta,
+  memoryName,
+  staticAccessEnds,
+} from '../passes/export-layout.js';
 import { type FoundMember, findAllocator, functionExports } from '../passes/find-allocator.js';
 import { findGrowImport } from '../passes/find-grow-import.js';
 import { matchFingerprints } from '../passes/fingerprint.js';
@@ -44,11 +50,12 @@ import {
   HOST_IMPORT_SIGNATURES,
   HOST_IMPORTS,
   type HostImport,
+  isEmscripten,
 } from './conventions.js';
 import { ErrorCodes, HostAllocError } from './errors.js';
 import { FINGERPRINTS } from './fingerprints.js';
 import { readGlue } from './glue.js';
-import { computeLayout, refineHeapBase } from './layout.js';
+import { computeLayout, deriveDataEnd, refineHeapBase } from './layout.js';
 import { convertedFlows, convertedMetadataReads, metadataReads } from './metadata-reads.js';
 import type { AllocRole, Hazard, Layout, TransformOptions, TransformResult } from './types.js';
 import { verify } from './verify.js';
@@ -74,7 +81,7 @@ export function isCompliant(info: ModuleInfo): boolean {
 }
 
 /** Refusals that need no code analysis: GC runtimes, shared memory. Also returns the layout. */
-export function preflight(info: ModuleInfo, options: TransformOptions): Layout {
+export function preflight(info: ModuleInfo, options: TransformOptions, bytes?: Uint8Array): Layout {
   const marker = info.usesGC
     ? 'WasmGC types (struct/array): the module is managed by a garbage collector'
     : gcRuntimeMarker(
@@ -88,7 +95,7 @@ export function preflight(info: ModuleInfo, options: TransformOptions): Layout {
       `refusing a garbage-collected runtime: ${marker}. A collector scans and moves its own heap; a host allocator cannot take it over`,
     );
   }
-  const layout = computeLayout(info);
+  const layout = computeLayout(info, bytes);
   if (layout.memory.shared && !options.allowShared) {
     throw new HostAllocError(
       ErrorCodes.SHARED_MEMORY,
@@ -155,7 +162,7 @@ export async function transform(input: Uint8Array, options: TransformOptions = {
   const bytes = input.slice(); // never touch the caller's buffer
   const info = readModule(bytes, options.limits);
   validateInput(bytes, info);
-  const layout0 = checkExistingHeapBase(preflight(info, options));
+  const layout0 = checkExistingHeapBase(preflight(info, options, bytes));
   // Already compliant: only when it also passes verify (a module may import host_* and export the
   // marker, yet carry a wrong __heap_base or a memory.grow).
   if (isCompliant(info) && (await verify(bytes)).compliant) {
@@ -175,7 +182,11 @@ export async function transform(input: Uint8Array, options: TransformOptions = {
           .map((i) => i.name),
         layout: layout0,
         hazards: [],
-        warnings: [],
+        // An estimate recorded by an earlier transform stays visible (hostalloc section).
+        warnings:
+          layout0.heapBase.confidence === 'estimated'
+            ? [`heap base ${layout0.heapBase.value} is estimated (${layout0.heapBase.source})`]
+            : [],
         compliant: true,
       },
     };
@@ -317,8 +328,23 @@ export async function transform(input: Uint8Array, options: TransformOptions = {
 
     // Export the layout before stripping: exports are roots, and a module that exported nothing
     // would otherwise lose its memory to remove-unused-module-elements.
-    const layout = refine(layout0, state, warnings);
-    exportLayout(b, mod, layout, memory, staleLayoutExports(info, layout));
+    const refined = refine(layout0, state, warnings);
+    const layout = { ...refined, dataEndExport: deriveDataEnd(refined, staticAccessEnds(before)) };
+    const emscripten = isEmscripten({
+      exports: info.exports.map((e) => e.name),
+      imports: info.imports.map((i) => i.name),
+      functionNames: fnNames,
+      glue: glueExports !== undefined,
+    });
+    exportLayout(
+      b,
+      mod,
+      layout,
+      memory,
+      { ...layoutMeta(layout, emscripten ? 8 : 16), ...(growImport ? { growImport } : {}) },
+      staleLayoutExports(info, layout),
+    );
+    generated.add(GROW_FUNCTION);
 
     const passes = ['remove-unused-module-elements', 'duplicate-import-elimination'];
     if (hasDwarf && !options.keepDwarf) passes.push('strip-dwarf');

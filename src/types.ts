@@ -75,6 +75,39 @@ export interface Layout {
   heapBase: HeapBaseDerivation;
   /** Existing exports of __heap_base / __data_end, if any (values). */
   existing: { heapBase: number | null; dataEnd: number | null };
+  /**
+   * The end of data + bss as the linker would export it in `__data_end`, when known. `dataEnd`
+   * above only covers what has a data segment; bss (zero-initialised) has none, so without a
+   * `__data_end` symbol this is 'unknown' until the transform's code analysis proves a value.
+   */
+  dataEndExport: DataEndDerivation;
+}
+
+/** What the transform knows about the end of data + bss (`__data_end`). */
+export interface DataEndDerivation {
+  /** The value, or null when it cannot be derived (then no `__data_end` is exported). */
+  value: number | null;
+  /** How it was found, or why it is unknown. */
+  source: string;
+  /** 'exact' when the module says so; 'computed' when derived and proven; 'unknown' otherwise. */
+  confidence: 'exact' | 'computed' | 'unknown';
+}
+
+/**
+ * The `hostalloc` custom section of a converted module (ABI 2): UTF-8 JSON, see docs/abi.md.
+ * Written by export-layout from what its caller passes; readers ignore fields they do not know.
+ */
+export interface HostallocMeta {
+  /** ABI version, equal to `__hostalloc_abi`. */
+  abi: number;
+  /** Alignment (8 or 16) the module's code assumes for malloc results; also `__hostalloc_align`. */
+  align: 8 | 16;
+  /** Confidence of the exported `__heap_base`. */
+  heapBase: HeapBaseDerivation['confidence'];
+  /** Confidence of the exported `__data_end` ('unknown': not exported). */
+  dataEnd: DataEndDerivation['confidence'];
+  /** The import the removed allocator grew memory through (see TransformReport.growImport). */
+  growImport?: GrowImport;
 }
 
 /** One member of the allocator family as found in the input. */
@@ -221,7 +254,17 @@ export interface VerifyReport {
   problems: VerifyProblem[];
   abiVersion: number | null;
   heapBase: number | null;
+  /**
+   * How sure the exported `__heap_base` is, from the `hostalloc` custom section (ABI 2), else
+   * 'exact' for an exported value without the section, null when there is none.
+   */
+  heapBaseConfidence: HeapBaseDerivation['confidence'] | null;
+  /** The module's `hostalloc` custom section, when present and readable. */
+  meta: HostallocMeta | null;
 }
 
 /** The ABI version this release emits in `__hostalloc_abi`. */
-export const ABI_VERSION = 1;
+export const ABI_VERSION = 2;
+
+/** The oldest ABI version hosts still accept (version 1 lacks `__hostalloc_grow`). */
+export const ABI_MIN_VERSION = 1;

@@ -2,18 +2,28 @@
  * @fileoverview verify(): is a module compliant with the host-allocator ABI (docs/abi.md)? Reads the
  * binary itself (no binaryen), so it is fast enough for CI over hundreds of plugins. Checks:
  *   - imports host_malloc and host_free (and any other host_* import) with the ABI's signatures;
- *   - exports its memory, `__heap_base` (immutable, of the pointer type) and `__hostalloc_abi` of a
- *     version this release knows;
+ *   - exports its memory, `__heap_base` (immutable, of the pointer type) and `__hostalloc_abi` of
+ *     the version this release writes (an ABI 1 module is told to re-run the transform);
  *   - `__heap_base` is 16-aligned and above static data and, in a data-stack-heap layout, the stack;
  *   - no allocator residue: no defined function carries an allocator name, none is exported as one;
- *   - no memory.grow anywhere (only the host grows memory).
+ *   - ABI 2's growth signal and metadata (`checkGrowth`, `checkMetadata`): `__hostalloc_grow` is
+ *     exactly the generated function, `__hostalloc_align` is 8 or 16, the `hostalloc` section
+ *     agrees with the exports;
+ *   - no memory.grow anywhere else (only the host grows memory).
  */
 
-import { HOST_IMPORT_SIGNATURES, type HostImport, roleOfName } from './conventions.js';
+import {
+  ALIGN_EXPORT,
+  GROW_EXPORT,
+  HOST_IMPORT_SIGNATURES,
+  type HostImport,
+  META_SECTION,
+  roleOfName,
+} from './conventions.js';
 import { isHostAllocError } from './errors.js';
-import { computeLayout, findStackPointer } from './layout.js';
+import { computeLayout, findStackPointer, readHostallocMeta } from './layout.js';
 import { convertedFlows, convertedMetadataReads } from './metadata-reads.js';
-import { ABI_VERSION, type VerifyProblem, type VerifyReport } from './types.js';
+import { ABI_VERSION, type HostallocMeta, type VerifyProblem, type VerifyReport } from './types.js';
 import { type BodyShape, bodyShape } from './wasm/instructions.js';
 import type { FunctionFlow } from './wasm/pointer-flow.js';
 import {
@@ -38,7 +48,7 @@ export async function verify(input: Uint8Array): Promise<VerifyReport> {
   };
   let layout: ReturnType<typeof computeLayout> | undefined;
   try {
-    layout = computeLayout(info);
+    layout = computeLayout(info, input);
   } catch (e) {
     if (!isHostAllocError(e)) throw e;
     problem(e.code, e.message);
@@ -67,6 +77,11 @@ export async function verify(input: Uint8Array): Promise<VerifyReport> {
   const abi = exported('__hostalloc_abi', 'global');
   const abiVersion = abi ? (info.globals[abi.index]?.init ?? null) : null;
   if (!abi) problem('missing-abi-marker', 'does not export __hostalloc_abi');
+  else if (abiVersion === 1)
+    problem(
+      'old-abi-version',
+      `__hostalloc_abi is 1: the module lacks ABI ${ABI_VERSION}'s ${GROW_EXPORT}, so engines such as WAMR treat its memory as never growing; re-run wasm-hostalloc transform on the original module`,
+    );
   else if (abiVersion !== ABI_VERSION)
     problem('unknown-abi-version', `__hostalloc_abi is ${abiVersion}, this release knows ${ABI_VERSION}`);
 
@@ -140,9 +155,15 @@ export async function verify(input: Uint8Array): Promise<VerifyReport> {
       );
     }
   }
+  const growFunction = abiVersion === 1 ? null : checkGrowth(input, info, P, problem);
+  const meta = checkMetadata(input, info, abiVersion, problem);
   const scan = scanMemoryGrowDetailed(input, info);
   for (const f of scan.grows) {
-    problem('memory-grow', `${functionLabel(info, f)} calls memory.grow; only the host may grow memory`);
+    if (f === growFunction) continue;
+    problem(
+      'memory-grow',
+      `${functionLabel(info, f)} calls memory.grow; only the host may grow memory (the one allowed is ${GROW_EXPORT}, exactly as the transform generates it)`,
+    );
   }
   for (const f of scan.unknown) {
     problem(
@@ -153,7 +174,96 @@ export async function verify(input: Uint8Array): Promise<VerifyReport> {
   const flows = convertedFlows(input, info);
   for (const line of convertedMetadataReads(info, flows)) problem('metadata-read', line);
   for (const line of survivingAllocator(input, info, heapBase, flows)) problem('allocator-residue', line);
-  return { compliant: problems.length === 0, problems, abiVersion, heapBase };
+  const heapBaseConfidence =
+    heapBase === null ? null : (layout?.heapBase.confidence ?? meta?.heapBase ?? 'exact');
+  return { compliant: problems.length === 0, problems, abiVersion, heapBase, heapBaseConfidence, meta };
+}
+
+/**
+ * The body of `__hostalloc_grow` as the transform generates it: no locals, `local.get 0`,
+ * `memory.grow 0`, `end` (the same bytes for memory32 and memory64).
+ */
+const GROW_BODY = [0x00, 0x20, 0x00, 0x40, 0x00, 0x0b];
+
+/**
+ * ABI 2's growth signal: `__hostalloc_grow` is exported, of type (P) -> (P), and its body is exactly
+ * `memory.grow` of its parameter. Returns its function index when it is, so that its memory.grow is
+ * not reported; null otherwise (then every memory.grow is).
+ */
+function checkGrowth(
+  input: Uint8Array,
+  info: ModuleInfo,
+  P: 'i32' | 'i64',
+  problem: (code: string, message: string) => void,
+): number | null {
+  const e = info.exports.find((x) => x.name === GROW_EXPORT);
+  if (!e) {
+    problem(
+      'missing-grow-export',
+      `does not export ${GROW_EXPORT}: engines (WAMR) then treat the memory as never growing; re-run wasm-hostalloc transform on the original module`,
+    );
+    return null;
+  }
+  if (e.kind !== 'function') {
+    problem('bad-grow-export', `${GROW_EXPORT} is a ${e.kind}, the ABI says a function`);
+    return null;
+  }
+  const t = functionType(info, e.index);
+  const got = t ? `(${t.params.join(',')})->(${t.results.join(',')})` : 'unknown';
+  if (got !== `(${P})->(${P})`) {
+    problem('bad-grow-export', `${GROW_EXPORT} has type ${got}, the ABI says (${P})->(${P})`);
+    return null;
+  }
+  const range = info.codeRanges[e.index - info.numImportedFunctions];
+  const body = range ? [...input.subarray(range.start, range.end)] : null;
+  if (body === null || body.length !== GROW_BODY.length || body.some((byte, i) => byte !== GROW_BODY[i])) {
+    problem(
+      'bad-grow-export',
+      `${GROW_EXPORT} must be exactly (memory.grow (local.get 0)), as the transform generates it`,
+    );
+    return null;
+  }
+  return e.index;
+}
+
+/**
+ * ABI 2's metadata: `__hostalloc_align` is an immutable i32 global of 8 or 16, and the `hostalloc`
+ * custom section, when present, is well formed and agrees with `__hostalloc_abi` and the alignment.
+ * Returns the section's contents, or null.
+ */
+function checkMetadata(
+  input: Uint8Array,
+  info: ModuleInfo,
+  abiVersion: number | null,
+  problem: (code: string, message: string) => void,
+): HostallocMeta | null {
+  let meta: HostallocMeta | null = null;
+  try {
+    meta = readHostallocMeta(input, info);
+  } catch (e) {
+    if (!isHostAllocError(e)) throw e;
+    problem('bad-metadata', e.message);
+  }
+  if (abiVersion === 1) return meta;
+  const e = info.exports.find((x) => x.name === ALIGN_EXPORT);
+  const g = e?.kind === 'global' ? info.globals[e.index] : undefined;
+  const align = g && !g.mutable && g.type === 'i32' ? g.init : null;
+  if (!e) problem('missing-align-export', `does not export ${ALIGN_EXPORT}`);
+  else if (align !== 8 && align !== 16)
+    problem('bad-align-export', `${ALIGN_EXPORT} must be an immutable i32 global of 8 or 16`);
+  if (meta) {
+    if (meta.abi !== abiVersion)
+      problem(
+        'bad-metadata',
+        `the '${META_SECTION}' section says ABI ${meta.abi}, __hostalloc_abi is ${abiVersion}`,
+      );
+    if (align !== null && meta.align !== align)
+      problem(
+        'bad-metadata',
+        `the '${META_SECTION}' section says align ${meta.align}, ${ALIGN_EXPORT} is ${align}`,
+      );
+  }
+  return meta;
 }
 
 /**

@@ -5,12 +5,14 @@ import { describe, expect, it } from 'vitest';
 import { ErrorCodes } from '../src/errors.js';
 import {
   computeLayout,
+  deriveDataEnd,
   findDataEndExport,
   findHeapBaseExport,
   findStackPointer,
+  readHostallocMeta,
   refineHeapBase,
 } from '../src/layout.js';
-import { moduleBytes, name, section, sleb, vec } from '../src/wasm/encode.js';
+import { customSection, moduleBytes, name, section, sleb, vec } from '../src/wasm/encode.js';
 import { readModule } from '../src/wasm/reader.js';
 import { errorOf } from './errors.js';
 
@@ -260,6 +262,101 @@ describe('refineHeapBase', () => {
   });
   it('keeps a higher base', () => {
     expect(refineHeapBase(layout, 16, 'x')).toBe(layout);
+  });
+});
+
+/** Assembles WAT with binaryen (names kept) and returns the bytes. */
+function bytesOf(text: string): Uint8Array {
+  const m = binaryen.parseText(text);
+  try {
+    m.setFeatures(binaryen.Features.MutableGlobals | binaryen.Features.BulkMemory);
+    return m.emitBinary();
+  } finally {
+    m.dispose();
+  }
+}
+
+describe('deriveDataEnd (the end of data + bss, exported only when proven)', () => {
+  // wasm-ld --stack-first: stack [0, 65536), data at 65536, __heap_base = align16(__data_end).
+  const stackFirst = (heapBase: number) =>
+    computeLayout(
+      info(`(module (memory 2)
+        (global $__stack_pointer (mut i32) (i32.const 65536))
+        (global $hb i32 (i32.const ${heapBase})) (export "__heap_base" (global $hb))
+        (data (i32.const 65536) "0123456789abcdef"))`),
+    );
+
+  it('a symbol is exact, and wins', () => {
+    const layout = computeLayout(
+      info(`(module (memory 1) (data (i32.const 1024) "hello")
+        (global $de i32 (i32.const 2000)) (export "__data_end" (global $de)))`),
+    );
+    expect(layout.dataEndExport).toMatchObject({ value: 2000, confidence: 'exact' });
+    expect(deriveDataEnd(layout, [5000])).toBe(layout.dataEndExport);
+  });
+
+  it('a __data_end below the data segments is not trusted', () => {
+    const layout = computeLayout(
+      info(`(module (memory 1) (data (i32.const 1024) "hello")
+        (global $de i32 (i32.const 1000)) (export "__data_end" (global $de)))`),
+    );
+    expect(layout.dataEndExport).toMatchObject({ value: null, confidence: 'unknown' });
+  });
+
+  it('stack-first, exact heap base: computed when the highest access reaches it', () => {
+    const layout = stackFirst(65600);
+    expect(layout.dataEndExport.confidence).toBe('unknown');
+    const d = deriveDataEnd(layout, [65560, 65600, 64 /* in the stack: ignored */, 70000 /* heap */]);
+    expect(d).toMatchObject({ value: 65600, confidence: 'computed' });
+  });
+
+  it('stack-first, the highest access short of the heap base: unknown, with the range', () => {
+    const d = deriveDataEnd(stackFirst(65600), [65596]);
+    expect(d.value).toBeNull();
+    expect(d.confidence).toBe('unknown');
+    expect(d.source).toContain('between 65596');
+  });
+
+  it('data-stack-heap: nothing bounds bss from above, unknown', () => {
+    const layout = computeLayout(
+      info(`(module (memory 2)
+        (global $__stack_pointer (mut i32) (i32.const 67088))
+        (data (i32.const 1024) "0123456789abcdef"))`),
+    );
+    expect(layout.kind).toBe('data-stack-heap');
+    const d = deriveDataEnd(layout, [1540]);
+    expect(d).toMatchObject({ value: null, confidence: 'unknown' });
+    expect(d.source).toContain('at least 1540');
+  });
+});
+
+describe('the hostalloc section (ABI 2)', () => {
+  const base = `(module (memory 1) (global $hb i32 (i32.const 2048)) (export "__heap_base" (global $hb))
+    (global $de i32 (i32.const 1100)) (export "__data_end" (global $de)) (data (i32.const 1024) "x"))`;
+  const withMeta = (json: string): Uint8Array => {
+    const bytes = bytesOf(base);
+    return Uint8Array.from([...bytes, ...customSection('hostalloc', [...new TextEncoder().encode(json)])]);
+  };
+
+  it('qualifies the exports: estimated heap base, computed data end', () => {
+    const bytes = withMeta('{"abi":2,"align":8,"heapBase":"estimated","dataEnd":"computed","later":1}');
+    const info2 = readModule(bytes);
+    expect(readHostallocMeta(bytes, info2)).toMatchObject({ abi: 2, align: 8, heapBase: 'estimated' });
+    const layout = computeLayout(info2, bytes);
+    expect(layout.heapBase).toMatchObject({ value: 2048, confidence: 'estimated' });
+    expect(layout.dataEndExport).toMatchObject({ value: 1100, confidence: 'computed' });
+    // Without the bytes (or the section) the exports read as exact.
+    expect(computeLayout(info2).heapBase.confidence).toBe('exact');
+  });
+
+  it('refuses a malformed section (HA002) and reads none as null', () => {
+    for (const bad of ['nope', '[]', '{"abi":2,"align":4,"heapBase":"exact","dataEnd":"exact"}']) {
+      const bytes = withMeta(bad);
+      expect(errorOf(() => readHostallocMeta(bytes, readModule(bytes))).code).toBe(ErrorCodes.MALFORMED);
+      expect(computeLayout(readModule(bytes), bytes).heapBase.confidence).toBe('exact');
+    }
+    const plain = bytesOf(base);
+    expect(readHostallocMeta(plain, readModule(plain))).toBeNull();
   });
 });
 

@@ -51,7 +51,7 @@ extern "C" {
 #define HOSTALLOC_VERSION_PATCH 0
 
 /** The wasm-hostalloc import ABI this allocator serves (value of `__hostalloc_abi`). */
-#define HOSTALLOC_ABI_VERSION 1
+#define HOSTALLOC_ABI_VERSION 2
 
 /** WebAssembly page size in bytes. */
 #define HOSTALLOC_PAGE_SIZE 65536u

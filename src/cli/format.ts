@@ -41,6 +41,11 @@ export function formatError(error: ErrorInfo, context?: string): string {
   return lines.join('\n');
 }
 
+/** `warning: a.wasm: heap base 65552 is estimated (…)`: one line per warning of a transform. */
+export function formatWarnings(warnings: readonly string[], context: string): string[] {
+  return warnings.map((w) => `warning: ${context}: ${w}`);
+}
+
 /** 12345 -> "12,345" */
 export function num(n: number): string {
   return n.toLocaleString('en-US');
@@ -98,12 +103,16 @@ export function formatVerifySummary(s: VerifySummary): string {
   return `${plural(s.files, 'file')}: ${num(s.compliant)} compliant, ${num(s.notCompliant)} not compliant, ${num(s.failed)} failed`;
 }
 
-/** `a.wasm: ok (ABI 1, heap base 66560)` or `a.wasm: not compliant` + one line per problem. */
+/** `a.wasm: ok (ABI 2, heap base 66560[, estimated])` or `a.wasm: not compliant` + one line per problem. */
 export function formatVerify(input: string, report: VerifyReport): string {
   if (report.compliant) {
     const facts = [
       report.abiVersion === null ? null : `ABI ${report.abiVersion}`,
       report.heapBase === null ? null : `heap base ${report.heapBase}`,
+      // A heap base the transform could only estimate (or compute) stays visibly so.
+      report.heapBaseConfidence === null || report.heapBaseConfidence === 'exact'
+        ? null
+        : report.heapBaseConfidence,
     ].filter((f) => f !== null);
     return `${e(input)}: ok${facts.length > 0 ? ` (${facts.join(', ')})` : ''}`;
   }
@@ -223,7 +232,12 @@ export function formatInspect(input: string, r: InspectReport): string {
     ['memory', memoryLine(l)],
     ['data segments', segmentsValue(l)],
     ['data start', l.dataStart === null ? 'no active data' : addr(l.dataStart)],
-    ['__data_end', `${addr(l.dataEnd)}${l.existing.dataEnd === null ? '' : ' (exported)'}`],
+    [
+      '__data_end',
+      l.dataEndExport.value !== null
+        ? `${addr(l.dataEndExport.value)}, ${l.dataEndExport.confidence}: ${l.dataEndExport.source}`
+        : `unknown (data segments end at ${addr(l.dataEnd)}; bss has no segment)`,
+    ],
     [
       'stack pointer',
       l.stackPointer === null

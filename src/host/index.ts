@@ -38,7 +38,7 @@
  */
 
 import { HOST_IMPORTS } from '../conventions.js';
-import { ABI_VERSION } from '../types.js';
+import { ABI_MIN_VERSION, ABI_VERSION } from '../types.js';
 import type { WasmImports, WasmInstance, WasmMemory, WasmModule } from '../wasm-api.js';
 import { WA } from '../wasm-api.js';
 import { HostAllocatorErrorCodes as C, HostAllocatorError, isHostAllocatorError } from './errors.js';
@@ -548,7 +548,7 @@ export function createHostAllocator(options: HostAllocatorOptions = {}): HostAll
       const abi = ex['__hostalloc_abi'];
       if (abi !== undefined) {
         const v = abi instanceof WA.Global ? Number(abi.value) : Number.NaN;
-        if (v !== ABI_VERSION) {
+        if (!(v >= ABI_MIN_VERSION && v <= ABI_VERSION)) {
           throw new HostAllocatorError(
             C.BAD_ABI_VERSION,
             `attach: the module speaks host-allocator ABI version ${String(v)}, this host speaks ${ABI_VERSION}: ` +

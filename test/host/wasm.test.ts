@@ -180,13 +180,15 @@ describe('host allocator with real wasm modules', () => {
     expect(Number(r['big']) + 300_000).toBeGreaterThan(65536);
   });
 
-  it('checks __hostalloc_abi: version 1 accepted, others rejected with HA106', async () => {
+  it('checks __hostalloc_abi: versions 1 and 2 accepted, others rejected with HA106', async () => {
     const heap = createHostAllocator();
-    const bad = await W.instantiate(new W.Module(plugin({ abi: 2 })), { env: { ...heap.imports } });
+    const bad = await W.instantiate(new W.Module(plugin({ abi: 3 })), { env: { ...heap.imports } });
     expect((caught(() => heap.attach(bad)) as HostAllocatorError).code).toBe('HA106');
     expect(heap.attached).toBe(false);
     await expect(instantiate(plugin({ abi: 7 }))).rejects.toMatchObject({ code: 'HA106' });
     await expect(instantiate(plugin({ abi: 1 }))).resolves.toBeDefined();
+    await expect(instantiate(plugin({ abi: 2 }))).resolves.toBeDefined();
+    await expect(instantiate(plugin({ abi: 0 }))).rejects.toMatchObject({ code: 'HA106' });
   });
 
   it('attach errors: no memory (HA107), no __heap_base (HA108), another memory (HA110)', async () => {

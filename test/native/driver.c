@@ -94,9 +94,9 @@ int main(int argc, char **argv) {
 
 #ifdef HAVE_P___hostalloc_abi
   u32 abi = *Z_pluginZ___hostalloc_abi(&g_inst);
-  if (abi != HOSTALLOC_ABI_VERSION) {
+  if (abi < 1 || abi > HOSTALLOC_ABI_VERSION) { /* ABI 1 (no __hostalloc_grow) is still served */
     char b[64];
-    snprintf(b, sizeof b, "__hostalloc_abi is %u, expected %u", abi, HOSTALLOC_ABI_VERSION);
+    snprintf(b, sizeof b, "__hostalloc_abi is %u, expected 1..%u", abi, HOSTALLOC_ABI_VERSION);
     error_line("module", b);
     return 1;
   }

@@ -1,13 +1,18 @@
-;; Already compliant: imports env.host_malloc/host_free and exports __hostalloc_abi; returned unchanged.
+;; Already compliant (ABI 2): imports env.host_malloc/host_free, exports __hostalloc_abi = 2, the
+;; alignment and the generated grow function; returned unchanged.
 (module
   (import "env" "host_malloc" (func $host_malloc (param i32) (result i32)))
   (import "env" "host_free" (func $host_free (param i32)))
   (memory $mem 2)
   (export "memory" (memory $mem))
   (global $heap_base i32 (i32.const 2048))
-  (global $abi i32 (i32.const 1))
+  (global $abi i32 (i32.const 2))
+  (global $align i32 (i32.const 16))
   (export "__heap_base" (global $heap_base))
   (export "__hostalloc_abi" (global $abi))
+  (export "__hostalloc_align" (global $align))
+  (func $grow (export "__hostalloc_grow") (param $delta i32) (result i32)
+    (memory.grow (local.get $delta)))
   (func $run (export "run") (param $n i32) (result i32)
     (local $p i32)
     (local.set $p (call $host_malloc (local.get $n)))

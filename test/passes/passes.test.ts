@@ -91,6 +91,12 @@ const CASES: Case[] = [
       expect(s.mallocs).toBe(2);
       expect(s.frees).toBe(1);
       expect(s.heapBase).toBe(report.layout.heapBase.value);
+      // ABI 2: the generated __hostalloc_grow grows the memory and returns the old size in pages.
+      const memory = r.instance.exports['memory'] as WasmMemory;
+      const pages = memory.buffer.byteLength / 65536;
+      expect(r.call('__hostalloc_grow', 3)).toBe(pages);
+      expect(memory.buffer.byteLength / 65536).toBe(pages + 3);
+      expect(r.call('__hostalloc_grow', 65536)).toBe(-1);
     },
   },
   {
@@ -121,8 +127,18 @@ const CASES: Case[] = [
       const names = exportNames(out);
       for (const f of ['malloc', 'free', 'calloc', 'realloc']) expect(names).not.toContain(f);
       expect(names).toEqual(
-        expect.arrayContaining(['run', 'memory', '__heap_base', '__data_end', '__hostalloc_abi']),
+        expect.arrayContaining([
+          'run',
+          'memory',
+          '__heap_base',
+          '__hostalloc_abi',
+          '__hostalloc_align',
+          '__hostalloc_grow',
+        ]),
       );
+      // No __data_end: nothing bounds the end of bss in this module, and a guess is not exported.
+      expect(names).not.toContain('__data_end');
+      expect(report.layout.dataEndExport.confidence).toBe('unknown');
       const r = runWithHost(out, report);
       r.call('run', 16);
       expect(r.heap.stats()).toMatchObject({ mallocs: 1, frees: 1, blocks: 0 });
@@ -215,6 +231,16 @@ const CASES: Case[] = [
       expect(report.status).toBe('already-compliant');
       expect(report.replaced).toEqual([]);
       const r = runWithHost(out, report);
+      r.call('run', 4);
+      expect(r.heap.stats()).toMatchObject({ mallocs: 1, frees: 1 });
+    },
+  },
+  {
+    name: 'abi1-upgrade',
+    check(out, report) {
+      expect(report.status).toBe('transformed');
+      const r = runWithHost(out, report);
+      expect(r.instance.exports['__hostalloc_abi']).toMatchObject({ value: 2 });
       r.call('run', 4);
       expect(r.heap.stats()).toMatchObject({ mallocs: 1, frees: 1 });
     },

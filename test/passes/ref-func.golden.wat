@@ -4,8 +4,8 @@
  (import "env" "host_malloc" (func $fimport$0 (param i32) (result i32)))
  (import "env" "host_free" (func $fimport$1 (param i32)))
  (global $hostalloc$heap_base i32 (i32.const 1040))
- (global $hostalloc$data_end i32 (i32.const 1032))
- (global $hostalloc$abi i32 (i32.const 1))
+ (global $hostalloc$abi i32 (i32.const 2))
+ (global $hostalloc$align i32 (i32.const 16))
  (memory $mem 2)
  (data $0 (i32.const 1024) "\00\08\00\00\00\00\00\00")
  (table $t 1 funcref)
@@ -13,8 +13,9 @@
  (export "run" (func $run))
  (export "memory" (memory $mem))
  (export "__heap_base" (global $hostalloc$heap_base))
- (export "__data_end" (global $hostalloc$data_end))
  (export "__hostalloc_abi" (global $hostalloc$abi))
+ (export "__hostalloc_align" (global $hostalloc$align))
+ (export "__hostalloc_grow" (func $hostalloc$grow))
  (func $run (param $n i32) (result i32)
   (local $p i32)
   (table.set $t
@@ -36,4 +37,10 @@
   )
   (local.get $p)
  )
+ (func $hostalloc$grow (param $0 i32) (result i32)
+  (memory.grow
+   (local.get $0)
+  )
+ )
+ ;; custom section "hostalloc", size 63, contents: "{\"abi\":2,\"align\":16,\"heapBase\":\"estimated\",\"dataEnd\":\"unknown\"}"
 )

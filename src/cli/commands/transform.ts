@@ -15,6 +15,7 @@ import {
   formatError,
   formatTransformLine,
   formatTransformSummary,
+  formatWarnings,
   type TransformSummary,
 } from '../format.js';
 import { installSignalCleanup, writeFileAtomic } from '../fsutil.js';
@@ -342,6 +343,7 @@ export async function run(argv: RawArgs): Promise<number> {
             entry.output = dest === null ? null : displayPath(dest, cwd);
             if (printSuccess)
               process.stdout.write(`${formatTransformLine(entry.input, entry.output, result.report)}\n`);
+            if (!json) for (const w of formatWarnings(result.report.warnings, entry.input)) progress.log(w);
           } catch (e) {
             const info = toErrorInfo(e);
             entry.status = 'failed';

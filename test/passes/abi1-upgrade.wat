@@ -1,0 +1,17 @@
+;; ABI 1 (converted before __hostalloc_grow existed): transforming it again upgrades it to ABI 2.
+(module
+  (import "env" "host_malloc" (func $host_malloc (param i32) (result i32)))
+  (import "env" "host_free" (func $host_free (param i32)))
+  (memory $mem 2)
+  (export "memory" (memory $mem))
+  (global $heap_base i32 (i32.const 2048))
+  (global $abi i32 (i32.const 1))
+  (export "__heap_base" (global $heap_base))
+  (export "__hostalloc_abi" (global $abi))
+  (func $run (export "run") (param $n i32) (result i32)
+    (local $p i32)
+    (local.set $p (call $host_malloc (local.get $n)))
+    (i32.store (local.get $p) (local.get $n))
+    (call $host_free (local.get $p))
+    (local.get $p))
+)
