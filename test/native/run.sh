@@ -83,7 +83,9 @@ fi
 
 # ------------------------------------------------------------------------------ 2. conformance
 CONF_SRC=("$HOSTC/hostalloc.c" "$HERE/conformance.c")
-if gcc -std=c11 -g -O1 "${SAN[@]}" -I"$HOSTC" "${CONF_SRC[@]}" -o "$B/conformance-asan" 2>"$B/conformance-asan.log"; then
+# Host malloc failure injection in the conformance suite (GNU ld --wrap).
+OOM_WRAP=(-DHOSTALLOC_WRAP_MALLOC -Wl,--wrap=malloc,--wrap=calloc,--wrap=realloc)
+if gcc -std=c11 -g -O1 "${SAN[@]}" "${OOM_WRAP[@]}" -I"$HOSTC" "${CONF_SRC[@]}" -o "$B/conformance-asan" 2>"$B/conformance-asan.log"; then
   if "$B/conformance-asan" >"$B/conformance-asan.out" 2>&1; then
     pass "conformance under ASan+UBSan ($(tail -1 "$B/conformance-asan.out"))"
   else
@@ -98,7 +100,7 @@ if [ "${NATIVE_NO_VALGRIND:-0}" = 1 ]; then
   skip "conformance under valgrind" "NATIVE_NO_VALGRIND=1"
 elif ! command -v valgrind >/dev/null 2>&1; then
   fail "conformance under valgrind" "valgrind not found (apt-get install valgrind, or NATIVE_NO_VALGRIND=1)"
-elif gcc -std=c11 -g -O1 -I"$HOSTC" "${CONF_SRC[@]}" -o "$B/conformance" 2>"$B/conformance.log"; then
+elif gcc -std=c11 -g -O1 "${OOM_WRAP[@]}" -I"$HOSTC" "${CONF_SRC[@]}" -o "$B/conformance" 2>"$B/conformance.log"; then
   if valgrind -q --error-exitcode=1 --leak-check=full --errors-for-leak-kinds=definite,indirect \
     "$B/conformance" >"$B/conformance-valgrind.out" 2>&1; then
     pass "conformance under valgrind ($(tail -1 "$B/conformance-valgrind.out"))"
