@@ -1074,7 +1074,7 @@ uint64_t hostalloc_aligned_alloc(hostalloc_t *a, uint64_t align, uint64_t size) 
   if (align <= a->granule) return hostalloc_malloc(a, size);
   if (align <= ALIGN) { /* granule 8, align 16: a class whose slots are multiples of 16 */
     if (size <= SMALL_MAX) {
-      uint64_t s16 = (size + ALIGN - 1) & ~(ALIGN - 1);
+      uint64_t s16 = size ? (size + ALIGN - 1) & ~(ALIGN - 1) : ALIGN;
       return small_malloc(a, size_class(a, s16));
     }
     return large_malloc(a, size, ALIGN);

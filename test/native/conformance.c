@@ -337,8 +337,11 @@ static void test_classes(void) {
       CHECK(p && p2 && p % g == 0 && p2 % g == 0 && p != p2);
       CHECK(hostalloc_usable_size(a, p) == class_size(g, n));
       CHECK((p2 > p ? p2 - p : p - p2) >= class_size(g, n)); /* no overlap */
-      uint64_t q = hostalloc_aligned_alloc(a, 16, n);
+      uint64_t q = hostalloc_aligned_alloc(a, 16, n); /* also n = 0 at granule 8 (fuzzer find) */
       CHECK(q && q % 16 == 0 && hostalloc_usable_size(a, q) >= n);
+      uint64_t q2 = hostalloc_aligned_alloc(a, 16, n);
+      CHECK(q2 && q2 % 16 == 0 && q2 != q);
+      CHECK(hostalloc_free(a, q2) == 0);
       memset(m.buf + p, 0xEE, (size_t)n);
       CHECK(hostalloc_free(a, p) == 0 && hostalloc_free(a, p2) == 0 && hostalloc_free(a, q) == 0);
     }
