@@ -137,10 +137,10 @@ static u8 *l_base(void *ctx) {
 }
 
 #define GRANULE 8u
-static const char *const MIX_NAMES[] = {"small", "mixed", "large", "realloc"};
-enum { NMIX = 4 };
+static const char *const MIX_NAMES[] = {"small", "mixed", "large", "realloc", "tiny"};
+enum { NMIX = 4, NFILL = 5 }; /* timed mixes; footprint fills (tiny: fill only) */
 /* blocks kept live by bench_fill per mix (footprint) */
-static const u32 FILL_BLOCKS[NMIX] = {60000, 20000, 500, 5000};
+static const u32 FILL_BLOCKS[NFILL] = {60000, 20000, 500, 5000, 60000};
 
 /* Same sizes as bench_mix_size in bench_mix.h: the payload of bench_fill. */
 static u64 fill_payload(u32 n, int mix) {
@@ -150,9 +150,10 @@ static u64 fill_payload(u32 n, int mix) {
     s ^= s << 13;
     s ^= s >> 17;
     s ^= s << 5;
-    total += mix == 0 ? 8u + (s >> 8) % 121u
+    total += mix == 0   ? 8u + (s >> 8) % 121u
              : mix == 2 ? 4096u + (s >> 8) % 61441u
              : mix == 3 ? 16u + (s >> 8) % 4081u
+             : mix == 4 ? ((s & 3u) ? 8u + (s >> 8) % 25u : 33u + (s >> 8) % 32u)
                         : 16u + (s >> 8) % 1009u;
   }
   return total;
@@ -268,7 +269,7 @@ int main(int argc, char **argv) {
 
   /* footprint: fresh instances, bench_fill keeps the blocks live */
   printf(",\"footprint\":[");
-  for (int mix = 0; mix < NMIX; mix++) {
+  for (int mix = 0; mix < NFILL; mix++) {
     Z_orig_free(&orig);
     new_orig();
     hostalloc_destroy(g_env_H.ha);

@@ -7,7 +7,9 @@
  *   mix 1  mixed:   16..1024 bytes, ring of 64 (the sizes of bench_pairs)
  *   mix 2  large:   4 KiB..64 KiB, ring of 16
  *   mix 3  realloc: ring of 64 blocks of 16..4096 bytes; each step reallocs one block to a new
- *                   size (grows 3 times out of 4), every 16th step frees it instead
+ *                   size, every 16th step frees it instead
+ *   mix 4  (bench_fill only) tiny: 8..64 bytes, mostly 8..32, the sizes of bench_small in
+ *                   bench/plugins/alloc-bench.c (the README's footprint workload)
  * One step = one malloc + one free (mix 3: one realloc, or one free + one malloc).
  * bench_fill(n, mix, seed) allocates n blocks of the mix's sizes and keeps them live (footprint). The
  * plugin is built with a 64 KiB stack, a 256 KiB initial memory and memory growth, so that the
@@ -29,6 +31,7 @@ static uint32_t bench_mix_size(uint32_t s, int32_t mix) {
     case 0: return 8u + (s >> 8) % 121u;
     case 2: return 4096u + (s >> 8) % 61441u;
     case 3: return 16u + (s >> 8) % 4081u;
+    case 4: return (s & 3u) ? 8u + (s >> 8) % 25u : 33u + (s >> 8) % 32u; /* bench/plugins' small */
     default: return 16u + (s >> 8) % 1009u;
   }
 }
