@@ -822,12 +822,12 @@ static int span_bad_ptr(const span_t *s, uint64_t ptr) {
   return (ptr & (ALIGN - 1)) ? HOSTALLOC_E_INVALID_POINTER : HOSTALLOC_E_DOUBLE_FREE;
 }
 
-/* The span and slot index of the live small block at ptr (in span si), or -1 after
- * classifying the error (not reported). */
+/* The slot index of the live small block starting at ptr (inside span s), or -1 when ptr is
+ * not the start of a live slot (span_bad_ptr then says which error). */
 static INLINE int64_t span_slot(const span_t *s, uint64_t ptr) {
   uint32_t r = (uint32_t)(ptr - s->off);
   uint32_t idx = (uint32_t)(((uint64_t)r * s->recip) >> 32);
-  if (UNLIKELY(idx * s->size != r || idx >= s->nslots)) return -1; /* (the end marker also says so) */
+  if (UNLIKELY(idx * s->size != r || idx >= s->nslots)) return -1;
   if (UNLIKELY((s->bits[idx >> 6] >> (idx & 63)) & 1)) return -1;
   return idx;
 }
