@@ -2,14 +2,18 @@
  * Native micro-benchmark: malloc/free pairs per second through wasm2c.
  *
  *   orig   bench plugin (bench_plugin.c, emcc -O2 STANDALONE_WASM) on its own dlmalloc, in wasm
- *   host   the same module after `transform`: malloc/free are imports served by hostalloc
+ *   host   the same module after `transform`: malloc/free/realloc are imports served by hostalloc
+ *          (granule 8, as Emscripten's dlmalloc aligns to 8)
  *   src    (optional, -DBENCH_HAVE_SRC) plugin_hostabi.c, written against the host ABI
  *   direct hostalloc_malloc/free called from C on a plain buffer (no wasm, no import call)
  *   libc   the C library's malloc/free (reference)
  *
- * All wasm modules run the same kernel, bench_pairs(n, seed) from bench_pairs.h, and are compiled
- * by wasm2c with the same compiler flags. Prints one JSON object on stdout. Built and run by
- * bench.sh; usage: bench [pairs-per-call (default 1000000)] [min-seconds-per-sample (default 0.3)]
+ * All wasm modules run the same kernels, bench_pairs(n, seed) from bench_pairs.h and
+ * bench_mix(n, seed, mix) / bench_fill(n, mix, seed) from bench_mix.h, compiled by wasm2c with the
+ * same compiler flags. Prints one JSON object on stdout. Built and run by bench.sh.
+ *
+ * usage: bench [pairs-per-call (default 1000000)] [min-seconds-per-sample (default 0.3)]
+ *        bench cg orig|host MIX N   run bench_mix(N, 1, MIX) once on one module (for callgrind)
  */
 #include "orig.h"
 #include "host.h"
@@ -24,6 +28,7 @@
 #include <time.h>
 
 #include "w2c_host.h"
+#include "wasm-rt-impl.h"
 
 static struct Z_env_instance_t g_env_O, g_env_H, g_env_S;
 static struct Z_wasi_snapshot_preview1_instance_t g_wasi_O = {NULL, -1}, g_wasi_H = {NULL, -1},
@@ -131,30 +136,85 @@ static u8 *l_base(void *ctx) {
   return (u8 *)0;
 }
 
-int main(int argc, char **argv) {
-  u32 n = argc > 1 ? (u32)strtoul(argv[1], NULL, 10) : 1000000u;
-  double min_s = argc > 2 ? strtod(argv[2], NULL) : 0.3;
-  wasm_rt_init();
+#define GRANULE 8u
+static const char *const MIX_NAMES[] = {"small", "mixed", "large", "realloc", "tiny"};
+enum { NMIX = 4, NFILL = 5 }; /* timed mixes; footprint fills (tiny: fill only) */
+/* blocks kept live by bench_fill per mix (footprint) */
+static const u32 FILL_BLOCKS[NFILL] = {60000, 20000, 500, 5000, 60000};
 
-  static Z_orig_instance_t orig;
-  Z_orig_init_module();
+/* Same sizes as bench_mix_size in bench_mix.h: the payload of bench_fill. */
+static u64 fill_payload(u32 n, int mix) {
+  u32 s = 2463534242u;
+  u64 total = 0;
+  for (u32 i = 0; i < n; i++) {
+    s ^= s << 13;
+    s ^= s >> 17;
+    s ^= s << 5;
+    total += mix == 0   ? 8u + (s >> 8) % 121u
+             : mix == 2 ? 4096u + (s >> 8) % 61441u
+             : mix == 3 ? 16u + (s >> 8) % 4081u
+             : mix == 4 ? ((s & 3u) ? 8u + (s >> 8) % 25u : 33u + (s >> 8) % 32u)
+                        : 16u + (s >> 8) % 1009u;
+  }
+  return total;
+}
+
+static int g_mix;
+static u32 k_orig_mix(void *inst, u32 n, u32 seed) {
+  return Z_origZ_bench_mix((Z_orig_instance_t *)inst, n, seed, (u32)g_mix);
+}
+static u32 k_host_mix(void *inst, u32 n, u32 seed) {
+  return Z_hostZ_bench_mix((Z_host_instance_t *)inst, n, seed, (u32)g_mix);
+}
+
+static Z_orig_instance_t orig;
+static Z_host_instance_t host;
+
+static void new_orig(void) {
   O_INSTANTIATE(&orig);
   g_wasi_O.mem = Z_origZ_memory(&orig);
 #ifdef HAVE_O__initialize
   Z_origZ__initialize(&orig);
 #endif
+}
 
-  static Z_host_instance_t host;
-  Z_host_init_module();
+static int new_host(void) {
   H_INSTANTIATE(&host);
   g_wasi_H.mem = Z_hostZ_memory(&host);
-  if (w2c_env_attach(&g_env_H, Z_hostZ_memory(&host), *Z_hostZ___heap_base(&host)) != 0) {
-    fprintf(stderr, "bench: hostalloc_create failed\n");
-    return 1;
+  int rc = w2c_env_attach2(&g_env_H, Z_hostZ_memory(&host), *Z_hostZ___heap_base(&host), GRANULE);
+  if (rc != HOSTALLOC_OK) {
+    fprintf(stderr, "bench: hostalloc_create2 failed: %s\n", hostalloc_strerror(rc));
+    return -1;
   }
 #ifdef HAVE_H__initialize
   Z_hostZ__initialize(&host);
 #endif
+  return 0;
+}
+
+int main(int argc, char **argv) {
+  wasm_rt_init();
+  Z_orig_init_module();
+  Z_host_init_module();
+  if (argc > 4 && strcmp(argv[1], "cg") == 0) { /* one kernel run, for callgrind */
+    int mix = atoi(argv[3]);
+    u32 cn = (u32)strtoul(argv[4], NULL, 10);
+    u32 c;
+    if (strcmp(argv[2], "orig") == 0) {
+      new_orig();
+      c = Z_origZ_bench_mix(&orig, cn, 1, (u32)mix);
+    } else {
+      if (new_host() != 0) return 1;
+      c = Z_hostZ_bench_mix(&host, cn, 1, (u32)mix);
+    }
+    printf("%u\n", c);
+    return 0;
+  }
+  u32 n = argc > 1 ? (u32)strtoul(argv[1], NULL, 10) : 1000000u;
+  double min_s = argc > 2 ? strtod(argv[2], NULL) : 0.3;
+
+  new_orig();
+  if (new_host() != 0) return 1;
 
 #ifdef BENCH_HAVE_SRC
   static Z_src_instance_t src;
@@ -184,14 +244,61 @@ int main(int argc, char **argv) {
   hostalloc_stats_t hs;
   hostalloc_stats(g_env_H.ha, &hs);
   printf("{\"benchmark\":\"malloc/free pairs\",\"pairs_per_call\":%u,\"sizes\":\"16..1024\",\"ring\":64,"
-         "\"host_calls\":%llu,\"results\":[",
-         n, (unsigned long long)g_env_H.calls);
+         "\"granule\":%u,\"host_calls\":%llu,\"results\":[",
+         n, GRANULE, (unsigned long long)g_env_H.calls);
   for (int i = 0; i < k; i++)
     printf("%s{\"name\":\"%s\",\"pairs_per_sec\":%.0f,\"ns_per_pair\":%.2f,\"checksum\":%u}", i ? "," : "",
            rs[i].name, rs[i].pairs_per_sec, 1e9 / rs[i].pairs_per_sec, rs[i].checksum);
-  printf("],\"checksums_equal\":%s,\"host_peak_in_use\":%llu}\n",
+  printf("],\"checksums_equal\":%s,\"host_peak_in_use\":%llu",
          (rs[0].checksum == rs[1].checksum && rs[0].checksum != 0) ? "true" : "false",
          (unsigned long long)hs.peak_in_use_bytes);
+
+  /* size mixes: orig vs host, same kernel */
+  printf(",\"mixes\":[");
+  for (int mix = 0; mix < NMIX; mix++) {
+    g_mix = mix;
+    u32 mn = mix == 2 ? n / 8 : n;
+    result ro = measure("orig", k_orig_mix, &orig, mn, min_s);
+    result rh = measure("host", k_host_mix, &host, mn, min_s);
+    printf("%s{\"mix\":\"%s\",\"pairs_per_call\":%u,\"orig_pairs_per_sec\":%.0f,\"host_pairs_per_sec\":%.0f,"
+           "\"host_vs_orig\":%.3f,\"checksums_equal\":%s}",
+           mix ? "," : "", MIX_NAMES[mix], mn, ro.pairs_per_sec, rh.pairs_per_sec, rh.pairs_per_sec / ro.pairs_per_sec,
+           (ro.checksum == rh.checksum && ro.checksum != 0) ? "true" : "false");
+  }
+  printf("]");
+
+  /* footprint: fresh instances, bench_fill keeps the blocks live */
+  printf(",\"footprint\":[");
+  for (int mix = 0; mix < NFILL; mix++) {
+    Z_orig_free(&orig);
+    new_orig();
+    hostalloc_destroy(g_env_H.ha);
+    Z_host_free(&host);
+    if (new_host() != 0) return 1;
+    u32 co = 0, ch = 0;
+    wasm_rt_trap_t trap = (wasm_rt_trap_t)wasm_rt_impl_try();
+    if (trap) {
+      fprintf(stderr, "bench: trap %d in bench_fill (%s)\n", (int)trap, MIX_NAMES[mix]);
+      return 1;
+    }
+    co = Z_origZ_bench_fill(&orig, FILL_BLOCKS[mix], (u32)mix, 2463534242u);
+    ch = Z_hostZ_bench_fill(&host, FILL_BLOCKS[mix], (u32)mix, 2463534242u);
+    u64 heap_base = *Z_hostZ___heap_base(&host);
+    u64 orig_mem = (u64)Z_origZ_memory(&orig)->pages * 65536u, host_mem = (u64)Z_hostZ_memory(&host)->pages * 65536u;
+    hostalloc_stats(g_env_H.ha, &hs);
+    u64 payload = fill_payload(FILL_BLOCKS[mix], mix);
+    printf("%s{\"mix\":\"%s\",\"blocks\":%u,\"payload\":%llu,\"orig_memory\":%llu,\"host_memory\":%llu,"
+           "\"host_high_water\":%llu,\"heap_base\":%llu,\"host_heap_high_water_vs_orig_heap\":%.3f,"
+           "\"host_memory_vs_orig_memory\":%.3f,\"host_metadata_bytes\":%llu,\"metadata_per_heap_byte\":%.4f,"
+           "\"checksums_equal\":%s}",
+           mix ? "," : "", MIX_NAMES[mix], FILL_BLOCKS[mix], (unsigned long long)payload, (unsigned long long)orig_mem,
+           (unsigned long long)host_mem, (unsigned long long)hs.high_water, (unsigned long long)heap_base,
+           (double)(hs.high_water - heap_base) / (double)(orig_mem - heap_base), (double)host_mem / (double)orig_mem,
+           (unsigned long long)hs.host_metadata_bytes,
+           (double)hs.host_metadata_bytes / (double)(hs.high_water - hs.heap_start),
+           co == ch ? "true" : "false");
+  }
+  printf("]}\n");
   hostalloc_destroy(direct);
   free(g_pm.buf);
   hostalloc_destroy(g_env_H.ha);

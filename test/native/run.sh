@@ -2,8 +2,10 @@
 # Native tests of the C host allocator (host/c/hostalloc.c). `npm run test:native`.
 #
 #  1. hostalloc.c compiles cleanly as strict C11 (gcc, and clang-16 when present).
-#  2. Conformance suite (conformance.c) under ASan+UBSan, then under valgrind memcheck; the hostile
-#     plugin sequences (test/reliability/hostile_plugin.c) under ASan+UBSan.
+#  2. Conformance suite (conformance.c, with host malloc failure injection) under ASan+UBSan, then
+#     under valgrind memcheck; the hostile plugin sequences (test/reliability/hostile_plugin.c)
+#     under ASan+UBSan; a bounded libFuzzer run of fuzz.c (installs clang-16 libclang-rt-16-dev
+#     when missing and possible).
 #  3. A plugin written against the host ABI from source (plugin_hostabi.c + the fixture
 #     workload), compiled by wasm2c, run natively with hostalloc under ASan+UBSan; its checksums
 #     must equal the Node results of fixture clang-nostdlib-freelist (same workload source).
@@ -19,6 +21,9 @@
 #   NATIVE_JOBS=n         parallel fixture jobs (default: number of CPUs)
 #   NATIVE_NO_VALGRIND=1  skip the valgrind run
 #   NATIVE_STRICT=1       count fixtures the transform refuses as failures instead of skips
+#   NATIVE_FUZZ_RUNS=n    libFuzzer inputs of the bounded run (default 20000)
+#   NATIVE_FUZZ_SECONDS=s time limit of that run (default 120)
+#   NATIVE_NO_FUZZ=1      skip the libFuzzer run
 # Last line: "native: N passed, M failed"; exit status non-zero on any failure.
 set -uo pipefail
 
@@ -83,7 +88,9 @@ fi
 
 # ------------------------------------------------------------------------------ 2. conformance
 CONF_SRC=("$HOSTC/hostalloc.c" "$HERE/conformance.c")
-if gcc -std=c11 -g -O1 "${SAN[@]}" -I"$HOSTC" "${CONF_SRC[@]}" -o "$B/conformance-asan" 2>"$B/conformance-asan.log"; then
+# Host malloc failure injection in the conformance suite (GNU ld --wrap).
+OOM_WRAP=(-DHOSTALLOC_WRAP_MALLOC -Wl,--wrap=malloc,--wrap=calloc,--wrap=realloc)
+if gcc -std=c11 -g -O1 "${SAN[@]}" "${OOM_WRAP[@]}" -I"$HOSTC" "${CONF_SRC[@]}" -o "$B/conformance-asan" 2>"$B/conformance-asan.log"; then
   if "$B/conformance-asan" >"$B/conformance-asan.out" 2>&1; then
     pass "conformance under ASan+UBSan ($(tail -1 "$B/conformance-asan.out"))"
   else
@@ -98,7 +105,7 @@ if [ "${NATIVE_NO_VALGRIND:-0}" = 1 ]; then
   skip "conformance under valgrind" "NATIVE_NO_VALGRIND=1"
 elif ! command -v valgrind >/dev/null 2>&1; then
   fail "conformance under valgrind" "valgrind not found (apt-get install valgrind, or NATIVE_NO_VALGRIND=1)"
-elif gcc -std=c11 -g -O1 -I"$HOSTC" "${CONF_SRC[@]}" -o "$B/conformance" 2>"$B/conformance.log"; then
+elif gcc -std=c11 -g -O1 "${OOM_WRAP[@]}" -I"$HOSTC" "${CONF_SRC[@]}" -o "$B/conformance" 2>"$B/conformance.log"; then
   if valgrind -q --error-exitcode=1 --leak-check=full --errors-for-leak-kinds=definite,indirect \
     "$B/conformance" >"$B/conformance-valgrind.out" 2>&1; then
     pass "conformance under valgrind ($(tail -1 "$B/conformance-valgrind.out"))"
@@ -123,6 +130,56 @@ if gcc -std=c11 -g -O1 "${SAN[@]}" -I"$HOSTC" "$HOSTC/hostalloc.c" "$ROOT/test/r
 else
   fail "hostile_plugin.c build (ASan)" "see $B/hostile-plugin.log"
   cat "$B/hostile-plugin.log"
+fi
+
+# ------------------------------------------------------------------------------ libFuzzer
+# fuzz.c: operation sequences, hostile pointers, moving memory and a shadow model, under
+# libFuzzer with ASan+UBSan. A bounded run here (NATIVE_FUZZ_RUNS inputs, default 20000, and at
+# most NATIVE_FUZZ_SECONDS, default 120; fixed seed; inputs of any length up to 1 KiB from the
+# start, -len_control=0, which reaches in two minutes the coverage that libFuzzer's slowly growing
+# lengths reach in ten); campaigns are described in
+# docs/reliability.md. Needs a clang with libFuzzer: clang-16 + libclang-rt-16-dev (Debian),
+# installed here when missing and root can apt-get.
+fuzz_cc() {
+  local c
+  for c in clang-16 clang-19 clang; do
+    command -v "$c" >/dev/null 2>&1 || continue
+    printf 'int LLVMFuzzerTestOneInput(const unsigned char *d, unsigned long n);\nint LLVMFuzzerTestOneInput(const unsigned char *d, unsigned long n) { (void)d; (void)n; return 0; }\n' >"$B/fuzz-probe.c"
+    if "$c" -fsanitize=fuzzer "$B/fuzz-probe.c" -o "$B/fuzz-probe" >/dev/null 2>&1; then
+      echo "$c"
+      return 0
+    fi
+  done
+  return 1
+}
+if [ "${NATIVE_NO_FUZZ:-0}" = 1 ]; then
+  skip "libFuzzer run" "NATIVE_NO_FUZZ=1"
+else
+  FUZZ_CC=$(fuzz_cc)
+  if [ -z "$FUZZ_CC" ] && [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then
+    echo "note: no clang with libFuzzer: installing clang-16 libclang-rt-16-dev"
+    { apt-get update -q && DEBIAN_FRONTEND=noninteractive apt-get install -y -q clang-16 libclang-rt-16-dev; } \
+      >"$B/fuzz-apt.log" 2>&1
+    FUZZ_CC=$(fuzz_cc)
+  fi
+  if [ -z "$FUZZ_CC" ]; then
+    fail "libFuzzer run" "no clang with -fsanitize=fuzzer (apt-get install clang-16 libclang-rt-16-dev)"
+  elif ! "$FUZZ_CC" -g -O1 -fsanitize=fuzzer,address,undefined -fno-sanitize-recover=all -I"$HOSTC" \
+    "$HOSTC/hostalloc.c" "$HERE/fuzz.c" -o "$B/fuzz" 2>"$B/fuzz-build.log"; then
+    fail "libFuzzer build ($FUZZ_CC)" "see $B/fuzz-build.log"
+    cat "$B/fuzz-build.log"
+  else
+    rm -rf "$B/fuzz-corpus" "$B/fuzz-artifacts"
+    mkdir -p "$B/fuzz-corpus" "$B/fuzz-artifacts"
+    if (cd "$B" && ASAN_OPTIONS=detect_leaks=1 ./fuzz -seed=1 -runs="${NATIVE_FUZZ_RUNS:-20000}" \
+      -max_total_time="${NATIVE_FUZZ_SECONDS:-120}" -max_len=1024 -len_control=0 -artifact_prefix=fuzz-artifacts/ \
+      fuzz-corpus >fuzz.log 2>&1); then
+      pass "libFuzzer over the API with a shadow model ($(grep -m1 -o 'Done [0-9]* runs in [0-9]* second(s)' "$B/fuzz.log"), $(grep -o 'cov: [0-9]*' "$B/fuzz.log" | tail -1))"
+    else
+      fail "libFuzzer run" "see $B/fuzz.log and the reproducer in $B/fuzz-artifacts/"
+      grep -m3 -E 'fuzz:|ERROR' "$B/fuzz.log"
+    fi
+  fi
 fi
 
 # ------------------------------------------------------------------------------ wasm2c helpers

@@ -49,18 +49,29 @@ static void w2c_on_error(void *ctx, int code, const char *op, uint64_t ptr) {
   fprintf(stderr, "hostalloc: %s(%llu): %s\n", op, (unsigned long long)ptr, hostalloc_strerror(code));
 }
 
-/* Attach an allocator to an instantiated module's memory. Returns 0 on success. */
-static int w2c_env_attach(struct Z_env_instance_t *env, wasm_rt_memory_t *mem, uint64_t heap_base) {
+/* Attach an allocator with size-class granule `granule` (8 or 16) to an instantiated module's
+ * memory. Returns 0 or the hostalloc_create2 error code. */
+static int w2c_env_attach2(struct Z_env_instance_t *env, wasm_rt_memory_t *mem, uint64_t heap_base,
+                           uint32_t granule) {
   env->mem = mem;
   env->last_error = 0;
-  hostalloc_memory_ops ops;
-  ops.ctx = env;
-  ops.base = w2c_mem_base;
-  ops.size = w2c_mem_size;
-  ops.grow = w2c_mem_grow;
-  ops.max_size = (mem->max_pages >= 65536u) ? 0 : (uint64_t)mem->max_pages * HOSTALLOC_PAGE_SIZE;
-  env->ha = hostalloc_create(&ops, heap_base, w2c_on_error, env);
-  return env->ha ? 0 : -1;
+  hostalloc_config cfg;
+  memset(&cfg, 0, sizeof cfg);
+  cfg.ops.ctx = env;
+  cfg.ops.base = w2c_mem_base;
+  cfg.ops.size = w2c_mem_size;
+  cfg.ops.grow = w2c_mem_grow;
+  cfg.ops.max_size = (mem->max_pages >= 65536u) ? 0 : (uint64_t)mem->max_pages * HOSTALLOC_PAGE_SIZE;
+  cfg.heap_base = (heap_base + 15u) & ~(uint64_t)15u;
+  cfg.granule = granule;
+  cfg.on_error = w2c_on_error;
+  cfg.error_ctx = env;
+  return hostalloc_create2(&cfg, &env->ha);
+}
+
+/* Attach with the default granule (16). Returns 0 on success. */
+static int w2c_env_attach(struct Z_env_instance_t *env, wasm_rt_memory_t *mem, uint64_t heap_base) {
+  return w2c_env_attach2(env, mem, heap_base, 16) == HOSTALLOC_OK ? 0 : -1;
 }
 
 /* Pointer errors trap the calling export, like the JS host's throw. */
