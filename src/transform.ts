@@ -17,6 +17,7 @@ import { exportLayout, memoryName } from '../passes/export-layout.js';
 import { type FoundMember, findAllocator, functionExports } from '../passes/find-allocator.js';
 import { matchFingerprints } from '../passes/fingerprint.js';
 import { type AnalysisMatch, identifyByAnalysis, isMemsetShaped } from '../passes/identify-by-analysis.js';
+import { identifyMore } from '../passes/identify-more.js';
 import {
   adapterImportName,
   checkSignatures,
@@ -31,7 +32,7 @@ import {
   validationErrors,
   withModule,
 } from './binaryen.js';
-import { ALLOCATOR_INITIALIZERS, gcRuntimeMarker, HOST_IMPORTS } from './conventions.js';
+import { ALLOCATOR_INITIALIZERS, gcRuntimeMarker, HOST_IMPORTS, isAllocatorName } from './conventions.js';
 import { ErrorCodes, HostAllocError } from './errors.js';
 import { FINGERPRINTS } from './fingerprints.js';
 import { readGlue } from './glue.js';
@@ -39,7 +40,8 @@ import { computeLayout, refineHeapBase } from './layout.js';
 import type { AllocRole, Hazard, Layout, TransformOptions, TransformResult } from './types.js';
 import { verify } from './verify.js';
 import { type FunctionSummary, functionNames, refineProbes, summarizeAll } from './walk.js';
-import { type ModuleInfo, readModule } from './wasm/reader.js';
+import { safeNames } from './wasm/names.js';
+import { type ModuleInfo, readModule, usesAtomics } from './wasm/reader.js';
 import { WA } from './wasm-api.js';
 
 /** True when the raw module already follows the host-allocator ABI. */
@@ -60,6 +62,7 @@ export function preflight(info: ModuleInfo, options: TransformOptions): Layout {
         info.exports.map((e) => e.name),
         [...info.names.functions.values()],
         info.imports.map((i) => i.module),
+        info.assemblyScriptData,
       );
   if (marker) {
     throw new HostAllocError(
@@ -166,17 +169,15 @@ export async function transform(input: Uint8Array, options: TransformOptions = {
     );
   }
   const glueExports = options.glue === undefined ? undefined : readGlue(options.glue).exports;
-  // binaryen reads names as C strings: an empty name, or one with a NUL, cannot be looked up
-  // again (binaryen aborts), and duplicates are ambiguous. Such a name section is dropped, and the
-  // module is handled as stripped.
-  const fnNames = [...info.names.functions.values()];
-  const unusableNames =
-    fnNames.some((n) => n === '' || n.includes('\0')) || new Set(fnNames).size !== fnNames.length;
-  const binaryenInput = unusableNames ? withoutCustomSection(bytes, info, 'name') : bytes;
+  // binaryen reads names as C strings and keys functions by them: empty, NUL-carrying and duplicate
+  // names are made unique (src/wasm/names.ts) rather than the name section dropped.
+  const named = info.nameSectionMalformed ? null : safeNames(bytes, info, isAllocatorName);
+  if (named) info.names.functions = named.functions;
+  const binaryenInput = named ? named.bytes : bytes;
   const hasDwarf = info.customSections.some((s) => s.name.startsWith('.debug_'));
-  const hadNames = !unusableNames && info.customSections.some((s) => s.name === 'name');
+  const hadNames = info.customSections.some((s) => s.name === 'name');
   const features = {
-    atomics: layout0.memory.shared,
+    atomics: layout0.memory.shared || usesAtomics(bytes, info),
     memory64: layout0.memory.is64,
     exceptions: info.tags.length > 0,
   };
@@ -314,6 +315,7 @@ function identifyFamily(
     fingerprints,
     importModule: input.importModule,
   });
+  found.push(...identifyMore(b, mod, before, found, names));
   const foundSet = new Set(found.map((m) => m.func));
   const prelim = stateOf(foundSet);
   // Directly, or through a helper that is not itself a member (internal_memalign -> dispose_chunk).
@@ -346,19 +348,6 @@ function analysisMember(a: AnalysisMatch, names: string[]): FoundMember {
     skip: 0,
     stateParam: false,
   };
-}
-
-/** `bytes` without the custom sections called `name`. */
-function withoutCustomSection(bytes: Uint8Array, info: ModuleInfo, name: string): Uint8Array {
-  const drop = info.customSections.filter((c) => c.name === name);
-  const parts: Uint8Array[] = [];
-  let at = 0;
-  for (const c of drop) {
-    parts.push(bytes.subarray(at, c.start));
-    at = c.end;
-  }
-  parts.push(bytes.subarray(at));
-  return Buffer.concat(parts);
 }
 
 /** Number of defined (not imported) functions. */
