@@ -18,6 +18,7 @@ import { type FoundMember, findAllocator, functionExports } from '../passes/find
 import { matchFingerprints } from '../passes/fingerprint.js';
 import { type AnalysisMatch, identifyByAnalysis, isMemsetShaped } from '../passes/identify-by-analysis.js';
 import { identifyMore } from '../passes/identify-more.js';
+import { neutraliseInitializers } from '../passes/neutralise-initializer.js';
 import {
   adapterImportName,
   checkSignatures,
@@ -218,6 +219,16 @@ export async function transform(input: Uint8Array, options: TransformOptions = {
       );
       generated.add(f);
     }
+    for (const f of neutraliseInitializers(
+      b,
+      mod,
+      before,
+      state.regions,
+      new Set(members.map((m) => m.func)),
+    ))
+      warnings.push(
+        `removed the old allocator's initialisation inlined into ${label(f)}: it would set up a heap nobody uses`,
+      );
     if (!options.keepExports) for (const e of familyExports) mod.removeExport(e);
 
     // Export the layout before stripping: exports are roots, and a module that exported nothing

@@ -89,6 +89,20 @@ describe('wrappers are followed to the real allocator', () => {
   });
 });
 
+describe('an allocator initialiser inlined into the constructor is removed', () => {
+  it('emmalloc at -O2: the bucket set-up and claim_more_memory leave __wasm_call_ctors', async () => {
+    const bytes = readFixture('emcc-emmalloc-O2-names');
+    const before = [...nameSectionFunctions(bytes).values()];
+    expect(before).toContain('claim_more_memory');
+    expect(before).not.toContain('initialize_emmalloc_heap'); // inlined, not a function of its own
+    const { bytes: out, report } = await transform(bytes);
+    expect(report.warnings).toContain(
+      "removed the old allocator's initialisation inlined into __wasm_call_ctors: it would set up a heap nobody uses",
+    );
+    expect([...nameSectionFunctions(out).values()]).not.toContain('claim_more_memory');
+  });
+});
+
 describe('features come from what the module uses', () => {
   it('atomics on a memory that is not shared', async () => {
     const bytes = readFixture('clang19-wasi-c-atomics');
