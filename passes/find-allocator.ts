@@ -37,6 +37,11 @@ export interface FoundMember {
   skip: number;
   /** Identified as an allocator internal that may take the allocator state as a first parameter. */
   stateParam: boolean;
+  /**
+   * Trailing parameters beyond the role's that the function ignores for our purposes (the size
+   * rustc's optimizer left on a dealloc whose align it dropped); an adapter accepts and drops them.
+   */
+  trailing?: number;
 }
 
 export interface FindAllocatorInput {

@@ -18,7 +18,7 @@
  *   callee of realloc  (ptr, old, align, new) -> ptr        rust_realloc (arguments checked)
  *                      (ptr, new) -> ptr                    realloc (arguments checked)
  *
- * A wrapper that calls more than one candidate, or passes other arguments, identifies nothing.
+ * A wrapper that calls two candidates for one role, or passes other arguments, identifies nothing.
  */
 
 import type { Binaryen, BinaryenModule } from '../src/binaryen.js';
@@ -32,16 +32,21 @@ type Wrapper = (typeof WRAPPERS)[number];
 /** Signature (parameter count, has result) -> role, per wrapper; plus which wrapper params feed which callee params. */
 const CALLEE_ROLES: Record<
   Wrapper,
-  { params: number; result: boolean; role: AllocRole; args: (number | null)[] }[]
+  { params: number; result: boolean; role: AllocRole; args: (number | null)[]; trailing?: number }[]
 > = {
   // Wrapper params: (size, align?) — argument 0 must be the size; the align may be computed.
+  // With __rdl_alloc inlined, the wrapper calls malloc(size) for small alignments and
+  // memalign(align, size) for the others.
   __wbindgen_malloc: [
     { params: 2, result: true, role: 'rust_alloc', args: [0, null] },
+    { params: 2, result: true, role: 'memalign', args: [1, 0] },
     { params: 1, result: true, role: 'malloc', args: [0] },
   ],
-  // Wrapper params: (ptr, size, align?).
+  // Wrapper params: (ptr, size, align?). A dealloc whose align the optimizer dropped keeps
+  // (ptr, size): free, the size ignored.
   __wbindgen_free: [
     { params: 3, result: false, role: 'rust_dealloc', args: [0, 1, null] },
+    { params: 2, result: false, role: 'free', args: [0, 1], trailing: 1 },
     { params: 1, result: false, role: 'free', args: [0] },
   ],
   // Wrapper params: (ptr, old, new, align?).
@@ -65,27 +70,114 @@ export function wasmBindgenMembers(
     const wrapper = exports.get(w) ?? (summaries.has(w) ? w : undefined);
     const s = wrapper === undefined ? undefined : summaries.get(wrapper);
     if (!s || s.imported || s.callIndirect) continue;
-    const matches: { func: string; role: AllocRole }[] = [];
+    const matches: { func: string; role: AllocRole; trailing: number }[] = [];
     for (const callee of s.calls) {
       const fi = b.getFunctionInfo(mod.getFunction(callee));
       if (fi.module !== '') continue;
       const nParams = b.expandType(fi.params).length;
       const hasResult = b.expandType(fi.results).length === 1;
-      const spec = CALLEE_ROLES[w].find((c) => c.params === nParams && c.result === hasResult);
-      if (!spec) continue;
       // Every call passes the wrapper's own parameters where the role needs them.
       const calls = s.callArgs.get(callee) ?? [];
-      const ok =
-        calls.length > 0 &&
-        calls.every((args) => spec.args.every((want, i) => want === null || args[i] === want));
-      if (ok) matches.push({ func: callee, role: spec.role });
+      const spec = CALLEE_ROLES[w].find(
+        (c) =>
+          c.params === nParams &&
+          c.result === hasResult &&
+          calls.length > 0 &&
+          calls.every((args) => c.args.every((want, i) => want === null || args[i] === want)),
+      );
+      if (spec) matches.push({ func: callee, role: spec.role, trailing: spec.trailing ?? 0 });
     }
-    if (matches.length !== 1) continue;
-    const { func, role } = matches[0]!;
-    if (known.has(func)) continue;
-    known.add(func);
-    out.push({
-      role,
+    // One callee per role (malloc and memalign may both be called); two for one role is ambiguous.
+    const roles = matches.map((m) => m.role);
+    if (new Set(roles).size !== roles.length) continue;
+    for (const { func, role, trailing } of matches) {
+      if (known.has(func)) continue;
+      known.add(func);
+      out.push({
+        role,
+        func,
+        index: indexOf(func),
+        exports: [],
+        identifiedBy: 'analysis',
+        imported: false,
+        skip: 0,
+        stateParam: false,
+        ...(trailing ? { trailing } : {}),
+      });
+    }
+  }
+  return out;
+}
+
+/**
+ * Rust's `__rust_realloc(ptr, old_size, align, new_size)` with the allocator inlined, found by data
+ * flow once the allocation members are known: among functions of that signature that touch the old
+ * allocator's state, the one whose every call to an allocation member passes its own new size
+ * (malloc(new), memalign(align, new), rust_alloc(new, align)) and whose every call to a free member
+ * (or to what a free member forwards its pointer to) passes its own pointer. Exactly one candidate
+ * or none.
+ */
+export function rustReallocByDataFlow(
+  b: Binaryen,
+  mod: BinaryenModule,
+  summaries: Map<string, FunctionSummary>,
+  members: FoundMember[],
+  touchesState: (f: string) => boolean,
+  indexOf: (func: string) => number,
+): FoundMember[] {
+  if (members.some((m) => m.role === 'rust_realloc' || m.role === 'realloc')) return [];
+  const P = b.i32;
+  const ALLOC_ARGS: Partial<Record<AllocRole, number[]>> = {
+    malloc: [3],
+    memalign: [2, 3],
+    rust_alloc: [3, 2],
+  };
+  const allocs = new Map<string, number[]>();
+  const frees = new Set<string>();
+  for (const m of members) {
+    const args = ALLOC_ARGS[m.role];
+    if (args) allocs.set(m.func, args);
+    if (m.role === 'free' || m.role === 'rust_dealloc') {
+      frees.add(m.func);
+      // dlmalloc-rs's dealloc checks the chunk, then calls its free with the pointer.
+      const s = summaries.get(m.func);
+      for (const c of s?.calls ?? []) {
+        const calls = s!.callArgs.get(c) ?? [];
+        const ci = b.getFunctionInfo(mod.getFunction(c));
+        if (ci.module === '' && ci.params === P && ci.results === b.none && calls.every((a) => a[0] === 0))
+          frees.add(c);
+      }
+    }
+  }
+  if (allocs.size === 0 || frees.size === 0) return [];
+  const memberSet = new Set(members.map((m) => m.func));
+  const sig4 = b.createType([P, P, P, P]);
+  const found: string[] = [];
+  for (const s of summaries.values()) {
+    if (s.imported || memberSet.has(s.name) || s.callIndirect || !touchesState(s.name)) continue;
+    const fi = b.getFunctionInfo(mod.getFunction(s.name));
+    if (fi.params !== sig4 || fi.results !== P) continue;
+    let alloc = false;
+    let free = false;
+    let ok = true;
+    for (const c of s.calls) {
+      const calls = s.callArgs.get(c) ?? [];
+      const want = allocs.get(c);
+      if (want) {
+        alloc = true;
+        ok &&= calls.every((a) => want.every((w, i) => a[i] === w));
+      } else if (frees.has(c)) {
+        free = true;
+        ok &&= calls.every((a) => a[0] === 0);
+      }
+    }
+    if (ok && alloc && free) found.push(s.name);
+  }
+  if (found.length !== 1) return [];
+  const func = found[0]!;
+  return [
+    {
+      role: 'rust_realloc',
       func,
       index: indexOf(func),
       exports: [],
@@ -93,7 +185,6 @@ export function wasmBindgenMembers(
       imported: false,
       skip: 0,
       stateParam: false,
-    });
-  }
-  return out;
+    },
+  ];
 }

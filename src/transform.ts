@@ -13,6 +13,7 @@
 import { type AllocatorState, allocatorState, touchedRegions } from '../passes/allocator-state.js';
 import { callocAlwaysClear } from '../passes/calloc-always-clear.js';
 import { checkHazards } from '../passes/check-hazards.js';
+import { removeDeadStateReads } from '../passes/dead-state-reads.js';
 import { exportLayout, memoryName } from '../passes/export-layout.js';
 import { type FoundMember, findAllocator, functionExports } from '../passes/find-allocator.js';
 import { matchFingerprints } from '../passes/fingerprint.js';
@@ -229,6 +230,7 @@ export async function transform(input: Uint8Array, options: TransformOptions = {
       warnings.push(
         `removed the old allocator's initialisation inlined into ${label(f)}: it would set up a heap nobody uses`,
       );
+    removeDeadStateReads(b, mod, state.regions, layout0.memory.initialPages * 65536, generated);
     if (!options.keepExports) for (const e of familyExports) mod.removeExport(e);
 
     // Export the layout before stripping: exports are roots, and a module that exported nothing
@@ -326,7 +328,7 @@ function identifyFamily(
     fingerprints,
     importModule: input.importModule,
   });
-  found.push(...identifyMore(b, mod, before, found, names));
+  found.push(...identifyMore(b, mod, before, found, names, stateOf));
   const foundSet = new Set(found.map((m) => m.func));
   const prelim = stateOf(foundSet);
   // Directly, or through a helper that is not itself a member (internal_memalign -> dispose_chunk).
