@@ -394,7 +394,7 @@ function requireCore(members: FoundMember[], options: TransformOptions, warnings
   if (missing.length === 0) return;
   const msg =
     `could not find ${missing.join(' and ')}: no export, name-section entry or glue mapping names ${missing.length > 1 ? 'them' : 'it'}. ` +
-    `Name ${missing.length > 1 ? 'them' : 'it'} with --alloc ${missing[0]}=EXPORT_OR_$FUNCTION, pass the Emscripten glue with --glue, or rebuild with names (--profiling-funcs)`;
+    `Name ${missing.length > 1 ? 'them' : 'it'} with --alloc ${missing[0]}=EXPORT_OR_$FUNCTION, pass the Emscripten glue with --glue, or rebuild keeping the name section (emcc --profiling-funcs; clang and rustc keep it unless stripped)`;
   if (!options.force) throw new HostAllocError(ErrorCodes.ALLOCATOR_NOT_FOUND, msg, { details: { missing } });
   warnings.push(`forced: ${msg}`);
 }
