@@ -15,7 +15,8 @@
  * and the residue check then refuses the module as before.
  *
  * Constructors: the start function, the functions exported as `_initialize` or
- * `__wasm_call_ctors`, the function named `__wasm_call_ctors`, and what `_initialize` calls.
+ * `__wasm_call_ctors`, the function named `__wasm_call_ctors`, and the function `_initialize` only
+ * forwards to.
  */
 
 import type { Binaryen, BinaryenModule, ExpressionRef } from '../src/binaryen.js';
@@ -23,6 +24,7 @@ import type { FunctionSummary } from '../src/walk.js';
 import { walk } from '../src/walk.js';
 import { type Region, touchedRegions } from './allocator-state.js';
 import { functionExports } from './find-allocator.js';
+import { wrappedCallee } from './follow-wrappers.js';
 
 /** Bytes around a state region that still count as its neighbouring fields (an array of structs). */
 const NEAR = 16;
@@ -44,8 +46,10 @@ function constructors(
     if (f) out.add(f);
   }
   if (summaries.has('__wasm_call_ctors')) out.add('__wasm_call_ctors');
+  // wasi-libc's `_initialize` only calls `__wasm_call_ctors` (stripped: by index).
   const init = exports.get('_initialize');
-  for (const c of init ? (summaries.get(init)?.calls ?? []) : []) out.add(c);
+  const inner = init ? wrappedCallee(b, mod, init) : null;
+  if (inner) out.add(inner);
   return out;
 }
 

@@ -20,6 +20,7 @@ import { readModule, usesAtomics } from '../src/wasm/reader.js';
 import { expectRefusal } from './errors.js';
 import { readFixture } from './harness/fixtures.js';
 import { WA, type WasmInstance } from './harness/wasm.js';
+import { watToWasm } from './passes/wat.js';
 
 const sha256 = (b: Uint8Array | Uint8ClampedArray): string => createHash('sha256').update(b).digest('hex');
 
@@ -259,5 +260,53 @@ describe('wasm-bindgen: @jsquash/png (Rust, stripped) through its own glue', () 
     const heap = createHostAllocator();
     expect(await run(bytes, heap)).toEqual(original);
     expect(heap.stats().mallocs).toBeGreaterThan(0);
+  });
+});
+
+describe('neutralise-initializer removes only what sets up old allocator state', () => {
+  // A bump allocator whose state is the word at 1024; the constructor sets it up (one statement),
+  // calls the allocator's internal `refill` (another), and stores user data at 2048 (a third).
+  const module = (userStatement: string) => `
+    (module
+      (memory (export "memory") 1)
+      (global $sp (mut i32) (i32.const 65536))
+      (func $refill (result i32)
+        (i32.store (i32.const 1024) (i32.add (i32.load (i32.const 1024)) (i32.const 16)))
+        (i32.load (i32.const 1024)))
+      (func $malloc (export "malloc") (param $n i32) (result i32)
+        (local $p i32)
+        (local.set $p (i32.load (i32.const 1024)))
+        (i32.store (i32.const 1024) (i32.add (local.get $p) (i32.and (i32.add (local.get $n) (i32.const 15)) (i32.const -16))))
+        (local.get $p))
+      (func $free (export "free") (param i32))
+      (func $__wasm_call_ctors (export "_initialize")
+        (i32.store (i32.const 1024) (i32.const 4096))
+        (drop (call $refill))
+        ${userStatement})
+      (func (export "user") (result i32) (i32.load (i32.const 2048)))
+      (func (export "use") (param i32) (result i32) (call $malloc (local.get 0))))`;
+
+  it('a separate user statement stays and runs', async () => {
+    const bytes = watToWasm(module('(i32.store (i32.const 2048) (i32.const 7))'));
+    const { bytes: out, report } = await transform(bytes);
+    expect(report.warnings.filter((w) => w.startsWith('removed the old'))).toEqual([
+      "removed the old allocator's initialisation inlined into __wasm_call_ctors: it would set up a heap nobody uses",
+    ]);
+    const heap = createHostAllocator();
+    const instance = new WA.Instance(new WA.Module(out), { [report.importModule]: { ...heap.imports } });
+    heap.attach(instance);
+    const exports = instance.exports as Record<string, (...a: number[]) => number>;
+    exports['_initialize']!();
+    expect(exports['user']!()).toBe(7);
+    expect(exports['use']!(24)).toBeGreaterThanOrEqual(report.layout.heapBase.value);
+  });
+
+  it('a statement that also writes user data is kept, and the module refused', async () => {
+    const bytes = watToWasm(
+      module(
+        '(if (i32.load (i32.const 2052)) (then (i32.store (i32.const 2048) (i32.const 7)) (i32.store (i32.const 1024) (i32.const 0))))',
+      ),
+    );
+    await expectRefusal(transform(bytes), 'HA020', /__wasm_call_ctors/);
   });
 });
