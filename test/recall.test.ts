@@ -11,6 +11,7 @@ import { join } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { gunzipSync } from 'node:zlib';
 import { describe, expect, it } from 'vitest';
+import { wrappedCallee } from '../passes/follow-wrappers.js';
 import { gcRuntimeMarker, internalRoleOfName, roleOfName } from '../src/conventions.js';
 import { createHostAllocator } from '../src/host/index.js';
 import { transform } from '../src/index.js';
@@ -20,7 +21,7 @@ import { readModule, usesAtomics } from '../src/wasm/reader.js';
 import { expectRefusal } from './errors.js';
 import { readFixture } from './harness/fixtures.js';
 import { WA, type WasmInstance } from './harness/wasm.js';
-import { watToWasm } from './passes/wat.js';
+import { B, watToWasm } from './passes/wat.js';
 
 const sha256 = (b: Uint8Array | Uint8ClampedArray): string => createHash('sha256').update(b).digest('hex');
 
@@ -308,5 +309,46 @@ describe('neutralise-initializer removes only what sets up old allocator state',
       ),
     );
     await expectRefusal(transform(bytes), 'HA020', /__wasm_call_ctors/);
+  });
+});
+
+describe('follow-wrappers takes only exact forwarding', () => {
+  const module = (mallocBody: string) => `
+    (module
+      (memory (export "memory") 1)
+      (global $sp (mut i32) (i32.const 65536))
+      (func $impl (param $n i32) (result i32)
+        (local $p i32)
+        (local.set $p (i32.load (i32.const 1024)))
+        (i32.store (i32.const 1024) (i32.add (local.get $p) (local.get $n)))
+        (local.get $p))
+      (func $malloc (export "malloc") (param $n i32) (result i32) ${mallocBody})
+      (func $free (export "free") (param i32))
+      (func (export "direct") (param i32) (result i32) (call $impl (local.get 0))))`;
+
+  const callee = (body: string): string | null => {
+    const mod = B.readBinary(watToWasm(module(body)));
+    try {
+      return wrappedCallee(B, mod, 'malloc');
+    } finally {
+      mod.dispose();
+    }
+  };
+
+  it('forwarding its parameter makes a wrapper; a changed, reordered or extra argument does not', () => {
+    expect(callee('(call $impl (local.get $n))')).toBe('impl');
+    expect(callee('(return (call $impl (local.get $n)))')).toBe('impl');
+    expect(callee('(call $impl (i32.add (local.get $n) (i32.const 8)))')).toBeNull();
+    expect(callee('(drop (call $impl (local.get $n))) (call $impl (local.get $n))')).toBeNull();
+  });
+
+  it('a wrapper that forwards its parameter: the callee is replaced as malloc too', async () => {
+    const { report } = await transform(watToWasm(module('(call $impl (local.get $n))')));
+    expect(report.replaced.map((r) => [r.role, r.name, r.identifiedBy])).toEqual(
+      expect.arrayContaining([
+        ['malloc', 'impl', 'analysis'],
+        ['malloc', 'malloc', 'export'],
+      ]),
+    );
   });
 });
