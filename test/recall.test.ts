@@ -19,7 +19,8 @@ import { customSection, moduleBytes, name, section, uleb, vec } from '../src/was
 import { safeNames } from '../src/wasm/names.js';
 import { readModule, usesAtomics } from '../src/wasm/reader.js';
 import { expectRefusal } from './errors.js';
-import { readFixture } from './harness/fixtures.js';
+import { getFixture, readFixture } from './harness/fixtures.js';
+import { instantiateOriginal, instantiateWith, moduleAllocator, runWorkloads } from './harness/run.js';
 import { WA, type WasmInstance } from './harness/wasm.js';
 import { B, watToWasm } from './passes/wat.js';
 
@@ -111,16 +112,29 @@ describe('an allocator initialiser inlined into the constructor is removed', () 
 });
 
 describe('features come from what the module uses', () => {
-  it('atomics on a memory that is not shared', async () => {
-    const bytes = readFixture('clang19-wasi-c-atomics');
+  it('atomics on a memory that is not shared: transformed, runs identically (differential)', async () => {
+    const bytes = new Uint8Array(
+      readFileSync(join(import.meta.dirname, '..', 'fixtures', 'features', 'clang19-wasi-c-atomics.wasm')),
+    );
     const info = readModule(bytes);
     expect(info.memories[0]!.limits.shared).toBe(false);
     expect(usesAtomics(bytes, info)).toBe(true);
-    expect(
-      usesAtomics(readFixture('clang19-wasi-c-stdio'), readModule(readFixture('clang19-wasi-c-stdio'))),
-    ).toBe(false);
-    const { report } = await transform(bytes);
+    const stdio = readFixture('clang19-wasi-c-stdio');
+    expect(usesAtomics(stdio, readModule(stdio))).toBe(false);
+    // Same workload source and build as the clang-19 fixtures in the manifest (wl_* and growth).
+    const entry = { ...getFixture('clang19-wasi-c-stdio'), name: 'clang19-wasi-c-atomics' };
+    const original = instantiateOriginal(bytes, entry);
+    const expected = runWorkloads(original, moduleAllocator(original, entry), entry);
+    const { bytes: out, report } = await transform(bytes);
     expect(report.status).toBe('transformed');
+    const heap = createHostAllocator();
+    const plugin = instantiateWith(out, { [report.importModule]: { ...heap.imports } });
+    heap.attach(plugin.instance!);
+    const actual = runWorkloads(plugin, { malloc: (n) => heap.malloc(n), free: (p) => heap.free(p) }, entry);
+    expect(actual).toEqual(expected);
+    expect(heap.stats().mallocs).toBeGreaterThan(0);
+    expect((plugin.instance!.exports['ticket'] as () => number)()).toBe(0);
+    expect((plugin.instance!.exports['ticket'] as () => number)()).toBe(1);
   });
 });
 
