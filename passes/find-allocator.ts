@@ -39,6 +39,11 @@ export interface FoundMember {
   stateParam: boolean;
   /** What analysis saw, when identifiedBy is 'analysis' (carried into the report). */
   evidence?: string;
+  /**
+   * Trailing parameters beyond the role's that the function ignores for our purposes (the size
+   * rustc's optimizer left on a dealloc whose align it dropped); an adapter accepts and drops them.
+   */
+  trailing?: number;
 }
 
 export interface FindAllocatorInput {
@@ -146,11 +151,12 @@ function resolveFunctionRef(
 ): string {
   if (ref.startsWith('$')) {
     const key = ref.slice(1);
-    if (names.includes(key)) return key;
+    // `$N` is the absolute function index (imports included), as inspect and messages print it;
+    // binaryen's own names of unnamed functions count defined functions only, so they are not used.
     if (/^\d+$/.test(key)) {
       const byIndex = names[Number(key)];
       if (byIndex !== undefined) return byIndex;
-    }
+    } else if (names.includes(key)) return key;
     throw new HostAllocError(
       ErrorCodes.BAD_OPTION,
       `--alloc ${role}=${ref}: no function named or numbered '${key}' (run 'wasm-hostalloc inspect' to list candidates)`,

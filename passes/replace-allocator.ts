@@ -92,11 +92,16 @@ export function checkSignatures(
     const params = typesOf(b, fi.params);
     const results = typesOf(b, fi.results);
     const wantParams = expectedTypes(b, want.params, memory64);
-    const extra = params.length - wantParams.length;
+    const trailing = m.trailing ?? 0;
+    const extra = params.length - wantParams.length - trailing;
     // Only internals known to take the allocator's state first may have a parameter dropped.
     m.skip = m.stateParam && extra === 1 && params[0] === P && !m.imported ? 1 : 0;
+    const rest = params.slice(m.skip + wantParams.length);
     if (
-      !sameTypes(params.slice(m.skip), wantParams) ||
+      !sameTypes(params.slice(m.skip, m.skip + wantParams.length), wantParams) ||
+      rest.length !== trailing ||
+      rest.some((t) => t !== P) ||
+      (trailing > 0 && (m.imported || !DIRECT_IMPORT[m.role])) ||
       !sameTypes(results, expectedTypes(b, want.results, memory64))
     ) {
       throw new HostAllocError(
@@ -146,7 +151,7 @@ export function replaceAllocator(
     }
     mod.removeFunction(m.func);
     swapped.add(m.func);
-    if (direct && m.skip === 0) {
+    if (direct && m.skip === 0 && !m.trailing) {
       const { params, results } = sigTypes(direct);
       mod.addFunctionImport(m.func, opts.importModule, direct, params, results);
       hostImports.add(direct);
@@ -155,7 +160,7 @@ export function replaceAllocator(
         replacement: { kind: 'import', module: opts.importModule, name: direct },
       });
     } else {
-      const over = buildAdapter(b, mod, m.role, m.func, m.skip, P, opts, helper);
+      const over = buildAdapter(b, mod, m.role, m.func, m.skip, P, opts, helper, m.trailing ?? 0);
       replaced.push({ ...publicMember(m), replacement: { kind: 'adapter', over } });
     }
   }
@@ -183,6 +188,7 @@ function buildAdapter(
   P: TypeRef,
   opts: ReplaceOptions,
   helper: (imp: HostImport) => string,
+  trailing = 0,
 ): HostImport[] {
   const is64 = opts.memory64;
   const c = (v: number): ExpressionRef => (is64 ? mod.i64.const(BigInt(v)) : mod.i32.const(v));
@@ -195,6 +201,7 @@ function buildAdapter(
   const params = b.createType([
     ...Array.from({ length: skip }, () => P),
     ...spec.params.map((s) => (s === 'P' ? P : b.i32)),
+    ...Array.from({ length: trailing }, () => P),
   ]);
   const results = b.createType(spec.results.map((s) => (s === 'P' ? P : b.i32)));
   const mem = opts.memoryName;

@@ -97,12 +97,16 @@ const C_NAMES: Record<Exclude<AllocRole, `rust_${string}`>, string[]> = {
   malloc_usable_size: ['malloc_usable_size', 'dlmalloc_usable_size', 'emmalloc_usable_size'],
 };
 
-/** Rust's allocator shims, unmangled (rustc up to ~1.70) and the mangled `__rustc::` forms of newer rustc. */
-const RUST_SHIMS: Record<`rust_${string}` & AllocRole, string> = {
-  rust_alloc: '__rust_alloc',
-  rust_dealloc: '__rust_dealloc',
-  rust_realloc: '__rust_realloc',
-  rust_alloc_zeroed: '__rust_alloc_zeroed',
+/**
+ * Rust's allocator shims: `__rust_*` (what code calls), `__rdl_*` (the default System allocator)
+ * and `__rg_*` (a #[global_allocator]), all with the same signatures; unmangled (rustc up to ~1.70),
+ * as the mangled or demangled `__rustc::` forms of newer rustc, or demangled by a tool.
+ */
+const RUST_SHIMS: Record<`rust_${string}` & AllocRole, string[]> = {
+  rust_alloc: ['__rust_alloc', '__rdl_alloc', '__rg_alloc'],
+  rust_dealloc: ['__rust_dealloc', '__rdl_dealloc', '__rg_dealloc'],
+  rust_realloc: ['__rust_realloc', '__rdl_realloc', '__rg_realloc'],
+  rust_alloc_zeroed: ['__rust_alloc_zeroed', '__rdl_alloc_zeroed', '__rg_alloc_zeroed'],
 };
 
 /** The role a function or export name denotes, or undefined. */
@@ -110,13 +114,16 @@ export function roleOfName(name: string): AllocRole | undefined {
   for (const [role, names] of Object.entries(C_NAMES)) {
     if (names.includes(name)) return role as AllocRole;
   }
-  for (const [role, shim] of Object.entries(RUST_SHIMS)) {
-    if (name === shim) return role as AllocRole;
-    // v0 mangling of `__rustc::__rust_alloc`: …12___rust_alloc (length-prefixed, no hash), or the
-    // demangled form when a tool rewrote the name section.
-    if (name.endsWith(`::${shim}`)) return role as AllocRole;
-    const v0 = `${shim.length}${shim}`;
-    if (name.startsWith('_R') && name.endsWith(v0)) return role as AllocRole;
+  for (const [role, shims] of Object.entries(RUST_SHIMS)) {
+    for (const shim of shims) {
+      if (name === shim) return role as AllocRole;
+      // v0 mangling of `__rustc::__rust_alloc`: …12___rust_alloc (length-prefixed, no hash), or the
+      // demangled form when a tool rewrote the name section.
+      if (name.endsWith(`::${shim}`)) return role as AllocRole;
+      // v0 separates an identifier starting with `_` from its length by one more `_`.
+      const v0 = [`${shim.length}_${shim}`, `${shim.length}${shim}`];
+      if (name.startsWith('_R') && v0.some((v) => name.endsWith(v))) return role as AllocRole;
+    }
   }
   return undefined;
 }
@@ -130,8 +137,18 @@ export function roleOfName(name: string): AllocRole | undefined {
  */
 export function internalRoleOfName(name: string): AllocRole | undefined {
   if (name === 'internal_memalign') return 'memalign';
-  const m = /Dlmalloc\$LT\$A\$GT\$\d+(malloc|free|memalign|realloc)17h[0-9a-f]{16}E/.exec(name);
+  // Legacy mangling (`_ZN8dlmalloc8dlmalloc17Dlmalloc$LT$A$GT$6malloc17h…E`), and its demangled
+  // spelling as wasm-bindgen and wasm-opt --profiling builds keep it
+  // (`dlmalloc::dlmalloc::Dlmalloc<A>::malloc::h…`, with or without the hash).
+  const m =
+    /Dlmalloc\$LT\$A\$GT\$\d+(malloc|free|memalign|realloc)17h[0-9a-f]{16}E/.exec(name) ??
+    /^dlmalloc::dlmalloc::Dlmalloc<A>::(malloc|free|memalign|realloc)(::h[0-9a-f]{16})?$/.exec(name);
   return m ? (m[1] as AllocRole) : undefined;
+}
+
+/** True for a name that identifies an allocator-family member by itself. */
+export function isAllocatorName(name: string): boolean {
+  return roleOfName(name) !== undefined || internalRoleOfName(name) !== undefined;
 }
 
 /**
@@ -154,16 +171,29 @@ export function gcRuntimeMarker(
   exports: string[],
   functionNames: string[],
   importModules: string[],
+  assemblyScriptData = false,
 ): string | undefined {
   const ex = new Set(exports);
   if (ex.has('__collect') || (ex.has('__pin') && ex.has('__unpin')) || ex.has('__rtti_base')) {
     return 'AssemblyScript runtime with a garbage collector (exports __collect/__pin/__rtti_base)';
   }
-  if (
-    importModules.includes('gojs') ||
-    functionNames.some((n) => n === 'runtime.alloc' || n === 'runtime.GC')
-  ) {
-    return 'TinyGo runtime with a garbage collector (runtime.alloc / gojs imports)';
+  // AssemblyScript without exported runtime helpers: its runtime's functions are named
+  // `~lib/rt/itcms/__new`, `~lib/rt/tlsf/__alloc`, `~lib/rt/stub/__alloc`…, and stripped, its data
+  // still holds the runtime's file names as UTF-16 strings.
+  if (assemblyScriptData || functionNames.some((n) => n.startsWith('~lib/rt/'))) {
+    return 'AssemblyScript runtime (~lib/rt/ in its function names or data: a managed heap whose objects carry runtime headers)';
+  }
+  // Go's gc toolchain (runtime.mallocgc; GOOS=js imports from `go` up to Go 1.20, `gojs` since) and
+  // TinyGo (runtime.alloc; `gojs` or `env` imports).
+  if (functionNames.some((n) => n === 'runtime.mallocgc' || n === 'runtime.gcStart')) {
+    return 'Go runtime with a garbage collector (runtime.mallocgc)';
+  }
+  if (functionNames.some((n) => n === 'runtime.alloc' || n === 'runtime.GC')) {
+    return 'TinyGo runtime with a garbage collector (runtime.alloc)';
+  }
+  if (importModules.includes('go')) return 'Go runtime with a garbage collector (imports from module `go`)';
+  if (importModules.includes('gojs')) {
+    return 'Go or TinyGo runtime with a garbage collector (imports from module `gojs`)';
   }
   if (functionNames.includes('GC_malloc') || functionNames.includes('GC_init')) {
     return 'Boehm-style garbage collector (GC_malloc)';

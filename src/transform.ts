@@ -15,6 +15,7 @@
 import { type AllocatorState, allocatorState, touchedRegions } from '../passes/allocator-state.js';
 import { callocAlwaysClear } from '../passes/calloc-always-clear.js';
 import { checkHazards } from '../passes/check-hazards.js';
+import { removeDeadStateReads } from '../passes/dead-state-reads.js';
 import {
   exportLayout,
   GROW_FUNCTION,
@@ -27,6 +28,8 @@ import { findGrowImport } from '../passes/find-grow-import.js';
 import { matchFingerprints } from '../passes/fingerprint.js';
 import { describeRefusedRead, planHeaderReads } from '../passes/header-reads.js';
 import { type AnalysisMatch, identifyByAnalysis, isMemsetShaped } from '../passes/identify-by-analysis.js';
+import { identifyMore } from '../passes/identify-more.js';
+import { neutraliseInitializers } from '../passes/neutralise-initializer.js';
 import {
   adapterImportName,
   checkSignatures,
@@ -50,6 +53,7 @@ import {
   HOST_IMPORT_SIGNATURES,
   HOST_IMPORTS,
   type HostImport,
+  isAllocatorName,
   isEmscripten,
 } from './conventions.js';
 import { ErrorCodes, HostAllocError } from './errors.js';
@@ -64,10 +68,12 @@ import {
   functionNames,
   headerProbes,
   type NegativeProbe,
+  summarize,
   summarizeAll,
 } from './walk.js';
+import { safeNames } from './wasm/names.js';
 import { pointerFlow } from './wasm/pointer-flow.js';
-import { type ModuleInfo, readModule } from './wasm/reader.js';
+import { type ModuleInfo, readModule, usesAtomics } from './wasm/reader.js';
 import { WA } from './wasm-api.js';
 
 /** True when the raw module already follows the host-allocator ABI. */
@@ -88,6 +94,7 @@ export function preflight(info: ModuleInfo, options: TransformOptions, bytes?: U
         info.exports.map((e) => e.name),
         [...info.names.functions.values()],
         info.imports.map((i) => i.module),
+        info.assemblyScriptData,
       );
   if (marker) {
     throw new HostAllocError(
@@ -203,17 +210,15 @@ export async function transform(input: Uint8Array, options: TransformOptions = {
   }
   const glue = options.glue === undefined ? undefined : readGlue(options.glue);
   const glueExports = glue?.exports;
-  // binaryen reads names as C strings: an empty name, or one with a NUL, cannot be looked up
-  // again (binaryen aborts), and duplicates are ambiguous. Such a name section is dropped, and the
-  // module is handled as stripped.
-  const fnNames = [...info.names.functions.values()];
-  const unusableNames =
-    fnNames.some((n) => n === '' || n.includes('\0')) || new Set(fnNames).size !== fnNames.length;
-  const binaryenInput = unusableNames ? withoutCustomSection(bytes, info, 'name') : bytes;
+  // binaryen reads names as C strings and keys functions by them: empty, NUL-carrying and duplicate
+  // names are made unique (src/wasm/names.ts) rather than the name section dropped.
+  const named = info.nameSectionMalformed ? null : safeNames(bytes, info, isAllocatorName);
+  if (named) info.names.functions = named.functions;
+  const binaryenInput = named ? named.bytes : bytes;
   const hasDwarf = info.customSections.some((s) => s.name.startsWith('.debug_'));
-  const hadNames = !unusableNames && info.customSections.some((s) => s.name === 'name');
+  const hadNames = info.customSections.some((s) => s.name === 'name');
   const features = {
-    atomics: layout0.memory.shared,
+    atomics: layout0.memory.shared || usesAtomics(bytes, info),
     memory64: layout0.memory.is64,
     exceptions: info.tags.length > 0,
   };
@@ -320,6 +325,21 @@ export async function transform(input: Uint8Array, options: TransformOptions = {
         `${[...fns].map(label).join(', ')}: malloc_usable_size read the chunk header; it now asks the host (host_usable_size)`,
       );
     }
+    // Code that only sets up or pings the old allocator's state: removed. The functions changed are
+    // summarised again for the residue check.
+    const neutralised = neutraliseInitializers(b, mod, before, state.regions, family);
+    for (const f of neutralised)
+      warnings.push(
+        `removed the old allocator's initialisation inlined into ${label(f)}: it would set up a heap nobody uses`,
+      );
+    const pinged = removeDeadStateReads(
+      b,
+      mod,
+      state.regions,
+      layout0.memory.initialPages * 65536,
+      generated,
+    );
+    for (const f of new Set([...neutralised, ...pinged])) before.set(f, summarize(b, mod, f));
     if (options.dropExports) {
       // Exports the glue reaches stay: it would break without them.
       const used = new Set(glue?.symbols.values());
@@ -333,7 +353,7 @@ export async function transform(input: Uint8Array, options: TransformOptions = {
     const emscripten = isEmscripten({
       exports: info.exports.map((e) => e.name),
       imports: info.imports.map((i) => i.name),
-      functionNames: fnNames,
+      functionNames: [...info.names.functions.values()],
       glue: glueExports !== undefined,
     });
     exportLayout(
@@ -467,6 +487,7 @@ function identifyFamily(
     fingerprints,
     importModule: input.importModule,
   });
+  found.push(...identifyMore(b, mod, before, found, names, stateOf));
   const foundSet = new Set(found.map((m) => m.func));
   const prelim = stateOf(foundSet);
   // Directly, or through a helper that is not itself a member (internal_memalign -> dispose_chunk).
@@ -500,19 +521,6 @@ function analysisMember(a: AnalysisMatch, names: string[]): FoundMember {
     stateParam: false,
     evidence: a.why,
   };
-}
-
-/** `bytes` without the custom sections called `name`. */
-function withoutCustomSection(bytes: Uint8Array, info: ModuleInfo, name: string): Uint8Array {
-  const drop = info.customSections.filter((c) => c.name === name);
-  const parts: Uint8Array[] = [];
-  let at = 0;
-  for (const c of drop) {
-    parts.push(bytes.subarray(at, c.start));
-    at = c.end;
-  }
-  parts.push(bytes.subarray(at));
-  return Buffer.concat(parts);
 }
 
 /** Number of defined (not imported) functions. */
@@ -551,7 +559,7 @@ function requireCore(
   if (missing.length === 0) return;
   const msg =
     `could not find ${missing.join(' and ')}: no export, name-section entry or glue mapping names ${missing.length > 1 ? 'them' : 'it'}. ` +
-    `Name ${missing.length > 1 ? 'them' : 'it'} with --alloc ${missing[0]}=EXPORT_OR_$FUNCTION, pass the Emscripten glue with --glue, or rebuild with names (--profiling-funcs)`;
+    `Name ${missing.length > 1 ? 'them' : 'it'} with --alloc ${missing[0]}=EXPORT_OR_$FUNCTION, pass the Emscripten glue with --glue, or rebuild keeping the name section (emcc --profiling-funcs; clang and rustc keep it unless stripped)`;
   if (!options.force) throw new HostAllocError(ErrorCodes.ALLOCATOR_NOT_FOUND, msg, { details: { missing } });
   void warnings;
   forced.push(msg);

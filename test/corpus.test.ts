@@ -79,6 +79,27 @@ const EXPECTED: Record<string, Expected> = {
     // The initial memory is large enough for the workload: the host heap does not grow.
     grows: false,
   },
+  // Issue #15. emcc 3.1.x glue (`Module["ready"]`, `{ a: wasmImports }`), embind, dlmalloc.
+  '@jsquash/webp encoder': {
+    outcome: 'transformed',
+    replaced: { malloc: 'glue', free: 'glue' },
+    grows: false,
+  },
+  '@jsquash/webp decoder': {
+    outcome: 'transformed',
+    replaced: { malloc: 'glue', free: 'glue' },
+    grows: false,
+  },
+  '@jsquash/jxl encoder': {
+    outcome: 'transformed',
+    replaced: { malloc: 'glue', free: 'glue', realloc: 'analysis' },
+    grows: false,
+  },
+  '@jsquash/jxl decoder': {
+    outcome: 'transformed',
+    replaced: { malloc: 'glue', free: 'glue' },
+    grows: false,
+  },
 };
 
 async function runOriginal(p: CorpusPackage): Promise<unknown> {

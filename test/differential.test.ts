@@ -19,11 +19,6 @@ import { WA } from './harness/wasm.js';
 const REFUSED: Record<string, { code: string; why: RegExp }> = {
   // freelist.c's strdup has malloc inlined: it reads and writes the free list directly.
   'clang-nostdlib-freelist': { code: 'HA011', why: /strdup/ },
-  // emmalloc's heap initialiser is inlined into __wasm_call_ctors at -O2/-Oz: it would set up the
-  // old heap (claim_more_memory, sbrk) inside the host's.
-  'emcc-emmalloc-O2-names': { code: 'HA020', why: /__wasm_call_ctors/ },
-  'emcc-emmalloc-Oz-growth-names': { code: 'HA020', why: /__wasm_call_ctors/ },
-  'emcc-emmalloc-O2-growth': { code: 'HA020', why: /\$1 \(0x438/ },
   // Its exports are minified: without the glue nothing names malloc (the glue test is below).
   'emcc-O3-glue': { code: 'HA010', why: /--glue/ },
 };

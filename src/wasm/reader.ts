@@ -13,7 +13,7 @@
  */
 
 import { ErrorCodes, HostAllocError } from '../errors.js';
-import { bodyGrowsMemory, nextInstruction, TRUNCATED } from './instructions.js';
+import { bodyGrowsMemory, nextInstruction, skipLocals, TRUNCATED } from './instructions.js';
 
 /** A value type: 'i32' | 'i64' | 'f32' | 'f64' | 'v128' | 'funcref' | 'externref' | other reference types. */
 export type ValType = 'i32' | 'i64' | 'f32' | 'f64' | 'v128' | 'funcref' | 'externref' | (string & {});
@@ -210,6 +210,8 @@ export interface ModuleInfo {
   nameSectionMalformed: boolean;
   /** The type section uses GC-proposal forms (rec, sub, struct, array). */
   usesGC: boolean;
+  /** A data segment holds AssemblyScript's runtime file names (see hasAssemblyScriptRuntimeData). */
+  assemblyScriptData: boolean;
   numImportedFunctions: number;
   numImportedTables: number;
   numImportedMemories: number;
@@ -523,6 +525,7 @@ export function readModule(bytes: Uint8Array, limits: ReadLimits = {}): ModuleIn
     names: emptyNames(),
     nameSectionMalformed: false,
     usesGC: false,
+    assemblyScriptData: false,
     numImportedFunctions: 0,
     numImportedTables: 0,
     numImportedMemories: 0,
@@ -706,6 +709,7 @@ export function readModule(bytes: Uint8Array, limits: ReadLimits = {}): ModuleIn
     r.fail(`the data count section says ${info.dataCount} segments but there is no data section`);
   }
   if (nameSection !== null) readNameSection(bytes, nameSection, info);
+  info.assemblyScriptData = hasAssemblyScriptRuntimeData(bytes, info);
   return info;
 }
 
@@ -1149,4 +1153,42 @@ export function scanMemoryGrowDetailed(bytes: Uint8Array, info: ModuleInfo): Mem
  */
 export function scanMemoryGrow(bytes: Uint8Array, info: ModuleInfo): number[] {
   return scanMemoryGrowDetailed(bytes, info).grows;
+}
+
+/**
+ * True when some defined function uses a threads-proposal instruction (0xfe prefix: atomic loads,
+ * stores, read-modify-writes, wait/notify, fence). Emscripten and clang emit them on memories that
+ * are not shared, so the threads feature cannot be inferred from the memory alone. Functions that
+ * cannot be decoded count as using them (enabling a feature the module does not use is harmless).
+ */
+export function usesAtomics(bytes: Uint8Array, info: ModuleInfo): boolean {
+  for (const range of info.codeRanges) {
+    let p = skipLocals(bytes, range.start, range.end);
+    if (p < 0) return true;
+    while (p < range.end) {
+      if (bytes[p] === 0xfe) return true;
+      p = nextInstruction(bytes, p, range.end);
+      if (p < 0) return true;
+    }
+  }
+  return false;
+}
+
+const AS_RUNTIME_UTF16 = new Uint8Array([...'~lib/rt/'].flatMap((c) => [c.charCodeAt(0), 0]));
+
+/**
+ * True when a data segment holds the UTF-16 string `~lib/rt/`: AssemblyScript's runtime keeps its
+ * source file names (for abort messages) as UTF-16 strings, which survive stripping.
+ */
+export function hasAssemblyScriptRuntimeData(bytes: Uint8Array, info: ModuleInfo): boolean {
+  const needle = AS_RUNTIME_UTF16;
+  for (const seg of info.dataSegments) {
+    const { start, end } = seg.contents;
+    outer: for (let i = start; i + needle.length <= end; i++) {
+      if (bytes[i] !== 0x7e) continue;
+      for (let k = 1; k < needle.length; k++) if (bytes[i + k] !== needle[k]) continue outer;
+      return true;
+    }
+  }
+  return false;
 }

@@ -356,3 +356,124 @@ export const CORPUS: readonly CorpusPackage[] = [
   mozjpegDec,
   quickjs,
 ];
+
+// ------------------------------------------------- @jsquash/webp and @jsquash/jxl (issue #15)
+// Emscripten + embind image codecs (libwebp, libjxl), ES module factories like MozJPEG's above.
+
+type ImageCodec = {
+  encode: (data: Uint8ClampedArray, w: number, h: number, o: Record<string, unknown>) => Uint8Array | null;
+  decode: (b: Uint8Array) => { data: Uint8ClampedArray; width: number; height: number } | null;
+};
+
+const WEBP_OPTIONS = {
+  quality: 75,
+  target_size: 0,
+  target_PSNR: 0,
+  method: 4,
+  sns_strength: 50,
+  filter_strength: 60,
+  filter_sharpness: 0,
+  filter_type: 1,
+  partitions: 0,
+  segments: 4,
+  pass: 1,
+  show_compressed: 0,
+  preprocessing: 0,
+  autofilter: 0,
+  partition_limit: 0,
+  alpha_compression: 1,
+  alpha_filtering: 1,
+  alpha_quality: 100,
+  lossless: 0,
+  exact: 0,
+  image_hint: 0,
+  emulate_jpeg_size: 0,
+  thread_level: 0,
+  low_memory: 0,
+  near_lossless: 100,
+  use_delta_palette: 0,
+  use_sharp_yuv: 0,
+};
+
+const JXL_OPTIONS = {
+  effort: 3,
+  quality: 75,
+  progressive: false,
+  epf: -1,
+  lossyPalette: false,
+  decodingSpeedTier: 0,
+  photonNoiseIso: 0,
+  lossyModular: false,
+  lossless: false,
+};
+
+async function codec(p: CorpusPackage, sub: Substitution, state: LoadState): Promise<ImageCodec> {
+  const { default: factory } = await importEsm<{ default: Factory<ImageCodec> }>(packageFile(p.pkg, p.glue));
+  return factory(glueOptions(sub, state));
+}
+
+function imageEncoder(id: string, pkg: string, dir: string, options: Record<string, unknown>): CorpusPackage {
+  return {
+    id,
+    pkg,
+    wasm: `${dir}.wasm`,
+    glue: `${dir}.js`,
+    async run(sub, state) {
+      const m = await codec(this, sub, state);
+      const out = [];
+      for (const [w, h, quality] of [
+        [160, 120, 75],
+        [480, 360, 90],
+      ] as const) {
+        const encoded = m.encode(sampleImage(w, h), w, h, { ...options, quality });
+        if (!encoded) throw new Error(`${id}: encode failed`);
+        out.push({ w, h, quality, length: encoded.length, sha: sha256(encoded) });
+      }
+      return out;
+    },
+  };
+}
+
+/** The decoders' input: made once by the original encoder (a fixed input for both runs). */
+const encoded = new Map<string, Uint8Array>();
+
+function imageDecoder(id: string, pkg: string, dir: string, encoder: CorpusPackage): CorpusPackage {
+  return {
+    id,
+    pkg,
+    wasm: `${dir}.wasm`,
+    glue: `${dir}.js`,
+    async run(sub, state) {
+      let input = encoded.get(encoder.id);
+      if (!input) {
+        const enc = await codec(encoder, { bytes: wasmBytes(encoder) }, { instance: null, hook: null });
+        const options = encoder.pkg === '@jsquash/webp' ? WEBP_OPTIONS : JXL_OPTIONS;
+        const made = enc.encode(sampleImage(320, 240), 320, 240, options);
+        if (!made) throw new Error(`${encoder.id}: encode failed`);
+        input = made.slice();
+        encoded.set(encoder.id, input);
+      }
+      const m = await codec(this, sub, state);
+      const img = m.decode(input);
+      if (!img) throw new Error(`${id}: decode failed`);
+      return {
+        width: img.width,
+        height: img.height,
+        pixels: sha256(new Uint8Array(img.data.buffer, img.data.byteOffset, img.data.byteLength)),
+      };
+    },
+  };
+}
+
+function recallCorpus(): CorpusPackage[] {
+  const webpEnc = imageEncoder('@jsquash/webp encoder', '@jsquash/webp', 'codec/enc/webp_enc', WEBP_OPTIONS);
+  const jxlEnc = imageEncoder('@jsquash/jxl encoder', '@jsquash/jxl', 'codec/enc/jxl_enc', JXL_OPTIONS);
+  return [
+    webpEnc,
+    imageDecoder('@jsquash/webp decoder', '@jsquash/webp', 'codec/dec/webp_dec', webpEnc),
+    jxlEnc,
+    imageDecoder('@jsquash/jxl decoder', '@jsquash/jxl', 'codec/dec/jxl_dec', jxlEnc),
+  ];
+}
+
+(CORPUS as CorpusPackage[]).push(...recallCorpus());

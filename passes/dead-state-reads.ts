@@ -1,0 +1,54 @@
+/**
+ * @fileoverview dead-state-reads (transform): removes loads of old allocator state whose value is
+ * dropped. Rust inlines a volatile read of `__rust_no_alloc_shim_is_unstable` (one static byte)
+ * before every allocation:
+ *
+ *   (drop (i32.load8_u (i32.const 1108477)))
+ *
+ * It reads, never uses the value, and cannot trap (a constant address below the initial memory
+ * size), so it does nothing; left in place, every allocating user function would look like it
+ * touches the old allocator's state. Only such statements are removed; any other access remains
+ * for the residue check.
+ */
+
+import type { Binaryen, BinaryenModule, ExpressionRef } from '../src/binaryen.js';
+import { walk } from '../src/walk.js';
+import type { Region } from './allocator-state.js';
+
+type G = Record<string, (e: ExpressionRef, i?: number) => number | string>;
+
+/** Removes `drop (load (const A))` with A in a state region; returns the functions changed. */
+export function removeDeadStateReads(
+  b: Binaryen,
+  mod: BinaryenModule,
+  regions: Region[],
+  memoryBytes: number,
+  skip: Set<string>,
+): string[] {
+  if (regions.length === 0) return [];
+  const X = b as unknown as Record<string, G>;
+  const setValue = (b as unknown as { Drop: { setValue(e: number, v: number): void } }).Drop.setValue;
+  const changed: string[] = [];
+  for (let i = 0; i < mod.getNumFunctions(); i++) {
+    const fi = b.getFunctionInfo(mod.getFunctionByIndex(i));
+    if (fi.module !== '' || !fi.body || skip.has(fi.name)) continue;
+    const drops: ExpressionRef[] = [];
+    walk(b, fi.body, (e, id) => {
+      if (id !== b.DropId) return;
+      const v = X['Drop']!['getValue']!(e) as ExpressionRef;
+      if (b.getExpressionId(v) !== b.LoadId) return;
+      const ptr = X['Load']!['getPtr']!(v) as ExpressionRef;
+      if (b.getExpressionId(ptr) !== b.ConstId) return;
+      const raw = X['Const']!['getValueI32']!(ptr);
+      if (typeof raw !== 'number') return;
+      const a = (raw >>> 0) + Number(X['Load']!['getOffset']!(v));
+      const bytes = Number(X['Load']!['getBytes']!(v));
+      if (a + bytes > memoryBytes) return;
+      if (regions.some((r) => a >= r.start && a < r.end)) drops.push(e);
+    });
+    // `drop (i32.const 0)`: valid, no effect.
+    for (const d of drops) setValue.call(b, d, mod.i32.const(0));
+    if (drops.length > 0) changed.push(fi.name);
+  }
+  return changed;
+}

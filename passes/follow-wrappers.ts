@@ -1,0 +1,85 @@
+/**
+ * @fileoverview follow-wrappers (analysis): a member whose whole body forwards its parameters, in
+ * order, to one other defined function of the same signature is a wrapper; the function it calls
+ * serves the same role and becomes a member too. wasi-libc exports `malloc` as such a wrapper over
+ * `dlmalloc`, and once wasm-opt inlines `malloc` into user code, the user code calls `dlmalloc`
+ * directly: replacing only the wrapper would leave the real allocator reachable.
+ *
+ *   (func $9 (export "malloc") (param i32) (result i32) (call $10 (local.get 0)))
+ *     -> $9 is malloc (by export), $10 is malloc (followed)
+ *
+ * Only exact forwarding counts (no other code, no reordered or constant arguments), so a function
+ * that merely calls the allocator (strdup, a constructor) is never taken for it.
+ */
+
+import type { Binaryen, BinaryenModule, ExpressionRef } from '../src/binaryen.js';
+import { type FoundMember, functionExports } from './find-allocator.js';
+
+type G = Record<string, (e: ExpressionRef, i?: number) => number | string>;
+
+/** The callee when `func`'s body is exactly `call F (local.get 0) … (local.get n-1)`, else null. */
+export function wrappedCallee(b: Binaryen, mod: BinaryenModule, func: string): string | null {
+  const fi = b.getFunctionInfo(mod.getFunction(func));
+  if (fi.module !== '' || !fi.body) return null;
+  const X = b as unknown as Record<string, G>;
+  const nParams = b.expandType(fi.params).length;
+  let e: ExpressionRef = fi.body;
+  for (;;) {
+    const id = b.getExpressionId(e);
+    if (id === b.BlockId && Number(X['Block']!['getNumChildren']!(e)) === 1) {
+      e = X['Block']!['getChildAt']!(e, 0) as ExpressionRef;
+    } else if (id === b.ReturnId && X['Return']!['getValue']!(e)) {
+      e = X['Return']!['getValue']!(e) as ExpressionRef;
+    } else break;
+  }
+  if (b.getExpressionId(e) !== b.CallId) return null;
+  const n = Number(X['Call']!['getNumOperands']!(e));
+  if (n !== nParams) return null;
+  for (let i = 0; i < n; i++) {
+    const op = X['Call']!['getOperandAt']!(e, i) as ExpressionRef;
+    if (b.getExpressionId(op) !== b.LocalGetId || Number(X['LocalGet']!['getIndex']!(op)) !== i) return null;
+  }
+  const target = String(X['Call']!['getTarget']!(e));
+  if (target === func) return null;
+  const ti = b.getFunctionInfo(mod.getFunction(target));
+  if (ti.module !== '' || ti.params !== fi.params || ti.results !== fi.results) return null;
+  return target;
+}
+
+/**
+ * Adds, for every member that wraps another function, the wrapped function with the same role
+ * (transitively). Returns the members that were added.
+ */
+export function followWrappers(
+  b: Binaryen,
+  mod: BinaryenModule,
+  members: FoundMember[],
+  indexOf: (func: string) => number,
+): FoundMember[] {
+  const known = new Set(members.map((m) => m.func));
+  const exportsOf = new Map<string, string[]>();
+  for (const [exp, func] of functionExports(b, mod))
+    exportsOf.set(func, [...(exportsOf.get(func) ?? []), exp]);
+  const added: FoundMember[] = [];
+  const queue = [...members];
+  while (queue.length > 0) {
+    const m = queue.shift()!;
+    if (m.imported) continue;
+    const inner = wrappedCallee(b, mod, m.func);
+    if (inner === null || known.has(inner)) continue;
+    known.add(inner);
+    const member: FoundMember = {
+      role: m.role,
+      func: inner,
+      index: indexOf(inner),
+      exports: exportsOf.get(inner) ?? [],
+      identifiedBy: 'analysis',
+      imported: false,
+      skip: 0,
+      stateParam: m.stateParam,
+    };
+    added.push(member);
+    queue.push(member);
+  }
+  return added;
+}
