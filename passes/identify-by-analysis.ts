@@ -89,6 +89,12 @@ export function identifyByAnalysis(
   memory64: boolean,
   /** Whether a function reads or writes the allocator's static state (from the members known so far). */
   touchesState: (func: string) => boolean,
+  /**
+   * Functions exported under a real (not minified) name: the user's API. An allocator exported by
+   * name is found by that name, so analysis never takes one of these for a member (an exported
+   * `fill(n, mix)` calling malloc has memalign's shape).
+   */
+  userExports: Set<string> = new Set(),
 ): AnalysisMatch[] {
   const P = memory64 ? b.i64 : b.i32;
   const sig = (f: string): { params: TypeRef[]; results: TypeRef[] } => {
@@ -122,7 +128,7 @@ export function identifyByAnalysis(
   while (changed) {
     changed = false;
     for (const s of summaries.values()) {
-      if (s.imported || roles.has(s.name)) continue;
+      if (s.imported || roles.has(s.name) || userExports.has(s.name)) continue;
       const t = sig(s.name);
       const zeroes = s.memoryFill || [...s.calls].some(memsetShaped);
       const copies = s.memoryCopy || [...s.calls].some(memcpyShaped);

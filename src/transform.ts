@@ -245,7 +245,25 @@ export async function transform(input: Uint8Array, options: TransformOptions = {
     checkSignatures(b, mod, members, layout0.memory.is64);
 
     const family = new Set(members.map((m) => m.func));
-    const state = stateOf(family);
+    const first = stateOf(family);
+    // Code that only sets up or pings the old allocator's state is removed first (emmalloc's set-up
+    // inlined into a constructor, Rust's dropped shim-flag reads), so that what only it called no
+    // longer survives; the functions changed are summarised again and the state recomputed.
+    const neutralised = neutraliseInitializers(b, mod, before, first.regions, family);
+    for (const f of neutralised)
+      warnings.push(
+        `removed the old allocator's initialisation inlined into ${label(f)}: it would set up a heap nobody uses`,
+      );
+    const pinged = removeDeadStateReads(
+      b,
+      mod,
+      first.regions,
+      layout0.memory.initialPages * 65536,
+      new Set(),
+    );
+    const changed = new Set([...neutralised, ...pinged]);
+    for (const f of changed) before.set(f, summarize(b, mod, f));
+    const state = changed.size > 0 ? stateOf(family) : first;
     const growImport = findGrowImport(b, mod, before, state.exclusive, layout0.memory.is64);
     const familyExports = new Set(members.flatMap((m) => m.exports));
     const generated = new Set<string>();
@@ -325,21 +343,6 @@ export async function transform(input: Uint8Array, options: TransformOptions = {
         `${[...fns].map(label).join(', ')}: malloc_usable_size read the chunk header; it now asks the host (host_usable_size)`,
       );
     }
-    // Code that only sets up or pings the old allocator's state: removed. The functions changed are
-    // summarised again for the residue check.
-    const neutralised = neutraliseInitializers(b, mod, before, state.regions, family);
-    for (const f of neutralised)
-      warnings.push(
-        `removed the old allocator's initialisation inlined into ${label(f)}: it would set up a heap nobody uses`,
-      );
-    const pinged = removeDeadStateReads(
-      b,
-      mod,
-      state.regions,
-      layout0.memory.initialPages * 65536,
-      generated,
-    );
-    for (const f of new Set([...neutralised, ...pinged])) before.set(f, summarize(b, mod, f));
     if (options.dropExports) {
       // Exports the glue reaches stay: it would break without them.
       const used = new Set(glue?.symbols.values());
@@ -499,7 +502,11 @@ function identifyFamily(
     touchesDirectly(f) ||
     [...(before.get(f)?.calls ?? [])].some((c) => !foundSet.has(c) && touchesDirectly(c));
   const roles = new Map(found.map((m) => [m.func, m.role]));
-  const analysed = identifyByAnalysis(b, mod, before, roles, layout.memory.is64, touchesState);
+  // Exported under a real name (minified glue exports are one or two characters): user API.
+  const userExports = new Set(
+    [...functionExports(b, mod)].filter(([name]) => name.length > 2).map(([, f]) => f),
+  );
+  const analysed = identifyByAnalysis(b, mod, before, roles, layout.memory.is64, touchesState, userExports);
   return {
     members: [...found, ...analysed.map((a) => analysisMember(a, names))],
     initializers: [
