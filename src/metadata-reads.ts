@@ -92,6 +92,8 @@ class Resolver {
   readonly summaries = new Map<number, Atom[]>();
   /** What each parameter may hold, over atoms a and u. */
   readonly params = new Map<number, Atom[][]>();
+  /** Symbolic result of each call site (offset 0), by `function:position`; valid while summaries are. */
+  private readonly callResults = new Map<string, Atom[]>();
 
   constructor(flows: FunctionFlow[], entryPoints: Set<number>) {
     for (const f of flows) this.calls.set(f.index, new Map(f.calls.map((c) => [c.at, c])));
@@ -120,22 +122,30 @@ class Resolver {
         out = joinAtoms(out, [a]);
         continue;
       }
-      const site = this.calls.get(f)?.get(Number(a.base.slice(1)));
-      const summary = site ? this.summaries.get(site.target) : undefined;
-      if (!site || !summary || depth > 64) {
-        out = joinAtoms(out, shiftAtoms(UNKNOWN, a.offset));
-        continue;
-      }
+      out = joinAtoms(out, shiftAtoms(this.callResult(f, a.base, depth), a.offset));
+    }
+    return out;
+  }
+
+  /** The symbolic result of the call `base` ('c<position>') in function `f`, memoised. */
+  private callResult(f: number, base: string, depth: number): Atom[] {
+    const key = `${f}:${base}`;
+    const known = this.callResults.get(key);
+    if (known) return known;
+    const site = this.calls.get(f)?.get(Number(base.slice(1)));
+    const summary = site ? this.summaries.get(site.target) : undefined;
+    let out: Atom[] = [];
+    if (!site || !summary || depth > 64) out = UNKNOWN;
+    else {
       for (const s of summary) {
-        if (s.base[0] !== 'p') {
-          out = joinAtoms(out, shiftAtoms([s], a.offset));
-          continue;
+        if (s.base[0] !== 'p') out = joinAtoms(out, [s]);
+        else {
+          const arg = site.args[Number(s.base.slice(1))] ?? UNKNOWN;
+          out = joinAtoms(out, this.symbolic(shiftAtoms(arg, s.offset), f, depth + 1));
         }
-        const arg = site.args[Number(s.base.slice(1))] ?? UNKNOWN;
-        const by = s.offset === null || a.offset === null ? null : s.offset + a.offset;
-        out = joinAtoms(out, this.symbolic(shiftAtoms(arg, by), f, depth + 1));
       }
     }
+    this.callResults.set(key, out);
     return out;
   }
 
@@ -180,6 +190,7 @@ class Resolver {
   ): void {
     for (let round = 0; ; round++) {
       let changed = false;
+      this.callResults.clear(); // summaries change between rounds
       for (const f of flows) {
         if (f.opaque) continue;
         const [old, computed, set] = step(f);

@@ -778,31 +778,18 @@ function interpret(
           break;
         }
         case 0x11: // call_indirect
-        case 0x13: {
-          // return_call_indirect
-          let typeIdx: number;
-          [typeIdx, p] = uleb(bytes, p, end);
-          p = uleb(bytes, p, end)[1];
-          const t = info.types[typeIdx];
-          if (t?.kind !== 'func') throw new Opaque('call_indirect type');
-          pop(); // table index
-          popN(t.params.length);
-          if (op === 0x13) {
-            if (reachable && t.results.length > 0) returns = joinAtoms(returns, UNKNOWN.atoms);
-            reachable = false;
-            stack.length = frames[frames.length - 1]!.height;
-          } else for (let i = 0; i < t.results.length; i++) push(UNKNOWN);
-          break;
-        }
+        case 0x13: // return_call_indirect
         case 0x14: // call_ref
         case 0x15: {
+          // return_call_ref. The callee is unknown: arguments go nowhere we follow, results are unknown.
           let typeIdx: number;
           [typeIdx, p] = uleb(bytes, p, end);
+          if (op === 0x11 || op === 0x13) p = uleb(bytes, p, end)[1]; // the table
           const t = info.types[typeIdx];
-          if (t?.kind !== 'func') throw new Opaque('call_ref type');
-          pop();
+          if (t?.kind !== 'func') throw new Opaque('indirect call type');
+          pop(); // table index or reference
           popN(t.params.length);
-          if (op === 0x15) {
+          if (op === 0x13 || op === 0x15) {
             if (reachable && t.results.length > 0) returns = joinAtoms(returns, UNKNOWN.atoms);
             reachable = false;
             stack.length = frames[frames.length - 1]!.height;
