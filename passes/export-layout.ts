@@ -134,6 +134,7 @@ export function layoutMeta(layout: Layout, align: 8 | 16): HostallocMeta {
     abi: ABI_VERSION,
     align,
     heapBase: layout.heapBase.confidence,
+    heapBaseValue: layout.heapBase.value,
     dataEnd: layout.dataEndExport.confidence,
   };
 }

@@ -175,8 +175,14 @@ const moduleChain = seq(
   alt(seq(punct('['), string(isSymbol), punct(']')), seq(punct('.'), ident(isSymbol))),
   punct('='),
 );
-/** The object the exports are read from: wasmExports, asm, Module["asm"], Module.asm, or a minified 1–2 letter name. */
+/** A closure-minified Module object: one or two letters. */
+const minified = ident((s) => s.length <= 2);
+/**
+ * The object the exports are read from: wasmExports, asm, Module["asm"], Module.asm, a minified
+ * Module's `.asm` (closure-minified 3.x glue: `a.asm`), or a minified 1–2 letter name.
+ */
 const exportsObject = alt(
+  seq(minified, punct('.'), word('asm')),
   ident((s) => s === 'wasmExports' || s === 'asm' || s.length <= 2),
   seq(
     word('Module'),
@@ -190,7 +196,10 @@ const exportsObject = alt(
     ),
   ),
 );
-/** `function() { return (` with an optional inner `_x = Module["_x"] =` chain (3.x lazy wrappers). */
+/**
+ * `function() { return (` with an optional inner `_x = Module["_x"] =` chain (3.x lazy wrappers), or
+ * `a._x =` in closure-minified glue (`a._malloc=function(){return(a._malloc=a.asm.f).apply(…)}`).
+ */
 const lazyWrapper = seq(
   word('function'),
   punct('('),
@@ -198,7 +207,7 @@ const lazyWrapper = seq(
   punct('{'),
   word('return'),
   opt(punct('(')),
-  opt(seq(ident(isSymbol), punct('='), opt(moduleChain))),
+  opt(seq(opt(seq(minified, punct('.'))), ident(isSymbol), punct('='), opt(moduleChain))),
 );
 
 /** After `_sym =`: the export name the assignment reads, or undefined. */

@@ -104,6 +104,11 @@ export interface HostallocMeta {
   align: 8 | 16;
   /** Confidence of the exported `__heap_base`. */
   heapBase: HeapBaseDerivation['confidence'];
+  /**
+   * The exported `__heap_base`'s value: a host that provides the memory (imported memory) needs it
+   * before the instance, and its exports, exist.
+   */
+  heapBaseValue: number;
   /** Confidence of the exported `__data_end` ('unknown': not exported). */
   dataEnd: DataEndDerivation['confidence'];
   /** The import the removed allocator grew memory through (see TransformReport.growImport). */

@@ -16,6 +16,7 @@ import binaryen from 'binaryen';
 import { describe, expect, it } from 'vitest';
 import { emscripten, readHostallocSection } from '../src/host/index.js';
 import { readGlue, transform, verify } from '../src/index.js';
+import { readModule } from '../src/wasm/reader.js';
 import { FIXTURES_DIR, getFixture, gluePath, loadManifest, readFixture } from './harness/fixtures.js';
 import {
   automaticImports,
@@ -149,12 +150,13 @@ describe('closure-minified glue, imported memory, grown through the host heap', 
     expect(M.HEAPU8.length).toBe(heap.memory!.buffer.byteLength);
   }, 60_000);
 
-  it('finds the grow import in the hostalloc custom section when present (no option)', async () => {
+  it('finds the grow import in the hostalloc custom section the transform wrote (no option)', async () => {
     const { bytes, report } = await transform(closureWasm(), { glue: closureGlue() });
-    const section = JSON.stringify({ heapBase: report.layout.heapBase.value, growImport: report.growImport });
-    const tagged = withCustomSection(bytes, 'hostalloc', section);
-    expect(readHostallocSection(new WA.Module(tagged))).toEqual(JSON.parse(section));
-    const hook = emscripten(tagged);
+    expect(readHostallocSection(new WA.Module(bytes))).toMatchObject({
+      heapBaseValue: report.layout.heapBase.value,
+      growImport: report.growImport,
+    });
+    const hook = emscripten(bytes);
     const M = await createPlugin()({ instantiateWasm: hook });
     expect(M._wl_big(3) >>> 0).toBeGreaterThan(0);
     expect(hook.glueGrowths).toBeGreaterThan(0);
@@ -162,7 +164,14 @@ describe('closure-minified glue, imported memory, grown through the host heap', 
   }, 60_000);
 
   it('without a known grow import the heap refuses to grow behind the glue (NULL, views intact)', async () => {
-    const { bytes } = await transform(closureWasm(), { glue: closureGlue() });
+    const { bytes: converted } = await transform(closureWasm(), { glue: closureGlue() });
+    // The section without its growImport: nothing tells the hook how the glue grows memory.
+    const meta = readHostallocSection(new WA.Module(converted))!;
+    const bytes = withCustomSection(
+      withoutCustomSection(converted, 'hostalloc'),
+      'hostalloc',
+      JSON.stringify({ ...meta, growImport: undefined }),
+    );
     const hook = emscripten(bytes);
     const M = await createPlugin()({ instantiateWasm: hook });
     const before = M.HEAPU8.length;
@@ -192,7 +201,7 @@ describe('lazy attach: an initialiser that allocates during instantiation', () =
     const mod = binaryen.parseText(text);
     const raw = mod.emitBinary();
     mod.dispose();
-    const bytes = withCustomSection(raw, 'hostalloc', JSON.stringify({ heapBase }));
+    const bytes = withCustomSection(raw, 'hostalloc', JSON.stringify({ heapBaseValue: heapBase }));
     const memory = new WA.Memory({ initial: 2 });
     const hook = emscripten(bytes);
     let received: WasmInstance | undefined;
@@ -293,3 +302,15 @@ describe('find-grow-import', () => {
     expect(glue).toContain(`"${report.growImport!.module}":asmLibraryArg`);
   });
 });
+
+/** `bytes` without its custom sections called `name`. */
+function withoutCustomSection(bytes: Uint8Array, name: string): Uint8Array {
+  const parts: Uint8Array[] = [];
+  let at = 0;
+  for (const c of readModule(bytes).customSections.filter((x) => x.name === name)) {
+    parts.push(bytes.subarray(at, c.start));
+    at = c.end;
+  }
+  parts.push(bytes.subarray(at));
+  return new Uint8Array(Buffer.concat(parts));
+}

@@ -23,7 +23,8 @@ export interface GlueGrowImport {
 
 /** The JSON of a converted module's `hostalloc` custom section (fields this file reads). */
 export interface HostallocSection {
-  heapBase?: number;
+  /** The heap base's address (`heapBase` in the section is its confidence). */
+  heapBaseValue?: number;
   growImport?: GlueGrowImport;
 }
 
@@ -133,7 +134,8 @@ export function prepareGlueHeap(
     const v = imports[imp.module]?.[imp.name];
     if (imp.kind === 'memory' && v instanceof WA.Memory) memory = v as WasmMemory;
   }
-  const heapBase = options.heapBase ?? section?.heapBase;
+  const heapBase =
+    options.heapBase ?? (typeof section?.heapBaseValue === 'number' ? section.heapBaseValue : undefined);
   let glueGrowths = 0;
   const grow = (mem: WasmMemory, delta: number): boolean => {
     if (!growImport || !isFunction(growFn)) return fallback === 'memory.grow' && growDirectly(mem, delta);
