@@ -245,7 +245,11 @@ export async function transform(input: Uint8Array, options: TransformOptions = {
     checkSignatures(b, mod, members, layout0.memory.is64);
 
     const family = new Set(members.map((m) => m.func));
-    const first = stateOf(family);
+    // The old allocator's named initialisers are emptied below: what only they call is allocator
+    // code too, and does not survive (emmalloc's claim_more_memory behind initialize_emmalloc_heap).
+    const present = new Set(names);
+    const stateFamily = new Set([...family, ...initializers.filter((f) => present.has(f))]);
+    const first = stateOf(stateFamily);
     // Code that only sets up or pings the old allocator's state is removed first (emmalloc's set-up
     // inlined into a constructor, Rust's dropped shim-flag reads), so that what only it called no
     // longer survives; the functions changed are summarised again and the state recomputed.
@@ -263,7 +267,7 @@ export async function transform(input: Uint8Array, options: TransformOptions = {
     );
     const changed = new Set([...neutralised, ...pinged]);
     for (const f of changed) before.set(f, summarize(b, mod, f));
-    const state = changed.size > 0 ? stateOf(family) : first;
+    const state = changed.size > 0 ? stateOf(stateFamily) : first;
     const growImport = findGrowImport(b, mod, before, state.exclusive, layout0.memory.is64);
     const familyExports = new Set(members.flatMap((m) => m.exports));
     const generated = new Set<string>();

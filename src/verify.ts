@@ -21,7 +21,7 @@ import {
   roleOfName,
 } from './conventions.js';
 import { isHostAllocError } from './errors.js';
-import { computeLayout, findStackPointer, readHostallocMeta } from './layout.js';
+import { computeLayout, readHostallocMeta } from './layout.js';
 import { convertedFlows, convertedMetadataReads } from './metadata-reads.js';
 import { ABI_VERSION, type HostallocMeta, type VerifyProblem, type VerifyReport } from './types.js';
 import { type BodyShape, bodyShape } from './wasm/instructions.js';
@@ -268,10 +268,10 @@ function checkMetadata(
 
 /**
  * An allocator that survived under any name still needs memory above __heap_base, and gets its
- * start from a constant the linker put there: a data word or a mutable global holding the heap
- * base (sbrk's break pointer, a bump allocator's top). The heap base as a constant in code is not
- * evidence: emcc's stack functions return the stack top, which is the heap base. memory.grow is
- * reported separately.
+ * start from a constant the linker put there: a static word holding the heap base that code reads
+ * (sbrk's break pointer). Neither a mutable global starting at the heap base (the stack pointer
+ * does, in a data-stack-heap layout) nor the heap base as a constant in code (emcc's stack
+ * functions return the stack top) is evidence. memory.grow is reported separately.
  */
 function survivingAllocator(
   input: Uint8Array,
@@ -300,15 +300,6 @@ function survivingAllocator(
       );
       break;
     }
-  }
-  const sp = findStackPointer(info)?.global;
-  for (let i = info.numImportedGlobals; i < info.globals.length; i++) {
-    const g = info.globals[i]!;
-    if (!g.mutable || g.init === null || i === sp) continue;
-    if (g.init === heapBase)
-      out.push(
-        `mutable global ${i} starts at the heap base ${heapBase}: an allocator's top pointer survives`,
-      );
   }
   return out;
 }

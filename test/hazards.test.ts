@@ -168,7 +168,8 @@ describe('verify catches what transform refuses', () => {
         (func (export "len") (param $n i32) (result i32)
           (i32.load (i32.sub (call $alloc (local.get $n)) (i32.const 8))))`),
     );
-    expect((await verify(bytes)).problems).toEqual([]);
+    // (A hand-made ABI 1 module: verify also reports the missing ABI 2 exports, not this read.)
+    expect((await verify(bytes)).problems.map((p) => p.code)).not.toContain('metadata-read');
   });
 });
 
