@@ -93,8 +93,11 @@ export interface PointerFlowOptions {
 
 const MAX_ATOMS = 8;
 /** Work bound per function, in instructions interpreted per instruction of the body. */
-const WORK_FACTOR = 24;
-const LOOP_ROUNDS = 4;
+const WORK_FACTOR = 64;
+/** Passes before loop-head values that still change are widened to any offset. */
+const LOOP_ROUNDS = 3;
+/** Passes after which a body whose loop heads still change is given up on (opaque). */
+const MAX_PASSES = 16;
 /**
  * Loads through a parameter or call result are kept when their offset is below this: resolved, the
  * base may be `alloc - k` (a caller passing a header pointer). Callers passing pointers more than
@@ -128,6 +131,15 @@ function sameAtoms(a: Atom[], b: Atom[]): boolean {
   return true;
 }
 
+/**
+ * Any allocation or unknown value at any offset: what a value widens to when it has too many bases.
+ * It absorbs everything it is joined with, so widening stays monotone (loop heads settle).
+ */
+const TOP: Atom[] = [
+  { base: 'a', offset: null },
+  { base: 'u', offset: null },
+];
+
 function normalize(atoms: Atom[]): Atom[] {
   if (atoms.length <= 1) return atoms;
   if (atoms.length === 2) {
@@ -148,11 +160,7 @@ function normalize(atoms: Atom[]): Atom[] {
     // Widen: one atom per base, any offset.
     const bases = new Set(out.map((a) => a.base));
     out = [...bases].map((base) => ({ base, offset: null }));
-    if (out.length > MAX_ATOMS)
-      out = [
-        { base: 'a', offset: null },
-        { base: 'u', offset: null },
-      ];
+    if (out.length > MAX_ATOMS) return TOP;
   }
   // A base with an any-offset atom subsumes its exact ones.
   const anyBases = new Set(out.filter((a) => a.offset === null).map((a) => a.base));
@@ -162,6 +170,7 @@ function normalize(atoms: Atom[]): Atom[] {
 }
 
 export function joinAtoms(a: Atom[], b: Atom[]): Atom[] {
+  if (a === TOP || b === TOP) return TOP;
   if (a === b || b.length === 0) return a;
   if (a.length === 0) return b;
   if (sameAtoms(a, b)) return a;
@@ -182,6 +191,7 @@ function join(a: Val, b: Val): Val {
 
 function shift(v: Val, by: number): Val {
   if (v.atoms.length === 0) return NONE;
+  if (v.atoms === TOP) return new Val(TOP);
   if (v.atoms.length === 1) {
     const a = v.atoms[0]!;
     return new Val([{ base: a.base, offset: a.offset === null ? null : a.offset + by }]);
@@ -193,6 +203,7 @@ function shift(v: Val, by: number): Val {
 
 /** The value of arithmetic that is not `+ const`: same bases, any offset. */
 function derived(...vs: Val[]): Val {
+  if (vs.some((v) => v.atoms === TOP)) return new Val(TOP);
   const atoms: Atom[] = [];
   for (const v of vs) for (const a of v.atoms) atoms.push({ base: a.base, offset: null });
   return atoms.length === 0 ? NONE : new Val(normalize(atoms));
@@ -538,7 +549,7 @@ function interpret(
   };
 
   for (; dirty; pass++) {
-    if (pass > LOOP_ROUNDS + 2) throw new Opaque('loops did not settle');
+    if (pass > MAX_PASSES) throw new Opaque('loops did not settle');
     dirty = false;
     locals = initialLocals;
     shared = true;
@@ -992,8 +1003,10 @@ function interpret(
       let next = joinLocals(known ?? null, f.backLocals);
       if (!sameLocals(f.headLocals!, joinLocals(f.headLocals!, next))) {
         // After a few passes, locals that still change get any offset (pointer walks): stable.
-        if (pass >= LOOP_ROUNDS && known)
-          next = next.map((v, i) => (sameAtoms(v.atoms, known[i]!.atoms) ? v : derived(v)));
+        if (pass >= LOOP_ROUNDS) {
+          const head = f.headLocals!;
+          next = next.map((v, i) => (sameAtoms(v.atoms, head[i]!.atoms) ? v : derived(join(v, head[i]!))));
+        }
         loopBack.set(key, next);
         dirty = true;
       }
