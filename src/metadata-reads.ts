@@ -6,9 +6,10 @@
  *
  * Two kinds of evidence, on the pointer flow of src/wasm/pointer-flow.ts:
  *
- * - allocation: the pointer provably comes from an allocating call (in the same function, through
+ * - allocation: the pointer may come from an allocating call (in the same function, through
  *   parameters whose callers pass allocation results, or through functions that return them), and
- *   the load reads below it. Offsets are tracked, so a wrapper that stores its own prefix and hands
+ *   the load reads the header word below it (p-4 or p-8 on wasm32) and masks it like the allocator
+ *   does (every dlmalloc and emmalloc idiom masks the head: flags, or the size without them). Offsets are tracked, so a wrapper that stores its own prefix and hands
  *   out `p + 8` reads `(p + 8) - 8`, inside the block, and is not reported.
  * - pattern: the pointer's origin is unknown (loaded from memory, a global, an export's
  *   parameter), and the load has the shape of a header read: at p-4 or p-8 (wasm32; p-8, p-16 on
@@ -26,8 +27,6 @@ import { functionLabel, type ModuleInfo } from './wasm/reader.js';
 
 /** Masks that only make sense on an allocator header: in-use and mmap flags, size without flags. */
 const HEADER_MASKS = new Set([1, 2, 3, 4, 7, -2, -4, -8, -16]);
-/** How far below an allocation a read still counts as a header read. */
-const HEADER_REACH = 16;
 
 export interface MetadataRead {
   /** Function index (imports included). */
@@ -215,10 +214,14 @@ export function metadataReads(input: MetadataReadInput): MetadataReadResult {
     if (f.opaque || input.ignore?.(f.index)) continue;
     for (const site of f.loads) {
       let found: MetadataRead | undefined;
+      // Every allocator idiom that reads a header masks it (flags, or the size without them); an
+      // unmasked word below a pointer is a user's own prefix, C++'s base-class adjustment or an
+      // array cookie, which a may-alias join would otherwise make look like a header read.
+      const masked = site.masks.some((m) => HEADER_MASKS.has(m));
       for (const atom of site.atoms) {
         if (atom.offset === null) continue;
         for (const c of resolver.concrete([atom], f.index)) {
-          if (c.base !== 'a' || c.offset === null || c.offset >= 0 || c.offset < -HEADER_REACH) continue;
+          if (c.base !== 'a' || c.offset === null || !headerDeltas.has(c.offset) || !masked) continue;
           found = {
             func: f.index,
             at: site.at,
@@ -233,7 +236,7 @@ export function metadataReads(input: MetadataReadInput): MetadataReadResult {
         }
         if (found) break;
       }
-      if (!found && site.masks.some((m) => HEADER_MASKS.has(m))) {
+      if (!found && masked) {
         const atom = site.atoms.find(
           (a) =>
             a.offset !== null &&

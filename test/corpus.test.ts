@@ -93,7 +93,8 @@ const EXPECTED: Record<string, Expected> = {
   '@jsquash/jxl encoder': {
     outcome: 'transformed',
     replaced: { malloc: 'glue', free: 'glue', realloc: 'analysis' },
-    grows: false,
+    // The slab host grows by what is missing (not by a fraction): the 480x360 encode needs it.
+    grows: true,
   },
   '@jsquash/jxl decoder': {
     outcome: 'transformed',

@@ -107,7 +107,9 @@ describe('inspect and verify on every fixture', () => {
         abi: 2,
         align,
         heapBase: report.layout.heapBase.confidence,
+        heapBaseValue: report.layout.heapBase.value,
         dataEnd: report.layout.dataEndExport.confidence,
+        ...(report.growImport ? { growImport: report.growImport } : {}),
       });
       expect(exportedGlobal(result.bytes, '__hostalloc_align')).toBe(align);
       expect(transformed.heapBaseConfidence).toBe(report.layout.heapBase.confidence);
@@ -143,6 +145,8 @@ describe('__data_end with the linker export stripped', () => {
       'clang-wasi-c-heapbase',
       'clang-wasi-c-stackfirst-heapbase',
       'clang-wasi-cxx-heapbase',
+      'clang19-wasi-c-heapbase',
+      'clang19-wasi-c-stackfirst-heapbase',
       'rustc-unknown',
       'rustc-unknown-lto',
       'rustc-wasi',
