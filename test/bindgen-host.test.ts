@@ -17,7 +17,7 @@ import { createRequire } from 'node:module';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { hostImports, withHostAllocator } from '../src/host/index.js';
-import { transform } from '../src/index.js';
+import { transform, verify } from '../src/index.js';
 import { NODE_MODULES } from './corpus/load.js';
 import { expectRefusal } from './errors.js';
 import { getFixture, readFixture } from './harness/fixtures.js';
@@ -100,7 +100,7 @@ interface BindgenPackage {
   wasm: string;
   /** Runs a workload through the package's own glue (on its original wasm). */
   run(): unknown;
-  code: string;
+  code: string | null;
   why: RegExp;
 }
 
@@ -119,8 +119,9 @@ const BINDGEN: BindgenPackage[] = [
       const c = brotli.compress(input, { quality: 9 });
       return { c: sha(c), same: sha(brotli.decompress(c)) === sha(input) };
     },
-    code: 'HA010',
-    why: /could not find malloc and free/,
+    // The allocator is found now (behind __wbindgen_malloc); user code reads chunk headers.
+    code: 'HA024',
+    why: /reads p-4/,
   },
   {
     // wasm-bindgen 0.2.95, rustc 1.86 nightly, --target nodejs, with names: Rust's
@@ -143,17 +144,20 @@ const BINDGEN: BindgenPackage[] = [
       img.free();
       return out;
     },
-    code: 'HA010',
-    why: /could not find malloc and free/,
+    // Converts since demangled Rust dlmalloc names are recognised. Running it through its glue on
+    // the host heap is not part of this test yet: only that the output is compliant.
+    code: null,
+    why: /./,
   },
 ];
 
 describe('wasm-bindgen packages through their own glue', () => {
   for (const p of BINDGEN) {
-    it(`${p.id}: the original runs; the transform refuses it (${p.code})`, async () => {
+    it(`${p.id}: the original runs; the transform ${p.code ? `refuses it (${p.code})` : 'gives a compliant module'}`, async () => {
       expect(p.run()).toBeTruthy();
       const bytes = new Uint8Array(readFileSync(join(NODE_MODULES, p.wasm)));
-      await expectRefusal(transform(bytes), p.code, p.why);
+      if (p.code) await expectRefusal(transform(bytes), p.code, p.why);
+      else expect((await verify((await transform(bytes)).bytes)).problems).toEqual([]);
     });
   }
 });

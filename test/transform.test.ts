@@ -141,18 +141,18 @@ describe('transform: typed errors', () => {
     expect(e.message).toMatch(/rebuild|--alloc/);
   });
 
-  it('HA020: a user function reads p-4 after malloc (chunk header probe)', async () => {
+  it('HA024: a user function tests the in-use bits at p-4 after malloc, and zeroes nothing', async () => {
     const e = await refusal(
       wasm(`(memory (export "memory") 2) ${ALLOCATOR}
         (func $header (export "header") (param $n i32) (result i32)
           (local $p i32)
           (local.set $p (call $malloc (local.get $n)))
-          (i32.load (i32.sub (local.get $p) (i32.const 4))))
+          (i32.and (i32.load (i32.sub (local.get $p) (i32.const 4))) (i32.const 3)))
         (func $release (export "release") (param $p i32) (call $free (local.get $p)))`),
     );
-    expect(e.code).toBe(ErrorCodes.UNSAFE_RESIDUE);
+    expect(e.code).toBe(ErrorCodes.METADATA_READ);
     expect(e.message).toMatch(/header/);
-    expect(e.message).toMatch(/p-4/);
+    expect(e.message).toMatch(/header reads p-4/);
   });
 
   // A malloc export with (i32, i32) -> i32 is NOT refused today (reported bug: checkSignatures

@@ -4,6 +4,7 @@
  (import "env" "host_malloc" (func $host_malloc (param i32) (result i32)))
  (import "env" "host_free" (func $host_free (param i32)))
  (global $heap_base i32 (i32.const 2048))
+ (global $abi i32 (i32.const 1))
  (global $hostalloc$abi i32 (i32.const 2))
  (global $hostalloc$align i32 (i32.const 16))
  (memory $mem 2)
@@ -34,5 +35,5 @@
    (local.get $0)
   )
  )
- ;; custom section "hostalloc", size 59, contents: "{\"abi\":2,\"align\":16,\"heapBase\":\"exact\",\"dataEnd\":\"unknown\"}"
+ ;; custom section "hostalloc", size 80, contents: "{\"abi\":2,\"align\":16,\"heapBase\":\"exact\",\"heapBaseValue\":2048,\"dataEnd\":\"unknown\"}"
 )

@@ -50,5 +50,5 @@
    (local.get $0)
   )
  )
- ;; custom section "hostalloc", size 63, contents: "{\"abi\":2,\"align\":16,\"heapBase\":\"estimated\",\"dataEnd\":\"unknown\"}"
+ ;; custom section "hostalloc", size 84, contents: "{\"abi\":2,\"align\":16,\"heapBase\":\"estimated\",\"heapBaseValue\":1040,\"dataEnd\":\"unknown\"}"
 )
