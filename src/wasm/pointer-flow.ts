@@ -245,17 +245,19 @@ export function pointerFlow(
     const index = info.numImportedFunctions + i;
     const type = info.types[info.functions[i]!];
     const params = type && type.kind === 'func' ? type.params.length : 0;
+    const empty = (why?: string): FunctionFlow => ({
+      index,
+      params,
+      loads: [],
+      calls: [],
+      returns: [],
+      refFuncs: [],
+      staticAccesses: [],
+      opaque: why !== undefined,
+      ...(why !== undefined ? { why } : {}),
+    });
     if (options.skip?.(index)) {
-      out.push({
-        index,
-        params,
-        loads: [],
-        calls: [],
-        returns: [],
-        refFuncs: [],
-        staticAccesses: [],
-        opaque: false,
-      });
+      out.push(empty());
       continue;
     }
     const range = info.codeRanges[i]!;
@@ -263,17 +265,7 @@ export function pointerFlow(
       out.push(interpret(bytes, range.start, range.end, index, info, options));
     } catch (e) {
       if (!(e instanceof Opaque)) throw e;
-      out.push({
-        index,
-        params,
-        loads: [],
-        calls: [],
-        returns: [],
-        refFuncs: [],
-        staticAccesses: [],
-        opaque: true,
-        why: e.message,
-      });
+      out.push(empty(e.message));
     }
   }
   return out;

@@ -79,7 +79,7 @@ Options can also come from wasm-hostalloc.config.json in the working directory o
 
 Exit status:
   0  every file was transformed or already compliant
-  1  some file was refused (HA010-HA023: the module cannot be made safe) or failed (not wasm,
+  1  some file was refused (HA010-HA024: the module cannot be made safe) or failed (not wasm,
      malformed, unreadable, unwritable...), or an input does not exist
   2  usage error: bad flags, option values or configuration file`;
 
