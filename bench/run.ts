@@ -253,9 +253,9 @@ const machine = {
   wasm2c: has('wasm2c') ? `wasm2c ${firstLine('wasm2c', ['--version'])}` : 'absent',
   gcc: has('gcc') ? firstLine('gcc', ['--version']) : 'absent',
   library: `${DIST.startsWith(PRIVATE) ? 'private build of the working tree' : 'dist/'} at ${firstLine('git', ['rev-parse', '--short', 'HEAD'])}${
-    ['', 'unavailable'].includes(firstLine('git', ['status', '--porcelain', '--', 'src', 'passes']))
+    ['', 'unavailable'].includes(firstLine('git', ['status', '--porcelain', '--', 'src']))
       ? ''
-      : ' + uncommitted changes in src/ or passes/'
+      : ' + uncommitted changes in src/'
   }`,
   loadAverageStart: loadStart,
   loadAverageEnd: '',

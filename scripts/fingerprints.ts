@@ -4,14 +4,18 @@
  */
 
 import { readFileSync, writeFileSync } from 'node:fs';
-import { allocatorState } from '../passes/allocator-state.js';
-import { findAllocator } from '../passes/find-allocator.js';
-import { type FingerprintEntry, MIN_FINGERPRINT_SIZE, shapeHash } from '../passes/fingerprint.js';
-import { withModule } from '../src/binaryen.js';
+import { withModule } from '../src/binaryen/module.js';
+import { functionNames, summarizeAll } from '../src/binaryen/walk.js';
 import { ALLOCATOR_INITIALIZERS } from '../src/conventions.js';
 import { computeLayout } from '../src/layout.js';
-import { roots, staticRange } from '../src/transform.js';
-import { functionNames, summarizeAll } from '../src/walk.js';
+import { roots, staticRange } from '../src/transform/index.js';
+import { allocatorState } from '../src/transform/passes/allocator-state.js';
+import { findAllocator } from '../src/transform/passes/find-allocator.js';
+import {
+  type FingerprintEntry,
+  MIN_FINGERPRINT_SIZE,
+  shapeHash,
+} from '../src/transform/passes/fingerprint.js';
 import { readModule } from '../src/wasm/reader.js';
 
 interface Fixture {
@@ -71,7 +75,7 @@ const out = `/**
  * shape hashes of known allocators' functions (see passes/fingerprint.ts). Do not edit by hand.
  */
 
-import type { FingerprintDb } from '../passes/fingerprint.js';
+import type { FingerprintDb } from '../src/transform/passes/fingerprint.js';
 
 export const FINGERPRINTS: FingerprintDb = {
   version: 1,

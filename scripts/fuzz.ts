@@ -3,20 +3,27 @@
  *
  *   npm run fuzz                                # 10,000 inputs, seed 1
  *   npm run fuzz -- --seed 7 --count 20000 --jobs 4
- *   npm run fuzz -- --resume                    # continue the saved campaign (scripts/fuzz/.state/)
+ *   npm run fuzz -- --resume                    # continue the saved campaign (test/fuzz/.state/)
  *   npm run fuzz -- --replay test/reliability/crashers/NAME.wasm
  *   npm run fuzz -- --show 1234                 # write input 1234 of the seed to fuzz-input-1234.wasm
  *
  * Options: --seed N (1), --count N (10000), --jobs N (CPUs), --timeout MS (10000, per input),
  * --full-workloads (also wl_big), --crash-dir DIR (test/reliability/crashers), --state FILE
- * (scripts/fuzz/.state/campaign.json), --resume, --fresh (ignore saved state).
+ * (test/fuzz/.state/campaign.json), --resume, --fresh (ignore saved state).
  * Last line: the summary; exit status 1 on any crash or hang. See docs/reliability.md.
  */
 
 import { rmSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import { loadCrashers, makeInput, ROOT, runCampaign, snapshotTree, summaryLine } from './fuzz/campaign.js';
+import {
+  loadCrashers,
+  makeInput,
+  ROOT,
+  runCampaign,
+  snapshotTree,
+  summaryLine,
+} from '../test/fuzz/campaign.js';
 
 function parse(argv: string[]): Record<string, string | boolean> {
   const out: Record<string, string | boolean> = {};
@@ -56,9 +63,7 @@ async function main(): Promise<number> {
   const jobs = int(args['jobs'], Math.max(1, os.availableParallelism?.() ?? os.cpus().length), 'jobs');
   const timeoutMs = int(args['timeout'], 10_000, 'timeout');
   const crashDir = path.resolve(String(args['crash-dir'] ?? path.join(ROOT, 'test/reliability/crashers')));
-  const stateFile = path.resolve(
-    String(args['state'] ?? path.join(ROOT, 'scripts/fuzz/.state/campaign.json')),
-  );
+  const stateFile = path.resolve(String(args['state'] ?? path.join(ROOT, 'test/fuzz/.state/campaign.json')));
 
   if (args['show'] !== undefined) {
     const index = int(args['show'], 0, 'show');

@@ -21,14 +21,14 @@
  *   - the result passes `verify`: no allocator-named function that does not reach a host import.
  */
 
-import { exportLayout, layoutMeta, memoryName } from '../passes/export-layout.js';
-import { matchFingerprints } from '../passes/fingerprint.js';
-import { captureOutput, withModule } from './binaryen.js';
+import { captureOutput, withModule } from './binaryen/module.js';
+import { functionNames } from './binaryen/walk.js';
 import { HOST_IMPORTS } from './conventions.js';
 import { FINGERPRINTS } from './fingerprints.js';
+import { exportLayout, layoutMeta, memoryName } from './transform/passes/export-layout.js';
+import { matchFingerprints } from './transform/passes/fingerprint.js';
 import type { Layout, TransformOptions, TransformResult } from './types.js';
 import { verify } from './verify.js';
-import { functionNames } from './walk.js';
 import { nextInstruction, skipLocals } from './wasm/instructions.js';
 import type { ModuleInfo } from './wasm/reader.js';
 

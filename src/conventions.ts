@@ -7,7 +7,7 @@
 import type { AllocRole } from './types.js';
 
 /** Value types as the wasm binary spells them. */
-export type ValType = 'i32' | 'i64';
+export type PointerType = 'i32' | 'i64';
 
 /** Canonical host imports (names in the import module, 'env' by default). */
 export type HostImport =
@@ -65,7 +65,7 @@ export const DIRECT_IMPORT: Partial<Record<AllocRole, HostImport>> = {
 };
 
 /** All roles, in report order. */
-export const ROLES: readonly AllocRole[] = [
+export const ALLOC_ROLES: readonly AllocRole[] = [
   'malloc',
   'free',
   'calloc',
@@ -159,8 +159,8 @@ export function isAllocatorName(name: string): boolean {
 export const ALLOCATOR_INITIALIZERS: readonly string[] = ['initialize_emmalloc_heap'];
 
 /** True for a role name given by the user (`--alloc ROLE=NAME`). */
-export function isRole(s: string): s is AllocRole {
-  return (ROLES as readonly string[]).includes(s);
+export function isAllocRole(s: string): s is AllocRole {
+  return (ALLOC_ROLES as readonly string[]).includes(s);
 }
 
 /**

@@ -3,7 +3,7 @@
  * shape hashes of known allocators' functions (see passes/fingerprint.ts). Do not edit by hand.
  */
 
-import type { FingerprintDb } from '../passes/fingerprint.js';
+import type { FingerprintDb } from './transform/passes/fingerprint.js';
 
 export const FINGERPRINTS: FingerprintDb = {
   version: 1,

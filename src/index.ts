@@ -6,7 +6,7 @@
 export { type ErrorCode, ErrorCodes, HostAllocError, isHostAllocError } from './errors.js';
 export { type GlueInfo, readGlue } from './glue.js';
 export { type InspectOptions, inspect } from './inspect.js';
-export { transform } from './transform.js';
+export { transform } from './transform/index.js';
 export type * from './types.js';
 export { ABI_VERSION } from './types.js';
 export { verify } from './verify.js';

@@ -5,13 +5,13 @@
  * the ones transform() uses.
  */
 
-import { findAllocator } from '../passes/find-allocator.js';
-import { publicMember } from '../passes/replace-allocator.js';
-import { withModule } from './binaryen.js';
+import { withModule } from './binaryen/module.js';
 import { isHostAllocError } from './errors.js';
 import { readGlue } from './glue.js';
 import { computeLayout } from './layout.js';
-import { isCompliant, transform } from './transform.js';
+import { isCompliant, transform } from './transform/index.js';
+import { findAllocator } from './transform/passes/find-allocator.js';
+import { publicMember } from './transform/passes/replace-allocator.js';
 import type { FamilyMember, InspectReport, TransformOptions } from './types.js';
 import { verify } from './verify.js';
 import { functionLabel, readModule, scanMemoryGrow } from './wasm/reader.js';

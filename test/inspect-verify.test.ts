@@ -10,15 +10,15 @@ import { readFileSync } from 'node:fs';
 import { describe, expect, it } from 'vitest';
 import { inspect, isHostAllocError, transform, verify } from '../src/index.js';
 import type { TransformOptions } from '../src/types.js';
-import { name, section, uleb } from '../src/wasm/encode.js';
-import { type ExportInfo, readModule } from '../src/wasm/reader.js';
+import { type ExportEntry, readModule } from '../src/wasm/reader.js';
 import { ensureBuilt, runCli, tempDir } from './cli/helpers.js';
+import { name, section, uleb } from './harness/encode.js';
 import { fixturePath, gluePath, loadManifest, readFixture } from './harness/fixtures.js';
 import { WA } from './harness/wasm.js';
 import { watToWasm } from './passes/wat.js';
 
 const IDENTIFICATIONS = ['export', 'name', 'option', 'glue', 'analysis', 'fingerprint'];
-const EXTERN_KIND: Record<ExportInfo['kind'], number> = {
+const EXTERN_KIND: Record<ExportEntry['kind'], number> = {
   function: 0,
   table: 1,
   memory: 2,

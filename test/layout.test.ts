@@ -12,9 +12,9 @@ import {
   readHostallocMeta,
   refineHeapBase,
 } from '../src/layout.js';
-import { customSection, moduleBytes, name, section, sleb, vec } from '../src/wasm/encode.js';
 import { readModule } from '../src/wasm/reader.js';
 import { errorOf } from './errors.js';
+import { customSection, moduleBytes, name, section, sleb, vec } from './harness/encode.js';
 
 /** Reads WAT text (assembled by binaryen, name section kept). */
 function info(text: string, names = true) {

@@ -2,7 +2,6 @@ import binaryen from 'binaryen';
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import { ErrorCodes, HostAllocError } from '../src/errors.js';
-import { customSection, moduleBytes, name, section, sleb, uleb, vec } from '../src/wasm/encode.js';
 import {
   functionLabel,
   functionType,
@@ -12,6 +11,7 @@ import {
   scanMemoryGrowPerFunction,
 } from '../src/wasm/reader.js';
 import { errorOf } from './errors.js';
+import { customSection, moduleBytes, name, section, sleb, uleb, vec } from './harness/encode.js';
 
 const FEATURES =
   binaryen.Features.MutableGlobals |

@@ -6,7 +6,7 @@ import { pathToFileURL } from 'node:url';
 import { DIST } from './common.mjs';
 
 const [input, output] = process.argv.slice(2);
-const bmod = await import(pathToFileURL(join(DIST, 'src/binaryen.js')).href);
+const bmod = await import(pathToFileURL(join(DIST, 'src/binaryen/module.js')).href);
 const b = await bmod.loadBinaryen();
 const bytes = new Uint8Array(readFileSync(input));
 const names = WebAssembly.Module.customSections(new WebAssembly.Module(bytes), 'name').length > 0;

@@ -13,7 +13,7 @@ import { DIST, emit, median, nowMs } from './common.mjs';
 const [file, runsArg, mode = 'transform'] = process.argv.slice(2);
 const RUNS = Number(runsArg ?? 5);
 const lib = await import(pathToFileURL(join(DIST, 'src/index.js')).href);
-const bmod = await import(pathToFileURL(join(DIST, 'src/binaryen.js')).href);
+const bmod = await import(pathToFileURL(join(DIST, 'src/binaryen/module.js')).href);
 const t0 = nowMs();
 const b = await bmod.loadBinaryen();
 const loadMs = nowMs() - t0;

@@ -21,8 +21,8 @@
 
 import os from 'node:os';
 import type { Worker } from 'node:worker_threads';
-import { ErrorCodes } from '../errors.js';
-import { CliError, toErrorInfo } from './errors.js';
+import { ErrorCodes, HostAllocError } from '../errors.js';
+import { toErrorInfo } from './errors.js';
 import type { LaneData, Task, TaskResult, WorkerReady } from './worker.js';
 
 export interface BatchOptions {
@@ -56,7 +56,11 @@ export function laneCount(jobs: number, files: number, bytes: number): number {
 const WARM_AHEAD = 8;
 
 function limitInfo(message: string): TaskResult {
-  return { ok: false, error: toErrorInfo(new CliError(ErrorCodes.RESOURCE_LIMIT, message)), inputSize: null };
+  return {
+    ok: false,
+    error: toErrorInfo(new HostAllocError(ErrorCodes.RESOURCE_LIMIT, message)),
+    inputSize: null,
+  };
 }
 
 /** One worker thread of a lane. */
@@ -89,7 +93,7 @@ class LaneWorker {
           : {
               ok: false,
               error: toErrorInfo(
-                new CliError(
+                new HostAllocError(
                   ErrorCodes.INTERNAL,
                   'the worker processing this file crashed; please report it',
                   {
@@ -105,7 +109,7 @@ class LaneWorker {
       this.dead ??= {
         ok: false,
         error: toErrorInfo(
-          new CliError(
+          new HostAllocError(
             ErrorCodes.INTERNAL,
             `the worker processing this file exited (status ${code}); please report it`,
           ),
@@ -155,7 +159,7 @@ class LaneWorker {
   stop(): Promise<unknown> {
     this.dead ??= {
       ok: false,
-      error: toErrorInfo(new CliError(ErrorCodes.INTERNAL, 'the worker was stopped')),
+      error: toErrorInfo(new HostAllocError(ErrorCodes.INTERNAL, 'the worker was stopped')),
       inputSize: null,
     };
     return this.worker.terminate().catch(() => {});

@@ -3,7 +3,7 @@
  * CLI adds UsageError (bad flags: exit status 2) and maps every error to a per-file status.
  */
 
-import { type ErrorCode, ErrorCodes, isHostAllocError } from '../errors.js';
+import { type ErrorCode, ErrorCodes, HostAllocError, isHostAllocError } from '../errors.js';
 
 /** Exit statuses shared by every command. */
 export const ExitStatus = {
@@ -21,17 +21,6 @@ export class UsageError extends Error {
   /** HA030 for bad option values; undefined for plain argument-parsing mistakes. */
   readonly code: ErrorCode | undefined;
   constructor(message: string, code?: ErrorCode, options?: { cause?: unknown }) {
-    super(message, options?.cause === undefined ? undefined : { cause: options.cause });
-    this.code = code;
-  }
-}
-
-/** A fatal error raised by the CLI itself (input missing, glue unreadable…): exit 1. */
-export class CliError extends Error {
-  override readonly name = 'HostAllocError';
-  readonly code: ErrorCode;
-  readonly details: Record<string, unknown> | undefined = undefined;
-  constructor(code: ErrorCode, message: string, options?: { cause?: unknown }) {
     super(message, options?.cause === undefined ? undefined : { cause: options.cause });
     this.code = code;
   }
@@ -94,6 +83,6 @@ export function toErrorInfo(e: unknown): ErrorInfo {
 }
 
 /** Error for an input or output file operation, with the system error as cause. */
-export function ioError(message: string, cause: unknown): CliError {
-  return new CliError(ErrorCodes.IO, message, { cause });
+export function ioError(message: string, cause: unknown): HostAllocError {
+  return new HostAllocError(ErrorCodes.IO, message, { cause });
 }

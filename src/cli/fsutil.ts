@@ -13,8 +13,8 @@ import { randomBytes } from 'node:crypto';
 import { unlinkSync } from 'node:fs';
 import { chmod, lstat, mkdir, readdir, rename, rm, writeFile } from 'node:fs/promises';
 import path from 'node:path';
-import { ErrorCodes } from '../errors.js';
-import { CliError, ioError } from './errors.js';
+import { ErrorCodes, HostAllocError } from '../errors.js';
+import { ioError } from './errors.js';
 
 /** Temp files currently being written: removed by the signal handler. */
 const pending = new Set<string>();
@@ -105,7 +105,7 @@ async function mkdirsUnder(root: string, dir: string): Promise<void> {
   await mkdirs(root);
   const rel = path.relative(root, dir);
   if (rel.startsWith('..') || path.isAbsolute(rel)) {
-    throw new CliError(
+    throw new HostAllocError(
       ErrorCodes.IO,
       `refusing to write '${dir}': it is outside the output directory '${root}'`,
     );
@@ -126,7 +126,7 @@ async function mkdirsUnder(root: string, dir: string): Promise<void> {
       st = await lstat(d);
     }
     if (st.isSymbolicLink()) {
-      throw new CliError(
+      throw new HostAllocError(
         ErrorCodes.IO,
         `refusing to write through '${d}': it is a symbolic link inside the output directory, and writes stay inside it`,
       );
@@ -155,7 +155,7 @@ export async function writeFileAtomic(
     if (options.root === undefined) await mkdirs(dir);
     else await mkdirsUnder(options.root, dir);
   } catch (e) {
-    if (e instanceof CliError) throw e;
+    if (e instanceof HostAllocError) throw e;
     throw ioError(`cannot create directory '${dir}'`, e);
   }
   await removeStaleTemps(dir);

@@ -12,8 +12,7 @@
 import type { Dirent } from 'node:fs';
 import { readdir, realpath, stat } from 'node:fs/promises';
 import path from 'node:path';
-import { ErrorCodes } from '../errors.js';
-import { CliError } from './errors.js';
+import { ErrorCodes, HostAllocError } from '../errors.js';
 
 export interface InputFile {
   /** Absolute path, as reached from the argument (links inside an input directory not resolved). */
@@ -106,7 +105,7 @@ async function walk(
     try {
       entries = await readdir(abs, { withFileTypes: true });
     } catch (e) {
-      throw new CliError(ErrorCodes.IO, `cannot read directory '${abs}'`, { cause: e });
+      throw new HostAllocError(ErrorCodes.IO, `cannot read directory '${abs}'`, { cause: e });
     }
     entries.sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0));
     for (const entry of entries) {
@@ -173,13 +172,14 @@ export async function expandInputs(
       st = await stat(abs);
     } catch (e) {
       if (!GLOB_CHARS.test(spec)) {
-        throw new CliError(ErrorCodes.IO, `cannot read input '${spec}'`, { cause: e });
+        throw new HostAllocError(ErrorCodes.IO, `cannot read input '${spec}'`, { cause: e });
       }
     }
     if (st?.isDirectory()) {
       const boundary = await realOrSelf(abs);
       const found = await walk(abs, boundary, follow, ignoreFor(abs), skippedLinks);
-      if (found.length === 0) throw new CliError(ErrorCodes.IO, `no .wasm files in directory '${spec}'`);
+      if (found.length === 0)
+        throw new HostAllocError(ErrorCodes.IO, `no .wasm files in directory '${spec}'`);
       bases.push(abs);
       for (const f of found) add(f.abs, f.real);
     } else if (st !== undefined) {
@@ -207,7 +207,7 @@ export async function expandInputs(
         if (!follow && !isInside(real, boundary)) skippedLinks.push(f);
         else found.push({ abs: f, real });
       }
-      if (found.length === 0) throw new CliError(ErrorCodes.IO, `no file matches '${spec}'`);
+      if (found.length === 0) throw new HostAllocError(ErrorCodes.IO, `no file matches '${spec}'`);
       bases.push(base);
       for (const f of found) add(f.abs, f.real);
     }

@@ -7,13 +7,10 @@
  */
 
 import { parseArgs } from 'node:util';
-import { ROLES } from '../conventions.js';
+import { ALLOC_ROLES, isAllocRole } from '../conventions.js';
 import { ErrorCodes } from '../errors.js';
 import type { AllocRole } from '../types.js';
 import { UsageError } from './errors.js';
-
-/** Every role `--alloc ROLE=NAME` accepts, in the order help lists them. */
-export const ALLOC_ROLES: readonly AllocRole[] = ROLES;
 
 /** Default number of files a worker processes before it is replaced (binaryen's heap never shrinks). */
 export const DEFAULT_RECYCLE_AFTER = 1000;
@@ -408,8 +405,4 @@ export function parseAlloc(values: readonly string[], where = '--alloc'): Partia
     alloc[role] = name;
   }
   return alloc;
-}
-
-export function isAllocRole(s: string): s is AllocRole {
-  return (ALLOC_ROLES as readonly string[]).includes(s);
 }

@@ -15,11 +15,11 @@
 import { readFile, stat } from 'node:fs/promises';
 import path from 'node:path';
 import { isMainThread, parentPort, workerData } from 'node:worker_threads';
-import { ErrorCodes } from '../errors.js';
+import { ErrorCodes, HostAllocError } from '../errors.js';
 import { MAX_GLUE_LENGTH } from '../glue.js';
 import type { InspectOptions } from '../inspect.js';
 import type { InspectReport, TransformOptions, TransformReport, VerifyReport } from '../types.js';
-import { CliError, type ErrorInfo, ioError, toErrorInfo } from './errors.js';
+import { type ErrorInfo, ioError, toErrorInfo } from './errors.js';
 
 export type Task = TransformTask | { kind: 'verify'; path: string } | InspectTask;
 
@@ -75,7 +75,7 @@ const MAX_GLUE_FILE_BYTES = 3 * MAX_GLUE_LENGTH;
 export async function readGlueFile(file: string): Promise<string> {
   const st = await stat(file);
   if (st.size > MAX_GLUE_FILE_BYTES) {
-    throw new CliError(
+    throw new HostAllocError(
       ErrorCodes.LIMIT_EXCEEDED,
       `glue file '${file}' is ${st.size} bytes, more than the ${MAX_GLUE_FILE_BYTES} accepted: it is not Emscripten glue`,
     );
@@ -94,8 +94,8 @@ export async function readFirstGlue(candidates: readonly string[]): Promise<stri
       text = await readGlueFile(file);
     } catch (e) {
       if ((e as NodeJS.ErrnoException).code === 'ENOENT') continue;
-      if (e instanceof CliError) continue; // too large to be glue
-      throw new CliError(ErrorCodes.BAD_GLUE, `cannot read glue file '${file}'`, { cause: e });
+      if (e instanceof HostAllocError) continue; // too large to be glue
+      throw new HostAllocError(ErrorCodes.BAD_GLUE, `cannot read glue file '${file}'`, { cause: e });
     }
     const { isEmscriptenGlue } = await import('../glue.js');
     if (isEmscriptenGlue(text)) return text;
@@ -137,7 +137,7 @@ function capMemoryGrowth(limit: number): void {
 function limitError(): ErrorInfo {
   const mb = Math.round(memoryLimitBytes / (1024 * 1024));
   return toErrorInfo(
-    new CliError(
+    new HostAllocError(
       ErrorCodes.RESOURCE_LIMIT,
       `processing this file needs more than the per-file memory limit (${mb} MiB); raise it with --memory-limit if the input is trusted`,
     ),

@@ -655,8 +655,6 @@ export interface InstantiateResult {
   heap: HostAllocator;
 }
 
-const IMPORT_NAMES = HOST_IMPORTS;
-
 /**
  * Compiles (unless given a Module), instantiates and attaches in one step. The heap's imports are
  * merged into the import namespace(s) the module imports `host_*` functions from (read from
@@ -674,7 +672,7 @@ export async function instantiate(
   const heap = createHostAllocator(options);
   const imports: WasmImports = {};
   for (const [ns, entries] of Object.entries(otherImports)) imports[ns] = { ...entries };
-  const names = new Set<string>(IMPORT_NAMES);
+  const names = new Set<string>(HOST_IMPORTS);
   const hostImports = heap.imports as unknown as Record<string, unknown>;
   let merged = false;
   for (const imp of WA.Module.imports(module)) {

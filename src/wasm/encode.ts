@@ -1,6 +1,7 @@
 /**
- * @fileoverview Minimal WebAssembly binary encoding helpers: LEB128, names, vectors, sections.
- * Enough to patch small things without binaryen and to hand-assemble modules in tests.
+ * @fileoverview The binary encodings the library writes itself (the name-section rewrite of
+ * src/wasm/names.ts): unsigned LEB128 and names. Tests assemble whole modules with
+ * test/harness/encode.ts, which builds on these.
  */
 
 /** Unsigned LEB128 of a non-negative integer (a bigint for values beyond 2^53: memory64 limits). */
@@ -16,44 +17,8 @@ export function uleb(n: number | bigint): number[] {
   return out;
 }
 
-/** Signed LEB128 of an integer (a bigint for i64 constants). */
-export function sleb(n: number | bigint): number[] {
-  let v = BigInt(n);
-  const out: number[] = [];
-  for (;;) {
-    const b = Number(v & 0x7fn);
-    v >>= 7n;
-    const done = (v === 0n && (b & 0x40) === 0) || (v === -1n && (b & 0x40) !== 0);
-    out.push(done ? b : b | 0x80);
-    if (done) return out;
-  }
-}
-
 /** A length-prefixed UTF-8 name. */
 export function name(s: string): number[] {
   const bytes = new TextEncoder().encode(s);
   return [...uleb(bytes.length), ...bytes];
-}
-
-/** A vector: count, then the items' bytes. */
-export function vec(items: readonly (readonly number[])[]): number[] {
-  return [...uleb(items.length), ...items.flat()];
-}
-
-/** A section: id, size, payload. */
-export function section(id: number, payload: readonly number[]): number[] {
-  return [id, ...uleb(payload.length), ...payload];
-}
-
-/** A custom section with `sectionName` and `payload`. */
-export function customSection(sectionName: string, payload: readonly number[]): number[] {
-  return section(0, [...name(sectionName), ...payload]);
-}
-
-/** The 8-byte header of a core module. */
-export const MODULE_HEADER: readonly number[] = [0x00, 0x61, 0x73, 0x6d, 0x01, 0x00, 0x00, 0x00];
-
-/** A core module made of the given (already encoded) sections. */
-export function moduleBytes(...sections: readonly (readonly number[])[]): Uint8Array {
-  return Uint8Array.from([...MODULE_HEADER, ...sections.flat()]);
 }

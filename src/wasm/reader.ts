@@ -27,8 +27,8 @@ export type TypeEntry =
   /** GC struct / array types and stack-switching continuation types: shape not recorded. */
   | { kind: 'struct' | 'array' | 'cont' };
 
-/** Limits of a memory or table. Sizes are numbers (memory64 values are exact below 2^53). */
-export interface Limits {
+/** ResizableLimits of a memory or table. Sizes are numbers (memory64 values are exact below 2^53). */
+export interface ResizableLimits {
   /** Initial size (pages for memories, elements for tables). */
   min: number;
   /** Maximum size, or null. */
@@ -56,8 +56,8 @@ export interface ImportInfo {
   index: number;
   /** Type index of an imported function or tag. */
   type?: number;
-  /** Limits of an imported memory or table. */
-  limits?: Limits;
+  /** ResizableLimits of an imported memory or table. */
+  limits?: ResizableLimits;
   /** Element type of an imported table. */
   elemType?: ValType;
   /** Value type of an imported global. */
@@ -68,7 +68,7 @@ export interface ImportInfo {
 
 /** A memory of the memory index space (imported ones first). */
 export interface MemoryEntry {
-  limits: Limits;
+  limits: ResizableLimits;
   /** Set when the memory is imported. */
   imported: ImportRef | null;
 }
@@ -76,7 +76,7 @@ export interface MemoryEntry {
 /** A table of the table index space (imported ones first). */
 export interface TableEntry {
   elemType: ValType;
-  limits: Limits;
+  limits: ResizableLimits;
   imported: ImportRef | null;
 }
 
@@ -97,7 +97,7 @@ export interface GlobalEntry {
 }
 
 /** One export. */
-export interface ExportInfo {
+export interface ExportEntry {
   name: string;
   kind: ExternKind;
   index: number;
@@ -191,7 +191,7 @@ export interface ModuleInfo {
   globals: GlobalEntry[];
   /** Type index of every tag of the index space (imported tags first). */
   tags: number[];
-  exports: ExportInfo[];
+  exports: ExportEntry[];
   /** The start function, or null. */
   start: number | null;
   elements: ElementSegmentEntry[];
@@ -219,7 +219,7 @@ export interface ModuleInfo {
   numImportedTags: number;
 }
 
-/** Limits that keep a hostile input from costing too much. */
+/** ResizableLimits that keep a hostile input from costing too much. */
 export interface ReadLimits {
   /** Largest accepted input. Default 256 MiB. */
   maxBytes?: number;
@@ -471,7 +471,7 @@ class Cursor {
     return this.fail(`unknown value type 0x${b.toString(16)}`, at);
   }
 
-  limits(kind: 'memory' | 'table'): Limits {
+  limits(kind: 'memory' | 'table'): ResizableLimits {
     const at = this.pos;
     const flags = this.u8();
     if (flags & ~0x0f) this.fail(`unknown ${kind} limits flags 0x${flags.toString(16)}`, at);
@@ -1084,11 +1084,6 @@ export function functionLabel(info: ModuleInfo, index: number): string {
   return info.names.functions.get(index) ?? `$${index}`;
 }
 
-/** The name of global `index` from the name section, or `$<index>`. */
-export function globalLabel(info: ModuleInfo, index: number): string {
-  return info.names.globals.get(index) ?? `$${index}`;
-}
-
 /** The signature of function `index` (imports counted), or undefined for a bad index or non-function type. */
 export function functionType(
   info: ModuleInfo,
@@ -1105,12 +1100,6 @@ export function exportNames(info: ModuleInfo, kind: ExternKind, index: number): 
   const out: string[] = [];
   for (const e of info.exports) if (e.kind === kind && e.index === index) out.push(e.name);
   return out;
-}
-
-/** The import of function `index`, or undefined when it is defined. */
-export function functionImport(info: ModuleInfo, index: number): ImportInfo | undefined {
-  if (index >= info.numImportedFunctions) return undefined;
-  return info.imports.find((i) => i.kind === 'function' && i.index === index);
 }
 
 /** Result of `scanMemoryGrowDetailed`. */

@@ -14,7 +14,7 @@ import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { concat, HEADER, name, section, uleb, vec } from '../../scripts/fuzz/bytes.js';
+import { concat, HEADER, name, section, uleb, vec } from '../fuzz/bytes.js';
 import { hostileModule } from '../reliability/build.js';
 
 const CLI = fileURLToPath(new URL('../../dist/src/cli/main.js', import.meta.url));

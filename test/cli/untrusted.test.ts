@@ -16,8 +16,8 @@ import { spawnSync } from 'node:child_process';
 import { existsSync, mkdirSync, readFileSync, symlinkSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { concat, name, uleb, vec } from '../../scripts/fuzz/bytes.js';
 import { WA } from '../../src/wasm-api.js';
+import { concat, name, uleb, vec } from '../fuzz/bytes.js';
 import { hostileModule } from '../reliability/build.js';
 import { assemble, ensureBuilt, listFiles, moduleWat, removeTempDirs, runCli, tempDir } from './helpers.js';
 

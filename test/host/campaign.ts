@@ -18,9 +18,9 @@
  *   npx tsx test/host/campaign.ts 1000000 [seed] [granule]
  */
 
-import { Rng } from '../../scripts/fuzz/bytes.js';
 import { createHostAllocator, isHostAllocatorError } from '../../src/host/index.js';
 import { WA } from '../../src/wasm-api.js';
+import { Rng } from '../fuzz/bytes.js';
 import type { WasmMemory } from '../harness/wasm.js';
 
 const PAGE = 65536;

@@ -3,8 +3,8 @@
  * that import `env.host_*`, so the tests need no toolchain (no wat2wasm, no emcc).
  */
 
-import { section as encodeSection, name, sleb, uleb, vec } from '../../src/wasm/encode.js';
 import { WA } from '../../src/wasm-api.js';
+import { section as encodeSection, name, sleb, uleb, vec } from '../harness/encode.js';
 
 /** The runtime WebAssembly object (typed once, in src/wasm-api.ts). */
 export const W = WA;

@@ -11,7 +11,7 @@
 
 import { existsSync, readFileSync, writeFileSync } from 'node:fs';
 import { describe, expect, it } from 'vitest';
-import { captureOutput } from '../../src/binaryen.js';
+import { captureOutput } from '../../src/binaryen/module.js';
 import { createHostAllocator, type HostAllocator } from '../../src/host/index.js';
 import { transform, verify } from '../../src/index.js';
 import type { TransformOptions, TransformReport } from '../../src/types.js';

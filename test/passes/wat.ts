@@ -5,7 +5,12 @@
 
 import { fileURLToPath } from 'node:url';
 import binaryen from 'binaryen';
-import { type Binaryen, type BinaryenModule, baseFeatures, captureOutput } from '../../src/binaryen.js';
+import {
+  type Binaryen,
+  type BinaryenModule,
+  baseFeatures,
+  captureOutput,
+} from '../../src/binaryen/module.js';
 
 export const B = binaryen as unknown as Binaryen;
 /** This directory (test/passes/). */

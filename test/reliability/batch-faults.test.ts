@@ -19,7 +19,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { Rng } from '../../scripts/fuzz/bytes.js';
+import { Rng } from '../fuzz/bytes.js';
 import { WA } from '../harness/wasm.js';
 
 const ROOT = fileURLToPath(new URL('../../', import.meta.url));

@@ -4,7 +4,7 @@
  * as `malloc`/`free`, a memory exported as `memory` and an exported `__heap_base`.
  */
 
-import { concat, HEADER, name, section, sleb, uleb, vec } from '../../scripts/fuzz/bytes.js';
+import { concat, HEADER, name, section, sleb, uleb, vec } from '../fuzz/bytes.js';
 
 export interface HostileShape {
   /** Initial pages (default 2). */

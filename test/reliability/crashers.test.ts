@@ -12,7 +12,7 @@
 import { readdirSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { describe, expect, it } from 'vitest';
-import { loadCrashers, runCampaign } from '../../scripts/fuzz/campaign.js';
+import { loadCrashers, runCampaign } from '../fuzz/campaign.js';
 
 const DIR = fileURLToPath(new URL('./crashers/', import.meta.url));
 const crashers = loadCrashers(DIR);

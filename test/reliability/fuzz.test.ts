@@ -9,7 +9,7 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { runCampaign, summaryLine } from '../../scripts/fuzz/campaign.js';
+import { runCampaign, summaryLine } from '../fuzz/campaign.js';
 
 describe('fuzz: short campaign', () => {
   it('300 inputs, fixed seed: no crash, no hang', async () => {

@@ -16,9 +16,9 @@
  */
 
 import { describe, expect, it } from 'vitest';
-import { Rng } from '../../scripts/fuzz/bytes.js';
 import { createHostAllocator, type HostAllocator, isHostAllocatorError } from '../../src/host/index.js';
 import { WA } from '../../src/wasm-api.js';
+import { Rng } from '../fuzz/bytes.js';
 import type { WasmMemory } from '../harness/wasm.js';
 
 const PAGE = 65536;

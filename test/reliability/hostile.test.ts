@@ -3,7 +3,7 @@
  * nested 10,000 deep, a 100 MB file. Each must give bounded memory (measured as the peak RSS of a
  * child process running one transform; generous bounds, no timing assertions) and either a valid,
  * compliant output or a typed HostAllocError, such as HA032 for a limit the user can raise.
- * Each case runs in its own child process (scripts/fuzz's runner), so an abort or a runaway
+ * Each case runs in its own child process (test/fuzz's runner), so an abort or a runaway
  * allocation fails one case instead of the test worker.
  */
 

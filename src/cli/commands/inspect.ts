@@ -5,11 +5,11 @@
 
 import { open, stat } from 'node:fs/promises';
 import path from 'node:path';
-import { ErrorCodes } from '../../errors.js';
+import { ErrorCodes, HostAllocError } from '../../errors.js';
 import type { AllocRole } from '../../types.js';
 import { runBatch } from '../batch.js';
 import { loadConfig } from '../config.js';
-import { CliError, ExitStatus, ioError, toErrorInfo } from '../errors.js';
+import { ExitStatus, ioError, toErrorInfo } from '../errors.js';
 import { formatError, formatInspect } from '../format.js';
 import { displayPath } from '../inputs.js';
 import {
@@ -95,7 +95,7 @@ export async function run(argv: RawArgs): Promise<number> {
       try {
         if ((await stat(glueAbs)).isDirectory()) dir = glueAbs;
       } catch (e) {
-        throw new CliError(ErrorCodes.BAD_GLUE, `cannot read glue file '${glueValue}'`, { cause: e });
+        throw new HostAllocError(ErrorCodes.BAD_GLUE, `cannot read glue file '${glueValue}'`, { cause: e });
       }
     }
     if (dir !== undefined) glue = await readFirstGlue(glueCandidates(dir, abs));
@@ -103,8 +103,8 @@ export async function run(argv: RawArgs): Promise<number> {
       try {
         glue = await readGlueFile(glueAbs);
       } catch (e) {
-        if (e instanceof CliError) throw e;
-        throw new CliError(ErrorCodes.BAD_GLUE, `cannot read glue file '${glueValue}'`, { cause: e });
+        if (e instanceof HostAllocError) throw e;
+        throw new HostAllocError(ErrorCodes.BAD_GLUE, `cannot read glue file '${glueValue}'`, { cause: e });
       }
     }
   }

@@ -5,11 +5,11 @@
 
 import { stat } from 'node:fs/promises';
 import path from 'node:path';
-import { ErrorCodes } from '../../errors.js';
+import { ErrorCodes, HostAllocError } from '../../errors.js';
 import type { TransformOptions, TransformReport } from '../../types.js';
 import { createProgress, defaultJobs, progressAllowed, runBatch } from '../batch.js';
 import { loadConfig } from '../config.js';
-import { CliError, type ErrorInfo, ExitStatus, isRefusalCode, toErrorInfo, UsageError } from '../errors.js';
+import { type ErrorInfo, ExitStatus, isRefusalCode, toErrorInfo, UsageError } from '../errors.js';
 import {
   escapeControls,
   formatError,
@@ -134,7 +134,7 @@ async function resolveGlue(value: string | undefined, cwd: string, inputs: numbe
   try {
     isDir = (await stat(abs)).isDirectory();
   } catch (e) {
-    throw new CliError(ErrorCodes.BAD_GLUE, `cannot read glue file '${value}'`, { cause: e });
+    throw new HostAllocError(ErrorCodes.BAD_GLUE, `cannot read glue file '${value}'`, { cause: e });
   }
   if (isDir) return { kind: 'dir', dir: abs };
   if (inputs > 1) {
@@ -146,8 +146,8 @@ async function resolveGlue(value: string | undefined, cwd: string, inputs: numbe
   try {
     return { kind: 'text', text: await readGlueFile(abs) };
   } catch (e) {
-    if (e instanceof CliError) throw e;
-    throw new CliError(ErrorCodes.BAD_GLUE, `cannot read glue file '${value}'`, { cause: e });
+    if (e instanceof HostAllocError) throw e;
+    throw new HostAllocError(ErrorCodes.BAD_GLUE, `cannot read glue file '${value}'`, { cause: e });
   }
 }
 

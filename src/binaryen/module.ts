@@ -11,7 +11,7 @@
  *  - modules live in binaryen's own heap: `withModule` always disposes them.
  */
 
-import { ErrorCodes, HostAllocError } from './errors.js';
+import { ErrorCodes, HostAllocError } from '../errors.js';
 
 /** An expression reference (a pointer into binaryen's heap). */
 export type ExpressionRef = number;

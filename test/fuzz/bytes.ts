@@ -3,7 +3,7 @@
  * splitter. Nothing here loads binaryen or the library.
  */
 
-import { MODULE_HEADER, name, section, sleb, uleb, vec } from '../../src/wasm/encode.js';
+import { MODULE_HEADER, name, section, sleb, uleb, vec } from '../harness/encode.js';
 
 /** mulberry32: small, fast, good enough for fuzzing; fully determined by its 32-bit seed. */
 export class Rng {

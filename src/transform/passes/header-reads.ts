@@ -14,8 +14,8 @@
  * pointer is not a plain `local ± k`) is refused with the function, the offset and the evidence.
  */
 
-import type { MetadataRead } from '../src/metadata-reads.js';
-import type { FunctionSummary, NegativeProbe } from '../src/walk.js';
+import type { FunctionSummary, NegativeProbe } from '../../binaryen/walk.js';
+import type { MetadataRead } from '../../metadata-reads.js';
 
 /** dlmalloc's flag masks (PINUSE 1, CINUSE 2, INUSE 3, FLAG4 4, FLAG_BITS 7) and the size mask ~7. */
 const FLAG_MASKS = new Set([1, 2, 3, 4, 7]);

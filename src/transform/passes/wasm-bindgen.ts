@@ -21,9 +21,9 @@
  * A wrapper that calls two candidates for one role, or passes other arguments, identifies nothing.
  */
 
-import type { Binaryen, BinaryenModule } from '../src/binaryen.js';
-import type { AllocRole } from '../src/types.js';
-import type { FunctionSummary } from '../src/walk.js';
+import type { Binaryen, BinaryenModule } from '../../binaryen/module.js';
+import type { FunctionSummary } from '../../binaryen/walk.js';
+import type { AllocRole } from '../../types.js';
 import { type FoundMember, functionExports } from './find-allocator.js';
 
 const WRAPPERS = ['__wbindgen_malloc', '__wbindgen_free', '__wbindgen_realloc'] as const;

@@ -8,7 +8,7 @@
  * an id we do not know marks the function `opaque` (analyses then treat it conservatively).
  */
 
-import type { Binaryen, BinaryenModule, ExpressionRef } from './binaryen.js';
+import type { Binaryen, BinaryenModule, ExpressionRef } from './module.js';
 
 /** One memory access at a constant address (pointer operand is i32.const/i64.const). */
 export interface ConstAccess {

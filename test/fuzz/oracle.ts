@@ -1,5 +1,5 @@
 /**
- * @fileoverview The fuzz oracle, run inside a killable child process (scripts/fuzz/child.ts). For one
+ * @fileoverview The fuzz oracle, run inside a killable child process (test/fuzz/child.ts). For one
  * input it must see either a typed HostAllocError, or an output that
  *   (a) passes WebAssembly.validate,
  *   (b) is compliant according to verify() (unless `force` was given: forced outputs may carry residue),
@@ -12,14 +12,9 @@
 
 import { createHostAllocator } from '../../src/host/index.js';
 import { isHostAllocError, type TransformOptions, transform, verify } from '../../src/index.js';
-import { type FixtureEntry, getFixture } from '../../test/harness/fixtures.js';
-import {
-  instantiateWith,
-  moduleAllocator,
-  runWorkloads,
-  type WorkloadResults,
-} from '../../test/harness/run.js';
-import { WA } from '../../test/harness/wasm.js';
+import { type FixtureEntry, getFixture } from '../harness/fixtures.js';
+import { instantiateWith, moduleAllocator, runWorkloads, type WorkloadResults } from '../harness/run.js';
+import { WA } from '../harness/wasm.js';
 
 export interface Job {
   id: number;

@@ -11,8 +11,8 @@
  * are found by src/metadata-reads.ts and handled by passes/header-reads.ts.
  */
 
-import type { Hazard } from '../src/types.js';
-import type { FunctionSummary } from '../src/walk.js';
+import type { FunctionSummary } from '../../binaryen/walk.js';
+import type { Hazard } from '../../types.js';
 import { type Region, touchedRegions } from './allocator-state.js';
 
 export interface HazardInput {

@@ -11,8 +11,8 @@
  * for the residue check.
  */
 
-import type { Binaryen, BinaryenModule, ExpressionRef } from '../src/binaryen.js';
-import { walk } from '../src/walk.js';
+import type { Binaryen, BinaryenModule, ExpressionRef } from '../../binaryen/module.js';
+import { walk } from '../../binaryen/walk.js';
 import type { Region } from './allocator-state.js';
 
 type G = Record<string, (e: ExpressionRef, i?: number) => number | string>;

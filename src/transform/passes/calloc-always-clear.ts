@@ -14,8 +14,8 @@
  * passes/header-reads.ts; anything else is refused there.
  */
 
-import type { Binaryen, BinaryenModule } from '../src/binaryen.js';
-import { type NegativeProbe, replaceChild } from '../src/walk.js';
+import type { Binaryen, BinaryenModule } from '../../binaryen/module.js';
+import { type NegativeProbe, replaceChild } from '../../binaryen/walk.js';
 
 /** dlmalloc's INUSE bits (PINUSE | CINUSE). */
 const INUSE = 3;

@@ -5,8 +5,8 @@
  * forward to (./follow-wrappers.ts), transitively.
  */
 
-import type { Binaryen, BinaryenModule } from '../src/binaryen.js';
-import type { FunctionSummary } from '../src/walk.js';
+import type { Binaryen, BinaryenModule } from '../../binaryen/module.js';
+import type { FunctionSummary } from '../../binaryen/walk.js';
 import { type AllocatorState, touchedRegions } from './allocator-state.js';
 import type { FoundMember } from './find-allocator.js';
 import { followWrappers } from './follow-wrappers.js';

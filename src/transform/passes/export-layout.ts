@@ -23,7 +23,13 @@
  * globals are always i32.
  */
 
-import { type Binaryen, type BinaryenModule, captureOutput, type ExpressionRef } from '../src/binaryen.js';
+import {
+  type Binaryen,
+  type BinaryenModule,
+  captureOutput,
+  type ExpressionRef,
+} from '../../binaryen/module.js';
+import type { FunctionSummary } from '../../binaryen/walk.js';
 import {
   ABI_EXPORT,
   ALIGN_EXPORT,
@@ -31,10 +37,9 @@ import {
   GROW_EXPORT,
   HEAP_BASE_EXPORT,
   META_SECTION,
-} from '../src/conventions.js';
-import { ErrorCodes, HostAllocError } from '../src/errors.js';
-import { ABI_VERSION, type HostallocMeta, type Layout } from '../src/types.js';
-import type { FunctionSummary } from '../src/walk.js';
+} from '../../conventions.js';
+import { ErrorCodes, HostAllocError } from '../../errors.js';
+import { ABI_VERSION, type HostallocMeta, type Layout } from '../../types.js';
 
 /** binaryen's internal name of the generated grow function (exempt from the memory.grow hazard). */
 export const GROW_FUNCTION = 'hostalloc$grow';

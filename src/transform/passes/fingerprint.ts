@@ -10,14 +10,14 @@
  *
  *   (func $12 (param i32) (result i32) …dlmalloc…)  --hash-->  "9f3c…"  --db-->  malloc (emcc dlmalloc)
  *
- * The database (src/fingerprints.json) is derived from the named fixtures by
+ * The database (src/fingerprints.ts) is derived from the named fixtures by
  * `npm run fingerprints`: every function of each allocator's code gets an entry with its role
  * (family member), 'internal' (helpers only the allocator reaches) or 'initializer'.
  */
 
-import type { Binaryen, BinaryenModule, ExpressionRef } from '../src/binaryen.js';
-import type { AllocRole } from '../src/types.js';
-import { walk } from '../src/walk.js';
+import type { Binaryen, BinaryenModule, ExpressionRef } from '../../binaryen/module.js';
+import { walk } from '../../binaryen/walk.js';
+import type { AllocRole } from '../../types.js';
 
 export type FingerprintRole = AllocRole | 'internal' | 'initializer';
 

@@ -25,15 +25,15 @@
  *                                        : aligned_alloc + memory.copy(min(old, new)) + host_free
  */
 
-import type { Binaryen, BinaryenModule, ExpressionRef, TypeRef } from '../src/binaryen.js';
+import type { Binaryen, BinaryenModule, ExpressionRef, TypeRef } from '../../binaryen/module.js';
 import {
   DIRECT_IMPORT,
   HOST_IMPORT_SIGNATURES,
   type HostImport,
   ROLE_SIGNATURES,
-} from '../src/conventions.js';
-import { ErrorCodes, HostAllocError } from '../src/errors.js';
-import type { AllocRole, FamilyMember, ReplacedFunction } from '../src/types.js';
+} from '../../conventions.js';
+import { ErrorCodes, HostAllocError } from '../../errors.js';
+import type { AllocRole, FamilyMember, ReplacedFunction } from '../../types.js';
 import type { FoundMember } from './find-allocator.js';
 
 /** errno values of wasi-libc and Emscripten (WASI numbering, not Linux's 22/12). */

@@ -1,10 +1,10 @@
 /**
  * @fileoverview Fuzz worker process: receives jobs over IPC, answers with phases and a verdict. The
- * parent (scripts/fuzz/campaign.ts) kills and restarts it on a timeout or when it dies (binaryen can
+ * parent (test/fuzz/campaign.ts) kills and restarts it on a timeout or when it dies (binaryen can
  * abort its whole instance), so one bad input never takes the campaign down.
  */
 
-import { WA } from '../../test/harness/wasm.js';
+import { WA } from '../harness/wasm.js';
 import { type Job, runJob } from './oracle.js';
 
 const send = (m: unknown) => process.send?.(m);

@@ -19,9 +19,9 @@
  * of a kind must exist, 'resize' winning; anything else returns undefined.
  */
 
-import type { Binaryen, BinaryenModule } from '../src/binaryen.js';
-import type { GrowImport } from '../src/types.js';
-import type { FunctionSummary } from '../src/walk.js';
+import type { Binaryen, BinaryenModule } from '../../binaryen/module.js';
+import type { FunctionSummary } from '../../binaryen/walk.js';
+import type { GrowImport } from '../../types.js';
 
 /**
  * The grow import of the allocator whose exclusive functions are `exclusive` (family members

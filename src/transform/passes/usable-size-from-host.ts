@@ -16,8 +16,8 @@
  * passes/header-reads.ts. On memory64 the head is at p-8 and the overhead 16.
  */
 
-import type { Binaryen, BinaryenModule, ExpressionRef, IntOps } from '../src/binaryen.js';
-import { type NegativeProbe, replaceChild } from '../src/walk.js';
+import type { Binaryen, BinaryenModule, ExpressionRef, IntOps } from '../../binaryen/module.js';
+import { type NegativeProbe, replaceChild } from '../../binaryen/walk.js';
 
 /** Rewrites each probe's load; returns how many were rewritten. */
 export function usableSizeFromHost(

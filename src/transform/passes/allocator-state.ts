@@ -13,7 +13,7 @@
  * not cover (an unidentified realloc, dlfree inlined into user code), and the module is refused.
  */
 
-import type { FunctionSummary } from '../src/walk.js';
+import type { FunctionSummary } from '../../binaryen/walk.js';
 
 export interface Region {
   start: number;

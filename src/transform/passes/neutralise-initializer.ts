@@ -19,9 +19,9 @@
  * forwards to.
  */
 
-import type { Binaryen, BinaryenModule, ExpressionRef } from '../src/binaryen.js';
-import type { FunctionSummary } from '../src/walk.js';
-import { walk } from '../src/walk.js';
+import type { Binaryen, BinaryenModule, ExpressionRef } from '../../binaryen/module.js';
+import type { FunctionSummary } from '../../binaryen/walk.js';
+import { walk } from '../../binaryen/walk.js';
 import { type Region, touchedRegions } from './allocator-state.js';
 import { functionExports } from './find-allocator.js';
 import { wrappedCallee } from './follow-wrappers.js';

@@ -12,7 +12,7 @@
  * that merely calls the allocator (strdup, a constructor) is never taken for it.
  */
 
-import type { Binaryen, BinaryenModule, ExpressionRef } from '../src/binaryen.js';
+import type { Binaryen, BinaryenModule, ExpressionRef } from '../../binaryen/module.js';
 import { type FoundMember, functionExports } from './find-allocator.js';
 
 type G = Record<string, (e: ExpressionRef, i?: number) => number | string>;

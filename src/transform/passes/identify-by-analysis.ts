@@ -21,9 +21,9 @@
  * Iterates to a fixpoint so wrappers of identified members are found too.
  */
 
-import type { Binaryen, BinaryenModule, TypeRef } from '../src/binaryen.js';
-import type { AllocRole } from '../src/types.js';
-import type { FunctionSummary } from '../src/walk.js';
+import type { Binaryen, BinaryenModule, TypeRef } from '../../binaryen/module.js';
+import type { FunctionSummary } from '../../binaryen/walk.js';
+import type { AllocRole } from '../../types.js';
 
 export interface AnalysisMatch {
   func: string;

@@ -12,40 +12,22 @@
  * The binaryen module is always disposed; the input bytes are never modified.
  */
 
-import { type AllocatorState, allocatorState, touchedRegions } from '../passes/allocator-state.js';
-import { callocAlwaysClear } from '../passes/calloc-always-clear.js';
-import { checkHazards } from '../passes/check-hazards.js';
-import { removeDeadStateReads } from '../passes/dead-state-reads.js';
-import {
-  exportLayout,
-  GROW_FUNCTION,
-  layoutMeta,
-  memoryName,
-  staticAccessEnds,
-} from '../passes/export-layout.js';
-import { type FoundMember, findAllocator, functionExports } from '../passes/find-allocator.js';
-import { findGrowImport } from '../passes/find-grow-import.js';
-import { matchFingerprints } from '../passes/fingerprint.js';
-import { describeRefusedRead, planHeaderReads } from '../passes/header-reads.js';
-import { type AnalysisMatch, identifyByAnalysis, isMemsetShaped } from '../passes/identify-by-analysis.js';
-import { identifyMore } from '../passes/identify-more.js';
-import { neutraliseInitializers } from '../passes/neutralise-initializer.js';
-import {
-  adapterImportName,
-  checkSignatures,
-  emptyInitializers,
-  fixReferences,
-  replaceAllocator,
-} from '../passes/replace-allocator.js';
-import { usableSizeFromHost } from '../passes/usable-size-from-host.js';
-import { adopt } from './adopt.js';
+import { adopt } from '../adopt.js';
 import {
   type Binaryen,
   type BinaryenModule,
   captureOutput,
   validationErrors,
   withModule,
-} from './binaryen.js';
+} from '../binaryen/module.js';
+import {
+  type FunctionSummary,
+  functionNames,
+  headerProbes,
+  type NegativeProbe,
+  summarize,
+  summarizeAll,
+} from '../binaryen/walk.js';
 import {
   ABI_EXPORT,
   ALLOCATOR_INITIALIZERS,
@@ -55,26 +37,44 @@ import {
   type HostImport,
   isAllocatorName,
   isEmscripten,
-} from './conventions.js';
-import { ErrorCodes, HostAllocError } from './errors.js';
-import { FINGERPRINTS } from './fingerprints.js';
-import { readGlue } from './glue.js';
-import { computeLayout, deriveDataEnd, refineHeapBase } from './layout.js';
-import { convertedFlows, convertedMetadataReads, metadataReads } from './metadata-reads.js';
-import type { AllocRole, Hazard, Layout, TransformOptions, TransformResult } from './types.js';
-import { verify } from './verify.js';
+} from '../conventions.js';
+import { ErrorCodes, HostAllocError } from '../errors.js';
+import { FINGERPRINTS } from '../fingerprints.js';
+import { readGlue } from '../glue.js';
+import { computeLayout, deriveDataEnd, refineHeapBase } from '../layout.js';
+import { convertedFlows, convertedMetadataReads, metadataReads } from '../metadata-reads.js';
+import type { AllocRole, Hazard, Layout, TransformOptions, TransformResult } from '../types.js';
+import { verify } from '../verify.js';
+import { safeNames } from '../wasm/names.js';
+import { pointerFlow } from '../wasm/pointer-flow.js';
+import { type ModuleInfo, readModule, usesAtomics } from '../wasm/reader.js';
+import { WA } from '../wasm-api.js';
+import { type AllocatorState, allocatorState, touchedRegions } from './passes/allocator-state.js';
+import { callocAlwaysClear } from './passes/calloc-always-clear.js';
+import { checkHazards } from './passes/check-hazards.js';
+import { removeDeadStateReads } from './passes/dead-state-reads.js';
 import {
-  type FunctionSummary,
-  functionNames,
-  headerProbes,
-  type NegativeProbe,
-  summarize,
-  summarizeAll,
-} from './walk.js';
-import { safeNames } from './wasm/names.js';
-import { pointerFlow } from './wasm/pointer-flow.js';
-import { type ModuleInfo, readModule, usesAtomics } from './wasm/reader.js';
-import { WA } from './wasm-api.js';
+  exportLayout,
+  GROW_FUNCTION,
+  layoutMeta,
+  memoryName,
+  staticAccessEnds,
+} from './passes/export-layout.js';
+import { type FoundMember, findAllocator, functionExports } from './passes/find-allocator.js';
+import { findGrowImport } from './passes/find-grow-import.js';
+import { matchFingerprints } from './passes/fingerprint.js';
+import { describeRefusedRead, planHeaderReads } from './passes/header-reads.js';
+import { type AnalysisMatch, identifyByAnalysis, isMemsetShaped } from './passes/identify-by-analysis.js';
+import { identifyMore } from './passes/identify-more.js';
+import { neutraliseInitializers } from './passes/neutralise-initializer.js';
+import {
+  adapterImportName,
+  checkSignatures,
+  emptyInitializers,
+  fixReferences,
+  replaceAllocator,
+} from './passes/replace-allocator.js';
+import { usableSizeFromHost } from './passes/usable-size-from-host.js';
 
 /** True when the raw module already follows the host-allocator ABI. */
 export function isCompliant(info: ModuleInfo): boolean {

@@ -11,11 +11,11 @@
  *   (func $dlrealloc …)            ->  { role: 'realloc', function: 'dlrealloc', identifiedBy: 'name' }
  */
 
-import type { Binaryen, BinaryenModule } from '../src/binaryen.js';
-import { internalRoleOfName, isRole, roleOfName } from '../src/conventions.js';
-import { ErrorCodes, HostAllocError } from '../src/errors.js';
-import type { AllocRole, Identification } from '../src/types.js';
-import { functionNames } from '../src/walk.js';
+import type { Binaryen, BinaryenModule } from '../../binaryen/module.js';
+import { functionNames } from '../../binaryen/walk.js';
+import { internalRoleOfName, isAllocRole, roleOfName } from '../../conventions.js';
+import { ErrorCodes, HostAllocError } from '../../errors.js';
+import type { AllocRole, Identification } from '../../types.js';
 import type { FingerprintMatch } from './fingerprint.js';
 
 /** A family member as binaryen sees it (internal function name). */
@@ -115,7 +115,7 @@ export function findAllocator(b: Binaryen, mod: BinaryenModule, input: FindAlloc
     }
   }
   for (const [role, ref] of Object.entries(input.alloc ?? {})) {
-    if (!isRole(role)) {
+    if (!isAllocRole(role)) {
       throw new HostAllocError(ErrorCodes.BAD_OPTION, `unknown allocator role '${role}'`);
     }
     add(role, resolveFunctionRef(names, exportMap, ref, role), 'option');

@@ -276,7 +276,7 @@ class Worker {
         'binaryen',
         '--import',
         'tsx',
-        path.join(this.root, 'scripts/fuzz/child.ts'),
+        path.join(this.root, 'test/fuzz/child.ts'),
       ],
       {
         cwd: this.root,
