@@ -5,10 +5,10 @@
 
 import { readFileSync, writeFileSync } from 'node:fs';
 import { withModule } from '../src/binaryen/module.js';
-import { functionNames, summarizeAll } from '../src/binaryen/walk.js';
+import { functionNames, roots } from '../src/binaryen/queries.js';
+import { summarizeAll } from '../src/binaryen/walk.js';
 import { ALLOCATOR_INITIALIZERS } from '../src/conventions.js';
 import { computeLayout } from '../src/layout.js';
-import { roots, staticRange } from '../src/transform/index.js';
 import { allocatorState } from '../src/transform/passes/allocator-state.js';
 import { findAllocator } from '../src/transform/passes/find-allocator.js';
 import {
@@ -16,6 +16,7 @@ import {
   MIN_FINGERPRINT_SIZE,
   shapeHash,
 } from '../src/transform/passes/fingerprint.js';
+import { staticRange } from '../src/transform/read.js';
 import { readModule } from '../src/wasm/reader.js';
 
 interface Fixture {

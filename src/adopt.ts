@@ -22,10 +22,10 @@
  */
 
 import { captureOutput, withModule } from './binaryen/module.js';
-import { functionNames } from './binaryen/walk.js';
+import { functionNames, memoryName } from './binaryen/queries.js';
 import { HOST_IMPORTS } from './conventions.js';
 import { FINGERPRINTS } from './fingerprints.js';
-import { exportLayout, layoutMeta, memoryName } from './transform/passes/export-layout.js';
+import { exportLayout, layoutMeta } from './transform/passes/export-layout.js';
 import { matchFingerprints } from './transform/passes/fingerprint.js';
 import type { Layout, TransformOptions, TransformResult } from './types.js';
 import { verify } from './verify.js';

@@ -141,6 +141,10 @@ export type HazardKind =
   | 'shared-memory'
   | 'gc-runtime'
   | 'unidentified-family-member'
+  | 'bad-signature'
+  | 'metadata-read'
+  | 'no-heap-base'
+  | 'refused'
   | 'dwarf';
 
 export interface Hazard {
@@ -148,6 +152,8 @@ export interface Hazard {
   /** Function names (or `$index`) concerned. */
   functions: string[];
   message: string;
+  /** The refusal code transform() raises for it (HA0xx), when it refuses. */
+  code?: string;
 }
 
 /**
@@ -182,6 +188,14 @@ export interface TransformReport {
    * allocator grew memory without telling anyone.
    */
   growImport?: GrowImport;
+  /** Each step's wall time, in the order run; only with `timings: true`. */
+  timings?: StepTiming[];
+}
+
+/** One step of the pipeline and how long it took (see PIPELINE in src/transform/pipeline.ts). */
+export interface StepTiming {
+  step: string;
+  ms: number;
 }
 
 /** See {@link TransformReport.growImport}. */
@@ -218,6 +232,8 @@ export interface TransformOptions {
   allowShared?: boolean;
   /** Limits on hostile input (HA032 when exceeded); see DEFAULT_LIMITS. */
   limits?: Limits;
+  /** Put each step's wall time in the report (`report.timings`). */
+  timings?: boolean;
 }
 
 /** Limits on what wasm-hostalloc reads. Defaults: 256 MiB, 1,000,000 functions, 100,000 data segments. */

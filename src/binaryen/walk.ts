@@ -9,6 +9,7 @@
  */
 
 import type { Binaryen, BinaryenModule, ExpressionRef } from './module.js';
+import { functionNames } from './queries.js';
 
 /** One memory access at a constant address (pointer operand is i32.const/i64.const). */
 export interface ConstAccess {
@@ -374,14 +375,6 @@ export function summarize(b: Binaryen, mod: BinaryenModule, name: string): Funct
     }
   });
   return sum;
-}
-
-/** Names of all functions (imports first, in index order). */
-export function functionNames(b: Binaryen, mod: BinaryenModule): string[] {
-  const n = mod.getNumFunctions();
-  const names: string[] = new Array(n);
-  for (let i = 0; i < n; i++) names[i] = b.getFunctionInfo(mod.getFunctionByIndex(i)).name;
-  return names;
 }
 
 /** Summaries of every function, by name. */

@@ -7,6 +7,7 @@
 
 import { readFileSync } from 'node:fs';
 import * as inspect from './commands/inspect.js';
+import * as passes from './commands/passes.js';
 import * as transform from './commands/transform.js';
 import * as verify from './commands/verify.js';
 import { ExitStatus, toErrorInfo, UsageError } from './errors.js';
@@ -16,6 +17,7 @@ import {
   formatHelp,
   HELP_OPTIONS,
   parseCommand,
+  positionalLabel,
   type RawArgs,
   twoColumns,
 } from './options.js';
@@ -25,7 +27,7 @@ interface Command {
   run(argv: RawArgs): Promise<number>;
 }
 
-const COMMANDS: readonly Command[] = [transform, inspect, verify];
+const COMMANDS: readonly Command[] = [transform, inspect, verify, passes];
 
 function version(): string {
   for (const rel of ['../../../package.json', '../../package.json']) {
@@ -59,8 +61,7 @@ Exit status:
   2  usage error: bad flags, option values or configuration file`;
 
 function topHelp(): string {
-  const usage = (c: Command) =>
-    `${c.spec.name} ${c.spec.positional.many ? `<${c.spec.positional.name}...>` : `<${c.spec.positional.name}>`}`;
+  const usage = (c: Command) => `${c.spec.name} ${positionalLabel(c.spec)}`.trimEnd();
   return [
     'wasm-hostalloc <command> [options]',
     '',

@@ -44,7 +44,8 @@ export interface OptionSpec {
 export interface CommandSpec {
   name: string;
   describe: string;
-  positional: { name: string; describe: string; many: boolean };
+  /** The positional argument, or null for a command that takes none. */
+  positional: { name: string; describe: string; many: boolean } | null;
   options: readonly OptionSpec[];
   epilogue: string;
 }
@@ -234,6 +235,14 @@ export function parseCommand(spec: CommandSpec, args: readonly string[]): RawArg
   if (out['help'] === true || out['version'] === true) return out;
   const positionals = parsed.positionals;
   const p = spec.positional;
+  if (p === null) {
+    if (positionals.length > 0) {
+      throw new UsageError(
+        `${spec.name} takes no arguments, got ${positionals.map((s) => `'${s}'`).join(' ')}`,
+      );
+    }
+    return out;
+  }
   if (positionals.length === 0) {
     throw new UsageError(`${spec.name} needs ${p.many ? 'at least one' : 'one'} <${p.name}> argument`);
   }
@@ -297,18 +306,23 @@ function optionLabel(o: OptionSpec): string {
   return o.kind === 'boolean' ? flag : `${flag} ${o.value ?? 'VALUE'}`;
 }
 
+/** `<name>` or `<name...>`, or '' for a command without positional argument. */
+export function positionalLabel(spec: CommandSpec): string {
+  const p = spec.positional;
+  if (p === null) return '';
+  return p.many ? `<${p.name}...>` : `<${p.name}>`;
+}
+
 /** A command's `--help` text. */
 export function formatHelp(spec: CommandSpec): string {
   const p = spec.positional;
-  const arg = p.many ? `<${p.name}...>` : `<${p.name}>`;
+  const arg = positionalLabel(spec);
   return [
-    `wasm-hostalloc ${spec.name} ${arg} [options]`,
+    `wasm-hostalloc ${spec.name}${arg ? ` ${arg}` : ''} [options]`,
     '',
     spec.describe,
     '',
-    'Arguments:',
-    ...twoColumns([[arg, p.describe]]),
-    '',
+    ...(p === null ? [] : ['Arguments:', ...twoColumns([[arg, p.describe]]), '']),
     'Options:',
     ...twoColumns([...spec.options, ...HELP_OPTIONS].map((o) => [optionLabel(o), o.describe])),
     '',

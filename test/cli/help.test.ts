@@ -7,6 +7,7 @@
 import { readFileSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { PIPELINE } from '../../src/transform/pipeline.js';
 import {
   assemble,
   ensureBuilt,
@@ -55,6 +56,7 @@ describe('help', () => {
     ['help-transform', ['transform', '--help']],
     ['help-inspect', ['inspect', '--help']],
     ['help-verify', ['verify', '--help']],
+    ['help-passes', ['passes', '--help']],
   ] as const) {
     it(`${args.join(' ')} matches its golden and loads neither binaryen nor the library`, async () => {
       const r = await runCli(args, { env: TRACE, nodeArgs: hookArgs });
@@ -65,6 +67,17 @@ describe('help', () => {
       expect(r.stdout).toContain('Exit status:');
     });
   }
+
+  it('passes lists every step of the pipeline, in order, without loading binaryen', async () => {
+    const r = await runCli(['passes'], { env: TRACE, nodeArgs: hookArgs });
+    expect(r.code).toBe(0);
+    expect(r.stderr).toBe('');
+    expectGolden('passes', r.stdout);
+    const listed = [...r.stdout.matchAll(/^ *\d+\. (\S+)/gm)].map((m) => m[1]);
+    expect(listed).toEqual(PIPELINE.map((p) => p.name));
+    const json = await runCli(['passes', '--json'], { env: TRACE, nodeArgs: hookArgs });
+    expect(JSON.parse(json.stdout)).toEqual(PIPELINE);
+  });
 
   it('no arguments prints the help on stderr and exits 2', async () => {
     const r = await runCli([], { env: TRACE, nodeArgs: hookArgs });

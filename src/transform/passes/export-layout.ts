@@ -23,12 +23,8 @@
  * globals are always i32.
  */
 
-import {
-  type Binaryen,
-  type BinaryenModule,
-  captureOutput,
-  type ExpressionRef,
-} from '../../binaryen/module.js';
+import type { Binaryen, BinaryenModule, ExpressionRef } from '../../binaryen/module.js';
+import { hasExport } from '../../binaryen/queries.js';
 import type { FunctionSummary } from '../../binaryen/walk.js';
 import {
   ABI_EXPORT,
@@ -38,7 +34,6 @@ import {
   HEAP_BASE_EXPORT,
   META_SECTION,
 } from '../../conventions.js';
-import { ErrorCodes, HostAllocError } from '../../errors.js';
 import { ABI_VERSION, type HostallocMeta, type Layout } from '../../types.js';
 
 /** binaryen's internal name of the generated grow function (exempt from the memory.grow hazard). */
@@ -47,41 +42,6 @@ export const GROW_FUNCTION = 'hostalloc$grow';
 export interface ExportLayoutResult {
   /** Export names added by this pass. */
   added: string[];
-}
-
-/**
- * binaryen's internal name of the (single) memory: the name an export gives, else its name-section
- * name, else binaryen's default for a defined ('0') or imported ('mimport$0') memory. binaryen.js
- * lists no memories, so candidates are probed with getMemoryInfo.
- */
-export function memoryName(b: Binaryen, mod: BinaryenModule, nameSectionName?: string): string {
-  const n = mod.getNumExports();
-  for (let i = 0; i < n; i++) {
-    const info = b.getExportInfo(mod.getExportByIndex(i));
-    if (info.kind === b.ExternalMemory) return info.value;
-  }
-  const candidates = [nameSectionName, '0', 'mimport$0'].filter((c): c is string => !!c);
-  for (const c of candidates) {
-    const { result } = captureOutput(() => {
-      try {
-        mod.getMemoryInfo(c);
-        return true;
-      } catch {
-        return false;
-      }
-    });
-    if (result) return c;
-  }
-  throw new HostAllocError(
-    ErrorCodes.INTERNAL,
-    `cannot find binaryen's name for the memory (tried ${candidates.join(', ')})`,
-  );
-}
-
-function hasExport(b: Binaryen, mod: BinaryenModule, name: string): boolean {
-  const n = mod.getNumExports();
-  for (let i = 0; i < n; i++) if (b.getExportInfo(mod.getExportByIndex(i)).name === name) return true;
-  return false;
 }
 
 /**

@@ -12,7 +12,8 @@
  */
 
 import type { Binaryen, BinaryenModule } from '../../binaryen/module.js';
-import { functionNames } from '../../binaryen/walk.js';
+import { functionExports, functionNames } from '../../binaryen/queries.js';
+
 import { internalRoleOfName, isAllocRole, roleOfName } from '../../conventions.js';
 import { ErrorCodes, HostAllocError } from '../../errors.js';
 import type { AllocRole, Identification } from '../../types.js';
@@ -29,12 +30,6 @@ export interface FoundMember {
   identifiedBy: Identification;
   /** True when the function is an import (e.g. a -sMALLOC=none build importing env.malloc). */
   imported: boolean;
-  /**
-   * Leading parameters the role's signature does not have (the allocator state of dlmalloc's
-   * internal_memalign, `self` of Rust's Dlmalloc methods); an adapter drops them. Set by
-   * checkSignatures.
-   */
-  skip: number;
   /** Identified as an allocator internal that may take the allocator state as a first parameter. */
   stateParam: boolean;
   /** What analysis saw, when identifiedBy is 'analysis' (carried into the report). */
@@ -70,17 +65,6 @@ const HOST_IMPORT_ROLE: Record<string, AllocRole> = {
   host_usable_size: 'malloc_usable_size',
 };
 
-/** Export name -> internal function name, for function exports. */
-export function functionExports(b: Binaryen, mod: BinaryenModule): Map<string, string> {
-  const out = new Map<string, string>();
-  const n = mod.getNumExports();
-  for (let i = 0; i < n; i++) {
-    const info = b.getExportInfo(mod.getExportByIndex(i));
-    if (info.kind === b.ExternalFunction) out.set(info.name, info.value);
-  }
-  return out;
-}
-
 export function findAllocator(b: Binaryen, mod: BinaryenModule, input: FindAllocatorInput): FoundMember[] {
   const names = functionNames(b, mod);
   const indexOf = new Map(names.map((n, i) => [n, i]));
@@ -102,7 +86,6 @@ export function findAllocator(b: Binaryen, mod: BinaryenModule, input: FindAlloc
       exports: exportsOf.get(func) ?? [],
       identifiedBy,
       imported: info.module !== '',
-      skip: 0,
       stateParam,
     });
   };

@@ -13,7 +13,8 @@
  */
 
 import type { Binaryen, BinaryenModule, ExpressionRef } from '../../binaryen/module.js';
-import { type FoundMember, functionExports } from './find-allocator.js';
+import { functionExports } from '../../binaryen/queries.js';
+import type { FoundMember } from './find-allocator.js';
 
 type G = Record<string, (e: ExpressionRef, i?: number) => number | string>;
 
@@ -75,7 +76,6 @@ export function followWrappers(
       exports: exportsOf.get(inner) ?? [],
       identifiedBy: 'analysis',
       imported: false,
-      skip: 0,
       stateParam: m.stateParam,
     };
     added.push(member);

@@ -20,10 +20,11 @@
  */
 
 import type { Binaryen, BinaryenModule, ExpressionRef } from '../../binaryen/module.js';
+import { functionExports } from '../../binaryen/queries.js';
 import type { FunctionSummary } from '../../binaryen/walk.js';
 import { walk } from '../../binaryen/walk.js';
 import { type Region, touchedRegions } from './allocator-state.js';
-import { functionExports } from './find-allocator.js';
+
 import { wrappedCallee } from './follow-wrappers.js';
 
 /** Bytes around a state region that still count as its neighbouring fields (an array of structs). */

@@ -34,6 +34,7 @@ import {
 } from '../../conventions.js';
 import { ErrorCodes, HostAllocError } from '../../errors.js';
 import type { AllocRole, FamilyMember, ReplacedFunction } from '../../types.js';
+import type { Checks } from '../pipeline.js';
 import type { FoundMember } from './find-allocator.js';
 
 /** errno values of wasi-libc and Emscripten (WASI numbering, not Linux's 22/12). */
@@ -75,17 +76,29 @@ function sameTypes(a: TypeRef[], b: TypeRef[]): boolean {
   return a.length === b.length && a.every((t, i) => t === b[i]);
 }
 
+/** A member whose signature fits its role. */
+export interface SignedMember extends FoundMember {
+  /**
+   * Leading parameters the role's signature does not have (the allocator state of dlmalloc's
+   * internal_memalign, `self` of Rust's Dlmalloc methods); an adapter drops them.
+   */
+  skip: number;
+}
+
 /**
- * Checks each member's signature against its role, allowing one leading pointer-typed state
- * parameter (recorded in `skip`); throws HA012 naming the first mismatch.
+ * Step 'check-signatures': each member's signature against its role, allowing one leading
+ * pointer-typed state parameter (returned as `skip`). A mismatch is refused (HA012, which not even
+ * `force` passes: the rewrite would not validate); the member is then left out.
  */
 export function checkSignatures(
   b: Binaryen,
   mod: BinaryenModule,
-  members: FoundMember[],
+  members: readonly FoundMember[],
   memory64: boolean,
-): void {
+  checks: Checks,
+): SignedMember[] {
   const P = memory64 ? b.i64 : b.i32;
+  const out: SignedMember[] = [];
   for (const m of members) {
     const fi = b.getFunctionInfo(mod.getFunction(m.func));
     const want = ROLE_SIGNATURES[m.role];
@@ -95,29 +108,37 @@ export function checkSignatures(
     const trailing = m.trailing ?? 0;
     const extra = params.length - wantParams.length - trailing;
     // Only internals known to take the allocator's state first may have a parameter dropped.
-    m.skip = m.stateParam && extra === 1 && params[0] === P && !m.imported ? 1 : 0;
-    const rest = params.slice(m.skip + wantParams.length);
+    const skip = m.stateParam && extra === 1 && params[0] === P && !m.imported ? 1 : 0;
+    const rest = params.slice(skip + wantParams.length);
     if (
-      !sameTypes(params.slice(m.skip, m.skip + wantParams.length), wantParams) ||
+      !sameTypes(params.slice(skip, skip + wantParams.length), wantParams) ||
       rest.length !== trailing ||
       rest.some((t) => t !== P) ||
       (trailing > 0 && (m.imported || !DIRECT_IMPORT[m.role])) ||
       !sameTypes(results, expectedTypes(b, want.results, memory64))
     ) {
-      throw new HostAllocError(
-        ErrorCodes.BAD_SIGNATURE,
+      const message =
         `${m.role} candidate '${m.func}' has ${params.length} parameter(s) and ${results.length} result(s), ` +
-          `which does not match ${m.role}'s signature; if this is not ${m.role}, name the right function with --alloc ${m.role}=NAME`,
-        { details: { role: m.role, function: m.func } },
-      );
+        `which does not match ${m.role}'s signature; if this is not ${m.role}, name the right function with --alloc ${m.role}=NAME`;
+      checks.refuse({
+        code: ErrorCodes.BAD_SIGNATURE,
+        message,
+        reason: message,
+        details: { role: m.role, function: m.func },
+        step: 'check-signatures',
+        fatal: true,
+      });
+      continue;
     }
+    out.push({ ...m, skip });
   }
+  return out;
 }
 
 export function replaceAllocator(
   b: Binaryen,
   mod: BinaryenModule,
-  members: FoundMember[],
+  members: readonly SignedMember[],
   opts: ReplaceOptions,
 ): ReplaceResult {
   const P = opts.memory64 ? b.i64 : b.i32;

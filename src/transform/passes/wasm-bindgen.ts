@@ -22,9 +22,10 @@
  */
 
 import type { Binaryen, BinaryenModule } from '../../binaryen/module.js';
+import { functionExports } from '../../binaryen/queries.js';
 import type { FunctionSummary } from '../../binaryen/walk.js';
 import type { AllocRole } from '../../types.js';
-import { type FoundMember, functionExports } from './find-allocator.js';
+import type { FoundMember } from './find-allocator.js';
 
 const WRAPPERS = ['__wbindgen_malloc', '__wbindgen_free', '__wbindgen_realloc'] as const;
 type Wrapper = (typeof WRAPPERS)[number];
@@ -100,7 +101,6 @@ export function wasmBindgenMembers(
         exports: [],
         identifiedBy: 'analysis',
         imported: false,
-        skip: 0,
         stateParam: false,
         ...(trailing ? { trailing } : {}),
       });
@@ -183,7 +183,6 @@ export function rustReallocByDataFlow(
       exports: [],
       identifiedBy: 'analysis',
       imported: false,
-      skip: 0,
       stateParam: false,
     },
   ];

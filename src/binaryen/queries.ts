@@ -1,0 +1,96 @@
+/**
+ * @fileoverview Questions asked of a binaryen module, in one place: function names by index,
+ * function exports, the memory's internal name, the user's entry points, the function count. Passes
+ * ask these here instead of walking binaryen's tables themselves.
+ */
+
+import { ErrorCodes, HostAllocError } from '../errors.js';
+import { type Binaryen, type BinaryenModule, captureOutput } from './module.js';
+
+/** binaryen's internal names of all functions, by absolute index (imports first). */
+export function functionNames(b: Binaryen, mod: BinaryenModule): string[] {
+  const n = mod.getNumFunctions();
+  const names: string[] = new Array(n);
+  for (let i = 0; i < n; i++) names[i] = b.getFunctionInfo(mod.getFunctionByIndex(i)).name;
+  return names;
+}
+
+/** Export name -> internal function name, for function exports. */
+export function functionExports(b: Binaryen, mod: BinaryenModule): Map<string, string> {
+  const out = new Map<string, string>();
+  const n = mod.getNumExports();
+  for (let i = 0; i < n; i++) {
+    const info = b.getExportInfo(mod.getExportByIndex(i));
+    if (info.kind === b.ExternalFunction) out.set(info.name, info.value);
+  }
+  return out;
+}
+
+/** True when the module has an export named `name` (of any kind). */
+export function hasExport(b: Binaryen, mod: BinaryenModule, name: string): boolean {
+  const n = mod.getNumExports();
+  for (let i = 0; i < n; i++) if (b.getExportInfo(mod.getExportByIndex(i)).name === name) return true;
+  return false;
+}
+
+/**
+ * binaryen's internal name of the (single) memory: the name an export gives, else its name-section
+ * name, else binaryen's default for a defined ('0') or imported ('mimport$0') memory. binaryen.js
+ * lists no memories, so candidates are probed with getMemoryInfo.
+ */
+export function memoryName(b: Binaryen, mod: BinaryenModule, nameSectionName?: string): string {
+  const n = mod.getNumExports();
+  for (let i = 0; i < n; i++) {
+    const info = b.getExportInfo(mod.getExportByIndex(i));
+    if (info.kind === b.ExternalMemory) return info.value;
+  }
+  const candidates = [nameSectionName, '0', 'mimport$0'].filter((c): c is string => !!c);
+  for (const c of candidates) {
+    const { result } = captureOutput(() => {
+      try {
+        mod.getMemoryInfo(c);
+        return true;
+      } catch {
+        return false;
+      }
+    });
+    if (result) return c;
+  }
+  throw new HostAllocError(
+    ErrorCodes.INTERNAL,
+    `cannot find binaryen's name for the memory (tried ${candidates.join(', ')})`,
+  );
+}
+
+/** Roots of the user's code: exported functions, the start function, table entries. */
+export function roots(b: Binaryen, mod: BinaryenModule): Set<string> {
+  const out = new Set<string>(functionExports(b, mod).values());
+  const start = mod.getStart();
+  if (start) out.add(b.getFunctionInfo(start).name);
+  const n = mod.getNumElementSegments();
+  for (let i = 0; i < n; i++)
+    for (const f of b.getElementSegmentInfo(mod.getElementSegmentByIndex(i)).data) out.add(f);
+  return out;
+}
+
+/** Number of defined (not imported) functions. */
+export function definedFunctions(b: Binaryen, mod: BinaryenModule): number {
+  let n = 0;
+  for (let i = 0; i < mod.getNumFunctions(); i++)
+    if (b.getFunctionInfo(mod.getFunctionByIndex(i)).module === '') n++;
+  return n;
+}
+
+/** binaryen's name of the function importing `base` from `module`, or undefined. */
+export function importedFunction(
+  b: Binaryen,
+  mod: BinaryenModule,
+  module: string,
+  base: string,
+): string | undefined {
+  for (let i = 0; i < mod.getNumFunctions(); i++) {
+    const fi = b.getFunctionInfo(mod.getFunctionByIndex(i));
+    if (fi.module === module && fi.base === base) return fi.name;
+  }
+  return undefined;
+}

@@ -1,0 +1,320 @@
+/**
+ * @fileoverview The analysis steps, on the binaryen module as read: identify the allocator family,
+ * check its signatures, find the old allocator's state (removing its set-up from constructors),
+ * its grow import, and the reads of its in-band metadata in surviving code. transform() follows
+ * them with the rewrite (./rewrite.ts); inspect() stops here and reports what they found.
+ *
+ *   context ─ identify ─ check-signatures ─ old-state ─ find-grow-import ─ metadata-reads ─> Analysis
+ *
+ * Each step takes the module context and the results it needs, and returns its own result; a
+ * refusal goes through `Checks` (./pipeline.ts).
+ */
+
+import type { Binaryen, BinaryenModule } from '../binaryen/module.js';
+import { functionExports, functionNames, roots } from '../binaryen/queries.js';
+import {
+  type FunctionSummary,
+  headerProbes,
+  type NegativeProbe,
+  summarize,
+  summarizeAll,
+} from '../binaryen/walk.js';
+import { ALLOCATOR_INITIALIZERS } from '../conventions.js';
+import { ErrorCodes } from '../errors.js';
+import { FINGERPRINTS } from '../fingerprints.js';
+import { convertedFlows, convertedMetadataReads, metadataReads } from '../metadata-reads.js';
+import type { GrowImport } from '../types.js';
+import { pointerFlow } from '../wasm/pointer-flow.js';
+import { readModule } from '../wasm/reader.js';
+import { type AllocatorState, allocatorState, touchedRegions } from './passes/allocator-state.js';
+import { removeDeadStateReads } from './passes/dead-state-reads.js';
+import { type FoundMember, findAllocator } from './passes/find-allocator.js';
+import { findGrowImport } from './passes/find-grow-import.js';
+import { matchFingerprints } from './passes/fingerprint.js';
+import { describeRefusedRead, type HeaderReadPlan, planHeaderReads } from './passes/header-reads.js';
+import { type AnalysisMatch, identifyByAnalysis, isMemsetShaped } from './passes/identify-by-analysis.js';
+import { identifyMore } from './passes/identify-more.js';
+import { neutraliseInitializers } from './passes/neutralise-initializer.js';
+import { checkSignatures, type SignedMember } from './passes/replace-allocator.js';
+import type { Checks, Steps } from './pipeline.js';
+import { entryPointIndices, type Input, staticRange } from './read.js';
+
+/** The binaryen module and what every step asks of it. */
+export interface ModuleContext {
+  readonly b: Binaryen;
+  readonly mod: BinaryenModule;
+  readonly input: Input;
+  /** binaryen's function names by absolute index (imports first). */
+  readonly names: readonly string[];
+  /** A function as messages show it: its name-section name, or `$index` when stripped. */
+  readonly label: (func: string) => string;
+  /** The user's entry points: exports, the start function, table entries. */
+  readonly roots: ReadonlySet<string>;
+  readonly is64: boolean;
+  readonly pointerBytes: 4 | 8;
+}
+
+export function moduleContext(b: Binaryen, mod: BinaryenModule, input: Input): ModuleContext {
+  const names = functionNames(b, mod);
+  const index = new Map(names.map((n, i) => [n, i]));
+  const is64 = input.layout.memory.is64;
+  return {
+    b,
+    mod,
+    input,
+    names,
+    label: (func) => {
+      const i = index.get(func);
+      return i === undefined ? func : (input.info.names.functions.get(i) ?? `$${i}`);
+    },
+    roots: roots(b, mod),
+    is64,
+    pointerBytes: is64 ? 8 : 4,
+  };
+}
+
+/** Result of 'identify'. */
+export interface Family {
+  members: FoundMember[];
+  /** The old allocator's initialisers present in the module (emptied by replace-allocator). */
+  initializers: string[];
+}
+
+/** Result of 'old-state'. */
+export interface OldState {
+  state: AllocatorState;
+  /** Summaries of the module as the rewrite will find it (functions changed here summarised again). */
+  summaries: Map<string, FunctionSummary>;
+  /** Functions whose inlined allocator set-up was removed. */
+  neutralised: string[];
+}
+
+/** What the analysis steps found: everything the rewrite needs, and what inspect reports. */
+export interface Analysis {
+  family: Family;
+  members: SignedMember[];
+  old: OldState;
+  growImport: GrowImport | undefined;
+  reads: HeaderReadPlan;
+  warnings: string[];
+}
+
+/** Runs the analysis steps in order. */
+export function analyse(m: ModuleContext, steps: Steps, checks: Checks): Analysis {
+  const summaries = steps.run('summarize', () => summarizeAll(m.b, m.mod));
+  const stateOf = stateFinder(m, summaries);
+  const family = steps.run('identify', () => identify(m, summaries, stateOf, checks));
+  const members = steps.run('check-signatures', () =>
+    checkSignatures(m.b, m.mod, family.members, m.is64, checks),
+  );
+  const old = steps.run('old-state', () => oldState(m, summaries, family, stateOf));
+  const growImport = steps.run('find-grow-import', () =>
+    findGrowImport(m.b, m.mod, old.summaries, old.state.exclusive, m.is64),
+  );
+  const reads = steps.run('metadata-reads', () => planMetadataReads(m, family, old, checks));
+  const warnings = old.neutralised.map(
+    (f) =>
+      `removed the old allocator's initialisation inlined into ${m.label(f)}: it would set up a heap nobody uses`,
+  );
+  return { family, members, old, growImport, reads, warnings };
+}
+
+type StateOf = (family: Set<string>) => AllocatorState;
+
+/** The old allocator's state for a given family, in the module as summarised. */
+function stateFinder(m: ModuleContext, summaries: Map<string, FunctionSummary>): StateOf {
+  const range = staticRange(m.input.layout);
+  const userRoots = new Set(m.roots);
+  return (family) => allocatorState({ summaries, family, roots: userRoots, staticRange: range });
+}
+
+/**
+ * Step 'identify': options, glue, exports and names (find-allocator); fingerprints of known
+ * allocators for stripped modules; wasm-bindgen's exports and wrappers (identify-more); then
+ * call-graph analysis for what is left, with the static state the members found so far touch as
+ * evidence. malloc and free (or Rust's alloc and dealloc) must be found (HA010).
+ */
+export function identify(
+  m: ModuleContext,
+  summaries: Map<string, FunctionSummary>,
+  stateOf: StateOf,
+  checks: Checks,
+): Family {
+  const { b, mod, input } = m;
+  const names = m.names as string[];
+  const hadNames = input.info.customSections.some((s) => s.name === 'name');
+  const fingerprints = hadNames ? [] : matchFingerprints(b, mod, names, FINGERPRINTS);
+  const found = findAllocator(b, mod, {
+    alloc: input.options.alloc,
+    glueExports: input.glue?.exports,
+    fingerprints,
+    importModule: input.importModule,
+  });
+  found.push(...identifyMore(b, mod, summaries, found, names, stateOf));
+  const foundSet = new Set(found.map((f) => f.func));
+  const prelim = stateOf(foundSet);
+  // Directly, or through a helper that is not itself a member (internal_memalign -> dispose_chunk).
+  const touchesDirectly = (f: string): boolean => {
+    const s = summaries.get(f);
+    return !!s && touchedRegions(s, prelim.regions).length > 0;
+  };
+  const touchesState = (f: string): boolean =>
+    touchesDirectly(f) ||
+    [...(summaries.get(f)?.calls ?? [])].some((c) => !foundSet.has(c) && touchesDirectly(c));
+  const roles = new Map(found.map((f) => [f.func, f.role]));
+  // Exported under a real name (minified glue exports are one or two characters): user API.
+  const userExports = new Set(
+    [...functionExports(b, mod)].filter(([name]) => name.length > 2).map(([, f]) => f),
+  );
+  const analysed = identifyByAnalysis(b, mod, summaries, roles, m.is64, touchesState, userExports);
+  const members = [...found, ...analysed.map((a) => analysisMember(a, names))];
+  requireCore(members, checks);
+  const present = new Set(names);
+  const initializers = [
+    ...ALLOCATOR_INITIALIZERS,
+    ...fingerprints.filter((f) => f.entry.role === 'initializer').map((f) => f.func),
+  ].filter((f) => present.has(f));
+  return { members, initializers };
+}
+
+function analysisMember(a: AnalysisMatch, names: string[]): FoundMember {
+  return {
+    role: a.role,
+    func: a.func,
+    index: names.indexOf(a.func),
+    exports: [],
+    identifiedBy: 'analysis',
+    imported: false,
+    stateParam: false,
+    evidence: a.why,
+  };
+}
+
+/** malloc and free (or Rust's alloc and dealloc) must be found; without them nothing is safe. */
+function requireCore(members: FoundMember[], checks: Checks): void {
+  const roles = new Set(members.map((f) => f.role));
+  const missing: string[] = [];
+  if (!roles.has('malloc') && !roles.has('rust_alloc')) missing.push('malloc');
+  if (!roles.has('free') && !roles.has('rust_dealloc')) missing.push('free');
+  if (missing.length === 0) return;
+  const them = missing.length > 1 ? 'them' : 'it';
+  const reason =
+    `could not find ${missing.join(' and ')}: no export, name-section entry or glue mapping names ${them}. ` +
+    `Name ${them} with --alloc ${missing[0]}=EXPORT_OR_$FUNCTION, pass the Emscripten glue with --glue, or rebuild keeping the name section (emcc --profiling-funcs; clang and rustc keep it unless stripped)`;
+  checks.refuse({
+    code: ErrorCodes.ALLOCATOR_NOT_FOUND,
+    message: reason,
+    reason,
+    details: { missing },
+    step: 'identify',
+  });
+}
+
+/**
+ * Step 'old-state': the old allocator's state and exclusive code, for the family and its named
+ * initialisers (what only they call is allocator code too: emmalloc's claim_more_memory behind
+ * initialize_emmalloc_heap). Code that only sets up or pings that state is removed first
+ * (emmalloc's set-up inlined into a constructor, Rust's dropped shim-flag reads), so that what only
+ * it called no longer survives; the functions changed are summarised again and the state recomputed.
+ */
+export function oldState(
+  m: ModuleContext,
+  summaries: Map<string, FunctionSummary>,
+  family: Family,
+  stateOf: StateOf,
+): OldState {
+  const { b, mod } = m;
+  const members = new Set(family.members.map((f) => f.func));
+  const stateFamily = new Set([...members, ...family.initializers]);
+  const first = stateOf(stateFamily);
+  const neutralised = neutraliseInitializers(b, mod, summaries, first.regions, members);
+  const pinged = removeDeadStateReads(
+    b,
+    mod,
+    first.regions,
+    m.input.layout.memory.initialPages * 65536,
+    new Set(),
+  );
+  const changed = new Set([...neutralised, ...pinged]);
+  if (changed.size === 0) return { state: first, summaries, neutralised };
+  const after = new Map(summaries);
+  for (const f of changed) after.set(f, summarize(b, mod, f));
+  const state = stateFinder(m, after)(stateFamily);
+  return { state, summaries: after, neutralised };
+}
+
+/**
+ * Step 'metadata-reads': reads of the allocator's in-band metadata in surviving code, on the
+ * input's pointer flow (the family allocates). The idioms the host can answer are planned for a
+ * rewrite; the rest, and code the flow cannot analyse, is refused (HA024).
+ */
+export function planMetadataReads(
+  m: ModuleContext,
+  family: Family,
+  old: OldState,
+  checks: Checks,
+): HeaderReadPlan {
+  const { b, mod, input, names } = m;
+  const familyIndices = new Set(family.members.map((f) => f.index));
+  const survives = (i: number): boolean => old.state.survivors.has(names[i] ?? '');
+  const found = metadataReads({
+    flows: pointerFlow(input.bytes, input.info, {
+      allocating: (i) => familyIndices.has(i),
+      stackPointer: input.layout.stackPointer?.global ?? null,
+      skip: (i) => !survives(i),
+    }),
+    entryPoints: entryPointIndices(input.info),
+    pointerBytes: m.pointerBytes,
+    ignore: (i) => !survives(i),
+  });
+  const zeroes = (s: FunctionSummary): boolean =>
+    s.memoryFill ||
+    [...s.calls].some((c) => old.summaries.get(c)?.memoryFill || isMemsetShaped(b, mod, c, m.is64));
+  const probes = new Map<string, NegativeProbe[]>();
+  const plan = planHeaderReads({
+    reads: found.reads,
+    summaries: old.summaries,
+    probesOf: (f) => {
+      if (!probes.has(f)) probes.set(f, headerProbes(b, mod, f));
+      return probes.get(f)!;
+    },
+    names: names as string[],
+    pointerBytes: m.pointerBytes,
+    zeroes,
+  });
+  const unreadable = found.opaque.map((o) => `${m.label(names[o.func] ?? '')} (${o.why})`);
+  if (plan.refused.length > 0 || unreadable.length > 0) {
+    const what = [
+      ...plan.refused.map(describeRefusedRead),
+      ...unreadable.map((u) => `${u}: its code could not be analysed for such reads`),
+    ];
+    const reason =
+      `surviving code reads the old allocator's in-band metadata (the chunk header below a block), which host blocks do not have: ${what.join('; ')}. ` +
+      'Rebuild without inlining the allocator into that code, or name the function with --alloc if it is an allocator member';
+    checks.refuse({
+      code: ErrorCodes.METADATA_READ,
+      message: `refusing: ${reason}`,
+      reason,
+      details: { functions: [...new Set(plan.refused.map((r) => m.label(r.func)))] },
+      step: 'metadata-reads',
+    });
+  }
+  return plan;
+}
+
+/**
+ * Step 'output-gate': the output must pass the metadata-read check verify runs (on its own pointer
+ * flow, host_malloc allocating); whatever the rewrite missed is refused.
+ */
+export function outputGate(out: Uint8Array, checks: Checks): void {
+  const info = readModule(out);
+  const left = convertedMetadataReads(info, convertedFlows(out, info));
+  if (left.length === 0) return;
+  const reason = `after the rewrite, code still reads the old allocator's in-band metadata: ${left.join('; ')}`;
+  checks.refuse({
+    code: ErrorCodes.METADATA_READ,
+    message: `refusing: ${reason}`,
+    reason,
+    step: 'output-gate',
+  });
+}
