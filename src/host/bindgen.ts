@@ -16,6 +16,12 @@
  * with `{ './x_bg.js': bg, ...heap-merged env }` (see `hostImports`) and pass the exports to
  * `__wbg_set_wasm`. Growth: wasm-bindgen re-creates its memory views when they are detached, so the
  * heap grows the memory directly (unless the module records a grow import).
+ *
+ * Threads: the heap is a JS object of the thread that ran `load`. napi-rs's wasm32-wasip1-threads
+ * builds (converted with `allowShared`) run their synchronous functions there, on the heap; their
+ * async work runs in the loader's worker threads, which instantiate the module with import objects
+ * of their own, without `host_*`: the worker fails to link (a LinkError the loader rethrows in the
+ * main thread). Only the synchronous API of such a package works on this host.
  */
 
 import type { WasmImports, WasmInstance, WasmModule } from '../wasm-api.js';
