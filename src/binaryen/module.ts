@@ -113,6 +113,7 @@ export interface BinaryenModule {
   emitBinary(): Uint8Array;
   emitText(): string;
   copyExpression(expr: ExpressionRef): ExpressionRef;
+  nop(): ExpressionRef;
   dispose(): void;
   // Expression builders (only the ones we use).
   i32: IntOps & { const(value: number): ExpressionRef };
@@ -168,8 +169,56 @@ export interface IntOps {
   le_u(a: ExpressionRef, b: ExpressionRef): ExpressionRef;
 }
 
+type Get<T = ExpressionRef> = (expr: ExpressionRef) => T;
+type SetChild = (expr: ExpressionRef, value: ExpressionRef) => void;
+
+/**
+ * The expression classes' getters and setters the passes use, typed as binaryen.js 132 has them
+ * (test/binaryen-typings.test.ts checks every one exists). The walker's generic child table
+ * (src/binaryen/walk.ts) covers the other classes and refuses to start if a getter is missing.
+ */
+export interface ExpressionClasses {
+  Block: {
+    getName: Get<string | null>;
+    getNumChildren: Get<number>;
+    getChildAt(expr: ExpressionRef, index: number): ExpressionRef;
+    setChildAt(expr: ExpressionRef, index: number, child: ExpressionRef): void;
+  };
+  If: { getCondition: Get; getIfTrue: Get; getIfFalse: Get };
+  Loop: { getName: Get<string | null>; getBody: Get };
+  Break: { getName: Get<string>; getCondition: Get; getValue: Get };
+  Switch: { getCondition: Get; getValue: Get };
+  Call: {
+    getTarget: Get<string>;
+    getNumOperands: Get<number>;
+    getOperandAt(expr: ExpressionRef, index: number): ExpressionRef;
+  };
+  LocalGet: { getIndex: Get<number> };
+  LocalSet: { getIndex: Get<number>; getValue: Get; isTee: Get<boolean> };
+  GlobalGet: { getName: Get<string> };
+  GlobalSet: { getName: Get<string>; getValue: Get };
+  Load: { getPtr: Get; getOffset: Get<number>; getBytes: Get<number>; isSigned: Get<boolean> };
+  Store: { getPtr: Get; getValue: Get; getOffset: Get<number>; getBytes: Get<number> };
+  Const: { getValueI32: Get<number>; getValueI64: Get<bigint> };
+  Unary: { getOp: Get<number>; getValue: Get };
+  Binary: { getOp: Get<number>; getLeft: Get; getRight: Get; setLeft: SetChild; setRight: SetChild };
+  Drop: { getValue: Get; setValue: SetChild };
+  Return: { getValue: Get };
+  AtomicRMW: {
+    getOp: Get<number>;
+    getBytes: Get<number>;
+    getOffset: Get<number>;
+    getPtr: Get;
+    getValue: Get;
+  };
+  AtomicCmpxchg: { getBytes: Get<number>; getOffset: Get<number>; getPtr: Get };
+  SIMDLoad: { getOp: Get<number>; getOffset: Get<number>; getPtr: Get };
+  RefFunc: { getFunc: Get<string>; setType(expr: ExpressionRef, type: TypeRef): void };
+  Function: { setBody(func: FunctionRef, body: ExpressionRef): void };
+}
+
 /** The subset of the binaryen namespace we use, typed as it really is in v132. */
-export interface Binaryen {
+export interface Binaryen extends ExpressionClasses {
   readBinary(bytes: Uint8Array): BinaryenModule;
   parseText(text: string): BinaryenModule;
   getFunctionInfo(func: FunctionRef): FunctionInfo;
@@ -186,15 +235,6 @@ export interface Binaryen {
   setOptimizeLevel(level: number): void;
   setShrinkLevel(level: number): void;
   getExpressionType(expr: ExpressionRef): TypeRef;
-  RefFunc: { setType(expr: ExpressionRef, type: TypeRef): void; getFunc(expr: ExpressionRef): string };
-  Call: { getTarget(expr: ExpressionRef): string };
-  Load: { getPtr(expr: ExpressionRef): ExpressionRef; getOffset(expr: ExpressionRef): number };
-  Binary: {
-    setLeft(expr: ExpressionRef, v: ExpressionRef): void;
-    setRight(expr: ExpressionRef, v: ExpressionRef): void;
-    getLeft(expr: ExpressionRef): ExpressionRef;
-  };
-  Const: { getValueI32(expr: ExpressionRef): number; getValueI64(expr: ExpressionRef): bigint };
   none: TypeRef;
   i32: TypeRef;
   i64: TypeRef;
@@ -216,6 +256,7 @@ export interface Binaryen {
   SwitchId: number;
   CallId: number;
   CallIndirectId: number;
+  CallRefId: number;
   LocalGetId: number;
   LocalSetId: number;
   GlobalGetId: number;

@@ -8,6 +8,7 @@
  * an id we do not know marks the function `opaque` (analyses then treat it conservatively).
  */
 
+import { ErrorCodes, HostAllocError } from '../errors.js';
 import type { Binaryen, BinaryenModule, ExpressionRef } from './module.js';
 import { functionNames } from './queries.js';
 
@@ -59,12 +60,14 @@ export interface FunctionSummary {
   size: number;
 }
 
-/** How to reach an expression class's children: plain getters, and a (count, at) list getter. */
+/** How to reach (and replace) an expression class's children: plain getters, and a (count, at) list. */
 type ChildSpec = {
   single: ((e: ExpressionRef) => ExpressionRef)[];
+  setters: ((e: ExpressionRef, v: ExpressionRef) => void)[];
   list?: [(e: ExpressionRef) => number, (e: ExpressionRef, i: number) => ExpressionRef];
+  setAt?: (e: ExpressionRef, i: number, v: ExpressionRef) => void;
 };
-type Getters = Record<string, (e: ExpressionRef, i?: number) => number>;
+type Accessor = (e: ExpressionRef, i?: number, v?: ExpressionRef) => unknown;
 
 const LEAVES = [
   'LocalGetId',
@@ -132,24 +135,52 @@ const SHAPES: [string, string, string[], string?][] = [
   ['RefAsId', 'RefAs', ['getValue']],
 ];
 
+/**
+ * The child table of every expression class, read from binaryen.js by name: the one place binaryen
+ * is reached around its typed wrapper (binaryen.js has no generic child API). A class or getter this
+ * binaryen.js lacks is a wrong binaryen version, not a module to treat as opaque: it throws.
+ */
 function childSpecs(b: Binaryen): Map<number, ChildSpec> {
   const m = new Map<number, ChildSpec>();
   const ns = b as unknown as Record<string, unknown>;
-  for (const leaf of LEAVES) if (typeof ns[leaf] === 'number') m.set(ns[leaf] as number, { single: [] });
+  const missing: string[] = [];
+  const fn = (g: Record<string, unknown>, cls: string, name: string): Accessor => {
+    const f = g[name];
+    if (typeof f !== 'function') missing.push(`${cls}.${name}`);
+    return f as Accessor;
+  };
+  for (const leaf of LEAVES) {
+    if (typeof ns[leaf] === 'number') m.set(ns[leaf] as number, { single: [], setters: [] });
+    else missing.push(leaf);
+  }
   for (const [idName, cls, singles, list] of SHAPES) {
     const id = ns[idName];
-    const g = ns[cls] as Getters | undefined;
-    if (typeof id !== 'number' || !g) continue;
-    const spec: ChildSpec = { single: singles.map((name) => g[name] as (e: ExpressionRef) => ExpressionRef) };
+    const g = ns[cls] as Record<string, unknown> | undefined;
+    if (typeof id !== 'number' || !g) {
+      missing.push(typeof id !== 'number' ? idName : cls);
+      continue;
+    }
+    const spec: ChildSpec = {
+      single: singles.map((name) => fn(g, cls, name) as (e: ExpressionRef) => ExpressionRef),
+      setters: singles.map(
+        (name) => fn(g, cls, `set${name.slice(3)}`) as (e: ExpressionRef, v: ExpressionRef) => void,
+      ),
+    };
     if (list) {
       const plural = list === 'Child' ? 'Children' : list === 'CatchBody' ? 'CatchBodies' : `${list}s`;
-      const count = g[`getNum${plural}`] as ((e: ExpressionRef) => number) | undefined;
-      const at = g[`get${list}At`] as ((e: ExpressionRef, i: number) => ExpressionRef) | undefined;
-      // A getter missing from this binaryen.js build: leave the id unknown (the walk reports opaque).
-      if (typeof count !== 'function' || typeof at !== 'function') continue;
-      spec.list = [count, at];
+      spec.list = [
+        fn(g, cls, `getNum${plural}`) as (e: ExpressionRef) => number,
+        fn(g, cls, `get${list}At`) as (e: ExpressionRef, i: number) => ExpressionRef,
+      ];
+      spec.setAt = fn(g, cls, `set${list}At`) as (e: ExpressionRef, i: number, v: ExpressionRef) => void;
     }
     m.set(id, spec);
+  }
+  if (missing.length > 0) {
+    throw new HostAllocError(
+      ErrorCodes.INTERNAL,
+      `binaryen.js lacks ${missing.join(', ')}: wasm-hostalloc needs the binaryen version in its package.json`,
+    );
   }
   return m;
 }
@@ -175,32 +206,19 @@ export function replaceChild(
   old: ExpressionRef,
   replacement: ExpressionRef,
 ): boolean {
-  const id = b.getExpressionId(parent);
-  const shape = SHAPES.find(([idName]) => (b as unknown as Record<string, unknown>)[idName] === id);
-  if (!shape) return false;
-  const [, cls, singles, list] = shape;
-  const g = (b as unknown as Record<string, Getters>)[cls];
-  if (!g) return false;
-  for (const getter of singles) {
-    if (g[getter]?.(parent) === old) {
-      const setter = g[`set${getter.slice(3)}`] as unknown as
-        | ((e: ExpressionRef, v: ExpressionRef) => void)
-        | undefined;
-      if (!setter) return false;
-      setter(parent, replacement);
+  const spec = specsFor(b).get(b.getExpressionId(parent));
+  if (!spec) return false;
+  for (const [i, get] of spec.single.entries()) {
+    if (get(parent) === old) {
+      spec.setters[i]!(parent, replacement);
       return true;
     }
   }
-  if (list) {
-    const spec = specsFor(b).get(id)?.list;
-    const set = g[`set${list}At`] as unknown as
-      | ((e: ExpressionRef, i: number, v: ExpressionRef) => void)
-      | undefined;
-    if (!spec || !set) return false;
-    const n = spec[0](parent);
+  if (spec.list && spec.setAt) {
+    const n = spec.list[0](parent);
     for (let i = 0; i < n; i++) {
-      if (spec[1](parent, i) === old) {
-        set(parent, i, replacement);
+      if (spec.list[1](parent, i) === old) {
+        spec.setAt(parent, i, replacement);
         return true;
       }
     }
@@ -270,21 +288,6 @@ function signedConst(b: Binaryen, expr: ExpressionRef): number | undefined {
   return undefined;
 }
 
-const RELATIONAL = ['Eq', 'Ne', 'LtS', 'LtU', 'GtS', 'GtU', 'LeS', 'LeU', 'GeS', 'GeU'];
-
-/** Binary op codes of the integer comparisons. */
-function relationalOps(b: Binaryen): Set<number> {
-  const ns = b as unknown as Record<string, unknown>;
-  const out = new Set<number>();
-  for (const op of RELATIONAL) {
-    for (const w of ['Int32', 'Int64']) {
-      const v = ns[`${op}${w}`];
-      if (typeof v === 'number') out.add(v);
-    }
-  }
-  return out;
-}
-
 /** Summarises one function. */
 export function summarize(b: Binaryen, mod: BinaryenModule, name: string): FunctionSummary {
   const fi = b.getFunctionInfo(mod.getFunction(name));
@@ -305,16 +308,7 @@ export function summarize(b: Binaryen, mod: BinaryenModule, name: string): Funct
   };
   if (sum.imported || !fi.body) return sum;
 
-  const X = b as unknown as Record<string, Getters>;
-  const _relational = relationalOps(b);
-  const Load = X['Load']!,
-    Store = X['Store']!,
-    Bin = X['Binary']!,
-    LocalGet = X['LocalGet']!,
-    _LocalSet = X['LocalSet']!;
-  const Call = b.Call,
-    RefFunc = b.RefFunc;
-  let _current: { expr: ExpressionRef; parent: ExpressionRef } = { expr: 0, parent: 0 };
+  const { Load, Store, Binary, LocalGet, Call, RefFunc } = b;
   const accessPtr = (ptr: ExpressionRef, offset: number, bytes: number, kind: ConstAccess['kind']): void => {
     const c = constValue(b, ptr);
     if (c !== undefined) {
@@ -322,29 +316,25 @@ export function summarize(b: Binaryen, mod: BinaryenModule, name: string): Funct
       return;
     }
     if (b.getExpressionId(ptr) !== b.BinaryId) return;
-    const op = Bin['getOp']!(ptr);
-    const left = Bin['getLeft']!(ptr);
-    const right = Bin['getRight']!(ptr);
+    const op = Binary.getOp(ptr);
+    const left = Binary.getLeft(ptr);
+    const right = Binary.getRight(ptr);
     if (op === b.AddInt32 || op === b.AddInt64) {
       const base = constValue(b, right) ?? constValue(b, left);
       if (base !== undefined) sum.indexedBases.push(base + offset);
     }
   };
 
-  sum.opaque = !walk(b, fi.body, (expr, id, parent) => {
+  sum.opaque = !walk(b, fi.body, (expr, id) => {
     sum.size++;
-    _current = { expr, parent };
     if (id === b.CallId) {
       const target = Call.getTarget(expr);
       sum.calls.add(target);
-      const n = X['Call']!['getNumOperands']!(expr);
+      const n = Call.getNumOperands(expr);
       const args: (number | null)[] = [];
       for (let i = 0; i < n; i++) {
-        const op = (X['Call'] as unknown as { getOperandAt(e: number, i: number): number }).getOperandAt(
-          expr,
-          i,
-        );
-        args.push(b.getExpressionId(op) === b.LocalGetId ? LocalGet['getIndex']!(op) : null);
+        const op = Call.getOperandAt(expr, i);
+        args.push(b.getExpressionId(op) === b.LocalGetId ? LocalGet.getIndex(op) : null);
       }
       const list = sum.callArgs.get(target) ?? [];
       list.push(args);
@@ -363,15 +353,14 @@ export function summarize(b: Binaryen, mod: BinaryenModule, name: string): Funct
     } else if (id === b.MemoryCopyId) {
       sum.memoryCopy = true;
     } else if (id === b.LoadId) {
-      accessPtr(Load['getPtr']!(expr), Load['getOffset']!(expr), Load['getBytes']!(expr), 'read');
+      accessPtr(Load.getPtr(expr), Load.getOffset(expr), Load.getBytes(expr), 'read');
     } else if (id === b.StoreId) {
-      accessPtr(Store['getPtr']!(expr), Store['getOffset']!(expr), Store['getBytes']!(expr), 'write');
+      accessPtr(Store.getPtr(expr), Store.getOffset(expr), Store.getBytes(expr), 'write');
     } else if (id === b.AtomicRMWId || id === b.AtomicCmpxchgId) {
-      const g = X[id === b.AtomicRMWId ? 'AtomicRMW' : 'AtomicCmpxchg']!;
-      accessPtr(g['getPtr']!(expr), g['getOffset']!(expr), g['getBytes']!(expr), 'rmw');
+      const g = id === b.AtomicRMWId ? b.AtomicRMW : b.AtomicCmpxchg;
+      accessPtr(g.getPtr(expr), g.getOffset(expr), g.getBytes(expr), 'rmw');
     } else if (id === b.SIMDLoadId) {
-      const g = X['SIMDLoad']!;
-      accessPtr(g['getPtr']!(expr), g['getOffset']!(expr), 16, 'read');
+      accessPtr(b.SIMDLoad.getPtr(expr), b.SIMDLoad.getOffset(expr), 16, 'read');
     }
   });
   return sum;
@@ -395,12 +384,10 @@ export function headerProbes(b: Binaryen, mod: BinaryenModule, name: string): Ne
   const out: NegativeProbe[] = [];
   if (!fi.body) return out;
   const specs = specsFor(b);
-  const ids = b as unknown as Record<string, number>;
-  const G = b as unknown as Record<string, Getters>;
   // Classes whose binaryen child order differs from the binary's operand order.
   const reorder = new Map<number, (e: ExpressionRef) => ExpressionRef[]>([
-    [ids['BreakId']!, (e) => [G['Break']!['getValue']!(e), G['Break']!['getCondition']!(e)]],
-    [ids['SwitchId']!, (e) => [G['Switch']!['getValue']!(e), G['Switch']!['getCondition']!(e)]],
+    [b.BreakId, (e) => [b.Break.getValue(e), b.Break.getCondition(e)]],
+    [b.SwitchId, (e) => [b.Switch.getValue(e), b.Switch.getCondition(e)]],
   ]);
   const children = (e: ExpressionRef, id: number): ExpressionRef[] => {
     const re = reorder.get(id);
@@ -409,16 +396,15 @@ export function headerProbes(b: Binaryen, mod: BinaryenModule, name: string): Ne
     if (!spec) return [];
     const list: ExpressionRef[] = [];
     const singles = spec.single.map((g) => g(e));
-    if (id === ids['CallIndirectId'] || id === ids['CallRefId']) {
+    if (id === b.CallIndirectId || id === b.CallRefId) {
       // Operands come before the callee (table index / reference) in the binary.
       if (spec.list) for (let i = 0; i < spec.list[0](e); i++) list.push(spec.list[1](e, i));
       return [...list, ...singles];
     }
     if (spec.list) for (let i = 0; i < spec.list[0](e); i++) list.push(spec.list[1](e, i));
-    return id === ids['BlockId'] || id === ids['TryId'] ? [...singles, ...list] : [...singles, ...list];
+    return [...singles, ...list];
   };
-  const Load = G['Load']!;
-  const Bin = G['Binary']!;
+  const { Load, Binary } = b;
   const stack: [ExpressionRef, ExpressionRef, boolean][] = [[fi.body, 0, false]];
   while (stack.length > 0) {
     const [e, parent, done] = stack.pop()!;
@@ -431,17 +417,16 @@ export function headerProbes(b: Binaryen, mod: BinaryenModule, name: string): Ne
       continue;
     }
     if (id !== b.LoadId) continue;
-    const ptr = Load['getPtr']!(e);
+    const ptr = Load.getPtr(e);
     if (b.getExpressionId(ptr) !== b.BinaryId) continue;
-    const op = Bin['getOp']!(ptr);
-    const offset = Load['getOffset']!(e);
-    const k = signedConst(b, Bin['getRight']!(ptr));
+    const op = Binary.getOp(ptr);
+    const offset = Load.getOffset(e);
+    const k = signedConst(b, Binary.getRight(ptr));
     if (k === undefined) continue;
     let delta: number | undefined;
     if ((op === b.AddInt32 || op === b.AddInt64) && k < 0 && k >= -16 && offset + k < 0) delta = offset + k;
     else if ((op === b.SubInt32 || op === b.SubInt64) && k > 0 && k <= 16 && offset < k) delta = offset - k;
-    if (delta !== undefined)
-      out.push({ function: name, delta, load: e, parent, bytes: Load['getBytes']!(e) });
+    if (delta !== undefined) out.push({ function: name, delta, load: e, parent, bytes: Load.getBytes(e) });
   }
   return out;
 }

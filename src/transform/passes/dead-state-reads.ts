@@ -15,8 +15,6 @@ import type { Binaryen, BinaryenModule, ExpressionRef } from '../../binaryen/mod
 import { walk } from '../../binaryen/walk.js';
 import type { Region } from './allocator-state.js';
 
-type G = Record<string, (e: ExpressionRef, i?: number) => number | string>;
-
 /** Removes `drop (load (const A))` with A in a state region; returns the functions changed. */
 export function removeDeadStateReads(
   b: Binaryen,
@@ -26,8 +24,6 @@ export function removeDeadStateReads(
   skip: Set<string>,
 ): string[] {
   if (regions.length === 0) return [];
-  const X = b as unknown as Record<string, G>;
-  const setValue = (b as unknown as { Drop: { setValue(e: number, v: number): void } }).Drop.setValue;
   const changed: string[] = [];
   for (let i = 0; i < mod.getNumFunctions(); i++) {
     const fi = b.getFunctionInfo(mod.getFunctionByIndex(i));
@@ -35,19 +31,18 @@ export function removeDeadStateReads(
     const drops: ExpressionRef[] = [];
     walk(b, fi.body, (e, id) => {
       if (id !== b.DropId) return;
-      const v = X['Drop']!['getValue']!(e) as ExpressionRef;
+      const v = b.Drop.getValue(e);
       if (b.getExpressionId(v) !== b.LoadId) return;
-      const ptr = X['Load']!['getPtr']!(v) as ExpressionRef;
+      const ptr = b.Load.getPtr(v);
       if (b.getExpressionId(ptr) !== b.ConstId) return;
-      const raw = X['Const']!['getValueI32']!(ptr);
-      if (typeof raw !== 'number') return;
-      const a = (raw >>> 0) + Number(X['Load']!['getOffset']!(v));
-      const bytes = Number(X['Load']!['getBytes']!(v));
+      if (b.getExpressionType(ptr) !== b.i32) return;
+      const a = (b.Const.getValueI32(ptr) >>> 0) + b.Load.getOffset(v);
+      const bytes = b.Load.getBytes(v);
       if (a + bytes > memoryBytes) return;
       if (regions.some((r) => a >= r.start && a < r.end)) drops.push(e);
     });
     // `drop (i32.const 0)`: valid, no effect.
-    for (const d of drops) setValue.call(b, d, mod.i32.const(0));
+    for (const d of drops) b.Drop.setValue(d, mod.i32.const(0));
     if (drops.length > 0) changed.push(fi.name);
   }
   return changed;

@@ -40,8 +40,6 @@ export interface FingerprintDb {
 /** Functions with fewer expressions than this are too generic to identify by shape. */
 export const MIN_FINGERPRINT_SIZE = 12;
 
-type G = Record<string, (e: ExpressionRef) => number>;
-
 /** The shape hash of a defined function (null for imports). */
 export function shapeHash(
   b: Binaryen,
@@ -50,16 +48,15 @@ export function shapeHash(
 ): { hash: string; size: number } | null {
   const fi = b.getFunctionInfo(mod.getFunction(name));
   if (fi.module !== '' || !fi.body) return null;
-  const X = b as unknown as Record<string, G>;
-  const ops: [number, G | undefined, string[]][] = [
-    [b.UnaryId, X['Unary'], ['getOp']],
-    [b.BinaryId, X['Binary'], ['getOp']],
-    [b.LoadId, X['Load'], ['getBytes', 'isSigned']],
-    [b.StoreId, X['Store'], ['getBytes']],
-    [b.CallId, X['Call'], ['getNumOperands']],
-    [b.AtomicRMWId, X['AtomicRMW'], ['getOp', 'getBytes']],
-  ];
-  const extra = new Map(ops.map(([id, g, getters]) => [id, getters.map((n) => g?.[n]).filter((f) => !!f)]));
+  // Per expression class, the operands that say what it computes (the op, the access width…).
+  const extra = new Map<number, ((e: ExpressionRef) => number | boolean)[]>([
+    [b.UnaryId, [b.Unary.getOp]],
+    [b.BinaryId, [b.Binary.getOp]],
+    [b.LoadId, [b.Load.getBytes, b.Load.isSigned]],
+    [b.StoreId, [b.Store.getBytes]],
+    [b.CallId, [b.Call.getNumOperands]],
+    [b.AtomicRMWId, [b.AtomicRMW.getOp, b.AtomicRMW.getBytes]],
+  ]);
   let h1 = 0x811c9dc5;
   let h2 = 0x01000193;
   const mix = (v: number): void => {
@@ -86,7 +83,7 @@ export function shapeHash(
     mix(id);
     mix(ty(b.getExpressionType(expr)));
     const getters = extra.get(id);
-    if (getters) for (const g of getters) mix(Number(g!(expr)));
+    if (getters) for (const g of getters) mix(Number(g(expr)));
   });
   return { hash: `${h1.toString(16).padStart(8, '0')}${h2.toString(16).padStart(8, '0')}`, size };
 }

@@ -16,31 +16,28 @@ import type { Binaryen, BinaryenModule, ExpressionRef } from '../../binaryen/mod
 import { functionExports } from '../../binaryen/queries.js';
 import type { FoundMember } from './find-allocator.js';
 
-type G = Record<string, (e: ExpressionRef, i?: number) => number | string>;
-
 /** The callee when `func`'s body is exactly `call F (local.get 0) … (local.get n-1)`, else null. */
 export function wrappedCallee(b: Binaryen, mod: BinaryenModule, func: string): string | null {
   const fi = b.getFunctionInfo(mod.getFunction(func));
   if (fi.module !== '' || !fi.body) return null;
-  const X = b as unknown as Record<string, G>;
   const nParams = b.expandType(fi.params).length;
   let e: ExpressionRef = fi.body;
   for (;;) {
     const id = b.getExpressionId(e);
-    if (id === b.BlockId && Number(X['Block']!['getNumChildren']!(e)) === 1) {
-      e = X['Block']!['getChildAt']!(e, 0) as ExpressionRef;
-    } else if (id === b.ReturnId && X['Return']!['getValue']!(e)) {
-      e = X['Return']!['getValue']!(e) as ExpressionRef;
+    if (id === b.BlockId && b.Block.getNumChildren(e) === 1) {
+      e = b.Block.getChildAt(e, 0);
+    } else if (id === b.ReturnId && b.Return.getValue(e)) {
+      e = b.Return.getValue(e);
     } else break;
   }
   if (b.getExpressionId(e) !== b.CallId) return null;
-  const n = Number(X['Call']!['getNumOperands']!(e));
+  const n = b.Call.getNumOperands(e);
   if (n !== nParams) return null;
   for (let i = 0; i < n; i++) {
-    const op = X['Call']!['getOperandAt']!(e, i) as ExpressionRef;
-    if (b.getExpressionId(op) !== b.LocalGetId || Number(X['LocalGet']!['getIndex']!(op)) !== i) return null;
+    const op = b.Call.getOperandAt(e, i);
+    if (b.getExpressionId(op) !== b.LocalGetId || b.LocalGet.getIndex(op) !== i) return null;
   }
-  const target = String(X['Call']!['getTarget']!(e));
+  const target = b.Call.getTarget(e);
   if (target === func) return null;
   const ti = b.getFunctionInfo(mod.getFunction(target));
   if (ti.module !== '' || ti.params !== fi.params || ti.results !== fi.results) return null;

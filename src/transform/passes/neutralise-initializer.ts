@@ -30,8 +30,6 @@ import { wrappedCallee } from './follow-wrappers.js';
 /** Bytes around a state region that still count as its neighbouring fields (an array of structs). */
 const NEAR = 16;
 
-type G = Record<string, (e: ExpressionRef, i?: number) => number | string | bigint>;
-
 /** Constructor functions of the module (see the file comment). */
 function constructors(
   b: Binaryen,
@@ -66,21 +64,19 @@ export function neutraliseInitializers(
   members: Set<string>,
 ): string[] {
   if (regions.length === 0) return [];
-  const X = b as unknown as Record<string, G>;
   const inRegion = (a: number, slack: number): boolean =>
     regions.some((r) => a >= r.start - slack && a < r.end + slack);
   const constOf = (e: ExpressionRef): number | undefined => {
     if (b.getExpressionId(e) !== b.ConstId) return undefined;
-    const v = X['Const']!['getValueI32']!(e);
-    return typeof v === 'number' ? v >>> 0 : undefined;
+    return b.getExpressionType(e) === b.i32 ? b.Const.getValueI32(e) >>> 0 : undefined;
   };
   /** Static base of an address expression: C, C + X or X + C. */
   const baseOf = (ptr: ExpressionRef, offset: number): number | undefined => {
     const c = constOf(ptr);
     if (c !== undefined) return c + offset;
-    if (b.getExpressionId(ptr) !== b.BinaryId || X['Binary']!['getOp']!(ptr) !== b.AddInt32) return undefined;
-    const l = constOf(X['Binary']!['getLeft']!(ptr) as ExpressionRef);
-    const r = constOf(X['Binary']!['getRight']!(ptr) as ExpressionRef);
+    if (b.getExpressionId(ptr) !== b.BinaryId || b.Binary.getOp(ptr) !== b.AddInt32) return undefined;
+    const l = constOf(b.Binary.getLeft(ptr));
+    const r = constOf(b.Binary.getRight(ptr));
     const k = l ?? r;
     return k === undefined ? undefined : k + offset;
   };
@@ -119,19 +115,19 @@ export function neutraliseInitializers(
     let ok = true;
     const known = walk(b, stmt, (e, id) => {
       if (id === b.BlockId || id === b.LoopId) {
-        const name = X[id === b.BlockId ? 'Block' : 'Loop']!['getName']!(e);
-        if (name) labels.add(String(name));
+        const name = id === b.BlockId ? b.Block.getName(e) : b.Loop.getName(e);
+        if (name) labels.add(name);
       } else if (id === b.BreakId) {
-        targets.push(String(X['Break']!['getName']!(e)));
+        targets.push(b.Break.getName(e));
       } else if (id === b.StoreId || id === b.LoadId) {
-        const g = X[id === b.StoreId ? 'Store' : 'Load']!;
-        const base = baseOf(g['getPtr']!(e) as ExpressionRef, Number(g['getOffset']!(e)));
+        const g = id === b.StoreId ? b.Store : b.Load;
+        const base = baseOf(g.getPtr(e), g.getOffset(e));
         if (base === undefined || !inRegion(base, NEAR)) ok = false;
         else if (!inRegion(base, 0)) near = true;
         accesses++;
         return;
       } else if (id === b.CallId) {
-        if (!stateCallee(String(X['Call']!['getTarget']!(e)))) ok = false;
+        if (!stateCallee(b.Call.getTarget(e))) ok = false;
         calls++;
         return;
       }
@@ -141,7 +137,6 @@ export function neutraliseInitializers(
     return calls > 0 ? 'call' : near ? 'near' : 'exact';
   };
 
-  const nop = (): ExpressionRef => (mod as unknown as { nop(): ExpressionRef }).nop();
   const changed: string[] = [];
   for (const ctor of constructors(b, mod, summaries)) {
     const f = mod.getFunction(ctor);
@@ -151,10 +146,9 @@ export function neutraliseInitializers(
     const body = fi.body;
     const statements =
       b.getExpressionId(body) === b.BlockId
-        ? Array.from({ length: Number(X['Block']!['getNumChildren']!(body)) }, (_, i) => i)
+        ? Array.from({ length: b.Block.getNumChildren(body) }, (_, i) => i)
         : [-1];
-    const at = (i: number): ExpressionRef =>
-      i < 0 ? body : (X['Block']!['getChildAt']!(body, i) as ExpressionRef);
+    const at = (i: number): ExpressionRef => (i < 0 ? body : b.Block.getChildAt(body, i));
     const kinds = statements.map((i) => classify(at(i)));
     // Stores only near the state count when the same constructor calls into the old allocator:
     // then the inlined initialiser is evidently here.
@@ -164,13 +158,9 @@ export function neutraliseInitializers(
       const kind = kinds[k];
       if (kind === null || (kind === 'near' && !called)) continue;
       if (i < 0) {
-        (b as unknown as { Function: { setBody(f: number, e: number): void } }).Function.setBody(f, nop());
+        b.Function.setBody(f, mod.nop());
       } else {
-        (b as unknown as { Block: { setChildAt(e: number, i: number, c: number): void } }).Block.setChildAt(
-          body,
-          i,
-          nop(),
-        );
+        b.Block.setChildAt(body, i, mod.nop());
       }
       removed++;
     }
