@@ -40,7 +40,7 @@ import {
 } from '../conventions.js';
 import { ErrorCodes, HostAllocError } from '../errors.js';
 import { FINGERPRINTS } from '../fingerprints.js';
-import { readGlue } from '../glue.js';
+import { type BindgenAllocExport, readGlue } from '../glue.js';
 import { computeLayout, deriveDataEnd, refineHeapBase } from '../layout.js';
 import { convertedFlows, convertedMetadataReads, metadataReads } from '../metadata-reads.js';
 import type { AllocRole, Hazard, Layout, TransformOptions, TransformResult } from '../types.js';
@@ -236,6 +236,7 @@ export async function transform(input: Uint8Array, options: TransformOptions = {
     const { members, initializers } = identifyFamily(b, mod, layout0, before, names, stateOf, {
       alloc: options.alloc,
       glueExports,
+      glueBindgen: glue?.bindgen,
       hadNames,
       importModule,
     });
@@ -361,7 +362,7 @@ export async function transform(input: Uint8Array, options: TransformOptions = {
       exports: info.exports.map((e) => e.name),
       imports: info.imports.map((i) => i.name),
       functionNames: [...info.names.functions.values()],
-      glue: glueExports !== undefined,
+      glue: glue?.kind === 'emscripten',
     });
     exportLayout(
       b,
@@ -483,6 +484,7 @@ function identifyFamily(
   input: {
     alloc: TransformOptions['alloc'];
     glueExports: Map<string, AllocRole> | undefined;
+    glueBindgen?: ReadonlyMap<string, BindgenAllocExport>;
     hadNames: boolean;
     importModule: string;
   },
@@ -494,7 +496,7 @@ function identifyFamily(
     fingerprints,
     importModule: input.importModule,
   });
-  found.push(...identifyMore(b, mod, before, found, names, stateOf));
+  found.push(...identifyMore(b, mod, before, found, names, stateOf, input.glueBindgen));
   const foundSet = new Set(found.map((m) => m.func));
   const prelim = stateOf(foundSet);
   // Directly, or through a helper that is not itself a member (internal_memalign -> dispose_chunk).
