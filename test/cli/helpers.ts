@@ -40,7 +40,7 @@ function newestMtime(dir: string): number {
 function isStale(): boolean {
   if (!existsSync(CLI)) return true;
   const built = statSync(CLI).mtimeMs;
-  return newestMtime(path.join(ROOT, 'src')) > built || newestMtime(path.join(ROOT, 'passes')) > built;
+  return newestMtime(path.join(ROOT, 'src')) > built;
 }
 
 const sleep = (ms: number) => Atomics.wait(new Int32Array(new SharedArrayBuffer(4)), 0, 0, ms);
