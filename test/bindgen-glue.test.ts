@@ -9,15 +9,17 @@
  *
  * Loading is the package's documented one for hand-instantiated wasm (`tiktoken/lite/init`:
  * `init((imports) => instantiate(wasm, imports))`); the converted module gets the host allocator
- * through `hostImports` (src/host/bindgen.ts), the wasm-bindgen bundler-target way.
+ * through `hostImports` (src/host/bindgen.ts), the wasm-bindgen bundler-target way. The CLI's
+ * `--glue auto` finds `tiktoken_bg.js` beside `tiktoken_bg.wasm` and gives the same output.
  */
 
-import { readFileSync } from 'node:fs';
+import { copyFileSync, readFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { join } from 'node:path';
-import { beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { type HostAllocator, hostImports } from '../src/host/index.js';
 import { readGlue, type TransformResult, transform, verify } from '../src/index.js';
+import { ensureBuilt, removeTempDirs, runCli, tempDir } from './cli/helpers.js';
 import { NODE_MODULES } from './corpus/load.js';
 import { expectRefusal } from './errors.js';
 import { type Imports, WA, type WasmInstance } from './harness/wasm.js';
@@ -166,4 +168,22 @@ describe('@dqbd/tiktoken (lite): allocator found through its wasm-bindgen glue',
     expect(first.out[5]!.tokens).toContain(50256);
     expect(first.refused).toMatch(/special token/i);
   }, 60_000);
+});
+
+describe('CLI: --glue auto on a wasm-bindgen module', () => {
+  afterAll(removeTempDirs);
+
+  it('picks NAME_bg.js beside NAME_bg.wasm: tiktoken converts, byte for byte as with { glue }', async () => {
+    ensureBuilt();
+    const dir = tempDir();
+    for (const f of ['tiktoken_bg.wasm', 'tiktoken_bg.js']) copyFileSync(join(LITE, f), join(dir, f));
+    const r = await runCli(['transform', 'tiktoken_bg.wasm', '-o', 'out.wasm', '--glue', 'auto', '--json'], {
+      cwd: dir,
+    });
+    expect(r.code, r.stderr).toBe(0);
+    const files = (JSON.parse(r.stdout) as { files: { status: string }[] }).files;
+    expect(files.map((f) => f.status)).toEqual(['transformed']);
+    const viaLibrary = await transform(wasmBytes(), { glue: glueText() });
+    expect(new Uint8Array(readFileSync(join(dir, 'out.wasm')))).toEqual(viaLibrary.bytes);
+  }, 120_000);
 });
