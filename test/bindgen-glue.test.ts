@@ -17,17 +17,22 @@ import { copyFileSync, readFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { type HostAllocator, hostImports } from '../src/host/index.js';
+import { type HostAllocator, hostImports, instantiate } from '../src/host/index.js';
 import { readGlue, type TransformResult, transform, verify } from '../src/index.js';
 import { ensureBuilt, removeTempDirs, runCli, tempDir } from './cli/helpers.js';
 import { NODE_MODULES } from './corpus/load.js';
 import { expectRefusal } from './errors.js';
 import { type Imports, WA, type WasmInstance } from './harness/wasm.js';
+import { watToWasm } from './passes/wat.js';
 
 const require = createRequire(import.meta.url);
 const LITE = join(NODE_MODULES, '@dqbd', 'tiktoken', 'lite');
 const wasmBytes = (): Uint8Array => new Uint8Array(readFileSync(join(LITE, 'tiktoken_bg.wasm')));
 const glueText = (): string => readFileSync(join(LITE, 'tiktoken_bg.js'), 'utf8');
+let convertedOnce: Promise<TransformResult> | undefined;
+/** The lite build transformed with its glue (once for the file: it takes seconds). */
+const convertedLite = (): Promise<TransformResult> =>
+  (convertedOnce ??= transform(wasmBytes(), { glue: glueText() }));
 
 interface Encoding {
   encode(text: string, allowed?: unknown, disallowed?: unknown): Uint32Array;
@@ -109,7 +114,7 @@ describe('@dqbd/tiktoken (lite): allocator found through its wasm-bindgen glue',
 
   beforeAll(async () => {
     original = (await tokenize(wasmBytes(), false)).out;
-    converted = await transform(wasmBytes(), { glue: glueText() });
+    converted = await convertedLite();
   }, 120_000);
 
   it('the glue names the numbered exports: 1 malloc, 2 realloc, 3 free (0 is the exception store)', () => {
@@ -183,7 +188,71 @@ describe('CLI: --glue auto on a wasm-bindgen module', () => {
     expect(r.code, r.stderr).toBe(0);
     const files = (JSON.parse(r.stdout) as { files: { status: string }[] }).files;
     expect(files.map((f) => f.status)).toEqual(['transformed']);
-    const viaLibrary = await transform(wasmBytes(), { glue: glueText() });
+    const viaLibrary = await convertedLite();
     expect(new Uint8Array(readFileSync(join(dir, 'out.wasm')))).toEqual(viaLibrary.bytes);
   }, 120_000);
+});
+
+/**
+ * The same path on a small module shaped like a stripped wasm-bindgen build: a bump allocator
+ * (state at 1024) behind `__wbindgen_export_1` (malloc(size, align): 0 -> align, else alloc) and
+ * `__wbindgen_export_3` (free(ptr, size, align): size 0 -> nothing), no names anywhere.
+ */
+const STRIPPED = `(module
+  (memory (export "memory") 2)
+  (data (i32.const 1024) "\\00\\10\\00\\00")
+  (func $0 (param i32 i32) (result i32) (local i32)
+    (local.set 2 (i32.and (i32.add (i32.load (i32.const 1024)) (i32.sub (local.get 1) (i32.const 1)))
+                          (i32.sub (i32.const 0) (local.get 1))))
+    (i32.store (i32.const 1024) (i32.add (local.get 2) (local.get 0)))
+    (local.get 2))
+  (func $1 (param i32 i32 i32)
+    (if (i32.eq (i32.add (local.get 0) (local.get 1)) (i32.load (i32.const 1024)))
+      (then (i32.store (i32.const 1024) (local.get 0)))))
+  (func $2 (export "__wbindgen_export_1") (param i32 i32) (result i32)
+    (if (result i32) (i32.eqz (local.get 0)) (then (local.get 1)) (else (call $0 (local.get 0) (local.get 1)))))
+  (func $3 (export "__wbindgen_export_3") (param i32 i32 i32)
+    (if (local.get 1) (then (call $1 (local.get 0) (local.get 1) (local.get 2)))))
+  (func $4 (export "fill") (param i32) (result i32) (local i32 i32)
+    (local.set 1 (call $2 (local.get 0) (i32.const 8)))
+    (memory.fill (local.get 1) (i32.const 7) (local.get 0))
+    (local.set 2 (i32.add (i32.load8_u (local.get 1)) (i32.and (local.get 1) (i32.const 7))))
+    (call $3 (local.get 1) (local.get 0) (i32.const 8))
+    (local.get 2)))`;
+
+/** Its glue: export_1 passed as malloc to a helper, export_3 called as a free. */
+const STRIPPED_GLUE = `let wasm;
+function passArray8ToWasm0(arg, malloc) { const ptr = malloc(arg.length * 1, 1) >>> 0; return ptr; }
+export function f(a) { const ptr0 = passArray8ToWasm0(a, wasm.__wbindgen_export_1); return wasm.fill(ptr0); }
+export function g(r0, r1) { wasm.__wbindgen_export_3(r0, r1 * 1, 1); }`;
+
+describe('wasm-bindgen pass with roles from glue, on a small stripped module', () => {
+  const bytes = (): Uint8Array => watToWasm(STRIPPED);
+
+  it('without glue nothing names the allocator (HA010); with it, alloc and dealloc are found and run on the host', async () => {
+    await expectRefusal(transform(bytes()), 'HA010', /could not find malloc and free/);
+    const { report, bytes: out } = await transform(bytes(), { glue: STRIPPED_GLUE });
+    expect(report.replaced.map((r) => `${r.role}/${r.name ?? r.index}`).sort()).toEqual([
+      'rust_alloc/0',
+      'rust_dealloc/1',
+    ]);
+    expect((await verify(out)).problems).toEqual([]);
+    const { instance, heap } = await instantiate(out);
+    const fill = instance.exports['fill'] as (n: number) => number;
+    expect([fill(5), fill(100), fill(3)]).toEqual([7, 7, 7]);
+    expect(heap.stats().mallocs).toBe(3);
+    expect(heap.stats().frees).toBe(3);
+  });
+
+  it('glue roles that do not fit the exports (swapped) find nothing (HA010)', async () => {
+    // Swapped: export_3 (3 params, no result) as malloc, export_1 (2 params, a result) as free.
+    const swapped = STRIPPED_GLUE.replaceAll('export_1', 'export_X')
+      .replaceAll('export_3', 'export_1')
+      .replaceAll('export_X', 'export_3');
+    expect(Object.fromEntries(readGlue(swapped).bindgen)).toEqual({
+      __wbindgen_export_3: '__wbindgen_malloc',
+      __wbindgen_export_1: '__wbindgen_free',
+    });
+    await expectRefusal(transform(bytes(), { glue: swapped }), 'HA010', /could not find malloc and free/);
+  });
 });
