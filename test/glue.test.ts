@@ -9,7 +9,7 @@ import { readFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { fileURLToPath } from 'node:url';
 import { describe, expect, it } from 'vitest';
-import { isEmscriptenGlue, MAX_GLUE_LENGTH } from '../src/glue.js';
+import { glueKind, isEmscriptenGlue, MAX_GLUE_LENGTH } from '../src/glue.js';
 import { createHostAllocator, type HostAllocator } from '../src/host/index.js';
 import { ErrorCodes, isHostAllocError, readGlue, transform, verify } from '../src/index.js';
 import { type FixtureEntry, fixturePath, getFixture, gluePath, readFixture } from './harness/fixtures.js';
@@ -285,4 +285,245 @@ describe('emcc -O3 glue fixture', () => {
     expect(stats.grows).toBeGreaterThan(0); // wl_big seed 3 needs more than the initial 16 MiB
     expect(stats.heapBase).toBe(report.layout.heapBase.value);
   });
+});
+
+/**
+ * wasm-bindgen glue (issue #15): a build without names exports its allocation functions as
+ * `__wbindgen_export_N`, and only the glue, by how it calls them, says which is malloc(size, align),
+ * realloc(ptr, old, new, align) and free(ptr, size, align).
+ */
+const NODE_MODULES = fileURLToPath(new URL('../node_modules/', import.meta.url));
+
+/** The glue of wasm-bindgen 0.2.87+ (shapes as its cli-support emits them), exports numbered. */
+const BINDGEN_GLUE = `let wasm;
+export function __wbg_set_wasm(val) { wasm = val; }
+function passStringToWasm0(arg, malloc, realloc) {
+  if (realloc === undefined) {
+    const buf = cachedTextEncoder.encode(arg);
+    const ptr = malloc(buf.length, 1) >>> 0;
+    return ptr;
+  }
+  let len = arg.length;
+  let ptr = malloc(len, 1) >>> 0;
+  if (offset !== len) {
+    ptr = realloc(ptr, len, len = offset + arg.length * 3, 1) >>> 0;
+    ptr = realloc(ptr, len, offset, 1) >>> 0;
+  }
+  return ptr;
+}
+function passArray32ToWasm0(arg, malloc) {
+  const ptr = malloc(arg.length * 4, 4) >>> 0;
+  getUint32ArrayMemory0().set(arg, ptr / 4);
+  return ptr;
+}
+function handleError(f, args) {
+  try { return f.apply(this, args); } catch (e) { wasm.__wbindgen_export_0(addHeapObject(e)); }
+}
+function takeFromExternrefTable0(idx) {
+  const value = wasm.__wbindgen_export_4.get(idx);
+  return value;
+}
+export class Thing {
+  free() { const ptr = this.__destroy_into_raw(); wasm.__wbg_thing_free(ptr, 0); }
+  name() {
+    let deferred1_0; let deferred1_1;
+    try {
+      const ret = wasm.thing_name(this.__wbg_ptr);
+      deferred1_0 = ret[0]; deferred1_1 = ret[1];
+      return getStringFromWasm0(ret[0], ret[1]);
+    } finally { wasm.__wbindgen_export_3(deferred1_0, deferred1_1, 1); }
+  }
+  run(text, tokens) {
+    const ptr0 = passStringToWasm0(text, wasm.__wbindgen_export_1, wasm.__wbindgen_export_2);
+    const len0 = WASM_VECTOR_LEN;
+    const ptr1 = isLikeNone(tokens) ? 0 : passArray32ToWasm0(tokens, wasm.__wbindgen_export_1);
+    const ret = wasm.thing_run(this.__wbg_ptr, ptr0, len0, ptr1, WASM_VECTOR_LEN);
+    var v2 = getArrayU32FromWasm0(ret[0], ret[1]).slice();
+    wasm.__wbindgen_export_3(ret[0], ret[1] * 4, 4);
+    return v2;
+  }
+}
+export function __wbindgen_throw(arg0, arg1) { throw new Error(getStringFromWasm0(arg0, arg1)); }`;
+
+/** `source` with its named allocation exports renamed to numbered ones, as a stripped build has them. */
+const numbered = (source: string): string =>
+  source
+    .replaceAll('__wbindgen_malloc', '__wbindgen_export_91')
+    .replaceAll('__wbindgen_realloc', '__wbindgen_export_92')
+    .replaceAll('__wbindgen_free', '__wbindgen_export_93');
+
+describe('readGlue on wasm-bindgen glue', () => {
+  it('numbered exports take the role of how the glue calls them; a table and the exception store get none', () => {
+    const glue = readGlue(BINDGEN_GLUE);
+    expect(glue.kind).toBe('wasm-bindgen');
+    expect(Object.fromEntries(glue.bindgen)).toEqual({
+      __wbindgen_export_1: '__wbindgen_malloc',
+      __wbindgen_export_2: '__wbindgen_realloc',
+      __wbindgen_export_3: '__wbindgen_free',
+    });
+    // Every export the glue references is kept by --drop-exports: symbols maps each to itself.
+    expect(glue.symbols.get('__wbindgen_export_4')).toBe('__wbindgen_export_4');
+    expect(glue.symbols.get('thing_run')).toBe('thing_run');
+    expect(glue.exports.size).toBe(0);
+    expect(glue.importModules).toEqual([]);
+  });
+
+  it('the named forms map to themselves, whatever their calls look like', () => {
+    const named = BINDGEN_GLUE.replaceAll('__wbindgen_export_1', '__wbindgen_malloc')
+      .replaceAll('__wbindgen_export_2', '__wbindgen_realloc')
+      .replaceAll('__wbindgen_export_3', '__wbindgen_free');
+    expect(Object.fromEntries(readGlue(named).bindgen)).toEqual({
+      __wbindgen_malloc: '__wbindgen_malloc',
+      __wbindgen_realloc: '__wbindgen_realloc',
+      __wbindgen_free: '__wbindgen_free',
+    });
+    // Old glue (before the align argument): free(ptr, len) like any call; the name still says it.
+    const old = `let wasm; function f(r0, r1) { wasm.__wbindgen_free(r0, r1); }`;
+    expect(Object.fromEntries(readGlue(old).bindgen)).toEqual({ __wbindgen_free: '__wbindgen_free' });
+  });
+
+  it('callbacks without the align (wasm-bindgen before 0.2.87): malloc(size), realloc(ptr, old, new)', () => {
+    const glue = readGlue(`let wasm;
+      function passStringToWasm0(arg, malloc, realloc) {
+        let ptr = malloc(len); ptr = realloc(ptr, len, len = offset + arg.length * 3); return ptr; }
+      export function f(s) { return passStringToWasm0(s, wasm.__wbindgen_export_5, wasm.__wbindgen_export_6); }`);
+    expect(Object.fromEntries(glue.bindgen)).toEqual({
+      __wbindgen_export_5: '__wbindgen_malloc',
+      __wbindgen_export_6: '__wbindgen_realloc',
+    });
+  });
+
+  it('mixed or ambiguous evidence gives no role', () => {
+    const cases: [string, string][] = [
+      // Called like a free once and like something else once.
+      ['free and other', `wasm.__wbindgen_export_3(r0, r1 * 4, 4); wasm.__wbindgen_export_3(r0);`],
+      // Passed as malloc and also read as a table.
+      [
+        'malloc and table',
+        `function p(a, malloc) { return malloc(a.length, 1); } p(x, wasm.__wbindgen_export_1); wasm.__wbindgen_export_1.get(0);`,
+      ],
+      // Two exports would both be free.
+      ['two frees', `wasm.__wbindgen_export_3(a, b * 1, 1); wasm.__wbindgen_export_4(c, d * 1, 1);`],
+      // A helper parameter called with two shapes.
+      [
+        'helper param with two shapes',
+        `function p(a, cb) { cb(a, 1); cb(a, 1, 2, 3, 4); } p(x, wasm.__wbindgen_export_1);`,
+      ],
+      // Two helpers of one name: which one a call reaches is unknown.
+      [
+        'duplicate helper',
+        `function p(a, cb) { cb(a, 1); } function p(a, cb) { cb(a, 1, 2, 3); } p(x, wasm.__wbindgen_export_1);`,
+      ],
+      // Not free shapes: (ptr, 0) of a class's free, (a, b) two operands, an align that is not a literal.
+      [
+        'not free shapes',
+        `wasm.__wbindgen_export_7(ptr, 0); wasm.__wbindgen_export_8(r0, r1); wasm.__wbindgen_export_9(r0, r1 * 4, n);`,
+      ],
+    ];
+    for (const [what, body] of cases) {
+      const glue = readGlue(`let wasm;\n${body}\nwasm.__wbindgen_start();`);
+      expect(glue.kind, what).toBe('wasm-bindgen');
+      expect(Object.fromEntries(glue.bindgen), what).toEqual({});
+    }
+  });
+
+  const PUBLISHED: { file: string; numbered: Record<string, string> }[] = [
+    // wasm-bindgen names the exports __wbindgen_export_N itself in this stripped build.
+    {
+      file: '@dqbd/tiktoken/tiktoken_bg.js',
+      numbered: {
+        __wbindgen_export_1: '__wbindgen_malloc',
+        __wbindgen_export_2: '__wbindgen_realloc',
+        __wbindgen_export_3: '__wbindgen_free',
+      },
+    },
+    // wasm-bindgen 0.2.95 (--target nodejs), names renamed: all three come back; its
+    // __wbindgen_export_2 is the externref table (.get/.set) and gets no role.
+    {
+      file: '@silvia-odwyer/photon-node/photon_rs.js',
+      numbered: {
+        __wbindgen_export_91: '__wbindgen_malloc',
+        __wbindgen_export_92: '__wbindgen_realloc',
+        __wbindgen_export_93: '__wbindgen_free',
+      },
+    },
+    // --target web glue (no realloc: the module passes no strings in).
+    {
+      file: '@jsquash/png/codec/pkg/squoosh_png.js',
+      numbered: { __wbindgen_export_91: '__wbindgen_malloc', __wbindgen_export_93: '__wbindgen_free' },
+    },
+    // wasm-bindgen 0.2.80, before the align argument: its frees (ptr, len) are like any other call.
+    {
+      file: 'brotli-wasm/pkg.bundler/brotli_wasm_bg.js',
+      numbered: { __wbindgen_export_91: '__wbindgen_malloc', __wbindgen_export_92: '__wbindgen_realloc' },
+    },
+  ];
+  for (const p of PUBLISHED) {
+    it(`published glue ${p.file}: the allocation exports, numbered`, () => {
+      const source = readFileSync(`${NODE_MODULES}${p.file}`, 'utf8');
+      expect(Object.fromEntries(readGlue(numbered(source)).bindgen)).toEqual(p.numbered);
+      // As published: tiktoken's numbered exports, the named forms of the others (all three).
+      const published = readGlue(source).bindgen;
+      if (p.file.includes('tiktoken')) expect(Object.fromEntries(published)).toEqual(p.numbered);
+      else for (const [name, w] of published) expect(name).toBe(w);
+      expect(published.size).toBe(p.file.includes('squoosh_png') ? 2 : 3);
+    });
+  }
+});
+
+describe('glueKind', () => {
+  it('emscripten, wasm-bindgen, or undefined for other JavaScript', () => {
+    expect(glueKind(readFileSync(gluePath(getFixture('emcc-O3-glue'))!, 'utf8'))).toBe('emscripten');
+    expect(glueKind(BINDGEN_GLUE)).toBe('wasm-bindgen');
+    expect(isEmscriptenGlue(BINDGEN_GLUE)).toBe(false);
+    // No wasm.__wbindgen_*/__wbg_* reference: not wasm-bindgen glue (--glue auto ignores it).
+    expect(glueKind('let wasm; export function greet(a) { return wasm.greet(a); }')).toBeUndefined();
+    expect(glueKind('console.log("hello");')).toBeUndefined();
+  });
+});
+
+/**
+ * Hostile wasm-bindgen glue: deep nesting, long argument lists, many calls and unclosed brackets,
+ * read at n and 4n repetitions in a child process with a deadline (as for Emscripten glue above).
+ * Each is prefixed with a small glue whose export_1 is malloc, which must still be found.
+ */
+const BINDGEN_HOSTILE: Record<string, (n: number) => string> = {
+  nestedFunctions: (n) => `${'function f(a, b) {'.repeat(n / 20)}${'}'.repeat(n / 20)}`,
+  nestedCalls: (n) => `${'p('.repeat(n / 2)}${')'.repeat(n / 2)}`,
+  longArguments: (n) => `wasm.__wbindgen_export_9(${'a, '.repeat(n / 3)}1);`,
+  manyCalls: (n) => 'wasm.__wbindgen_export_9(r0, r1 * 4, 4);'.repeat(n / 40),
+  helperCalls: (n) => 'q(x, wasm.__wbindgen_export_8);'.repeat(n / 30),
+  unclosed: (n) => `function g(a, cb) { cb(a, 1); ${'( [ {'.repeat(n / 5)}`,
+  paramsInCalls: (n) => `function g(a, cb) { ${'cb(cb(a, 1), 1);'.repeat(n / 16)} }`,
+};
+
+describe('readGlue on hostile wasm-bindgen glue', () => {
+  const glueModule = fileURLToPath(new URL('../src/glue.ts', import.meta.url));
+  const prefix = `let wasm; function p(a, malloc) { return malloc(a.length, 1); } p(x, wasm.__wbindgen_export_1);\n`;
+  const N = 100_000;
+  for (const [name, make] of Object.entries(BINDGEN_HOSTILE)) {
+    it(`${name} (${(prefix + make(4 * N)).length.toLocaleString('en-US')} characters) is read in linear time`, () => {
+      const script = `import { readGlue } from ${JSON.stringify(glueModule)};
+import { readFileSync } from 'node:fs';
+const [small, big] = JSON.parse(readFileSync(0, 'utf8'));
+const time = (source) => { const t0 = performance.now(); const g = readGlue(source); return [performance.now() - t0, g.bindgen.get('__wbindgen_export_1')]; };
+time(small);
+const [ms1, a1] = time(small);
+const [ms4, a4] = time(big);
+process.stdout.write(JSON.stringify({ ms1, ms4, a: [a1, a4] }));`;
+      const r = spawnSync(process.execPath, ['--import', 'tsx', '--input-type=module', '-e', script], {
+        input: JSON.stringify([prefix + make(N), prefix + make(4 * N)]),
+        encoding: 'utf8',
+        timeout: 30_000,
+        maxBuffer: 1 << 20,
+      });
+      expect(r.error, 'the child was killed at the 30 s deadline').toBeUndefined();
+      expect(r.stderr).toBe('');
+      const out = JSON.parse(r.stdout) as { ms1: number; ms4: number; a: string[] };
+      expect(out.a).toEqual(['__wbindgen_malloc', '__wbindgen_malloc']);
+      expect(out.ms4, `n: ${out.ms1.toFixed(0)} ms, 4n: ${out.ms4.toFixed(0)} ms`).toBeLessThan(
+        10 * out.ms1 + 250,
+      );
+    }, 40_000);
+  }
 });

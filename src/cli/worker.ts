@@ -84,8 +84,9 @@ export async function readGlueFile(file: string): Promise<string> {
 }
 
 /**
- * The text of the first candidate that is Emscripten glue, or undefined when none is. Other
- * JavaScript next to a module (wasm-bindgen's `NAME_bg.js` beside `NAME_bg.wasm`) is ignored.
+ * The text of the first candidate that is Emscripten or wasm-bindgen glue (wasm-bindgen's
+ * `NAME_bg.js` beside `NAME_bg.wasm`), or undefined when none is. Other JavaScript next to a module
+ * is ignored.
  */
 export async function readFirstGlue(candidates: readonly string[]): Promise<string | undefined> {
   for (const file of candidates) {
@@ -97,8 +98,8 @@ export async function readFirstGlue(candidates: readonly string[]): Promise<stri
       if (e instanceof HostAllocError) continue; // too large to be glue
       throw new HostAllocError(ErrorCodes.BAD_GLUE, `cannot read glue file '${file}'`, { cause: e });
     }
-    const { isEmscriptenGlue } = await import('../glue.js');
-    if (isEmscriptenGlue(text)) return text;
+    const { glueKind } = await import('../glue.js');
+    if (glueKind(text) !== undefined) return text;
   }
   return undefined;
 }

@@ -150,7 +150,7 @@ export function identify(
     fingerprints,
     importModule: input.importModule,
   });
-  found.push(...identifyMore(b, mod, summaries, found, names, stateOf));
+  found.push(...identifyMore(b, mod, summaries, found, names, stateOf, input.glue?.bindgen));
   const foundSet = new Set(found.map((f) => f.func));
   const prelim = stateOf(foundSet);
   // Directly, or through a helper that is not itself a member (internal_memalign -> dispose_chunk).
@@ -200,7 +200,7 @@ function requireCore(members: FoundMember[], checks: Checks): void {
   const them = missing.length > 1 ? 'them' : 'it';
   const reason =
     `could not find ${missing.join(' and ')}: no export, name-section entry or glue mapping names ${them}. ` +
-    `Name ${them} with --alloc ${missing[0]}=EXPORT_OR_$FUNCTION, pass the Emscripten glue with --glue, or rebuild keeping the name section (emcc --profiling-funcs; clang and rustc keep it unless stripped)`;
+    `Name ${them} with --alloc ${missing[0]}=EXPORT_OR_$FUNCTION, pass the module's JS glue with --glue (Emscripten's, or wasm-bindgen's NAME_bg.js), or rebuild keeping the name section (emcc --profiling-funcs; clang and rustc keep it unless stripped)`;
   checks.refuse({
     code: ErrorCodes.ALLOCATOR_NOT_FOUND,
     message: reason,

@@ -133,7 +133,7 @@ function layoutStep(m: ModuleContext, a: Analysis, memory: string, warnings: str
     exports: info.exports.map((e) => e.name),
     imports: info.imports.map((i) => i.name),
     functionNames: [...info.names.functions.values()],
-    glue: m.input.glue !== undefined,
+    glue: m.input.glue?.kind === 'emscripten',
   });
   exportLayout(
     m.b,

@@ -54,7 +54,7 @@ export const spec: CommandSpec = {
   positional: { name: 'input', describe: 'Input .wasm file', many: false },
   options: [
     ...identificationOptions(
-      'Emscripten JS glue: FILE.js, a directory of <basename>.js files, or "auto" (next to the input)',
+      'Emscripten or wasm-bindgen JS glue: FILE.js, a directory of <basename>.js files, or "auto" (next to the input)',
     ),
     ...LIMIT_OPTIONS,
     JSON_OPTION,

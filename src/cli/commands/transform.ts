@@ -67,9 +67,10 @@ written to a temporary file in its directory and renamed into place: a file that
 fails leaves no output, and inputs are never modified (except with --in-place): a destination
 that is an input is refused. Outputs stay inside --out-dir (no symbolic link in it is followed).
 
---glue FILE.js gives the Emscripten glue of a single input. With several inputs use
---glue auto (<basename>.js, .mjs or .cjs next to each .wasm, when one is Emscripten glue) or
---glue DIR (DIR/<basename>.js).
+--glue FILE.js gives the Emscripten or wasm-bindgen glue of a single input (wasm-bindgen's
+tells which __wbindgen_export_N is malloc, realloc and free). With several inputs use
+--glue auto (<basename>.js, .mjs or .cjs next to each .wasm, when one is Emscripten or
+wasm-bindgen glue: NAME_bg.js for NAME_bg.wasm) or --glue DIR (DIR/<basename>.js).
 
 Each file is processed in a worker thread with a time limit (--time-limit, 60 s) and a memory
 limit (--memory-limit, 2048 MiB); a file that exceeds one fails with HA033.
@@ -90,7 +91,7 @@ export const spec: CommandSpec = {
   options: [
     ...OUTPUT_OPTIONS,
     ...identificationOptions(
-      'Emscripten JS glue: FILE.js (one input), a directory of <basename>.js files, or "auto"',
+      'Emscripten or wasm-bindgen JS glue: FILE.js (one input), a directory of <basename>.js files, or "auto"',
     ),
     ...TRANSFORM_OPTIONS,
     ...BATCH_OPTIONS,

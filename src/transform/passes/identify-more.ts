@@ -7,12 +7,13 @@
 
 import type { Binaryen, BinaryenModule } from '../../binaryen/module.js';
 import type { FunctionSummary } from '../../binaryen/walk.js';
+import type { BindgenAllocExport } from '../../glue.js';
 import { type AllocatorState, touchedRegions } from './allocator-state.js';
 import type { FoundMember } from './find-allocator.js';
 import { followWrappers } from './follow-wrappers.js';
 import { rustReallocByDataFlow, wasmBindgenMembers } from './wasm-bindgen.js';
 
-/** Members to add to `found` (which is not modified). */
+/** Members to add to `found` (which is not modified); `bindgenFromGlue` is GlueInfo.bindgen. */
 export function identifyMore(
   b: Binaryen,
   mod: BinaryenModule,
@@ -20,11 +21,12 @@ export function identifyMore(
   found: FoundMember[],
   names: string[],
   stateOf: (family: Set<string>) => AllocatorState,
+  bindgenFromGlue?: ReadonlyMap<string, BindgenAllocExport>,
 ): FoundMember[] {
   const index = new Map(names.map((n, i) => [n, i]));
   const indexOf = (f: string): number => index.get(f) ?? -1;
   const known = new Set(found.map((m) => m.func));
-  const bindgen = wasmBindgenMembers(b, mod, summaries, known, indexOf);
+  const bindgen = wasmBindgenMembers(b, mod, summaries, known, indexOf, bindgenFromGlue);
   const all = [...found, ...bindgen];
   const added = [...bindgen, ...followWrappers(b, mod, all, indexOf)];
   // Only for modules where wasm-bindgen's exports led to the allocator (Rust's shim layout).

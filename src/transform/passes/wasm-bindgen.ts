@@ -19,16 +19,29 @@
  *                      (ptr, new) -> ptr                    realloc (arguments checked)
  *
  * A wrapper that calls two candidates for one role, or passes other arguments, identifies nothing.
+ *
+ * A build without names exports them as `__wbindgen_export_N`; the glue says which is which
+ * (src/glue.ts reads `passStringToWasm0(s, wasm.__wbindgen_export_1, wasm.__wbindgen_export_2)` as
+ * malloc and realloc). Those exports are looked at the same way, once their signature is the
+ * wrapper's: malloc (size[, align]) -> ptr, free (ptr, size[, align]), realloc (ptr, old, new[, align]) -> ptr.
  */
 
 import type { Binaryen, BinaryenModule } from '../../binaryen/module.js';
 import { functionExports } from '../../binaryen/queries.js';
 import type { FunctionSummary } from '../../binaryen/walk.js';
+import type { BindgenAllocExport } from '../../glue.js';
 import type { AllocRole } from '../../types.js';
 import type { FoundMember } from './find-allocator.js';
 
 const WRAPPERS = ['__wbindgen_malloc', '__wbindgen_free', '__wbindgen_realloc'] as const;
-type Wrapper = (typeof WRAPPERS)[number];
+type Wrapper = BindgenAllocExport;
+
+/** Wrapper -> its i32 parameter counts (with and without the align) and whether it returns a pointer. */
+const WRAPPER_SIGNATURES: Record<Wrapper, { params: number[]; result: boolean }> = {
+  __wbindgen_malloc: { params: [1, 2], result: true },
+  __wbindgen_free: { params: [2, 3], result: false },
+  __wbindgen_realloc: { params: [3, 4], result: true },
+};
 
 /** Signature (parameter count, has result) -> role, per wrapper; plus which wrapper params feed which callee params. */
 const CALLEE_ROLES: Record<
@@ -57,18 +70,40 @@ const CALLEE_ROLES: Record<
   ],
 };
 
-/** Members found behind wasm-bindgen's allocation exports (or same-named functions). */
+/**
+ * Members found behind wasm-bindgen's allocation exports (or same-named functions), and behind the
+ * exports `fromGlue` (read from wasm-bindgen glue: export name -> the wrapper it is) names.
+ */
 export function wasmBindgenMembers(
   b: Binaryen,
   mod: BinaryenModule,
   summaries: Map<string, FunctionSummary>,
   known: Set<string>,
   indexOf: (func: string) => number,
+  fromGlue: ReadonlyMap<string, BindgenAllocExport> = new Map(),
 ): FoundMember[] {
   const exports = functionExports(b, mod);
+  const wrappers: [Wrapper, string | undefined][] = WRAPPERS.map((w) => [
+    w,
+    exports.get(w) ?? (summaries.has(w) ? w : undefined),
+  ]);
+  for (const [name, w] of fromGlue) {
+    const func = exports.get(name);
+    if (func === undefined || wrappers.some(([, f]) => f === func)) continue;
+    const fi = b.getFunctionInfo(mod.getFunction(func));
+    const params = b.expandType(fi.params);
+    const results = b.expandType(fi.results);
+    const want = WRAPPER_SIGNATURES[w];
+    if (
+      want.params.includes(params.length) &&
+      params.every((p) => p === b.i32) &&
+      results.length === (want.result ? 1 : 0) &&
+      results.every((r) => r === b.i32)
+    )
+      wrappers.push([w, func]);
+  }
   const out: FoundMember[] = [];
-  for (const w of WRAPPERS) {
-    const wrapper = exports.get(w) ?? (summaries.has(w) ? w : undefined);
+  for (const [w, wrapper] of wrappers) {
     const s = wrapper === undefined ? undefined : summaries.get(wrapper);
     if (!s || s.imported || s.callIndirect) continue;
     const matches: { func: string; role: AllocRole; trailing: number }[] = [];
