@@ -191,6 +191,20 @@ describe('CLI: --glue auto on a wasm-bindgen module', () => {
     const viaLibrary = await convertedLite();
     expect(new Uint8Array(readFileSync(join(dir, 'out.wasm')))).toEqual(viaLibrary.bytes);
   }, 120_000);
+
+  it('picks NAME.js beside NAME_bg.wasm (the one-file glue of --target web and nodejs)', async () => {
+    ensureBuilt();
+    const dir = tempDir();
+    copyFileSync(join(LITE, 'tiktoken_bg.wasm'), join(dir, 'tiktoken_bg.wasm'));
+    // --target web/nodejs put the glue functions in NAME.js; the bundler glue has the same ones.
+    copyFileSync(join(LITE, 'tiktoken_bg.js'), join(dir, 'tiktoken.js'));
+    const r = await runCli(['transform', 'tiktoken_bg.wasm', '-o', 'out.wasm', '--glue', 'auto', '--json'], {
+      cwd: dir,
+    });
+    expect(r.code, r.stderr).toBe(0);
+    const viaLibrary = await convertedLite();
+    expect(new Uint8Array(readFileSync(join(dir, 'out.wasm')))).toEqual(viaLibrary.bytes);
+  }, 120_000);
 });
 
 /**

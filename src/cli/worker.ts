@@ -107,7 +107,9 @@ export async function readFirstGlue(candidates: readonly string[]): Promise<stri
 /** Where `--glue auto` (dir = the module's directory) or `--glue DIR` looks for a module's glue. */
 export function glueCandidates(dir: string, wasmPath: string): string[] {
   const base = path.basename(wasmPath, '.wasm');
-  return ['.js', '.mjs', '.cjs'].map((ext) => path.join(dir, base + ext));
+  // wasm-bindgen writes NAME_bg.wasm with NAME_bg.js (bundler) or NAME.js (--target web, nodejs).
+  const bases = base.endsWith('_bg') && base.length > 3 ? [base, base.slice(0, -3)] : [base];
+  return bases.flatMap((b) => ['.js', '.mjs', '.cjs'].map((ext) => path.join(dir, b + ext)));
 }
 
 // ---- memory cap (worker threads only) -------------------------------------------------------------

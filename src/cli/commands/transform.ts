@@ -70,7 +70,7 @@ that is an input is refused. Outputs stay inside --out-dir (no symbolic link in 
 --glue FILE.js gives the Emscripten or wasm-bindgen glue of a single input (wasm-bindgen's
 tells which __wbindgen_export_N is malloc, realloc and free). With several inputs use
 --glue auto (<basename>.js, .mjs or .cjs next to each .wasm, when one is Emscripten or
-wasm-bindgen glue: NAME_bg.js for NAME_bg.wasm) or --glue DIR (DIR/<basename>.js).
+wasm-bindgen glue: NAME_bg.js, then NAME.js, for NAME_bg.wasm) or --glue DIR (DIR/<basename>.js).
 
 Each file is processed in a worker thread with a time limit (--time-limit, 60 s) and a memory
 limit (--memory-limit, 2048 MiB); a file that exceeds one fails with HA033.
