@@ -28,11 +28,11 @@ import { pointerFlow } from '../wasm/pointer-flow.js';
 import { readModule } from '../wasm/reader.js';
 import { type AllocatorState, allocatorState, touchedRegions } from './passes/allocator-state.js';
 import { removeDeadStateReads } from './passes/dead-state-reads.js';
-import { type FoundMember, findAllocator } from './passes/find-allocator.js';
+import { analysedMember, type FoundMember, findAllocator } from './passes/find-allocator.js';
 import { findGrowImport } from './passes/find-grow-import.js';
 import { matchFingerprints } from './passes/fingerprint.js';
 import { describeRefusedRead, type HeaderReadPlan, planHeaderReads } from './passes/header-reads.js';
-import { type AnalysisMatch, identifyByAnalysis, isMemsetShaped } from './passes/identify-by-analysis.js';
+import { identifyByAnalysis, isMemsetShaped } from './passes/identify-by-analysis.js';
 import { identifyMore } from './passes/identify-more.js';
 import { neutraliseInitializers } from './passes/neutralise-initializer.js';
 import { checkSignatures, type SignedMember } from './passes/replace-allocator.js';
@@ -167,7 +167,10 @@ export function identify(
     [...functionExports(b, mod)].filter(([name]) => name.length > 2).map(([, f]) => f),
   );
   const analysed = identifyByAnalysis(b, mod, summaries, roles, m.is64, touchesState, userExports);
-  const members = [...found, ...analysed.map((a) => analysisMember(a, names))];
+  const members = [
+    ...found,
+    ...analysed.map((a) => analysedMember(a.role, a.func, names.indexOf(a.func), { evidence: a.why })),
+  ];
   requireCore(members, checks);
   const present = new Set(names);
   const initializers = [
@@ -175,19 +178,6 @@ export function identify(
     ...fingerprints.filter((f) => f.entry.role === 'initializer').map((f) => f.func),
   ].filter((f) => present.has(f));
   return { members, initializers };
-}
-
-function analysisMember(a: AnalysisMatch, names: string[]): FoundMember {
-  return {
-    role: a.role,
-    func: a.func,
-    index: names.indexOf(a.func),
-    exports: [],
-    identifiedBy: 'analysis',
-    imported: false,
-    stateParam: false,
-    evidence: a.why,
-  };
 }
 
 /** malloc and free (or Rust's alloc and dealloc) must be found; without them nothing is safe. */

@@ -41,6 +41,25 @@ export interface FoundMember {
   trailing?: number;
 }
 
+/** A member found by analysis rather than by an export, a name or the options. */
+export function analysedMember(
+  role: AllocRole,
+  func: string,
+  index: number,
+  more: Partial<Pick<FoundMember, 'exports' | 'stateParam' | 'evidence' | 'trailing'>> = {},
+): FoundMember {
+  return {
+    role,
+    func,
+    index,
+    exports: [],
+    identifiedBy: 'analysis',
+    imported: false,
+    stateParam: false,
+    ...more,
+  };
+}
+
 export interface FindAllocatorInput {
   /** role -> export name, `$name` or `$index`. */
   alloc?: Partial<Record<AllocRole, string>>;

@@ -14,7 +14,7 @@
 
 import type { Binaryen, BinaryenModule, ExpressionRef } from '../../binaryen/module.js';
 import { functionExports } from '../../binaryen/queries.js';
-import type { FoundMember } from './find-allocator.js';
+import { analysedMember, type FoundMember } from './find-allocator.js';
 
 /** The callee when `func`'s body is exactly `call F (local.get 0) … (local.get n-1)`, else null. */
 export function wrappedCallee(b: Binaryen, mod: BinaryenModule, func: string): string | null {
@@ -66,15 +66,10 @@ export function followWrappers(
     const inner = wrappedCallee(b, mod, m.func);
     if (inner === null || known.has(inner)) continue;
     known.add(inner);
-    const member: FoundMember = {
-      role: m.role,
-      func: inner,
-      index: indexOf(inner),
+    const member = analysedMember(m.role, inner, indexOf(inner), {
       exports: exportsOf.get(inner) ?? [],
-      identifiedBy: 'analysis',
-      imported: false,
       stateParam: m.stateParam,
-    };
+    });
     added.push(member);
     queue.push(member);
   }

@@ -31,7 +31,7 @@ import { functionExports } from '../../binaryen/queries.js';
 import type { FunctionSummary } from '../../binaryen/walk.js';
 import type { BindgenAllocExport } from '../../glue.js';
 import type { AllocRole } from '../../types.js';
-import type { FoundMember } from './find-allocator.js';
+import { analysedMember, type FoundMember } from './find-allocator.js';
 
 const WRAPPERS = ['__wbindgen_malloc', '__wbindgen_free', '__wbindgen_realloc'] as const;
 type Wrapper = BindgenAllocExport;
@@ -129,16 +129,7 @@ export function wasmBindgenMembers(
     for (const { func, role, trailing } of matches) {
       if (known.has(func)) continue;
       known.add(func);
-      out.push({
-        role,
-        func,
-        index: indexOf(func),
-        exports: [],
-        identifiedBy: 'analysis',
-        imported: false,
-        stateParam: false,
-        ...(trailing ? { trailing } : {}),
-      });
+      out.push(analysedMember(role, func, indexOf(func), trailing ? { trailing } : {}));
     }
   }
   return out;
@@ -210,15 +201,5 @@ export function rustReallocByDataFlow(
   }
   if (found.length !== 1) return [];
   const func = found[0]!;
-  return [
-    {
-      role: 'rust_realloc',
-      func,
-      index: indexOf(func),
-      exports: [],
-      identifiedBy: 'analysis',
-      imported: false,
-      stateParam: false,
-    },
-  ];
+  return [analysedMember('rust_realloc', func, indexOf(func))];
 }
