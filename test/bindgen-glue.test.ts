@@ -115,7 +115,7 @@ describe('@dqbd/tiktoken (lite): allocator found through its wasm-bindgen glue',
   beforeAll(async () => {
     original = (await tokenize(wasmBytes(), false)).out;
     converted = await convertedLite();
-  }, 120_000);
+  }, 300_000);
 
   it('the glue names the numbered exports: 1 malloc, 2 realloc, 3 free (0 is the exception store)', () => {
     const glue = readGlue(glueText());
@@ -190,7 +190,7 @@ describe('CLI: --glue auto on a wasm-bindgen module', () => {
     expect(files.map((f) => f.status)).toEqual(['transformed']);
     const viaLibrary = await convertedLite();
     expect(new Uint8Array(readFileSync(join(dir, 'out.wasm')))).toEqual(viaLibrary.bytes);
-  }, 120_000);
+  }, 300_000);
 
   it('picks NAME.js beside NAME_bg.wasm (the one-file glue of --target web and nodejs)', async () => {
     ensureBuilt();
@@ -204,7 +204,7 @@ describe('CLI: --glue auto on a wasm-bindgen module', () => {
     expect(r.code, r.stderr).toBe(0);
     const viaLibrary = await convertedLite();
     expect(new Uint8Array(readFileSync(join(dir, 'out.wasm')))).toEqual(viaLibrary.bytes);
-  }, 120_000);
+  }, 300_000);
 });
 
 /**
