@@ -7,6 +7,8 @@
 import { describe, expect, it } from 'vitest';
 import { type ErrorCode, ErrorCodes, isHostAllocError, transform } from '../src/index.js';
 import type { TransformOptions } from '../src/types.js';
+import { customSection } from './harness/encode.js';
+import { readFixture } from './harness/fixtures.js';
 import { WA } from './harness/wasm.js';
 import { type WatFeatures, watToWasm } from './passes/wat.js';
 
@@ -247,5 +249,16 @@ describe('transform: typed errors', () => {
     const { bytes, report } = await transform(VALID);
     expect(report.status).toBe('transformed');
     expect(WA.validate(bytes)).toBe(true);
+  });
+});
+
+describe('the hostalloc section', () => {
+  it('is written once, afresh, when the input already carries one (a forced output given again)', async () => {
+    const stale = customSection('hostalloc', [...new TextEncoder().encode('{"abi":1,"align":16}')]);
+    const input = new Uint8Array([...readFixture('clang-wasi-c'), ...stale]);
+    const { bytes } = await transform(input);
+    const sections = WA.Module.customSections(new WA.Module(bytes), 'hostalloc');
+    expect(sections).toHaveLength(1);
+    expect(JSON.parse(new TextDecoder().decode(sections[0]!))).toMatchObject({ abi: 2 });
   });
 });

@@ -10,12 +10,14 @@ import {
   gcRuntimeMarker,
   HEAP_BASE_EXPORT,
   isAllocatorName,
+  META_SECTION,
 } from '../conventions.js';
 import { ErrorCodes, HostAllocError } from '../errors.js';
 import { type GlueInfo, readGlue } from '../glue.js';
 import { computeLayout, refineHeapBase } from '../layout.js';
 import type { Layout, TransformOptions, TransformResult } from '../types.js';
 import { verify } from '../verify.js';
+import { dropCustomSections } from '../wasm/edit.js';
 import { safeNames } from '../wasm/names.js';
 import { type ModuleInfo, readModule, usesAtomics } from '../wasm/reader.js';
 import { WA } from '../wasm-api.js';
@@ -120,7 +122,9 @@ export function binaryenInput(input: Input): BinaryenInput {
   const named = info.nameSectionMalformed ? null : safeNames(bytes, info, isAllocatorName);
   if (named) info.names.functions = named.functions;
   return {
-    bytes: named ? named.bytes : bytes,
+    // export-layout writes the hostalloc section afresh: an old one (a forced output given again)
+    // would stay beside it, since binaryen keeps every custom section it reads.
+    bytes: dropCustomSections(named ? named.bytes : bytes, META_SECTION),
     features: {
       atomics: layout.memory.shared || usesAtomics(bytes, info),
       memory64: layout.memory.is64,
