@@ -9,7 +9,7 @@
  *   env.host_usable_size(i32 ptr) -> i32
  *
  * and exports `memory`, `__heap_base` (immutable i32 global), `__data_end` and
- * `__hostalloc_abi` (immutable i32 global, currently 1). The host owns the range
+ * `__hostalloc_abi` (immutable i32 global, currently 2; hosts accept 1 and 2). The host owns the range
  * [__heap_base, end of memory) and serves those imports with this allocator.
  *
  * Properties
