@@ -181,12 +181,19 @@ static bool attach_from(hostalloc_wasmtime_t *h, const exports_t *src, char *why
   ops.max_size = 0; /* memory32: 4 GiB */
   if (has_max && max_pages <= (UINT64_MAX >> page_log2)) ops.max_size = max_pages << page_log2;
   else if (is64) ops.max_size = (uint64_t)1 << 48;
-  /* TODO(hostalloc_create2): pass page size and granule (align) and report its failure reason. */
-  hostalloc_t *heap = hostalloc_create(&ops, base, on_heap_error, h);
-  if (!heap) {
-    uint64_t size = mem_size(h);
-    snprintf(why, why_len, "hostalloc_create failed: __heap_base %llu %s memory size %llu",
-             (unsigned long long)base, base > size ? "is beyond the" : "with", (unsigned long long)size);
+  hostalloc_config cfg;
+  memset(&cfg, 0, sizeof cfg);
+  cfg.ops = ops;
+  cfg.heap_base = base;
+  cfg.granule = (uint32_t)align; /* 8 for Emscripten modules, else 16; pages: 64 KiB (mem_grow) */
+  cfg.on_error = on_heap_error;
+  cfg.error_ctx = h;
+  hostalloc_t *heap = NULL;
+  int rc = hostalloc_create2(&cfg, &heap);
+  if (rc != 0) {
+    snprintf(why, why_len, "cannot create the heap (__heap_base %llu, memory size %llu, granule %u): %s",
+             (unsigned long long)base, (unsigned long long)mem_size(h), (unsigned)align,
+             hostalloc_strerror(rc));
     return false;
   }
   h->heap = heap;
