@@ -366,3 +366,47 @@ describe('follow-wrappers takes only exact forwarding', () => {
     );
   });
 });
+
+describe('signatures the optimizer changed: emmalloc_memalign without its alignment', () => {
+  // fixtures/recall/dae.c allocates without alignment, so every call of emmalloc_memalign passes 8
+  // and binaryen's dead-argument elimination (emcc -O2/-Oz) removes the parameter. Named, it used
+  // to be refused (HA012, memalign with one parameter); it is malloc at malloc's alignment.
+  const recall = (f: string): Uint8Array =>
+    new Uint8Array(readFileSync(join(import.meta.dirname, '..', 'fixtures', 'recall', f)));
+  const SEEDS = [1, 7, 12345, 99991];
+  for (const file of [
+    'emcc-emmalloc-dae-O2-names.wasm',
+    'emcc-emmalloc-dae-Oz-names.wasm',
+    'emcc-emmalloc-dae-O2.wasm',
+  ]) {
+    it(`${file}: converts, and run(seed) returns what the original returns`, async () => {
+      const bytes = recall(file);
+      const original = instantiateWith(bytes);
+      const expected = SEEDS.map((s) => original.call('run', s) >>> 0);
+      const { bytes: out, report } = await transform(bytes);
+      expect(report.compliant).toBe(true);
+      if (file.includes('names')) {
+        const memalign = report.replaced.find((r) => r.name === 'emmalloc_memalign');
+        expect(memalign?.role).toBe('malloc');
+        expect(memalign?.evidence).toMatch(/dead-argument elimination/);
+      }
+      expect((await verify(out)).problems).toEqual([]);
+      const heap = createHostAllocator();
+      const plugin = instantiateWith(out, { [report.importModule]: { ...heap.imports } });
+      heap.attach(plugin.instance!);
+      expect(SEEDS.map((s) => plugin.call('run', s) >>> 0)).toEqual(expected);
+      expect(heap.stats().mallocs).toBeGreaterThan(100);
+    });
+  }
+
+  it('a one-parameter memalign that malloc does not forward to stays refused (HA012)', async () => {
+    const bytes = watToWasm(`(module
+      (memory (export "memory") 1)
+      (global $sp (mut i32) (i32.const 65536))
+      (func $emmalloc_memalign (param i32) (result i32) (i32.const 1024))
+      (func $malloc (export "malloc") (param i32) (result i32) (call $emmalloc_memalign (i32.const 64)))
+      (func $free (export "free") (param i32))
+      (func (export "use") (param i32) (result i32) (call $emmalloc_memalign (local.get 0))))`);
+    await expectRefusal(transform(bytes), 'HA012', /emmalloc_memalign/);
+  });
+});

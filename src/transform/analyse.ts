@@ -36,6 +36,7 @@ import { identifyByAnalysis, isMemsetShaped } from './passes/identify-by-analysi
 import { identifyMore } from './passes/identify-more.js';
 import { neutraliseInitializers } from './passes/neutralise-initializer.js';
 import { checkSignatures, type SignedMember } from './passes/replace-allocator.js';
+import { remapSpecialised } from './passes/specialised-signatures.js';
 import type { Checks, Steps } from './pipeline.js';
 import { entryPointIndices, type Input, staticRange } from './read.js';
 
@@ -168,10 +169,10 @@ export function identify(
   );
   const analysed = identifyByAnalysis(b, mod, summaries, roles, m.is64, touchesState, userExports);
   const members = [
-    ...found,
+    ...remapSpecialised(b, mod, summaries, found, m.is64),
     ...analysed.map((a) => analysedMember(a.role, a.func, names.indexOf(a.func), { evidence: a.why })),
   ];
-  requireCore(members, checks);
+  requireCore(members, hadNames, checks);
   const present = new Set(names);
   const initializers = [
     ...ALLOCATOR_INITIALIZERS,
@@ -181,16 +182,21 @@ export function identify(
 }
 
 /** malloc and free (or Rust's alloc and dealloc) must be found; without them nothing is safe. */
-function requireCore(members: FoundMember[], checks: Checks): void {
+function requireCore(members: FoundMember[], hadNames: boolean, checks: Checks): void {
   const roles = new Set(members.map((f) => f.role));
   const missing: string[] = [];
   if (!roles.has('malloc') && !roles.has('rust_alloc')) missing.push('malloc');
   if (!roles.has('free') && !roles.has('rust_dealloc')) missing.push('free');
   if (missing.length === 0) return;
   const them = missing.length > 1 ? 'them' : 'it';
-  const reason =
-    `could not find ${missing.join(' and ')}: no export, name-section entry or glue mapping names ${them}. ` +
-    `Name ${them} with --alloc ${missing[0]}=EXPORT_OR_$FUNCTION, pass the module's JS glue with --glue (Emscripten's, or wasm-bindgen's NAME_bg.js), or rebuild keeping the name section (emcc --profiling-funcs; clang and rustc keep it unless stripped)`;
+  const found = members.filter((f) => f.identifiedBy === 'name').map((f) => `${f.role} (${f.func})`);
+  // With names kept and part of the family named, the missing member was not stripped: it was
+  // inlined into its callers (an unexported malloc at -O2), and only exporting it keeps it whole.
+  const advice =
+    hadNames && found.length > 0
+      ? `The module keeps its names and names ${found.join(', ')}, so ${missing.join(' and ')} ${missing.length > 1 ? 'were' : 'was'} most likely inlined into ${missing.length > 1 ? 'their' : 'its'} callers: export ${them} at link time so ${missing.length > 1 ? 'they stay functions' : 'it stays a function'} (emcc -sEXPORTED_FUNCTIONS=_malloc,_free; wasm-ld --export=malloc --export=free), or name ${them} with --alloc ${missing[0]}=EXPORT_OR_$FUNCTION`
+      : `Name ${them} with --alloc ${missing[0]}=EXPORT_OR_$FUNCTION, pass the module's JS glue with --glue (Emscripten's, or wasm-bindgen's NAME_bg.js), or rebuild keeping the name section (emcc --profiling-funcs; clang and rustc keep it unless stripped)`;
+  const reason = `could not find ${missing.join(' and ')}: no export, name-section entry or glue mapping names ${them}. ${advice}`;
   checks.refuse({
     code: ErrorCodes.ALLOCATOR_NOT_FOUND,
     message: reason,

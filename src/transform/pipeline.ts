@@ -66,7 +66,7 @@ export const PIPELINE = [
     kind: 'identify',
     source: 'src/transform/analyse.ts',
     summary:
-      'find the allocator family: --alloc, glue, exports and names, wasm-bindgen exports, wrappers, fingerprints, call-graph analysis; malloc and free are required (HA010)',
+      'find the allocator family: --alloc, glue, exports and names, wasm-bindgen exports, wrappers, fingerprints, signatures the optimizer specialised, call-graph analysis; malloc and free are required (HA010)',
   },
   {
     name: 'check-signatures',
