@@ -684,3 +684,163 @@ const fliteWasi: CorpusPackage = {
 };
 
 (CORPUS as CorpusPackage[]).push(sqliteWasm, mupdf, fliteWasi);
+
+// ------------------------------------------------------------------ harfbuzzjs (Emscripten 4.0.13)
+// harfbuzzjs's CI builds with EM_VERSION 4.0.13; its glue agrees (`typeof WorkerGlobalScope`,
+// `require("fs")`; bulk memory and saturating conversions, 4.0's defaults). Its TypeScript wrapper
+// (index.mjs) instantiates the glue at import with no options, so the workload drives the glue's
+// module directly, with the C API the wrapper uses.
+
+/** A minimal TrueType font (cmap, head, hhea, hmtx, maxp): 63 glyphs with distinct advances. */
+export function sampleFont(): Uint8Array {
+  const chars = ' 0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz';
+  const numGlyphs = chars.length + 1;
+  const u16 = (v: number) => [(v >> 8) & 255, v & 255];
+  const u32 = (v: number) => [(v >>> 24) & 255, (v >>> 16) & 255, (v >>> 8) & 255, v & 255];
+  const zeros = (n: number) => new Array<number>(n).fill(0);
+  // version, revision, checksum adjustment, magic, flags, unitsPerEm, dates, bbox, macStyle,
+  // lowestRecPPEM, fontDirectionHint, indexToLocFormat, glyphDataFormat.
+  const head = [
+    ...u32(0x10000),
+    ...u32(0x10000),
+    ...u32(0),
+    ...u32(0x5f0f3cf5),
+    ...u16(0),
+    ...u16(1000),
+    ...zeros(16),
+    ...u16(0),
+    ...u16(0),
+    ...u16(1000),
+    ...u16(1000),
+    ...u16(0),
+    ...u16(8),
+    ...u16(2),
+    ...u16(0),
+    ...u16(0),
+  ];
+  // version, ascender, descender, lineGap, advanceWidthMax, min side bearings, xMaxExtent, caret,
+  // reserved, metricDataFormat, numberOfHMetrics.
+  const hhea = [
+    ...u32(0x10000),
+    ...u16(800),
+    ...u16(0x10000 - 200),
+    ...u16(0),
+    ...u16(1200),
+    ...u16(0),
+    ...u16(0),
+    ...u16(1000),
+    ...u16(1),
+    ...u16(0),
+    ...u16(0),
+    ...zeros(8),
+    ...u16(0),
+    ...u16(numGlyphs),
+  ];
+  const maxp = [...u32(0x5000), ...u16(numGlyphs)];
+  const hmtx: number[] = [];
+  for (let g = 0; g < numGlyphs; g++) hmtx.push(...u16(300 + ((g * 37) % 500)), ...u16(20));
+  // cmap format 4, one segment per character (glyph = position + 1), then the 0xFFFF terminator.
+  const codes = [...chars].map((c) => c.charCodeAt(0));
+  const segments = codes.length + 1;
+  const bounds = [...codes, 0xffff];
+  const deltas = [...codes.map((c, i) => (i + 1 - c) & 0xffff), 1];
+  const subtable = [
+    ...u16(4),
+    ...u16(16 + segments * 8),
+    ...u16(0),
+    ...u16(segments * 2),
+    ...u16(2),
+    ...u16(0),
+    ...u16(0),
+    ...bounds.flatMap(u16),
+    ...u16(0),
+    ...bounds.flatMap(u16),
+    ...deltas.flatMap(u16),
+    ...zeros(segments * 2),
+  ];
+  const cmap = [...u16(0), ...u16(1), ...u16(3), ...u16(1), ...u32(12), ...subtable];
+  const tables: [string, number[]][] = [
+    ['cmap', cmap],
+    ['head', head],
+    ['hhea', hhea],
+    ['hmtx', hmtx],
+    ['maxp', maxp],
+  ];
+  const out: number[] = [...u32(0x10000), ...u16(tables.length), ...u16(64), ...u16(2), ...u16(16)];
+  const body: number[] = [];
+  let offset = 12 + 16 * tables.length;
+  for (const [tag, data] of tables) {
+    out.push(...[...tag].map((c) => c.charCodeAt(0)), ...u32(0), ...u32(offset), ...u32(data.length));
+    const padded = [...data, ...zeros((4 - (data.length % 4)) % 4)];
+    body.push(...padded);
+    offset += padded.length;
+  }
+  return new Uint8Array([...out, ...body]);
+}
+
+type HbExports = Record<string, (...args: number[]) => number>;
+
+interface HarfBuzzGlue {
+  wasmExports: HbExports;
+  HEAPU8: Uint8Array;
+  HEAP32: Int32Array;
+  HEAPU32: Uint32Array;
+}
+
+const harfbuzz: CorpusPackage = {
+  id: 'harfbuzzjs',
+  pkg: 'harfbuzzjs',
+  wasm: 'dist/harfbuzz.wasm',
+  glue: 'dist/harfbuzz.js',
+  async run(sub, state) {
+    const { default: create } = await importEsm<{ default: Factory<HarfBuzzGlue> }>(gluePath(this));
+    const m = await create(glueOptions(sub, state));
+    const x = m.wasmExports;
+    const bytesIn = (data: Uint8Array): number => {
+      const p = x.malloc!(data.length);
+      m.HEAPU8.set(data, p);
+      return p;
+    };
+    const font = sampleFont();
+    const blob = x.hb_blob_create!(bytesIn(font), font.length, 2, 0, 0);
+    const face = x.hb_face_create!(blob, 0);
+    const hbFont = x.hb_font_create!(face);
+    const lines = [];
+    for (let i = 0; i < 400; i++) {
+      const scale = 1000 + (i % 7) * 250;
+      x.hb_font_set_scale!(hbFont, scale, scale);
+      const text = new TextEncoder().encode(
+        `Line ${i} of the corpus ${'shaping text '.repeat(1 + (i % 40))}${String(i * 7919).padStart(8, '0')}`,
+      );
+      const buffer = x.hb_buffer_create!();
+      const p = bytesIn(text);
+      x.hb_buffer_add_utf8!(buffer, p, text.length, 0, -1);
+      x.free!(p);
+      x.hb_buffer_guess_segment_properties!(buffer);
+      x.hb_shape!(hbFont, buffer, 0, 0);
+      const n = x.hb_buffer_get_length!(buffer);
+      const infos = x.hb_buffer_get_glyph_infos!(buffer, 0) >>> 2;
+      const positions = x.hb_buffer_get_glyph_positions!(buffer, 0) >>> 2;
+      let width = 0;
+      const glyphs = [];
+      for (let g = 0; g < n; g++) {
+        glyphs.push(m.HEAPU32[infos + g * 5]);
+        width += m.HEAP32[positions + g * 5] ?? 0;
+      }
+      lines.push({ n, width, glyphs: sha256(glyphs.join(',')) });
+      x.hb_buffer_destroy!(buffer);
+    }
+    const upem = x.hb_face_get_upem!(face);
+    x.hb_font_destroy!(hbFont);
+    x.hb_face_destroy!(face);
+    x.hb_blob_destroy!(blob);
+    return {
+      upem,
+      lines: sha256(JSON.stringify(lines)),
+      first: lines[0],
+      last: lines[399],
+    };
+  },
+};
+
+(CORPUS as CorpusPackage[]).push(harfbuzz);
