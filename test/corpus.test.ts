@@ -117,10 +117,11 @@ const EXPECTED: Record<string, Expected> = {
     grows: true,
   },
   // Emscripten 4.0.13 (harfbuzzjs's CI), dlmalloc. dlrealloc stays internal ($53) and analysis does
-  // not take it for realloc: its memcpy lost its unused result to binaryen's signature pruning, so
-  // "copies" is not seen; it reads the chunk head of its argument. Accepting a memcpy/memset
-  // without result (src/transform/passes/identify-by-analysis.ts) converts it and this workload
-  // then runs identically (measured; not applied here, see the issue).
+  // not take it for realloc: the optimizer dropped the unused result of its memcpy, and a
+  // (ptr, ptr, size) -> () function is not taken for memcpy, so "copies" is not seen; it reads the
+  // chunk head of its argument. Accepting memcpy/memset shapes without result
+  // (src/transform/passes/identify-by-analysis.ts) converts it and this workload then runs
+  // identically (measured; not applied: no fixture built from source shows the shape yet).
   harfbuzzjs: { outcome: 'refused', code: 'HA024', why: /53 reads p-4 \(4 bytes, masked & -8, & 3, & 1\)/ },
   // wasi-sdk 14 (clang 13.0.0 in the producers section), wasi-libc dlmalloc, a WASI command with
   // a name section and DWARF; run with node:wasi.
