@@ -429,6 +429,25 @@ static uint32_t find_free(hostalloc_t *a, uint64_t size) {
 
 /* ---------------------------------------------------------------- block surgery */
 
+/* A new free block [off, off + size) linked between physical neighbours prev and next (NIL
+ * at either end of the heap) and put in its free list. Requires reserve(1). */
+static uint32_t insert_block(hostalloc_t *a, uint64_t off, uint64_t size, uint32_t prev, uint32_t next) {
+  uint32_t r = pool_take(a);
+  block_t *rb = &a->blocks[r];
+  rb->off = off;
+  rb->size = size;
+  rb->req = 0;
+  rb->flags = 0;
+  rb->prev_phys = prev;
+  rb->next_phys = next;
+  if (prev != NIL) a->blocks[prev].next_phys = r;
+  else a->first = r;
+  if (next != NIL) a->blocks[next].prev_phys = r;
+  else a->last = r;
+  insert_free(a, r);
+  return r;
+}
+
 /* Split block i (not in any free list) so that it keeps `size` bytes; the rest
  * becomes a new free block, merged with a free successor. Requires reserve(1). */
 static void split_tail(hostalloc_t *a, uint32_t i, uint64_t size) {
@@ -446,41 +465,19 @@ static void split_tail(hostalloc_t *a, uint32_t i, uint64_t size) {
     insert_free(a, next);
     return;
   }
-  uint32_t r = pool_take(a);
-  b = &a->blocks[i];
-  block_t *rb = &a->blocks[r];
-  rb->off = b->off + size;
-  rb->size = rest;
-  rb->req = 0;
-  rb->flags = 0;
-  rb->prev_phys = i;
-  rb->next_phys = next;
-  if (next != NIL) a->blocks[next].prev_phys = r;
-  else a->last = r;
-  b->next_phys = r;
+  uint64_t off = b->off + size;
   b->size = size;
-  insert_free(a, r);
+  insert_block(a, off, rest, i, next);
 }
 
 /* Split the front `gap` bytes of free block i off as a free block of their own. The block
  * before a free block is never free, so the gap needs no merging. Requires reserve(1). */
 static void split_front(hostalloc_t *a, uint32_t i, uint64_t gap) {
   remove_free(a, i);
-  uint32_t g = pool_take(a);
-  block_t *b = &a->blocks[i];
-  block_t *gb = &a->blocks[g];
-  gb->off = b->off;
-  gb->size = gap;
-  gb->req = 0;
-  gb->flags = 0;
-  gb->prev_phys = b->prev_phys;
-  gb->next_phys = i;
-  if (b->prev_phys != NIL) a->blocks[b->prev_phys].next_phys = g;
-  else a->first = g;
-  b->prev_phys = g;
-  b->off += gap;
-  b->size -= gap;
-  insert_free(a, g);
+  uint64_t off = a->blocks[i].off;
+  a->blocks[i].off += gap;
+  a->blocks[i].size -= gap;
+  insert_block(a, off, gap, a->blocks[i].prev_phys, i);
   insert_free(a, i);
 }
 
@@ -559,18 +556,7 @@ static void add_region(hostalloc_t *a, uint64_t new_end) {
     a->blocks[l].size += len;
     insert_free(a, l);
   } else {
-    uint32_t r = pool_take(a);
-    block_t *rb = &a->blocks[r];
-    rb->off = a->heap_end;
-    rb->size = len;
-    rb->req = 0;
-    rb->flags = 0;
-    rb->prev_phys = l;
-    rb->next_phys = NIL;
-    if (l != NIL) a->blocks[l].next_phys = r;
-    else a->first = r;
-    a->last = r;
-    insert_free(a, r);
+    insert_block(a, a->heap_end, len, l, NIL);
   }
   a->heap_end += len;
 }
