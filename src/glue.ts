@@ -230,7 +230,12 @@ const lazyWrapper = seq(
 
 /** After `_sym =`: the export name the assignment reads, or undefined. */
 function exportAfterAssign(t: readonly Token[], at: number): string | undefined {
-  for (const a of seq(opt(moduleChain), opt(lazyWrapper), exportsObject)(t, at)) {
+  // `alias =`: closure keeps a second name of the export in the chain (`_malloc=Ih=c.xf`).
+  const alias = seq(
+    ident((s) => s.length <= 3),
+    punct('='),
+  );
+  for (const a of seq(opt(moduleChain), opt(alias), opt(lazyWrapper), exportsObject)(t, at)) {
     const open = t[a];
     const name = t[a + 1];
     if (open?.kind !== 'punct' || name === undefined) continue;

@@ -37,6 +37,13 @@ const SAMPLES: { name: string; source: string; malloc: string; free: string; imp
     importModules: ['a'],
   },
   {
+    // tesseract.js-core 7.0.0: closure keeps a second alias of each export (`Ih`) in the chain.
+    name: 'emscripten 4.x closure, chained alias _malloc=Ih=c.xf',
+    source: `function Ub(c){_malloc=Ih=c.xf;_free=Jh=c.yf;Kh=c.zf}`,
+    malloc: 'xf',
+    free: 'yf',
+  },
+  {
     name: 'emscripten 3.x, Module["asm"]["f"] wrappers',
     source: `var info = { "a": asmLibraryArg };
       var _malloc = Module["_malloc"] = function() {
