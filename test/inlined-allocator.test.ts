@@ -14,6 +14,10 @@
  *   reduced): dlrealloc inlined into mem_realloc; emcc-sizehdr-O2-export-realloc.wasm, the same
  *   source linked with -sEXPORTED_FUNCTIONS=_malloc,_free,_realloc: dlrealloc stays a function.
  * - sql.js 1.16's release build: dlrealloc inlined into sqlite3MemRealloc ($1827).
+ *
+ * C++'s aligned operator new with memalign inlined (fixtures/src/aligned-new.cpp) is the converse:
+ * its contract is the standard's, so when it is named it is rebuilt on host_aligned_alloc
+ * (rebuild-aligned-new) and converts; stripped, nothing names it and it stays refused.
  */
 
 import { readFileSync } from 'node:fs';
@@ -76,6 +80,35 @@ describe('allocator inlined into a user function (fixtures built from fixtures/s
     expect(report.replaced.find((r) => r.role === 'realloc')?.name).toBe('dlrealloc');
     expect((await verify(bytes)).problems).toEqual([]);
     expect(runSeeds(bytes, report)).toEqual(original);
+  });
+});
+
+describe('aligned operator new with memalign inlined (fixtures/src/aligned-new.cpp, em++ -O2)', () => {
+  const NAMED = 'emxx-aligned-new-O2-names';
+
+  it(`${NAMED}: the operator is rebuilt on host_aligned_alloc and runs identically`, async () => {
+    const original = runSeeds(fixture(NAMED));
+    expect(original).toHaveProperty('results');
+    const { bytes, report } = await transform(fixture(NAMED));
+    expect(report.status).toBe('transformed');
+    expect(report.warnings).toContain(
+      'rebuilt operator new(unsigned long, std::align_val_t) from its specification on host_aligned_alloc: the old allocator was inlined into it',
+    );
+    expect(report.imports).toContain('host_aligned_alloc');
+    expect((await verify(bytes)).problems).toEqual([]);
+    // run() folds "is the block aligned as asked" into its hash: the host's blocks must be too.
+    expect(runSeeds(bytes, report)).toEqual(original);
+  });
+
+  it(`${NAMED}-stripped: nothing names the operator, refused (HA024), and forced it breaks`, async () => {
+    const stripped = fixture(`${NAMED}-stripped`);
+    await expectRefusal(transform(stripped), 'HA024', /reads p-4/);
+    // Forced, the inlined memalign carves an aligned block out of a host block: the host's free then
+    // sees a pointer into the middle of a block.
+    const { bytes, report } = await transform(stripped, { force: true });
+    const forced = runSeeds(bytes, report);
+    expect(forced).not.toEqual(runSeeds(stripped));
+    expect(forced).toEqual({ error: expect.stringMatching(/not the start of an allocation/) });
   });
 });
 

@@ -360,6 +360,25 @@ const CASES: Case[] = [
       expect(r.heap.usableSize(w)).toBeGreaterThanOrEqual(12);
     },
   },
+  {
+    name: 'aligned-new',
+    check(out, report) {
+      expect(report.warnings.filter((w) => w.startsWith('rebuilt ')).length).toBe(2);
+      expect(importNames(out)).toContain('env.host_aligned_alloc');
+      const r = runWithHost(out, report);
+      for (const align of [1, 16, 64, 4096]) {
+        const p = r.call('run_new', 100, align) as number;
+        expect(p % Math.max(align, 16)).toBe(0);
+        expect(p).toBeGreaterThanOrEqual(report.layout.heapBase.value);
+      }
+      // size 0 still gets a block; a failing request (alignment 24, not a power of two) traps in the
+      // throwing form and returns 0 in the nothrow form
+      expect(r.call('run_new', 0, 16)).not.toBe(0);
+      expect(r.call('run_new_nothrow', 8, 24)).toBe(0);
+      expect(() => r.call('run_new', 8, 24)).toThrow(/unreachable/);
+      expect(r.heap.stats().mallocs).toBe(5);
+    },
+  },
 ];
 
 describe('golden .wat: transform on hand-written modules', () => {

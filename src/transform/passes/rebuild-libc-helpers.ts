@@ -81,8 +81,14 @@ interface I32Mem {
   ): ExpressionRef;
 }
 
-/** Whether `f`, or code it reaches other than through the family, touches the allocator's state. */
-function runsAllocatorCode(f: string, input: RebuildInput): boolean {
+/**
+ * Whether `f`, or code it reaches other than through the family, touches the allocator's state or
+ * grows memory: the old allocator's code inlined into it.
+ */
+export function runsAllocatorCode(
+  f: string,
+  input: Pick<RebuildInput, 'summaries' | 'regions' | 'family'>,
+): boolean {
   const seen = new Set<string>();
   const stack = [f];
   while (stack.length > 0) {
