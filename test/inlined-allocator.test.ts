@@ -110,6 +110,17 @@ describe('aligned operator new with memalign inlined (fixtures/src/aligned-new.c
     expect(forced).not.toEqual(runSeeds(stripped));
     expect(forced).toEqual({ error: expect.stringMatching(/not the start of an allocation/) });
   });
+
+  it('emxx-aligned-new-O2-export-memalign: without names, exporting memalign keeps it a function: converts', async () => {
+    const bytes = fixture('emxx-aligned-new-O2-export-memalign');
+    const original = runSeeds(bytes);
+    expect(original).toEqual(runSeeds(fixture(NAMED)));
+    const { bytes: out, report } = await transform(bytes);
+    expect(report.status).toBe('transformed');
+    expect(report.warnings.some((w) => w.startsWith('rebuilt '))).toBe(false);
+    expect((await verify(out)).problems).toEqual([]);
+    expect(runSeeds(out, report)).toEqual(original);
+  });
 });
 
 const sqlJs = CORPUS.find((p) => p.id === 'sql.js')!;
