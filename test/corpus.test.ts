@@ -56,9 +56,10 @@ const EXPECTED: Record<string, Expected> = {
     // 338 initial pages (21 MiB): the workload fits, the host heap does not grow.
     grows: false,
   },
-  // Emscripten 5.x glue (closure-minified, `_malloc=c.Ia`; `require("node:fs")`, as from 5.0), dlmalloc. dlrealloc is inlined into SQLite's
-  // sqlite3MemRealloc ($1827), which stores the block size in 8 bytes before the pointer it returns:
-  // not a realloc the host can serve (a forced transform crashes), so it must be refused.
+  // Emscripten 5.x glue (closure-minified, `_malloc=c.Ia`; `require("node:fs")`, as from 5.0), dlmalloc. binaryen's inliner copied dlrealloc
+  // (one caller, not exported) into SQLite's sqlite3MemRealloc ($1827) and deleted it: no function is
+  // left to swap for host_realloc, and forced the workload traps (test/inlined-allocator.test.ts).
+  // The refusal names the flag that keeps it a function: -sEXPORTED_FUNCTIONS=...,_realloc.
   'sql.js': { outcome: 'refused', code: 'HA020', why: /\$1827 / },
   // emcc 3.1.4x glue (`wasmExports["F"]`), embind, dlmalloc; internal realloc found by analysis.
   '@jsquash/jpeg encoder': {

@@ -11,7 +11,7 @@
  */
 
 import type { Binaryen, BinaryenModule } from '../binaryen/module.js';
-import { functionExports, functionNames, roots } from '../binaryen/queries.js';
+import { functionExports, functionNames, memoryName, roots } from '../binaryen/queries.js';
 import {
   type FunctionSummary,
   headerProbes,
@@ -26,7 +26,12 @@ import { convertedFlows, convertedMetadataReads, metadataReads } from '../metada
 import type { GrowImport } from '../types.js';
 import { pointerFlow } from '../wasm/pointer-flow.js';
 import { readModule } from '../wasm/reader.js';
-import { type AllocatorState, allocatorState, touchedRegions } from './passes/allocator-state.js';
+import {
+  type AllocatorState,
+  allocatorState,
+  type Region,
+  touchedRegions,
+} from './passes/allocator-state.js';
 import { removeDeadStateReads } from './passes/dead-state-reads.js';
 import { analysedMember, type FoundMember, findAllocator } from './passes/find-allocator.js';
 import { findGrowImport } from './passes/find-grow-import.js';
@@ -35,6 +40,8 @@ import { describeRefusedRead, type HeaderReadPlan, planHeaderReads } from './pas
 import { identifyByAnalysis, isMemsetShaped } from './passes/identify-by-analysis.js';
 import { identifyMore } from './passes/identify-more.js';
 import { neutraliseInitializers } from './passes/neutralise-initializer.js';
+import { ALIGNED_NEW, ALIGNED_NEW_IMPORT, rebuildAlignedNew } from './passes/rebuild-aligned-new.js';
+import { rebuildLibcHelpers } from './passes/rebuild-libc-helpers.js';
 import { checkSignatures, type SignedMember } from './passes/replace-allocator.js';
 import { remapSpecialised } from './passes/specialised-signatures.js';
 import type { Checks, Steps } from './pipeline.js';
@@ -88,6 +95,8 @@ export interface OldState {
   summaries: Map<string, FunctionSummary>;
   /** Functions whose inlined allocator set-up was removed. */
   neutralised: string[];
+  /** Functions rebuilt from their specification (rebuild-libc-helpers, rebuild-aligned-new), with the warning. */
+  rebuilt: { func: string; warning: string }[];
 }
 
 /** What the analysis steps found: everything the rewrite needs, and what inspect reports. */
@@ -113,10 +122,13 @@ export function analyse(m: ModuleContext, steps: Steps, checks: Checks): Analysi
     findGrowImport(m.b, m.mod, old.summaries, old.state.exclusive, m.is64),
   );
   const reads = steps.run('metadata-reads', () => planMetadataReads(m, family, old, checks));
-  const warnings = old.neutralised.map(
-    (f) =>
-      `removed the old allocator's initialisation inlined into ${m.label(f)}: it would set up a heap nobody uses`,
-  );
+  const warnings = [
+    ...old.neutralised.map(
+      (f) =>
+        `removed the old allocator's initialisation inlined into ${m.label(f)}: it would set up a heap nobody uses`,
+    ),
+    ...old.rebuilt.map((r) => r.warning),
+  ];
   return { family, members, old, growImport, reads, warnings };
 }
 
@@ -231,12 +243,58 @@ export function oldState(
     m.input.layout.memory.initialPages * 65536,
     new Set(),
   );
-  const changed = new Set([...neutralised, ...pinged]);
-  if (changed.size === 0) return { state: first, summaries, neutralised };
+  const rebuilt = rebuildFromSpecification(m, summaries, first.regions, family.members);
+  const changed = new Set([...neutralised, ...pinged, ...rebuilt.map((r) => r.func)]);
+  if (changed.size === 0) return { state: first, summaries, neutralised, rebuilt };
   const after = new Map(summaries);
   for (const f of changed) after.set(f, summarize(b, mod, f));
+  if (rebuilt.some((r) => r.func in ALIGNED_NEW))
+    after.set(ALIGNED_NEW_IMPORT, summarize(b, mod, ALIGNED_NEW_IMPORT));
   const state = stateFinder(m, after)(stateFamily);
-  return { state, summaries: after, neutralised };
+  return { state, summaries: after, neutralised, rebuilt };
+}
+
+/**
+ * Allocating libc helpers and C++'s aligned operator new with the old allocator inlined, rebuilt
+ * from their specification on the family's malloc and host_aligned_alloc (their own passes say
+ * when); the rest of the analysis then sees the new bodies.
+ */
+function rebuildFromSpecification(
+  m: ModuleContext,
+  summaries: Map<string, FunctionSummary>,
+  regions: Region[],
+  members: FoundMember[],
+): { func: string; warning: string }[] {
+  const { b, mod } = m;
+  const family = new Set(members.map((f) => f.func));
+  const malloc = members.find((f) => f.role === 'malloc' && !f.imported)?.func;
+  const helpers = malloc
+    ? rebuildLibcHelpers(b, mod, {
+        summaries,
+        regions,
+        family,
+        malloc,
+        memory64: m.is64,
+        memoryName: memoryName(b, mod, m.input.info.names.memories.get(0)),
+      })
+    : [];
+  const alignedNew = rebuildAlignedNew(b, mod, {
+    summaries,
+    regions,
+    family,
+    importModule: m.input.importModule,
+    memory64: m.is64,
+  });
+  return [
+    ...helpers.map((r) => ({
+      func: r.func,
+      warning: `rebuilt ${m.label(r.func)} from its specification (${r.helper}): the old allocator was inlined into it`,
+    })),
+    ...alignedNew.map((r) => ({
+      func: r.func,
+      warning: `rebuilt ${m.label(r.func)} from its specification on host_aligned_alloc: the old allocator was inlined into it`,
+    })),
+  ];
 }
 
 /**
@@ -252,7 +310,10 @@ export function planMetadataReads(
 ): HeaderReadPlan {
   const { b, mod, input, names } = m;
   const familyIndices = new Set(family.members.map((f) => f.index));
-  const survives = (i: number): boolean => old.state.survivors.has(names[i] ?? '');
+  // A rebuilt function's old body is still in the input bytes the flow reads: it no longer exists.
+  const rebuilt = new Set(old.rebuilt.map((r) => r.func));
+  const survives = (i: number): boolean =>
+    old.state.survivors.has(names[i] ?? '') && !rebuilt.has(names[i] ?? '');
   const found = metadataReads({
     flows: pointerFlow(input.bytes, input.info, {
       allocating: (i) => familyIndices.has(i),

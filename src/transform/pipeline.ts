@@ -80,7 +80,7 @@ export const PIPELINE = [
     kind: 'analyse',
     source: 'src/transform/passes/allocator-state.ts',
     summary:
-      "the old allocator's static state and the code only it reaches; its set-up inlined into constructors and dead reads of its state are removed first",
+      "the old allocator's static state and the code only it reaches; its set-up inlined into constructors and dead reads of its state are removed first, and libc helpers (strdup…) and C++'s aligned operator new with the allocator inlined are rebuilt from their specification",
   },
   {
     name: 'find-grow-import',

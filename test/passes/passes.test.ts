@@ -334,6 +334,51 @@ const CASES: Case[] = [
       expect(r.heap.stats()).toMatchObject({ mallocs: 1, frees: 1 });
     },
   },
+  {
+    name: 'libc-helpers',
+    check(out, report) {
+      expect(report.warnings.filter((w) => w.startsWith('rebuilt ')).length).toBe(3);
+      const r = runWithHost(out, report);
+      const mem = (): Uint8Array => new Uint8Array((r.instance.exports['memory'] as WasmMemory).buffer);
+      const text = (p: number, n: number): string => Buffer.from(mem().subarray(p, p + n)).toString('latin1');
+      // 'h' << 8 | 'o', and the terminating zero was copied
+      expect(r.call('run_strdup')).toBe((0x68 << 8) | 0x6f);
+      for (const [m, want] of [
+        [0, ''],
+        [3, 'hel'],
+        [5, 'hello'],
+        [99, 'hello'],
+      ] as const) {
+        const p = r.call('run_strndup', m) as number;
+        expect(p).toBeGreaterThanOrEqual(report.layout.heapBase.value);
+        expect(text(p, want.length + 1)).toBe(`${want}\0`);
+      }
+      const w = r.call('run_wcsdup') as number;
+      expect([...new Uint32Array(mem().buffer, w, 3)]).toEqual([0x41, 0x42, 0]);
+      // Every helper allocated from the host, with the size its specification asks for.
+      expect(r.heap.stats()).toMatchObject({ mallocs: 6, frees: 0 });
+      expect(r.heap.usableSize(w)).toBeGreaterThanOrEqual(12);
+    },
+  },
+  {
+    name: 'aligned-new',
+    check(out, report) {
+      expect(report.warnings.filter((w) => w.startsWith('rebuilt ')).length).toBe(2);
+      expect(importNames(out)).toContain('env.host_aligned_alloc');
+      const r = runWithHost(out, report);
+      for (const align of [1, 16, 64, 4096]) {
+        const p = r.call('run_new', 100, align) as number;
+        expect(p % Math.max(align, 16)).toBe(0);
+        expect(p).toBeGreaterThanOrEqual(report.layout.heapBase.value);
+      }
+      // size 0 still gets a block; a failing request (alignment 24, not a power of two) traps in the
+      // throwing form and returns 0 in the nothrow form
+      expect(r.call('run_new', 0, 16)).not.toBe(0);
+      expect(r.call('run_new_nothrow', 8, 24)).toBe(0);
+      expect(() => r.call('run_new', 8, 24)).toThrow(/unreachable/);
+      expect(r.heap.stats().mallocs).toBe(5);
+    },
+  },
 ];
 
 describe('golden .wat: transform on hand-written modules', () => {

@@ -34,7 +34,7 @@ const SOURCES = [
   'emcc-dlmalloc-Oz',
   'emcc-dlmalloc-O0-growth-names',
   'rustc-unknown',
-  'clang-nostdlib-freelist', // refused (HA011): the batch reports it and goes on
+  'clang-nostdlib-freelist-stripped', // refused (HA011): the batch reports it and goes on
 ];
 
 interface Run {

@@ -51,7 +51,9 @@ export function checkHazards(input: HazardInput): Hazard[] {
       message:
         `function(s) still touch the old allocator's static state: ${residueWhy.join('; ')}. ` +
         `They are allocator code the family did not cover (an unidentified realloc/memalign, or allocator code inlined ` +
-        `into user functions); name the missing member with --alloc ROLE=NAME, or rebuild the plugin without inlining the allocator`,
+        `into user functions); name the missing member with --alloc ROLE=NAME, or rebuild the plugin without inlining the allocator ` +
+        `(emcc -O2 and above: binaryen's inliner copies an allocator function that has one caller and is not exported into that caller; ` +
+        `export it to keep it a function, e.g. -sEXPORTED_FUNCTIONS=...,_realloc; see docs/faq.md)`,
     });
   }
   if (grows.length > 0) {
