@@ -437,3 +437,53 @@ describe('signatures the optimizer changed: emmalloc_memalign without its alignm
     await expectRefusal(transform(bytes), 'HA012', /emmalloc_memalign/);
   });
 });
+
+describe('analysis takes a function for a member only when it does nothing else', () => {
+  // A bump allocator (state at 1024) and an unexported `grow` shaped like realloc: it calls malloc,
+  // copies, frees its pointer and touches the allocator state. With `count` it also adds n to a
+  // static of its own (2048): replacing it whole by host_realloc would lose that count.
+  const module = (count: boolean) => `
+    (module
+      (memory (export "memory") 1)
+      (global $sp (mut i32) (i32.const 65536))
+      (func $malloc (export "malloc") (param $n i32) (result i32)
+        (local $p i32)
+        (local.set $p (i32.load (i32.const 1024)))
+        (if (i32.eqz (local.get $p)) (then (local.set $p (i32.const 4096))))
+        (i32.store (i32.const 1024) (i32.add (local.get $p) (i32.and (i32.add (local.get $n) (i32.const 15)) (i32.const -16))))
+        (local.get $p))
+      (func $free (export "free") (param i32))
+      (func $grow (param $p i32) (param $n i32) (result i32)
+        (local $q i32)
+        ${count ? '(i32.store (i32.const 2048) (i32.add (i32.load (i32.const 2048)) (local.get $n)))' : ''}
+        (drop (i32.load (i32.const 1024)))
+        (local.set $q (call $malloc (local.get $n)))
+        (memory.copy (local.get $q) (local.get $p) (local.get $n))
+        (call $free (local.get $p))
+        (local.get $q))
+      (func (export "use") (param $n i32) (result i32)
+        (local $p i32)
+        (local.set $p (call $grow (call $grow (call $malloc (i32.const 8)) (i32.const 16)) (local.get $n)))
+        (i32.store8 (local.get $p) (i32.const 7))
+        (i32.add (i32.load8_u (local.get $p)) (i32.load (i32.const 2048)))))`;
+
+  it('a realloc-shaped function that only reallocates is realloc', async () => {
+    const { report } = await transform(watToWasm(module(false)));
+    expect(report.replaced.find((r) => r.role === 'realloc')?.identifiedBy).toBe('analysis');
+  });
+
+  it('one that also writes a static of its own is not: it stays user code, and the count survives', async () => {
+    const bytes = watToWasm(module(true));
+    const original = new WA.Instance(new WA.Module(bytes), {});
+    const use = (i: WasmInstance) => (i.exports as Record<string, (n: number) => number>)['use']!;
+    const expected = [use(original)(5), use(original)(9)];
+    const { bytes: out, report } = await transform(bytes);
+    expect(report.replaced.map((r) => r.role).sort()).toEqual(['free', 'malloc']);
+    const heap = createHostAllocator();
+    const converted = new WA.Instance(new WA.Module(out), { [report.importModule]: { ...heap.imports } });
+    heap.attach(converted);
+    // 7 + the running count of grown bytes: 7 + (16 + 5), then 7 + (16 + 5 + 16 + 9).
+    expect([use(converted)(5), use(converted)(9)]).toEqual(expected);
+    expect(expected).toEqual([28, 53]);
+  });
+});

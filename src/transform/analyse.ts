@@ -179,7 +179,31 @@ export function identify(
   const userExports = new Set(
     [...functionExports(b, mod)].filter(([name]) => name.length > 2).map(([, f]) => f),
   );
-  const analysed = identifyByAnalysis(b, mod, summaries, roles, m.is64, touchesState, userExports);
+  // Static addresses the allocator's own code writes (its state, errno on failure…).
+  const range = staticRange(input.layout);
+  const allocatorWrites = new Set<number>();
+  for (const f of prelim.exclusive)
+    for (const a of summaries.get(f)?.constAccesses ?? [])
+      if (a.kind !== 'read') allocatorWrites.add(a.address);
+  const writesOnlyAllocatorMemory = (f: string): boolean =>
+    (summaries.get(f)?.constAccesses ?? []).every(
+      (a) =>
+        a.kind === 'read' ||
+        a.address < range.low ||
+        a.address >= range.high ||
+        allocatorWrites.has(a.address) ||
+        prelim.regions.some((r) => a.address >= r.start && a.address < r.end),
+    );
+  const analysed = identifyByAnalysis(
+    b,
+    mod,
+    summaries,
+    roles,
+    m.is64,
+    touchesState,
+    userExports,
+    writesOnlyAllocatorMemory,
+  );
   const members = [
     ...remapSpecialised(b, mod, summaries, found, m.is64),
     ...analysed.map((a) => analysedMember(a.role, a.func, names.indexOf(a.func), { evidence: a.why })),

@@ -97,6 +97,12 @@ export function identifyByAnalysis(
    * `fill(n, mix)` calling malloc has memalign's shape).
    */
   userExports: Set<string> = new Set(),
+  /**
+   * Whether every static write of a function goes to memory the allocator owns (its state, or an
+   * address the known members' own code writes, such as errno). A function replaced whole must
+   * not do anything else: a wrapper that counts bytes in a static of its own is not realloc.
+   */
+  writesOnlyAllocatorMemory: (func: string) => boolean = () => true,
 ): AnalysisMatch[] {
   const P = memory64 ? b.i64 : b.i32;
   const sig = (f: string): { params: TypeRef[]; results: TypeRef[] } => {
@@ -189,7 +195,8 @@ export function identifyByAnalysis(
         (copies || readsHeader(s.name)) &&
         !aligned &&
         !s.callIndirect &&
-        touchesState(s.name)
+        touchesState(s.name) &&
+        writesOnlyAllocatorMemory(s.name)
       ) {
         // free(param 0): a wrapper with realloc inlined (SQLite's sqlite3MemRealloc frees p - 8) is not realloc.
         role = 'realloc';
@@ -205,7 +212,8 @@ export function identifyByAnalysis(
         !zeroes &&
         !s.callIndirect &&
         !callsForeignAllocator(s) &&
-        touchesState(s.name)
+        touchesState(s.name) &&
+        writesOnlyAllocatorMemory(s.name)
       ) {
         role = 'memalign';
         why =
