@@ -162,6 +162,12 @@ class Resolver {
   }
 
   private settleParams(flows: FunctionFlow[]): void {
+    // What a call passes, in concrete terms, depends only on its caller's parameters (the summaries
+    // are final here): kept per call site with the version of the caller's parameters it was
+    // computed for, so each round recomputes only the calls of functions whose parameters changed.
+    // The rounds and their joins are the same as without the cache.
+    const version = new Map<number, number>();
+    const passed = new Map<CallSite, { versions: number[]; args: Atom[][] }>();
     for (let round = 0; ; round++) {
       let changed = false;
       for (const f of flows) {
@@ -169,14 +175,25 @@ class Resolver {
         for (const call of f.calls) {
           const target = this.params.get(call.target);
           if (!target) continue; // an import
-          call.args.forEach((arg, i) => {
-            if (i >= target.length) return;
-            const next = joinAtoms(target[i]!, this.concrete(arg, f.index));
+          let known = passed.get(call);
+          if (known === undefined) {
+            known = { versions: call.args.map(() => -1), args: call.args.map(() => []) };
+            passed.set(call, known);
+          }
+          for (let i = 0; i < call.args.length && i < target.length; i++) {
+            // A recursive call may change the caller's own parameters between two arguments.
+            const v = version.get(f.index) ?? 0;
+            if (known.versions[i] !== v) {
+              known.args[i] = this.concrete(call.args[i]!, f.index);
+              known.versions[i] = v;
+            }
+            const next = joinAtoms(target[i]!, known.args[i]!);
             if (!same(next, target[i]!)) {
               target[i] = round >= MAX_ROUNDS ? shiftAtoms(next, null) : next;
+              version.set(call.target, (version.get(call.target) ?? 0) + 1);
               changed = true;
             }
-          });
+          }
         }
       }
       if (!changed || round > MAX_ROUNDS + 2) return;

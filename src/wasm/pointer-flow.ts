@@ -123,6 +123,8 @@ class Val {
 
 const NONE = new Val([]);
 const UNKNOWN = new Val([{ base: 'u', offset: 0 }]);
+/** What an allocating call returns. */
+const ALLOCATED = new Val([{ base: 'a', offset: 0 }]);
 
 function sameAtoms(a: Atom[], b: Atom[]): boolean {
   if (a.length !== b.length) return false;
@@ -139,6 +141,15 @@ const TOP: Atom[] = [
   { base: 'a', offset: null },
   { base: 'u', offset: null },
 ];
+
+/**
+ * The canonical form of a set of atoms: duplicates dropped; more than MAX_ATOMS atoms widened to
+ * one any-offset atom per base (more than MAX_ATOMS bases: TOP); an any-offset atom absorbs its
+ * base's exact ones; sorted by base, then offset (any offset last).
+ */
+export function normalizeAtoms(atoms: Atom[]): Atom[] {
+  return normalize(atoms);
+}
 
 function normalize(atoms: Atom[]): Atom[] {
   if (atoms.length <= 1) return atoms;
@@ -174,7 +185,78 @@ export function joinAtoms(a: Atom[], b: Atom[]): Atom[] {
   if (a === b || b.length === 0) return a;
   if (a.length === 0) return b;
   if (sameAtoms(a, b)) return a;
-  return normalize([...a, ...b]);
+  return mergeNormal(a, b) ?? normalize([...a, ...b]);
+}
+
+/** The sort key of an offset: any offset after every exact one. */
+function offsetKey(o: number | null): number {
+  return o ?? 1e18;
+}
+
+/** Order of normalized atoms: by base, then offset (any offset last). */
+function compareAtoms(x: Atom, y: Atom): number {
+  if (x.base !== y.base) return x.base < y.base ? -1 : 1;
+  return offsetKey(x.offset) - offsetKey(y.offset);
+}
+
+/** True when `atoms` is what normalize returns: sorted, no duplicates, an any-offset atom alone in its base. */
+function isNormal(atoms: Atom[]): boolean {
+  for (let i = 1; i < atoms.length; i++) {
+    const x = atoms[i - 1]!;
+    const y = atoms[i]!;
+    if (compareAtoms(x, y) >= 0) return false;
+    if (x.base === y.base && (x.offset === null || y.offset === null)) return false;
+  }
+  return true;
+}
+
+/**
+ * normalize([...a, ...b]) for two normalized sets, by merging them (no string keys, no sort); null
+ * when either is not normalized. Same content as normalize: the union is counted before any-offset
+ * atoms absorb exact ones, as there.
+ */
+function mergeNormal(a: Atom[], b: Atom[]): Atom[] | null {
+  if (!isNormal(a) || !isNormal(b)) return null;
+  const union: Atom[] = [];
+  let i = 0;
+  let j = 0;
+  while (i < a.length || j < b.length) {
+    if (j >= b.length) union.push(a[i++]!);
+    else if (i >= a.length) union.push(b[j++]!);
+    else {
+      const c = compareAtoms(a[i]!, b[j]!);
+      if (c < 0) union.push(a[i++]!);
+      else if (c > 0) union.push(b[j++]!);
+      else {
+        union.push(a[i++]!);
+        j++;
+      }
+    }
+  }
+  if (union.length > MAX_ATOMS) {
+    const out: Atom[] = [];
+    for (const x of union)
+      if (out.length === 0 || out[out.length - 1]!.base !== x.base) out.push({ base: x.base, offset: null });
+    return out.length > MAX_ATOMS ? TOP : out;
+  }
+  // A base with an any-offset atom keeps only that one (it sorts last among its base's atoms).
+  let absorbed = false;
+  for (let k = 1; k < union.length; k++)
+    if (union[k]!.offset === null && union[k - 1]!.base === union[k]!.base) absorbed = true;
+  if (!absorbed) return union;
+  const out: Atom[] = [];
+  for (let k = 0; k < union.length; k++) {
+    const x = union[k]!;
+    const last = union[k + 1];
+    if (x.offset !== null && last !== undefined && last.base === x.base) {
+      // Drop x when its base's group ends with an any-offset atom.
+      let e = k + 1;
+      while (e + 1 < union.length && union[e + 1]!.base === x.base) e++;
+      if (union[e]!.offset === null) continue;
+    }
+    out.push(x);
+  }
+  return out;
 }
 
 function join(a: Val, b: Val): Val {
@@ -182,11 +264,26 @@ function join(a: Val, b: Val): Val {
   if (a.atoms.length === 0 && b.atoms.length === 0 && a.load < 0 && b.load < 0) {
     return a.konst !== undefined && a.konst === b.konst ? a : NONE;
   }
-  return new Val(
-    joinAtoms(a.atoms, b.atoms),
-    a.load === b.load ? a.load : -1,
-    a.konst !== undefined && a.konst === b.konst ? a.konst : undefined,
-  );
+  const atoms = joinAtoms(a.atoms, b.atoms);
+  const load = a.load === b.load ? a.load : -1;
+  const konst = a.konst !== undefined && a.konst === b.konst ? a.konst : undefined;
+  // Nothing new: `a` itself (when it carries no `X + k` shape, which a join drops).
+  if (atoms === a.atoms && load === a.load && konst === a.konst && a.plusConst === undefined) return a;
+  return new Val(atoms, load, konst);
+}
+
+/** Values of the constants -16 .. 4095, made on first use (values are immutable). */
+const SMALL_CONSTS: (Val | undefined)[] = [];
+
+/** The value of a constant. */
+function constant(v: number): Val {
+  if (!Number.isInteger(v) || v < -16 || v >= 4096) return new Val(NONE.atoms, -1, v);
+  let c = SMALL_CONSTS[v + 16];
+  if (c === undefined) {
+    c = new Val(NONE.atoms, -1, v);
+    SMALL_CONSTS[v + 16] = c;
+  }
+  return c;
 }
 
 function shift(v: Val, by: number): Val {
@@ -203,6 +300,9 @@ function shift(v: Val, by: number): Val {
 
 /** The value of arithmetic that is not `+ const`: same bases, any offset. */
 function derived(...vs: Val[]): Val {
+  let none = true;
+  for (const v of vs) if (v.atoms.length > 0) none = false;
+  if (none) return NONE;
   if (vs.some((v) => v.atoms === TOP)) return new Val(TOP);
   const atoms: Atom[] = [];
   for (const v of vs) for (const a of v.atoms) atoms.push({ base: a.base, offset: null });
@@ -277,31 +377,46 @@ function blockType(bytes: Uint8Array, p: number, end: number, info: ModuleInfo):
   if (b === undefined) throw new Opaque('truncated block type');
   if (b === 0x40) return [0, 0, p + 1];
   if (b === 0x63 || b === 0x64) {
-    const [, q] = sleb(bytes, p + 1, end);
-    return [0, 1, q];
+    return [0, 1, skipS(bytes, p + 1, end)];
   }
   // Other negative one-byte s33 values are value types; non-negative ones are type indices.
   if (b >= 0x41 && b <= 0x7f) return [0, 1, p + 1];
-  const [idx, q] = sleb(bytes, p, end);
+  const idx = sleb(bytes, p, end);
+  const q = lebNext;
   const t = info.types[idx];
   if (t?.kind !== 'func') throw new Opaque(`block type ${idx}`);
   return [t.params.length, t.results.length, q];
 }
 
-function uleb(bytes: Uint8Array, p: number, end: number): [number, number] {
+/**
+ * Position after the last immediate read by uleb, sleb or memarg. The readers return the value and
+ * leave the position here, so the interpreter's hot loop allocates nothing per immediate.
+ */
+let lebNext = 0;
+
+function uleb(bytes: Uint8Array, p: number, end: number): number {
   let result = 0;
   let mul = 1;
   for (let i = 0; i < 10; i++) {
     if (p >= end) throw new Opaque('truncated LEB');
     const b = bytes[p++]!;
     result += (b & 0x7f) * mul;
-    if ((b & 0x80) === 0) return [result, p];
+    if ((b & 0x80) === 0) {
+      lebNext = p;
+      return result;
+    }
     mul *= 128;
   }
   throw new Opaque('LEB too long');
 }
 
-function sleb(bytes: Uint8Array, p: number, end: number): [number, number] {
+/** Skips an unsigned LEB: the position after it. */
+function skipU(bytes: Uint8Array, p: number, end: number): number {
+  uleb(bytes, p, end);
+  return lebNext;
+}
+
+function sleb(bytes: Uint8Array, p: number, end: number): number {
   // Fast path: up to 4 bytes fit a 28-bit signed value exactly in plain numbers.
   let r = 0;
   let sh = 0;
@@ -311,13 +426,20 @@ function sleb(bytes: Uint8Array, p: number, end: number): [number, number] {
     sh += 7;
     if ((b & 0x80) === 0) {
       if (b & 0x40) r -= 2 ** sh;
-      return [r, p + i + 1];
+      lebNext = p + i + 1;
+      return r;
     }
   }
   return slebBig(bytes, p, end);
 }
 
-function slebBig(bytes: Uint8Array, p: number, end: number): [number, number] {
+/** Skips a signed LEB: the position after it. */
+function skipS(bytes: Uint8Array, p: number, end: number): number {
+  sleb(bytes, p, end);
+  return lebNext;
+}
+
+function slebBig(bytes: Uint8Array, p: number, end: number): number {
   let result = 0n;
   let shiftBits = 0n;
   let b = 0;
@@ -329,17 +451,16 @@ function slebBig(bytes: Uint8Array, p: number, end: number): [number, number] {
     if ((b & 0x80) === 0) break;
   }
   if (b & 0x40) result -= 1n << shiftBits;
-  const n = result >= -(2n ** 53n) && result <= 2n ** 53n ? Number(result) : Number.NaN;
-  return [n, p];
+  lebNext = p;
+  return result >= -(2n ** 53n) && result <= 2n ** 53n ? Number(result) : Number.NaN;
 }
 
-/** A memarg: [static offset, next position]. */
-function memarg(bytes: Uint8Array, p: number, end: number): [number, number] {
-  const [align, q] = uleb(bytes, p, end);
-  let r = q;
-  if (align & 0x40) r = uleb(bytes, r, end)[1];
-  const [offset, s] = uleb(bytes, r, end);
-  return [offset, s];
+/** A memarg: its static offset; the position after it in `lebNext`. */
+function memarg(bytes: Uint8Array, p: number, end: number): number {
+  const align = uleb(bytes, p, end);
+  let r = lebNext;
+  if (align & 0x40) r = skipU(bytes, r, end);
+  return uleb(bytes, r, end);
 }
 
 const LOAD_BYTES: Record<number, number> = {
@@ -383,15 +504,15 @@ function interpret(
 
   // Locals: params, then the declared groups.
   let p = start;
-  const [groups, q] = uleb(bytes, p, end);
-  p = q;
+  const groups = uleb(bytes, p, end);
+  p = lebNext;
   let nLocals = nParams;
   for (let g = 0; g < groups; g++) {
-    let n: number;
-    [n, p] = uleb(bytes, p, end);
+    const n = uleb(bytes, p, end);
+    p = lebNext;
     nLocals += n;
     if (nLocals > 50000) throw new Opaque('too many locals');
-    if (bytes[p] === 0x63 || bytes[p] === 0x64) p = sleb(bytes, p + 1, end)[1];
+    if (bytes[p] === 0x63 || bytes[p] === 0x64) p = skipS(bytes, p + 1, end);
     else p++;
   }
   const bodyStart = p;
@@ -399,6 +520,7 @@ function interpret(
   const loadsByAt = new Map<number, number>();
   const loads: LoadSite[] = [];
   const callsByAt = new Map<number, CallSite>();
+  const callResults = new Map<number, Val>();
   let returns: Atom[] = [];
   const refFuncs = new Set<number>();
   const staticAccesses = new Set<number>();
@@ -658,8 +780,8 @@ function interpret(
           if (f.kind !== 'try') throw new Opaque('catch outside try');
           let tagParams = 0;
           if (op === 0x07) {
-            let tag: number;
-            [tag, p] = uleb(bytes, p, end);
+            const tag = uleb(bytes, p, end);
+            p = lebNext;
             const t = info.types[info.tags[tag] ?? -1];
             tagParams = t && t.kind === 'func' ? t.params.length : 0;
           }
@@ -677,8 +799,8 @@ function interpret(
         }
         case 0x08: {
           // throw
-          let tag: number;
-          [tag, p] = uleb(bytes, p, end);
+          const tag = uleb(bytes, p, end);
+          p = lebNext;
           const t = info.types[info.tags[tag] ?? -1];
           popN(t && t.kind === 'func' ? t.params.length : 0);
           reachable = false;
@@ -686,7 +808,7 @@ function interpret(
           break;
         }
         case 0x09: // rethrow
-          p = uleb(bytes, p, end)[1];
+          p = skipU(bytes, p, end);
           reachable = false;
           stack.length = frames[frames.length - 1]!.height;
           break;
@@ -697,7 +819,7 @@ function interpret(
           break;
         case 0x18: {
           // delegate: ends a try like `end`
-          p = uleb(bytes, p, end)[1];
+          p = skipU(bytes, p, end);
           endFrame();
           break;
         }
@@ -710,8 +832,8 @@ function interpret(
         }
         case 0x0c: {
           // br
-          let depth: number;
-          [depth, p] = uleb(bytes, p, end);
+          const depth = uleb(bytes, p, end);
+          p = lebNext;
           branch(depth);
           reachable = false;
           stack.length = frames[frames.length - 1]!.height;
@@ -719,21 +841,21 @@ function interpret(
         }
         case 0x0d: {
           // br_if
-          let depth: number;
-          [depth, p] = uleb(bytes, p, end);
+          const depth = uleb(bytes, p, end);
+          p = lebNext;
           pop();
           branch(depth);
           break;
         }
         case 0x0e: {
           // br_table
-          let n: number;
-          [n, p] = uleb(bytes, p, end);
+          const n = uleb(bytes, p, end);
+          p = lebNext;
           if (n > end - p) throw new Opaque('br_table');
           pop();
           for (let i = 0; i <= n; i++) {
-            let depth: number;
-            [depth, p] = uleb(bytes, p, end);
+            const depth = uleb(bytes, p, end);
+            p = lebNext;
             branch(depth);
           }
           reachable = false;
@@ -756,21 +878,29 @@ function interpret(
         case 0x10: // call
         case 0x12: {
           // return_call
-          let target: number;
-          [target, p] = uleb(bytes, p, end);
+          const target = uleb(bytes, p, end);
+          p = lebNext;
           const t = info.types[info.functionTypes[target] ?? -1];
           if (t?.kind !== 'func') throw new Opaque(`call target ${target}`);
           const args = popN(t.params.length);
           if (reachable) {
             const site = callsByAt.get(at);
-            if (site) site.args = site.args.map((a, i) => joinAtoms(a, args[i]!.atoms));
+            if (site)
+              for (let i = 0; i < args.length; i++) site.args[i] = joinAtoms(site.args[i]!, args[i]!.atoms);
             else callsByAt.set(at, { at, target, args: args.map((a) => a.atoms) });
           }
-          const result: Val = options.allocating(target)
-            ? new Val([{ base: 'a', offset: 0 }])
-            : target < info.numImportedFunctions
-              ? UNKNOWN
-              : new Val([{ base: `c${at}`, offset: 0 }]);
+          let result: Val;
+          if (options.allocating(target)) result = ALLOCATED;
+          else if (target < info.numImportedFunctions) result = UNKNOWN;
+          else {
+            // One value per call site across passes (values are immutable).
+            let r = callResults.get(at);
+            if (r === undefined) {
+              r = new Val([{ base: `c${at}`, offset: 0 }]);
+              callResults.set(at, r);
+            }
+            result = r;
+          }
           if (op === 0x12) {
             if (reachable) returns = joinAtoms(returns, t.results.length > 0 ? result.atoms : []);
             reachable = false;
@@ -785,9 +915,9 @@ function interpret(
         case 0x14: // call_ref
         case 0x15: {
           // return_call_ref. The callee is unknown: arguments go nowhere we follow, results are unknown.
-          let typeIdx: number;
-          [typeIdx, p] = uleb(bytes, p, end);
-          if (op === 0x11 || op === 0x13) p = uleb(bytes, p, end)[1]; // the table
+          const typeIdx = uleb(bytes, p, end);
+          p = lebNext;
+          if (op === 0x11 || op === 0x13) p = skipU(bytes, p, end); // the table
           const t = info.types[typeIdx];
           if (t?.kind !== 'func') throw new Opaque('indirect call type');
           pop(); // table index or reference
@@ -805,10 +935,10 @@ function interpret(
         case 0x1b: // select
         case 0x1c: {
           if (op === 0x1c) {
-            let n: number;
-            [n, p] = uleb(bytes, p, end);
+            const n = uleb(bytes, p, end);
+            p = lebNext;
             for (let i = 0; i < n; i++) {
-              if (bytes[p] === 0x63 || bytes[p] === 0x64) p = sleb(bytes, p + 1, end)[1];
+              if (bytes[p] === 0x63 || bytes[p] === 0x64) p = skipS(bytes, p + 1, end);
               else p++;
             }
           }
@@ -822,14 +952,14 @@ function interpret(
           // try_table: blocktype vec(catch); handled as a block whose catches branch out with unknowns
           const [bp, br, next] = blockType(bytes, p, end, info);
           p = next;
-          let n: number;
-          [n, p] = uleb(bytes, p, end);
+          const n = uleb(bytes, p, end);
+          p = lebNext;
           const targets: number[] = [];
           for (let i = 0; i < n; i++) {
             const kind = bytes[p++];
-            if (kind === 0x00 || kind === 0x01) p = uleb(bytes, p, end)[1];
-            let label: number;
-            [label, p] = uleb(bytes, p, end);
+            if (kind === 0x00 || kind === 0x01) p = skipU(bytes, p, end);
+            const label = uleb(bytes, p, end);
+            p = lebNext;
             targets.push(label);
           }
           const frame: Frame = {
@@ -854,8 +984,8 @@ function interpret(
           break;
         }
         case 0x20: {
-          let i: number;
-          [i, p] = uleb(bytes, p, end);
+          const i = uleb(bytes, p, end);
+          p = lebNext;
           const v = locals[i];
           if (!v) throw new Opaque('local index');
           push(v);
@@ -864,8 +994,8 @@ function interpret(
         case 0x21: // local.set
         case 0x22: {
           // local.tee
-          let i: number;
-          [i, p] = uleb(bytes, p, end);
+          const i = uleb(bytes, p, end);
+          p = lebNext;
           if (i >= locals.length) throw new Opaque('local index');
           const v = take();
           const stored = v.plusConst === undefined ? v : new Val(v.atoms, v.load, v.konst);
@@ -880,39 +1010,39 @@ function interpret(
           break;
         }
         case 0x23: {
-          let g: number;
-          [g, p] = uleb(bytes, p, end);
+          const g = uleb(bytes, p, end);
+          p = lebNext;
           push(g === options.stackPointer ? NONE : UNKNOWN);
           break;
         }
         case 0x24:
-          p = uleb(bytes, p, end)[1];
+          p = skipU(bytes, p, end);
           pop();
           break;
         case 0x25: // table.get
-          p = uleb(bytes, p, end)[1];
+          p = skipU(bytes, p, end);
           pop();
           push(UNKNOWN);
           break;
         case 0x26: // table.set
-          p = uleb(bytes, p, end)[1];
+          p = skipU(bytes, p, end);
           pop();
           pop();
           break;
         case 0x3f: // memory.size
-          p = uleb(bytes, p, end)[1];
+          p = skipU(bytes, p, end);
           push(NONE);
           break;
         case 0x40: // memory.grow
-          p = uleb(bytes, p, end)[1];
+          p = skipU(bytes, p, end);
           pop();
           push(NONE);
           break;
         case 0x41:
         case 0x42: {
-          let v: number;
-          [v, p] = sleb(bytes, p, end);
-          push(Number.isNaN(v) ? NONE : new Val(NONE.atoms, -1, v));
+          const v = sleb(bytes, p, end);
+          p = lebNext;
+          push(Number.isNaN(v) ? NONE : constant(v));
           break;
         }
         case 0x43:
@@ -925,7 +1055,7 @@ function interpret(
           break;
         case 0xd0: // ref.null
           if (bytes[p] === 0x63 || bytes[p] === 0x64) p++;
-          p = sleb(bytes, p, end)[1];
+          p = skipS(bytes, p, end);
           push(NONE);
           break;
         case 0xd1: // ref.is_null
@@ -935,8 +1065,8 @@ function interpret(
           break;
         case 0xd2: {
           // ref.func
-          let f: number;
-          [f, p] = uleb(bytes, p, end);
+          const f = uleb(bytes, p, end);
+          p = lebNext;
           refFuncs.add(f);
           push(NONE);
           break;
@@ -949,8 +1079,8 @@ function interpret(
         case 0xd4: // br_on_null
         case 0xd6: {
           // br_on_non_null
-          let depth: number;
-          [depth, p] = uleb(bytes, p, end);
+          const depth = uleb(bytes, p, end);
+          p = lebNext;
           branch(depth);
           if (op === 0xd6) pop();
           break;
@@ -966,14 +1096,14 @@ function interpret(
           break;
         default: {
           if (op >= 0x28 && op <= 0x35) {
-            let offset: number;
-            [offset, p] = memarg(bytes, p, end);
+            const offset = memarg(bytes, p, end);
+            p = lebNext;
             const ptr = pop();
             access(ptr, offset);
             push(reachable ? recordLoad(at, ptr, offset, LOAD_BYTES[op]!, probeOf(ptr, offset)) : UNKNOWN);
           } else if (op >= 0x36 && op <= 0x3e) {
-            let offset: number;
-            [offset, p] = memarg(bytes, p, end);
+            const offset = memarg(bytes, p, end);
+            p = lebNext;
             pop();
             access(pop(), offset);
           } else if (op >= 0x45 && op <= 0xc4) {
@@ -1118,39 +1248,41 @@ function interpret(
   }
 
   function prefixFC(p0: number): number {
-    let [sub, p1] = uleb(bytes, p0, end);
+    const sub = uleb(bytes, p0, end);
+    let p1 = lebNext;
     if (sub <= 7) {
       pop();
       push(NONE);
     } else if (sub === 8) {
-      p1 = uleb(bytes, p1, end)[1];
-      p1 = uleb(bytes, p1, end)[1];
+      p1 = skipU(bytes, p1, end);
+      p1 = skipU(bytes, p1, end);
       popN(3);
     } else if (sub === 9 || sub === 13) {
-      p1 = uleb(bytes, p1, end)[1];
+      p1 = skipU(bytes, p1, end);
     } else if (sub === 10 || sub === 14 || sub === 12) {
-      p1 = uleb(bytes, p1, end)[1];
-      p1 = uleb(bytes, p1, end)[1];
+      p1 = skipU(bytes, p1, end);
+      p1 = skipU(bytes, p1, end);
       popN(3);
     } else if (sub === 11 || sub === 17) {
-      p1 = uleb(bytes, p1, end)[1];
+      p1 = skipU(bytes, p1, end);
       popN(3);
     } else if (sub === 15) {
-      p1 = uleb(bytes, p1, end)[1];
+      p1 = skipU(bytes, p1, end);
       popN(2);
       push(NONE);
     } else if (sub === 16) {
-      p1 = uleb(bytes, p1, end)[1];
+      p1 = skipU(bytes, p1, end);
       push(NONE);
     } else throw new Opaque(`opcode 0xfc ${sub}`);
     return p1;
   }
 
   function prefixFD(p0: number, at: number): number {
-    let [sub, p1] = uleb(bytes, p0, end);
+    const sub = uleb(bytes, p0, end);
+    let p1 = lebNext;
     if (sub <= 0x0a || sub === 0x5c || sub === 0x5d) {
-      let offset: number;
-      [offset, p1] = memarg(bytes, p1, end);
+      const offset = memarg(bytes, p1, end);
+      p1 = lebNext;
       const ptr = pop();
       const width =
         sub === 0 ? 16 : sub <= 6 ? 8 : sub === 7 ? 1 : sub === 8 ? 2 : sub === 9 || sub === 0x5c ? 4 : 8;
@@ -1159,7 +1291,8 @@ function interpret(
       return p1;
     }
     if (sub === 0x0b) {
-      p1 = memarg(bytes, p1, end)[1];
+      memarg(bytes, p1, end);
+      p1 = lebNext;
       popN(2);
       return p1;
     }
@@ -1189,8 +1322,8 @@ function interpret(
       return p1 + 1;
     }
     if (sub >= 0x54 && sub <= 0x5b) {
-      let offset: number;
-      [offset, p1] = memarg(bytes, p1, end);
+      const offset = memarg(bytes, p1, end);
+      p1 = lebNext;
       p1 += 1; // lane
       const v = pop();
       const ptr = pop();
@@ -1210,10 +1343,11 @@ function interpret(
   }
 
   function prefixFE(p0: number, at: number): number {
-    let [sub, p1] = uleb(bytes, p0, end);
+    const sub = uleb(bytes, p0, end);
+    let p1 = lebNext;
     if (sub === 0x03) return p1 + 1; // atomic.fence
-    let offset: number;
-    [offset, p1] = memarg(bytes, p1, end);
+    const offset = memarg(bytes, p1, end);
+    p1 = lebNext;
     if (sub === 0x00) {
       popN(2);
       push(NONE);
