@@ -11,6 +11,10 @@
  *  - **recycling**: binaryen's wasm heap never shrinks, so a worker is replaced after
  *    `recycleAfter` files or once its heap passed a quarter of the memory limit. Its successor is
  *    started a few files ahead and loads binaryen.js while the old worker finishes (warm start).
+ *  - **one compiled binaryen**: the first worker hands its compiled binaryen.js module
+ *    (`WebAssembly.Module`) back; the batch holds it and every later worker instantiates it instead
+ *    of compiling binaryen again, starting with the code V8 has already optimised. Lanes after the
+ *    first start once that module exists.
  * A worker that crashes or whose binaryen aborted is replaced at once; no task is lost, and lanes
  * never wait for each other.
  *
@@ -22,6 +26,7 @@
 import os from 'node:os';
 import type { Worker } from 'node:worker_threads';
 import { ErrorCodes, HostAllocError } from '../errors.js';
+import type { WasmModule } from '../wasm-api.js';
 import { toErrorInfo } from './errors.js';
 import type { LaneData, Task, TaskResult, WorkerReady } from './worker.js';
 
@@ -68,22 +73,37 @@ class LaneWorker {
   readonly worker: Worker;
   private pending: ((r: TaskResult) => void) | undefined;
   private dead: TaskResult | undefined;
-  /** Resolves once the worker has loaded binaryen.js. */
-  private readonly ready: Promise<void>;
+  /** Resolves once the worker has loaded binaryen.js, or has died trying. */
+  readonly ready: Promise<void>;
 
-  constructor(WorkerClass: typeof Worker, memoryLimitBytes: number) {
+  /**
+   * `binaryenModule`: binaryen.js's compiled wasm from an earlier worker, to start warm; `onModule`
+   * receives the one this worker ends up with.
+   */
+  constructor(
+    WorkerClass: typeof Worker,
+    memoryLimitBytes: number,
+    binaryenModule: WasmModule | undefined,
+    onModule: (m: WasmModule) => void,
+  ) {
     const data: LaneData = { hostallocLane: true, memoryLimitBytes };
+    if (binaryenModule !== undefined) data.binaryenModule = binaryenModule;
     const mb = Math.ceil(memoryLimitBytes / (1024 * 1024));
     this.worker = new WorkerClass(new URL('./worker.js', import.meta.url), {
       workerData: data,
       ...(mb > 0 ? { resourceLimits: { maxOldGenerationSizeMb: mb } } : {}),
     });
+    let started = (): void => {};
     this.ready = new Promise((resolve) => {
-      this.worker.on('message', (m: TaskResult | WorkerReady) => {
-        if ('ready' in m) resolve();
-        else this.settle(m);
-      });
+      started = resolve;
     });
+    this.worker.on('message', (m: TaskResult | WorkerReady) => {
+      if ('ready' in m) {
+        if (m.binaryenModule !== undefined) onModule(m.binaryenModule);
+        started();
+      } else this.settle(m);
+    });
+    this.worker.on('exit', () => started());
     this.worker.on('error', (e: Error & { code?: string }) => {
       this.dead =
         e.code === 'ERR_WORKER_OUT_OF_MEMORY'
@@ -135,15 +155,18 @@ class LaneWorker {
     if (this.dead !== undefined) return Promise.resolve(this.dead);
     return new Promise((resolve) => {
       let timer: NodeJS.Timeout | undefined;
-      this.pending = (r) => {
+      const pending = (r: TaskResult): void => {
         if (timer !== undefined) clearTimeout(timer);
         resolve(r);
       };
+      this.pending = pending;
       this.worker.postMessage(task);
-      // The clock starts once binaryen.js is loaded: its start-up is not the file's fault.
+      // The clock starts once binaryen.js is loaded: its start-up is not the file's fault. A file
+      // that finished before (a malformed one fails without binaryen) needs no clock: only the
+      // task still pending gets one.
       if (timeLimitMs > 0) {
         void this.ready.then(() => {
-          if (this.pending === undefined) return;
+          if (this.pending !== pending) return;
           timer = setTimeout(() => {
             this.dead = limitInfo(
               `processing this file takes longer than the per-file time limit (${timeLimitMs / 1000} s); raise it with --time-limit if the input is trusted`,
@@ -177,15 +200,29 @@ export async function runBatch(tasks: readonly Task[], options: BatchOptions): P
   }
 
   const { Worker: WorkerClass } = await import('node:worker_threads');
-  const spawn = () => new LaneWorker(WorkerClass, options.memoryLimitBytes);
+  // binaryen.js's compiled wasm, from the first worker that loaded it: later workers (other lanes,
+  // successors of recycled ones) instantiate it instead of compiling and optimising it again, and
+  // holding it keeps that code alive between workers.
+  let binaryenModule: WasmModule | undefined;
+  let first: LaneWorker | undefined;
+  const spawn = (): LaneWorker => {
+    const w = new LaneWorker(WorkerClass, options.memoryLimitBytes, binaryenModule, (m) => {
+      binaryenModule ??= m;
+    });
+    first ??= w;
+    return w;
+  };
   const heapRecycle = options.memoryLimitBytes > 0 ? options.memoryLimitBytes / 4 : Number.POSITIVE_INFINITY;
 
   let next = 0;
-  const lane = async () => {
+  const lane = async (_: unknown, k: number) => {
     let current: LaneWorker | undefined;
     let successor: LaneWorker | undefined;
     let done = 0;
     let heap = 0;
+    // Lanes after the first start once the first worker has loaded binaryen.js, with its compiled
+    // module; the first lane works meanwhile, and a batch that is done by then starts no more.
+    if (k > 0) await first?.ready;
     try {
       for (;;) {
         const i = next++;

@@ -8,8 +8,9 @@
  * In a worker, binaryen's heap is capped: `WebAssembly.Memory.prototype.grow` is wrapped before
  * binaryen.js loads so that growing past the memory limit fails. binaryen.js then aborts (out of
  * memory) and the file is reported as HA033; the lane replaces the worker, whose binaryen is no
- * longer usable. The worker loads the library as soon as it starts, so a lane's next worker can
- * warm up while the current one finishes its last files.
+ * longer usable. The worker loads binaryen.js and the library as soon as it starts, so a lane's
+ * next worker can warm up while the current one finishes its last files; given binaryen's compiled
+ * module by the lane, it instantiates that instead of compiling binaryen's bytes again.
  */
 
 import { readFile, stat } from 'node:fs/promises';
@@ -19,6 +20,7 @@ import { ErrorCodes, HostAllocError } from '../errors.js';
 import { MAX_GLUE_LENGTH } from '../glue.js';
 import type { InspectOptions } from '../inspect.js';
 import type { InspectReport, TransformOptions, TransformReport, VerifyReport } from '../types.js';
+import type { WasmImports, WasmInstance, WasmModule } from '../wasm-api.js';
 import { type ErrorInfo, ioError, toErrorInfo } from './errors.js';
 
 export type Task = TransformTask | { kind: 'verify'; path: string } | InspectTask;
@@ -52,11 +54,18 @@ export interface LaneData {
   hostallocLane: true;
   /** Cap on binaryen's heap in bytes, or 0 for none. */
   memoryLimitBytes: number;
+  /**
+   * binaryen.js's compiled wasm (a `WebAssembly.Module`), from an earlier worker of the batch: the
+   * worker instantiates it instead of compiling binaryen's bytes again, and starts with the code V8
+   * already optimised for that worker (compiled code is shared between the threads of a process).
+   */
+  binaryenModule?: WasmModule;
 }
 
-/** The message a lane's worker sends once binaryen.js is loaded. */
+/** The message a lane's worker sends once binaryen.js is loaded, with its compiled module. */
 export interface WorkerReady {
   ready: true;
+  binaryenModule?: WasmModule;
 }
 
 type Library = typeof import('../index.js');
@@ -137,6 +146,39 @@ function capMemoryGrowth(limit: number): void {
   };
 }
 
+// ---- warm start (worker threads only) ----------------------------------------------------------------
+
+type Instantiate = (source: unknown, imports?: WasmImports) => Promise<unknown>;
+
+/**
+ * Loads binaryen.js in this thread. While it loads (its wasm is instantiated once, at import),
+ * `WebAssembly.instantiate` is wrapped: with `shared`, binaryen's bytes are not compiled again and
+ * `shared` is instantiated instead; either way the module binaryen ends up with is returned, so
+ * the lane can hand it to the workers it starts later.
+ */
+async function loadBinaryenShared(shared: WasmModule | undefined): Promise<WasmModule | undefined> {
+  const wasm = (globalThis as unknown as { WebAssembly: { instantiate: Instantiate } }).WebAssembly;
+  const original = wasm.instantiate;
+  let compiled: WasmModule | undefined;
+  wasm.instantiate = async (source, imports) => {
+    if (shared !== undefined && (ArrayBuffer.isView(source) || source instanceof ArrayBuffer)) {
+      compiled = shared;
+      const instance = (await original.call(wasm, shared, imports)) as WasmInstance;
+      return { module: shared, instance };
+    }
+    const result = await original.call(wasm, source, imports);
+    const module = (result as { module?: WasmModule }).module;
+    if (module !== undefined) compiled = module;
+    return result;
+  };
+  try {
+    await import('binaryen');
+  } finally {
+    wasm.instantiate = original;
+  }
+  return compiled;
+}
+
 function limitError(): ErrorInfo {
   const mb = Math.round(memoryLimitBytes / (1024 * 1024));
   return toErrorInfo(
@@ -190,15 +232,19 @@ async function runTaskUnchecked(task: Task): Promise<TaskResult> {
 /** A lane's worker thread: one task at a time, the output bytes transferred back. */
 if (!isMainThread && parentPort !== null && (workerData as LaneData | undefined)?.hostallocLane === true) {
   const port = parentPort;
-  capMemoryGrowth((workerData as LaneData).memoryLimitBytes);
-  // Warm up now, and say when done: the lane's per-file timer starts then, so loading binaryen.js
-  // (about a second, more on a busy machine) never counts against a file. A failure shows on the
-  // first task.
-  const ready: WorkerReady = { ready: true };
-  void loadLibrary().then(
-    () => port.postMessage(ready),
-    () => port.postMessage(ready),
-  );
+  const data = workerData as LaneData;
+  capMemoryGrowth(data.memoryLimitBytes);
+  // Warm up now (binaryen.js, then the library), and say when done: the lane's per-file timer
+  // starts then, so loading binaryen.js (about a second, more on a busy machine) never counts
+  // against a file. A failure shows on the first task.
+  void loadBinaryenShared(data.binaryenModule)
+    .then(async (binaryenModule) => {
+      await loadLibrary();
+      const ready: WorkerReady = { ready: true };
+      if (binaryenModule !== undefined) ready.binaryenModule = binaryenModule;
+      port.postMessage(ready);
+    })
+    .catch(() => port.postMessage({ ready: true } satisfies WorkerReady));
   port.on('message', (task: Task) => {
     void runTask(task).then((result) => {
       // Hand the output over without a copy when it owns its whole ArrayBuffer.
