@@ -42,6 +42,15 @@ const NO_BUILD = argv.includes('--no-build');
 const SMALL = join(ROOT, 'fixtures/wasm/emcc-dlmalloc-O2-names.wasm');
 const REFERENCE = join(ROOT, 'fixtures/wasm/emcc-malloc-none-O2-reference.wasm');
 const SQL = join(ROOT, 'node_modules/sql.js/dist/sql-wasm.wasm');
+/** The large real module of issue 14's transform target: sql.js's debug build (770 KB, with names). */
+const SQL_DEBUG = join(ROOT, 'node_modules/sql.js/dist/sql-wasm-debug.wasm');
+/** Large real modules without names (refused by default): timed with force. */
+const QUICKJS = join(ROOT, 'node_modules/@jitl/quickjs-wasmfile-release-sync/dist/emscripten-module.wasm');
+const JXL_DEC = join(ROOT, 'node_modules/@jsquash/jxl/codec/dec/jxl_dec.wasm');
+/** Issue 14's targets. */
+const TRANSFORM_TARGET = 1.2;
+const BATCH_TARGET = 1.6;
+const HELP_TARGET_MS = 300;
 const BIG_FUNCTIONS = 5000;
 const BIG = join(CACHE, `big-${BIG_FUNCTIONS}.wasm`);
 const PLUGIN_DL = join(BENCH, 'plugins/alloc-bench-dlmalloc.wasm');
@@ -56,7 +65,8 @@ const BATCH_FIXTURES = [
   'rustc-unknown',
   'rustc-wasi',
 ];
-const BATCH_COPIES = QUICK ? 4 : 26; // 8 fixtures x 26 = 208 modules
+/** Issue 14: 500 modules (copies of the fixtures, round robin); --quick: 32. */
+const BATCH_COUNT = QUICK ? 32 : 500;
 
 // ------------------------------------------------------------------------------------ helpers
 
@@ -152,6 +162,8 @@ interface Row {
   /** 'max': ratio must be <= target; 'min': ratio must be >= target. */
   target?: { kind: 'max' | 'min'; value: number; text?: string; met?: boolean; missedBy?: string };
   note?: string;
+  /** false: not drawn in the chart (a target on an absolute figure, not on the ratio). */
+  chart?: false;
 }
 
 const rows: Row[] = [];
@@ -276,6 +288,8 @@ interface TT {
   transformMs: number[];
   floorMedianMs: number;
   transformMedianMs: number;
+  floorCpuMedianMs: number;
+  transformCpuMedianMs: number;
   maxRssBytes: number;
 }
 
@@ -301,6 +315,23 @@ const modules: { key: string; label: string; file: string; mode: 'transform' | '
     runs: QUICK ? 5 : 15,
   },
 ];
+if (existsSync(SQL_DEBUG)) {
+  modules.push({
+    key: 'sql-debug',
+    label: 'sql-wasm-debug.wasm (770 KB, names), the large real module of the target',
+    file: SQL_DEBUG,
+    mode: 'transform',
+    runs: QUICK ? 3 : 7,
+  });
+} else {
+  notes.push('sql.js is not installed (npm ci): the target module sql-wasm-debug.wasm was skipped.');
+}
+for (const [key, file, label] of [
+  ['quickjs-force', QUICKJS, 'quickjs emscripten-module.wasm (503 KB, no names), force: true'],
+  ['jxl-dec-force', JXL_DEC, 'jxl_dec.wasm (849 KB, no names), force: true'],
+] as const) {
+  if (existsSync(file) && !QUICK) modules.push({ key, label, file, mode: 'force', runs: 5 });
+}
 if (existsSync(SQL)) {
   modules.push(
     {
@@ -338,8 +369,10 @@ for (const m of modules) {
     value: fmtMs(t.transformMedianMs),
     baseline: fmtMs(t.floorMedianMs),
     ratio: t.transformMedianMs / t.floorMedianMs,
+    note: `by CPU time (same runs) ${fmtMs(t.transformCpuMedianMs)} vs ${fmtMs(t.floorCpuMedianMs)}: ${fmtX(t.transformCpuMedianMs / t.floorCpuMedianMs)}${m.key === 'sql-debug' ? '' : '; informational'}`,
   };
-  if (m.key !== 'sql-refusal') row.target = { kind: 'max', value: 1.3 };
+  // Issue 14's target is on the large real module; the other rows show how the ratio varies.
+  if (m.key === 'sql-debug') row.target = { kind: 'max', value: TRANSFORM_TARGET };
   rows.push(row);
 }
 raw['transformTime'] = transformTimes;
@@ -432,26 +465,36 @@ raw['cliRss'] = cliRss;
     ratio: median(cli) / median(floorP),
     note: 'informational',
   });
+  const helpMs = median(help);
   rows.push({
     section: '1. Transform time',
     metric: '`wasm-hostalloc --help`, whole process, vs `node -e 0`',
-    value: fmtMs(median(help)),
+    value: fmtMs(helpMs),
     baseline: fmtMs(median(bare)),
-    ratio: median(help) / median(bare),
-    note: 'informational',
+    ratio: helpMs / median(bare),
+    target: {
+      kind: 'max',
+      value: HELP_TARGET_MS / 1000,
+      text: `<= ${HELP_TARGET_MS / 1000} s (absolute)`,
+      met: helpMs <= HELP_TARGET_MS,
+      missedBy: `${fmtMs(helpMs - HELP_TARGET_MS)} (${fmtMs(helpMs)} > ${HELP_TARGET_MS} ms)`,
+    },
+    chart: false,
+    note: `the target is on the time itself (median of ${runs}), not the ratio`,
   });
 }
 
 // ------------------------------------------------------------------------------------ 2. batch
 
 {
-  log(`batch: ${BATCH_FIXTURES.length * BATCH_COPIES} modules, --jobs 1 vs --jobs 2`);
+  log(`batch: ${BATCH_COUNT} modules, --jobs 1 vs --jobs 2`);
   const inDir = join(WORK, 'batch-in');
   mkdirSync(inDir, { recursive: true });
-  for (const f of BATCH_FIXTURES)
-    for (let k = 1; k <= BATCH_COPIES; k++)
-      copyFileSync(join(ROOT, 'fixtures/wasm', `${f}.wasm`), join(inDir, `c${k}-${f}.wasm`));
-  const count = BATCH_FIXTURES.length * BATCH_COPIES;
+  for (let k = 0; k < BATCH_COUNT; k++) {
+    const f = BATCH_FIXTURES[k % BATCH_FIXTURES.length]!;
+    copyFileSync(join(ROOT, 'fixtures/wasm', `${f}.wasm`), join(inDir, `m${k}-${f}.wasm`));
+  }
+  const count = BATCH_COUNT;
   const runs = QUICK ? 1 : 3;
   const times: Record<string, number[]> = { '1': [], '2': [] };
   const cpu: Record<string, number[]> = { '1': [], '2': [] };
@@ -474,7 +517,6 @@ raw['cliRss'] = cliRss;
   raw['batch'] = {
     modules: count,
     fixtures: BATCH_FIXTURES,
-    copies: BATCH_COPIES,
     times,
     cpuMs: cpu,
     summaries,
@@ -483,14 +525,17 @@ raw['cliRss'] = cliRss;
   const c1 = median(cpu['1']!);
   const c2 = median(cpu['2']!);
   const busy = Math.max(...loads.map((l) => Number(l.split(' ')[0])));
+  const idle = busy < 0.5;
   rows.push({
     section: '2. Batch throughput',
-    metric: `${count} modules (${BATCH_COPIES} copies of ${BATCH_FIXTURES.length} fixtures), \`--jobs 2\` vs \`--jobs 1\` (modules/s)`,
+    metric: `${count} modules (the ${BATCH_FIXTURES.length} batch fixtures, round robin), \`--jobs 2\` vs \`--jobs 1\` (modules/s)`,
     value: `${(count / (t2 / 1000)).toFixed(1)}/s (${fmtMs(t2)})`,
     baseline: `${(count / (t1 / 1000)).toFixed(1)}/s (${fmtMs(t1)})`,
     ratio: t1 / t2,
-    target: { kind: 'min', value: 1.7 },
-    note: `CPU time (all threads) ${fmtMs(c1)} at -j 1, ${fmtMs(c2)} at -j 2 (each worker loads its own binaryen.js); 1-min load average before the runs up to ${busy.toFixed(1)} on ${cpus().length} cores${busy >= cpus().length ? ': the cores were already busy with other work, so a second worker had no free core to run on' : ''}`,
+    target: { kind: 'min', value: BATCH_TARGET, text: `>= ${fmtX(BATCH_TARGET)} on 2 idle cores` },
+    // With both lanes busy all the time, -j 2 takes half its CPU time: 2 * c1 / c2 bounds the
+    // speed-up two idle cores could give.
+    note: `CPU time (all threads) ${fmtMs(c1)} at -j 1, ${fmtMs(c2)} at -j 2: at most ${fmtX((2 * c1) / c2)} on 2 idle cores; 1-min load average before the runs up to ${busy.toFixed(1)} on ${cpus().length} cores${idle ? '' : ': the cores were not idle, so the wall-clock ratio understates what -j 2 gives on idle cores'}`,
   });
 }
 
@@ -795,12 +840,12 @@ if (notes.length) {
 }
 md.push('## Definitions', '');
 md.push(
-  '- **Transform time**: median wall time of the library call `transform(bytes, options)` in one warm process (binaryen.js loaded, one untimed warm-up of each side), runs interleaved with the baseline. The sql.js module is refused by default (HA010: no malloc/free found, no names); the *refusal* row times `transform()` until it throws, the *force* row times a full transform with `force: true`.',
+  "- **Transform time**: median wall time of the library call `transform(bytes, options)` in one warm process (binaryen.js loaded, one untimed warm-up of each side), runs interleaved with the baseline; the note gives the same runs by CPU time of the process (less disturbed by other work). Issue 14's target (<= 1.2x) is on the large real module sql-wasm-debug.wasm; the other modules are informational. The sql.js module is refused by default (HA010: no malloc/free found, no names); the *refusal* row times `transform()` until it throws, the *force* row times a full transform with `force: true`.",
   '- **binaryen.js read+validate+emit** (the floor): `readBinary`, `setFeatures` (the features the transform uses), `validate`, `emitBinary` (name section kept when the input has one, as the transform does), `dispose`, in the same process.',
   '- **native wasm-opt**: whole-process wall time of `/usr/bin/wasm-opt -all in.wasm -o out.wasm` (no passes; `-all` because Emscripten output uses bulk-memory/sign-ext and has no target_features section); median of 5-9 runs.',
   '- **Peak RSS**: `process.resourceUsage().maxRSS` (getrusage ru_maxrss) written at exit by a preloaded hook (bench/lib/rss-hook.mjs), one run, whole process including worker threads. Baseline: a node process that loads binaryen.js and does the floor on the same module (bench/lib/floor-process.mjs).',
   '- **Whole-process time**: wall time of the child process from spawn to exit, median of 5.',
-  `- **Batch throughput**: ${BATCH_FIXTURES.length * BATCH_COPIES} modules (copies of ${BATCH_FIXTURES.join(', ')}) in one directory, \`wasm-hostalloc transform DIR --out-dir OUT -j N --json\`; whole-process wall time, median of 3 alternating runs; ratio = time(-j 1) / time(-j 2).`,
+  `- **Batch throughput**: ${BATCH_COUNT} modules (copies of ${BATCH_FIXTURES.join(', ')}, round robin) in one directory, \`wasm-hostalloc transform DIR --out-dir OUT -j N --json\`; whole-process wall time, median of 3 alternating runs; ratio = time(-j 1) / time(-j 2). The target holds for 2 idle cores; the note bounds that from CPU time: 2 x CPU(-j 1) / CPU(-j 2).`,
   '- **Output size**: bytes of the transformed module (default options). The reference is fixtures/wasm/emcc-malloc-none-O2-reference.wasm, the same plugin built with `-sMALLOC=none`; target: within 1% or 128 B.',
   '- **Workload plugin**: bench/plugins/alloc-bench.c, built by bench/plugins/build.sh (emcc -O2 --profiling-funcs -sSTANDALONE_WASM -sALLOW_MEMORY_GROWTH, 64 KiB stack, 640 KiB initial memory) with dlmalloc and emmalloc; the dlmalloc build transformed and run on `createHostAllocator({ granule: 8 })` (Emscripten dlmalloc aligns to 8; a module that exports `__hostalloc_align` sets the granule itself, and the bench then passes nothing). Each workload runs once in a fresh instance (memory use is deterministic); its checksum must match across allocators.',
   '- **Payload**: the highest sum of requested, not yet freed bytes (the plugin counts them: `bench_peak_live()`).',
@@ -810,7 +855,10 @@ md.push(
 md.push('');
 writeAtomic(join(RESULTS, 'latest.md'), `${md.join('\n')}\n`);
 writeAtomic(join(RESULTS, 'latest.json'), `${JSON.stringify(raw, null, 2)}\n`);
-writeAtomic(join(RESULTS, 'latest.svg'), svg(rows.filter((r) => r.target && r.ratio !== null)));
+writeAtomic(
+  join(RESULTS, 'latest.svg'),
+  svg(rows.filter((r) => r.target && r.ratio !== null && r.chart !== false)),
+);
 log(`wrote bench/results/latest.{md,json,svg} in ${totalS.toFixed(0)} s`);
 process.stdout.write(`${md.join('\n')}\n`);
 

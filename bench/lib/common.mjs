@@ -16,6 +16,12 @@ export function nowMs() {
   return Number(process.hrtime.bigint()) / 1e6;
 }
 
+/** CPU time of this process so far (user + system, all threads), in ms. */
+export function cpuMs() {
+  const u = process.cpuUsage();
+  return (u.user + u.system) / 1000;
+}
+
 /** Stubs for every function import of `module` not in `given` (emscripten_notify_memory_growth…). */
 export function stubImports(module, given = {}) {
   const imports = {};

@@ -1,14 +1,16 @@
 // Item 1 of the benchmark, in one process: the library's transform() of one module against the
 // floor, binaryen.js's own readBinary + validate + emitBinary of the same bytes (same features and
 // name-section setting as the transform uses). Runs are interleaved (floor, transform, floor, …)
-// after one untimed warm-up of each, so drift hits both sides alike.
+// after one untimed warm-up of each, so drift hits both sides alike. Each run is timed by the wall
+// clock and by the CPU time of the process (user + system, all threads: V8's compiler and GC
+// threads included), which other work on a shared machine disturbs far less than the wall clock.
 //   node bench/lib/transform-time.mjs <in.wasm> <runs> <mode: transform|force>
 // mode transform: transform(bytes) (a refusal is timed up to the throw and reported as such);
 // mode force: transform(bytes, { force: true }).
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { pathToFileURL } from 'node:url';
-import { DIST, emit, median, nowMs } from './common.mjs';
+import { cpuMs, DIST, emit, median, nowMs } from './common.mjs';
 
 const [file, runsArg, mode = 'transform'] = process.argv.slice(2);
 const RUNS = Number(runsArg ?? 5);
@@ -51,13 +53,19 @@ floor();
 const first = await subject();
 const floorMs = [];
 const transformMs = [];
+const floorCpuMs = [];
+const transformCpuMs = [];
 for (let i = 0; i < RUNS; i++) {
   let t = nowMs();
+  let c = cpuMs();
   floor();
   floorMs.push(nowMs() - t);
+  floorCpuMs.push(cpuMs() - c);
   t = nowMs();
+  c = cpuMs();
   const r = await subject();
   transformMs.push(nowMs() - t);
+  transformCpuMs.push(cpuMs() - c);
   if (r.outcome !== first.outcome) throw new Error(`outcome changed: ${first.outcome} -> ${r.outcome}`);
 }
 emit({
@@ -72,5 +80,9 @@ emit({
   transformMs,
   floorMedianMs: median(floorMs),
   transformMedianMs: median(transformMs),
+  floorCpuMs,
+  transformCpuMs,
+  floorCpuMedianMs: median(floorCpuMs),
+  transformCpuMedianMs: median(transformCpuMs),
   maxRssBytes: process.resourceUsage().maxRSS * 1024,
 });
