@@ -94,7 +94,13 @@ class Resolver {
   /** Symbolic result of each call site (offset 0), by `function:position`; valid while summaries are. */
   private readonly callResults = new Map<string, Atom[]>();
 
-  constructor(flows: FunctionFlow[], entryPoints: Set<number>) {
+  /**
+   * `wanted`: the functions whose atoms will be resolved (all when absent). Only what those depend on
+   * is settled: the parameters of them and of their callers, transitively, and the summaries of the
+   * functions all of these call, transitively. Both sets are closed under what they depend on, so
+   * their rounds run exactly as over the whole module.
+   */
+  constructor(flows: FunctionFlow[], entryPoints: Set<number>, wanted?: Set<number>) {
     for (const f of flows) this.calls.set(f.index, new Map(f.calls.map((c) => [c.at, c])));
     const anyOpaque = flows.some((f) => f.opaque);
     const refTargets = new Set(flows.flatMap((f) => f.refFuncs));
@@ -106,11 +112,18 @@ class Resolver {
         Array.from({ length: f.params }, () => (outside ? UNKNOWN : [])),
       );
     }
-    this.settle(flows, (f) => {
+    let paramFlows = flows;
+    let summaryFlows = flows;
+    if (wanted !== undefined) {
+      const { params, summaries } = dependencies(flows, wanted);
+      paramFlows = flows.filter((f) => params.has(f.index));
+      summaryFlows = flows.filter((f) => summaries.has(f.index));
+    }
+    this.settle(summaryFlows, (f) => {
       const next = this.symbolic(f.returns, f.index);
       return [this.summaries.get(f.index)!, next, (v) => this.summaries.set(f.index, v)];
     });
-    this.settleParams(flows);
+    this.settleParams(flows, new Set(paramFlows.map((f) => f.index)));
   }
 
   /** `atoms` of function `f`, with call results replaced by the callees' summaries: over a, u, p<j>. */
@@ -161,7 +174,8 @@ class Resolver {
     return out;
   }
 
-  private settleParams(flows: FunctionFlow[]): void {
+  /** Settles the parameters of the functions in `targets` (closed under callers). */
+  private settleParams(flows: FunctionFlow[], targets: Set<number>): void {
     // What a call passes, in concrete terms, depends only on its caller's parameters (the summaries
     // are final here): kept per call site with the version of the caller's parameters it was
     // computed for, so each round recomputes only the calls of functions whose parameters changed.
@@ -173,6 +187,7 @@ class Resolver {
       for (const f of flows) {
         if (f.opaque) continue;
         for (const call of f.calls) {
+          if (!targets.has(call.target)) continue;
           const target = this.params.get(call.target);
           if (!target) continue; // an import
           let known = passed.get(call);
@@ -221,10 +236,57 @@ class Resolver {
   }
 }
 
+/**
+ * What resolving the atoms of the `wanted` functions depends on: the parameters of those functions
+ * and of every function that calls one of them, transitively (`params`), and the summaries of every
+ * function those call, transitively (`summaries`).
+ */
+function dependencies(
+  flows: FunctionFlow[],
+  wanted: Set<number>,
+): { params: Set<number>; summaries: Set<number> } {
+  const byIndex = new Map(flows.map((f) => [f.index, f]));
+  const callers = new Map<number, number[]>();
+  for (const f of flows) {
+    if (f.opaque) continue; // its calls are never followed
+    for (const c of f.calls) {
+      const list = callers.get(c.target);
+      if (list === undefined) callers.set(c.target, [f.index]);
+      else list.push(f.index);
+    }
+  }
+  const params = new Set<number>();
+  const work = [...wanted];
+  while (work.length > 0) {
+    const i = work.pop()!;
+    if (params.has(i)) continue;
+    params.add(i);
+    for (const c of callers.get(i) ?? []) if (!params.has(c)) work.push(c);
+  }
+  const summaries = new Set<number>();
+  const down = [...params];
+  while (down.length > 0) {
+    const i = down.pop()!;
+    if (summaries.has(i)) continue;
+    summaries.add(i);
+    for (const c of byIndex.get(i)?.calls ?? []) if (!summaries.has(c.target)) down.push(c.target);
+  }
+  return { params, summaries };
+}
+
 /** Classifies every recorded load of `input.flows`. */
 export function metadataReads(input: MetadataReadInput): MetadataReadResult {
   const { flows } = input;
-  const resolver = new Resolver(flows, input.entryPoints);
+  // Only masked loads can be header reads (below): resolve what their functions depend on.
+  const wanted = new Set<number>();
+  for (const f of flows)
+    if (
+      !f.opaque &&
+      !input.ignore?.(f.index) &&
+      f.loads.some((l) => l.masks.some((m) => HEADER_MASKS.has(m)))
+    )
+      wanted.add(f.index);
+  const resolver = new Resolver(flows, input.entryPoints, wanted);
   const headerDeltas = new Set([-input.pointerBytes, -2 * input.pointerBytes]);
   const reads: MetadataRead[] = [];
   for (const f of flows) {
@@ -235,6 +297,7 @@ export function metadataReads(input: MetadataReadInput): MetadataReadResult {
       // unmasked word below a pointer is a user's own prefix, C++'s base-class adjustment or an
       // array cookie, which a may-alias join would otherwise make look like a header read.
       const masked = site.masks.some((m) => HEADER_MASKS.has(m));
+      if (!masked) continue;
       for (const atom of site.atoms) {
         if (atom.offset === null) continue;
         for (const c of resolver.concrete([atom], f.index)) {
