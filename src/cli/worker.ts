@@ -237,7 +237,9 @@ if (!isMainThread && parentPort !== null && (workerData as LaneData | undefined)
   // Warm up now (binaryen.js, then the library), and say when done: the lane's per-file timer
   // starts then, so loading binaryen.js (about a second, more on a busy machine) never counts
   // against a file. A failure shows on the first task.
-  void loadBinaryenShared(data.binaryenModule)
+  // Tasks wait for the warm-up, so the lane hears "ready" (and starts a file's clock) before any
+  // file runs: binaryen.js works synchronously and would hold the message back until it is done.
+  const warm = loadBinaryenShared(data.binaryenModule)
     .then(async (binaryenModule) => {
       await loadLibrary();
       const ready: WorkerReady = { ready: true };
@@ -246,15 +248,17 @@ if (!isMainThread && parentPort !== null && (workerData as LaneData | undefined)
     })
     .catch(() => port.postMessage({ ready: true } satisfies WorkerReady));
   port.on('message', (task: Task) => {
-    void runTask(task).then((result) => {
-      // Hand the output over without a copy when it owns its whole ArrayBuffer.
-      const out = result.ok && result.kind === 'transform' ? result.bytes : undefined;
-      const own =
-        out !== undefined &&
-        out.buffer instanceof ArrayBuffer &&
-        out.byteOffset === 0 &&
-        out.byteLength === out.buffer.byteLength;
-      port.postMessage(result, own ? [out.buffer as ArrayBuffer] : []);
-    });
+    void warm
+      .then(() => runTask(task))
+      .then((result) => {
+        // Hand the output over without a copy when it owns its whole ArrayBuffer.
+        const out = result.ok && result.kind === 'transform' ? result.bytes : undefined;
+        const own =
+          out !== undefined &&
+          out.buffer instanceof ArrayBuffer &&
+          out.byteOffset === 0 &&
+          out.byteLength === out.buffer.byteLength;
+        port.postMessage(result, own ? [out.buffer as ArrayBuffer] : []);
+      });
   });
 }
