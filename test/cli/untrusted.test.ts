@@ -238,7 +238,8 @@ describe('per-file limits (HA033)', () => {
   it('--time-limit: the worker is stopped, the file fails with HA033, the next file is processed', async () => {
     const t0 = Date.now();
     const r = await runCli(
-      ['transform', 'big.wasm', 'small.wasm', '--dry-run', '--json', '-j', '1', '--time-limit', '2'],
+      // 4 s: far below big.wasm's ~10 s, far above small.wasm's ~0.3 s even on a loaded machine.
+      ['transform', 'big.wasm', 'small.wasm', '--dry-run', '--json', '-j', '1', '--time-limit', '4'],
       {
         cwd: dir,
       },
