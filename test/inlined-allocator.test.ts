@@ -28,6 +28,8 @@ import type { TransformReport } from '../src/types.js';
 import { newState } from './corpus/load.js';
 import { CORPUS, glueSource, wasmBytes } from './corpus/packages.js';
 import { expectRefusal } from './errors.js';
+import { getFixture, readFixture } from './harness/fixtures.js';
+import { instantiateWith } from './harness/run.js';
 import { WA } from './harness/wasm.js';
 
 const DIR = new URL('../fixtures/inlined/', import.meta.url);
@@ -146,5 +148,26 @@ describe('sql.js release: dlrealloc inlined into sqlite3MemRealloc', () => {
     }
     expect(outcome).not.toEqual({ result: original });
     expect(outcome).toEqual({ error: expect.stringMatching(/^RuntimeError: memory access out of bounds/) });
+  });
+});
+
+describe('allocator inlined into a libc helper, stripped (fixtures/src/freelist.c, clang -nostdlib)', () => {
+  // Named, strdup is rebuilt from its specification (test/differential.test.ts). Stripped, nothing
+  // says the function is strdup: it is refused, and forcing it proves the refusal necessary: the
+  // inlined free-list malloc carves blocks out of host memory, which the host then cannot free.
+  // Keeping the name section (no --strip-debug / wasm-opt --strip-debug) converts it.
+  const entry = getFixture('clang-nostdlib-freelist-stripped');
+
+  it('is refused (HA011), and forced, the host heap sees a pointer it never returned', async () => {
+    await expectRefusal(
+      transform(readFixture(entry.name)),
+      'HA011',
+      /still touch the old allocator's static state/,
+    );
+    const { bytes, report } = await transform(readFixture(entry.name), { force: true });
+    const heap = createHostAllocator();
+    const plugin = instantiateWith(bytes, { [report.importModule]: { ...heap.imports } });
+    heap.attach(plugin.instance!);
+    expect(() => plugin.call('wl_mixed', 1)).toThrow(/not the start of an allocation/);
   });
 });
