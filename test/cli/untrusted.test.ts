@@ -230,15 +230,16 @@ describe('per-file limits (HA033)', () => {
   let dir: string;
   beforeAll(() => {
     dir = tempDir();
-    // 200,002 functions, 1.8 MB: about 10 s and 500 MB on an idle core, far above the limits below.
-    writeFileSync(path.join(dir, 'big.wasm'), hostileModule({ extraFunctions: 200_000 }));
+    // 600,002 functions, 5.4 MB: far above the limits below (200,000 took 2 to 4 s on an idle core
+    // once the pointer flow got faster, too close to a 4 s limit).
+    writeFileSync(path.join(dir, 'big.wasm'), hostileModule({ extraFunctions: 600_000 }));
     writeFileSync(path.join(dir, 'small.wasm'), good);
   });
 
   it('--time-limit: the worker is stopped, the file fails with HA033, the next file is processed', async () => {
     const t0 = Date.now();
     const r = await runCli(
-      // 4 s: far below big.wasm's ~10 s, far above small.wasm's ~0.3 s even on a loaded machine.
+      // 4 s: far below big.wasm's time, far above small.wasm's ~0.3 s even on a loaded machine.
       ['transform', 'big.wasm', 'small.wasm', '--dry-run', '--json', '-j', '1', '--time-limit', '4'],
       {
         cwd: dir,
