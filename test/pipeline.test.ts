@@ -52,7 +52,6 @@ describe('PIPELINE', () => {
     ]) {
       expect(run).toContain(step);
     }
-    expect(report.timings!.every((t) => t.ms >= 0)).toBe(true);
   });
 
   it('no timings unless asked', async () => {

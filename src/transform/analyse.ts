@@ -60,6 +60,8 @@ export interface ModuleContext {
   readonly roots: ReadonlySet<string>;
   readonly is64: boolean;
   readonly pointerBytes: 4 | 8;
+  /** binaryen's internal name of the memory. */
+  readonly memory: string;
 }
 
 export function moduleContext(b: Binaryen, mod: BinaryenModule, input: Input): ModuleContext {
@@ -78,6 +80,7 @@ export function moduleContext(b: Binaryen, mod: BinaryenModule, input: Input): M
     roots: roots(b, mod),
     is64,
     pointerBytes: is64 ? 8 : 4,
+    memory: memoryName(b, mod, input.info.names.memories.get(0)),
   };
 }
 
@@ -299,7 +302,7 @@ function rebuildFromSpecification(
         family,
         malloc,
         memory64: m.is64,
-        memoryName: memoryName(b, mod, m.input.info.names.memories.get(0)),
+        memoryName: m.memory,
       })
     : [];
   const alignedNew = rebuildAlignedNew(b, mod, {

@@ -11,7 +11,7 @@
 
 import type { Binaryen, BinaryenModule, ExpressionRef } from '../binaryen/module.js';
 import { captureOutput, validationErrors } from '../binaryen/module.js';
-import { definedFunctions, importedFunction, memoryName } from '../binaryen/queries.js';
+import { definedFunctions, importedFunction } from '../binaryen/queries.js';
 import type { FunctionSummary } from '../binaryen/walk.js';
 import { HOST_IMPORT_SIGNATURES, HOST_IMPORTS, type HostImport, isEmscripten } from '../conventions.js';
 import { ErrorCodes, HostAllocError } from '../errors.js';
@@ -43,7 +43,7 @@ export interface Rewritten {
 /** Runs the rewrite steps in order on the analysed module. */
 export function rewrite(m: ModuleContext, a: Analysis, steps: Steps, checks: Checks): Rewritten {
   const warnings: string[] = [];
-  const memory = memoryName(m.b, m.mod, m.input.info.names.memories.get(0));
+  const memory = m.memory;
   const swap = steps.run('replace-allocator', () => replace(m, a, memory));
   warnings.push(...swap.warnings);
   if (a.reads.calloc.length > 0) {

@@ -548,6 +548,11 @@ function interpret(
   const stack: Val[] = [];
   const frames: Frame[] = [];
   let reachable = true;
+  /** After br, br_table, return, unreachable: the rest of the block is dead, its stack is the frame's. */
+  const stopReaching = (): void => {
+    reachable = false;
+    stack.length = frames[frames.length - 1]!.height;
+  };
   let work = 0;
   const maxWork = WORK_FACTOR * (end - bodyStart) + 1000;
   // Loop heads: the join of every state that branched back to them, across passes over the body.
@@ -705,8 +710,7 @@ function interpret(
       const op = bytes[p++]!;
       switch (op) {
         case 0x00: // unreachable
-          reachable = false;
-          stack.length = frames[frames.length - 1]!.height;
+          stopReaching();
           break;
         case 0x01: // nop
           break;
@@ -803,19 +807,16 @@ function interpret(
           p = lebNext;
           const t = info.types[info.tags[tag] ?? -1];
           popN(t && t.kind === 'func' ? t.params.length : 0);
-          reachable = false;
-          stack.length = frames[frames.length - 1]!.height;
+          stopReaching();
           break;
         }
         case 0x09: // rethrow
           p = skipU(bytes, p, end);
-          reachable = false;
-          stack.length = frames[frames.length - 1]!.height;
+          stopReaching();
           break;
         case 0x0a: // throw_ref
           pop();
-          reachable = false;
-          stack.length = frames[frames.length - 1]!.height;
+          stopReaching();
           break;
         case 0x18: {
           // delegate: ends a try like `end`
@@ -835,8 +836,7 @@ function interpret(
           const depth = uleb(bytes, p, end);
           p = lebNext;
           branch(depth);
-          reachable = false;
-          stack.length = frames[frames.length - 1]!.height;
+          stopReaching();
           break;
         }
         case 0x0d: {
@@ -858,8 +858,7 @@ function interpret(
             p = lebNext;
             branch(depth);
           }
-          reachable = false;
-          stack.length = frames[frames.length - 1]!.height;
+          stopReaching();
           break;
         }
         case 0x0f: {
@@ -871,8 +870,7 @@ function interpret(
               returns = joinAtoms(returns, v.atoms);
             }
           }
-          reachable = false;
-          stack.length = frames[frames.length - 1]!.height;
+          stopReaching();
           break;
         }
         case 0x10: // call
@@ -903,8 +901,7 @@ function interpret(
           }
           if (op === 0x12) {
             if (reachable) returns = joinAtoms(returns, t.results.length > 0 ? result.atoms : []);
-            reachable = false;
-            stack.length = frames[frames.length - 1]!.height;
+            stopReaching();
           } else {
             for (let i = 0; i < t.results.length; i++) push(i === 0 ? result : UNKNOWN);
           }
@@ -924,8 +921,7 @@ function interpret(
           popN(t.params.length);
           if (op === 0x13 || op === 0x15) {
             if (reachable && t.results.length > 0) returns = joinAtoms(returns, UNKNOWN.atoms);
-            reachable = false;
-            stack.length = frames[frames.length - 1]!.height;
+            stopReaching();
           } else for (let i = 0; i < t.results.length; i++) push(UNKNOWN);
           break;
         }
