@@ -364,16 +364,26 @@ function describe(atom: Atom): string {
 }
 
 /** The host imports whose results are fresh blocks. */
-const ALLOCATING_IMPORTS = new Set(['host_malloc', 'host_calloc', 'host_realloc', 'host_aligned_alloc']);
+export const ALLOCATING_IMPORTS: ReadonlySet<string> = new Set([
+  'host_malloc',
+  'host_calloc',
+  'host_realloc',
+  'host_aligned_alloc',
+]);
 
-/** Pointer flow of a converted module: its `host_*` imports allocate. */
-export function convertedFlows(bytes: Uint8Array, info: ModuleInfo): FunctionFlow[] {
+/** Pointer flow of a converted module: its `host_*` imports allocate. `skip`ped functions get an empty flow. */
+export function convertedFlows(
+  bytes: Uint8Array,
+  info: ModuleInfo,
+  skip?: (index: number) => boolean,
+): FunctionFlow[] {
   const allocating = new Set(
     info.imports.filter((i) => i.kind === 'function' && ALLOCATING_IMPORTS.has(i.name)).map((i) => i.index),
   );
   return pointerFlow(bytes, info, {
     allocating: (i) => allocating.has(i),
     stackPointer: findStackPointer(info)?.global ?? null,
+    ...(skip ? { skip } : {}),
   });
 }
 

@@ -234,6 +234,13 @@ export interface TransformOptions {
   limits?: Limits;
   /** Put each step's wall time in the report (`report.timings`). */
   timings?: boolean;
+  /**
+   * How the output gate checks the converted module for metadata reads: 'incremental' (default)
+   * interprets again only the functions the rewrite touched or that call the family, reusing the
+   * input's flow for the rest; 'full' interprets the whole output, as verify does; 'both' runs
+   * both and fails with HA040 when they disagree (a self-check, also when forced).
+   */
+  gate?: 'incremental' | 'full' | 'both';
 }
 
 /** Limits on what wasm-hostalloc reads. Defaults: 256 MiB, 1,000,000 functions, 100,000 data segments. */

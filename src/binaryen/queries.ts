@@ -15,6 +15,22 @@ export function functionNames(b: Binaryen, mod: BinaryenModule): string[] {
   return names;
 }
 
+/**
+ * binaryen's internal names of all functions by their index in the emitted binary: binaryen writes
+ * imported functions first, then the defined ones, each in its own order (functions imported by
+ * the rewrite come after the module's defined ones internally, but before them in the binary).
+ */
+export function emittedFunctionNames(b: Binaryen, mod: BinaryenModule): string[] {
+  const imported: string[] = [];
+  const defined: string[] = [];
+  const n = mod.getNumFunctions();
+  for (let i = 0; i < n; i++) {
+    const info = b.getFunctionInfo(mod.getFunctionByIndex(i));
+    (info.module ? imported : defined).push(info.name);
+  }
+  return [...imported, ...defined];
+}
+
 /** Export name -> internal function name, for function exports. */
 export function functionExports(b: Binaryen, mod: BinaryenModule): Map<string, string> {
   const out = new Map<string, string>();

@@ -22,10 +22,9 @@ import {
 import { ALLOCATOR_INITIALIZERS } from '../conventions.js';
 import { ErrorCodes } from '../errors.js';
 import { FINGERPRINTS } from '../fingerprints.js';
-import { convertedFlows, convertedMetadataReads, metadataReads } from '../metadata-reads.js';
+import { metadataReads } from '../metadata-reads.js';
 import type { GrowImport } from '../types.js';
-import { pointerFlow } from '../wasm/pointer-flow.js';
-import { readModule } from '../wasm/reader.js';
+import { type FunctionFlow, pointerFlow } from '../wasm/pointer-flow.js';
 import {
   type AllocatorState,
   allocatorState,
@@ -100,6 +99,16 @@ export interface OldState {
   neutralised: string[];
   /** Functions rebuilt from their specification (rebuild-libc-helpers, rebuild-aligned-new), with the warning. */
   rebuilt: { func: string; warning: string }[];
+  /** Every function whose body this step changed (neutralised, state pings removed, rebuilt). */
+  changed: Set<string>;
+}
+
+/** Result of 'metadata-reads': the plan, and the input's pointer flow (the output gate reuses it). */
+export interface MetadataReads {
+  plan: HeaderReadPlan;
+  flows: FunctionFlow[];
+  /** Whether a function's flow was interpreted (survivors), by input index. */
+  interpreted: (index: number) => boolean;
 }
 
 /** What the analysis steps found: everything the rewrite needs, and what inspect reports. */
@@ -109,6 +118,8 @@ export interface Analysis {
   old: OldState;
   growImport: GrowImport | undefined;
   reads: HeaderReadPlan;
+  /** The input's pointer flow, for the output gate. */
+  flow: Pick<MetadataReads, 'flows' | 'interpreted'>;
   warnings: string[];
 }
 
@@ -124,7 +135,9 @@ export function analyse(m: ModuleContext, steps: Steps, checks: Checks): Analysi
   const growImport = steps.run('find-grow-import', () =>
     findGrowImport(m.b, m.mod, old.summaries, old.state.exclusive, m.is64),
   );
-  const reads = steps.run('metadata-reads', () => planMetadataReads(m, family, old, checks));
+  const { plan: reads, ...flow } = steps.run('metadata-reads', () =>
+    planMetadataReads(m, family, old, checks),
+  );
   const warnings = [
     ...old.neutralised.map(
       (f) =>
@@ -132,7 +145,7 @@ export function analyse(m: ModuleContext, steps: Steps, checks: Checks): Analysi
     ),
     ...old.rebuilt.map((r) => r.warning),
   ];
-  return { family, members, old, growImport, reads, warnings };
+  return { family, members, old, growImport, reads, flow, warnings };
 }
 
 type StateOf = (family: Set<string>) => AllocatorState;
@@ -272,13 +285,13 @@ export function oldState(
   );
   const rebuilt = rebuildFromSpecification(m, summaries, first.regions, family.members);
   const changed = new Set([...neutralised, ...pinged, ...rebuilt.map((r) => r.func)]);
-  if (changed.size === 0) return { state: first, summaries, neutralised, rebuilt };
+  if (changed.size === 0) return { state: first, summaries, neutralised, rebuilt, changed };
   const after = new Map(summaries);
   for (const f of changed) after.set(f, summarize(b, mod, f));
   if (rebuilt.some((r) => r.func in ALIGNED_NEW))
     after.set(ALIGNED_NEW_IMPORT, summarize(b, mod, ALIGNED_NEW_IMPORT));
   const state = stateFinder(m, after)(stateFamily);
-  return { state, summaries: after, neutralised, rebuilt };
+  return { state, summaries: after, neutralised, rebuilt, changed };
 }
 
 /**
@@ -334,19 +347,20 @@ export function planMetadataReads(
   family: Family,
   old: OldState,
   checks: Checks,
-): HeaderReadPlan {
+): MetadataReads {
   const { b, mod, input, names } = m;
   const familyIndices = new Set(family.members.map((f) => f.index));
   // A rebuilt function's old body is still in the input bytes the flow reads: it no longer exists.
   const rebuilt = new Set(old.rebuilt.map((r) => r.func));
   const survives = (i: number): boolean =>
     old.state.survivors.has(names[i] ?? '') && !rebuilt.has(names[i] ?? '');
+  const flows = pointerFlow(input.bytes, input.info, {
+    allocating: (i) => familyIndices.has(i),
+    stackPointer: input.layout.stackPointer?.global ?? null,
+    skip: (i) => !survives(i),
+  });
   const found = metadataReads({
-    flows: pointerFlow(input.bytes, input.info, {
-      allocating: (i) => familyIndices.has(i),
-      stackPointer: input.layout.stackPointer?.global ?? null,
-      skip: (i) => !survives(i),
-    }),
+    flows,
     entryPoints: entryPointIndices(input.info),
     pointerBytes: m.pointerBytes,
     ignore: (i) => !survives(i),
@@ -383,22 +397,5 @@ export function planMetadataReads(
       step: 'metadata-reads',
     });
   }
-  return plan;
-}
-
-/**
- * Step 'output-gate': the output must pass the metadata-read check verify runs (on its own pointer
- * flow, host_malloc allocating); whatever the rewrite missed is refused.
- */
-export function outputGate(out: Uint8Array, checks: Checks): void {
-  const info = readModule(out);
-  const left = convertedMetadataReads(info, convertedFlows(out, info));
-  if (left.length === 0) return;
-  const reason = `after the rewrite, code still reads the old allocator's in-band metadata: ${left.join('; ')}`;
-  checks.refuse({
-    code: ErrorCodes.METADATA_READ,
-    message: `refusing: ${reason}`,
-    reason,
-    step: 'output-gate',
-  });
+  return { plan, flows, interpreted: survives };
 }

@@ -150,8 +150,9 @@ export const PIPELINE = [
   {
     name: 'output-gate',
     kind: 'check',
-    source: 'src/metadata-reads.ts',
-    summary: "the output passes verify's metadata-read check on its own pointer flow, or is refused (HA024)",
+    source: 'src/transform/gate.ts',
+    summary:
+      "the output passes verify's metadata-read check (its pointer flow: the input's for untouched functions, the rest interpreted again), or is refused (HA024)",
   },
 ] as const satisfies readonly StepInfo[];
 

@@ -11,7 +11,7 @@
 
 import type { Binaryen, BinaryenModule, ExpressionRef } from '../binaryen/module.js';
 import { captureOutput, validationErrors } from '../binaryen/module.js';
-import { definedFunctions, importedFunction } from '../binaryen/queries.js';
+import { definedFunctions, emittedFunctionNames, importedFunction } from '../binaryen/queries.js';
 import type { FunctionSummary } from '../binaryen/walk.js';
 import { HOST_IMPORT_SIGNATURES, HOST_IMPORTS, type HostImport, isEmscripten } from '../conventions.js';
 import { ErrorCodes, HostAllocError } from '../errors.js';
@@ -38,6 +38,8 @@ export interface Rewritten {
   layout: Layout;
   hazards: Hazard[];
   warnings: string[];
+  /** Functions whose bodies the rewrite changed or generated (the output gate interprets them again). */
+  changed: Set<string>;
 }
 
 /** Runs the rewrite steps in order on the analysed module. */
@@ -46,6 +48,13 @@ export function rewrite(m: ModuleContext, a: Analysis, steps: Steps, checks: Che
   const memory = m.memory;
   const swap = steps.run('replace-allocator', () => replace(m, a, memory));
   warnings.push(...swap.warnings);
+  const changed = new Set([
+    ...swap.generated,
+    ...a.members.map((f) => f.func),
+    ...a.reads.calloc.map((p) => p.function),
+    ...a.reads.usable.map((p) => p.function),
+    GROW_FUNCTION,
+  ]);
   if (a.reads.calloc.length > 0) {
     steps.run('calloc-always-clear', () => callocAlwaysClear(m.b, m.mod, a.reads.calloc));
     const fns = new Set(a.reads.calloc.map((p) => p.function));
@@ -71,7 +80,7 @@ export function rewrite(m: ModuleContext, a: Analysis, steps: Steps, checks: Che
   const imports = ensureCoreImports(m.b, m.mod, m.input.importModule, m.is64);
   const generated = new Set([...swap.generated, GROW_FUNCTION]);
   const hazards = steps.run('check-hazards', () => hazardsStep(m, a, generated, checks));
-  return { replaced: swap.replaced, imports, layout, hazards, warnings };
+  return { replaced: swap.replaced, imports, layout, hazards, warnings, changed };
 }
 
 /**
@@ -252,9 +261,13 @@ function ensureCoreImports(b: Binaryen, mod: BinaryenModule, importModule: strin
 
 /**
  * Step 'emit': the rewritten module must validate (a failure is a bug in wasm-hostalloc), then is
- * written with names when the input had them. Returns the bytes and the number of defined functions.
+ * written with names when the input had them. Returns the bytes, the number of defined functions
+ * and their names in the binary's order.
  */
-export function emit(m: ModuleContext, withNames: boolean): { bytes: Uint8Array; functionsAfter: number } {
+export function emit(
+  m: ModuleContext,
+  withNames: boolean,
+): { bytes: Uint8Array; functionsAfter: number; names: string[] } {
   const errors = validationErrors(m.mod);
   if (errors) {
     throw new HostAllocError(
@@ -266,7 +279,11 @@ export function emit(m: ModuleContext, withNames: boolean): { bytes: Uint8Array;
   const prev = m.b.getDebugInfo();
   m.b.setDebugInfo(withNames);
   try {
-    return { bytes: m.mod.emitBinary().slice(), functionsAfter: definedFunctions(m.b, m.mod) };
+    return {
+      bytes: m.mod.emitBinary().slice(),
+      functionsAfter: definedFunctions(m.b, m.mod),
+      names: emittedFunctionNames(m.b, m.mod),
+    };
   } finally {
     m.b.setDebugInfo(prev);
   }

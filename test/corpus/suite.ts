@@ -6,7 +6,7 @@
 
 import { describe, expect, it } from 'vitest';
 import { transform, verify } from '../../src/index.js';
-import type { AllocRole, Identification, TransformResult } from '../../src/types.js';
+import type { AllocRole, Identification, TransformOptions, TransformResult } from '../../src/types.js';
 import { expectRefusal } from '../errors.js';
 import { newState, validate } from './load.js';
 import { CORPUS, type CorpusPackage, glueSource, wasmBytes } from './packages.js';
@@ -129,9 +129,10 @@ export const EXPECTED: Record<string, Expected> = {
 };
 
 /** The default options plus the package's glue, when it has one. */
-function transformOptions(p: CorpusPackage): { glue?: string } {
+/** With its glue, and the output gate checked both ways (incremental vs whole output: HA040 if they differ). */
+function transformOptions(p: CorpusPackage): TransformOptions {
   const glue = glueSource(p);
-  return glue === undefined ? {} : { glue };
+  return glue === undefined ? { gate: 'both' } : { glue, gate: 'both' };
 }
 
 async function runOriginal(p: CorpusPackage): Promise<unknown> {

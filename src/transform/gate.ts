@@ -1,0 +1,124 @@
+/**
+ * @fileoverview Step 'output-gate': the converted module must pass the metadata-read check verify
+ * runs (its own pointer flow with the `host_*` imports allocating, resolved across calls);
+ * whatever the rewrite missed is refused (HA024).
+ *
+ * The pointer flow interprets each function on its own, then resolves atoms across calls. A
+ * function the rewrite did not touch, and whose calls reach nothing that allocates before or after
+ * the rewrite, is the same code in the output as in the input (binaryen moved function indices,
+ * nothing else), so its input flow — computed by the 'metadata-reads' step — is reused with its
+ * indices moved. Interpreted again on the output are the functions that changed or are new, and
+ * those that call the family or an allocating import (a call's atoms depend on whether its target
+ * allocates). The resolution then runs over the whole output, exactly as verify's does. Whenever
+ * the mapping between input and output cannot be established, the whole output is interpreted.
+ *
+ * `gate: 'full'` interprets the whole output; `gate: 'both'` runs both and fails with HA040 when
+ * they disagree (the tests run every fixture and corpus module this way).
+ */
+
+import { ErrorCodes, HostAllocError } from '../errors.js';
+import { findStackPointer } from '../layout.js';
+import { ALLOCATING_IMPORTS, convertedFlows, convertedMetadataReads } from '../metadata-reads.js';
+import type { FunctionFlow } from '../wasm/pointer-flow.js';
+import { type ModuleInfo, readModule } from '../wasm/reader.js';
+import type { Checks } from './pipeline.js';
+
+export type GateMode = 'incremental' | 'full' | 'both';
+
+/** What the input's analysis hands the gate: its flows and how input functions map to the output. */
+export interface GateReuse {
+  /** The input's flows (pointerFlow over the input bytes), one per defined function. */
+  flows: readonly FunctionFlow[];
+  /** Whether the input flow of function `index` was interpreted (not skipped as allocator code). */
+  interpreted: (index: number) => boolean;
+  /** binaryen's function names by input index (imports first). */
+  inputNames: readonly string[];
+  /** binaryen's function names by output index (imports first), as emitted. */
+  outputNames: readonly string[];
+  /** Family members (they allocate in the input's flow): their callers are interpreted again. */
+  family: ReadonlySet<string>;
+  /** Functions whose bodies the transform changed or generated. */
+  changed: ReadonlySet<string>;
+  /** The input had a stack pointer (the flow treats frames below it as no allocation). */
+  inputHadStackPointer: boolean;
+}
+
+/** The metadata reads left in `out`, one line each (empty when the output is clean). */
+export function leftMetadataReads(out: Uint8Array, mode: GateMode, reuse: GateReuse): string[] {
+  const info = readModule(out);
+  if (mode === 'full') return convertedMetadataReads(info, convertedFlows(out, info));
+  const incremental = incrementalReads(out, info, reuse);
+  if (mode === 'incremental') return incremental;
+  const full = convertedMetadataReads(info, convertedFlows(out, info));
+  if (full.join('\n') !== incremental.join('\n')) {
+    throw new HostAllocError(
+      ErrorCodes.INTERNAL,
+      'the output gate reused an input flow that does not match the output: this is a bug in wasm-hostalloc, please report it with the input module',
+      { details: { full, incremental } },
+    );
+  }
+  return full;
+}
+
+/** Step 'output-gate': refuses the output when metadata reads are left in it. */
+export function outputGate(out: Uint8Array, mode: GateMode, reuse: GateReuse, checks: Checks): void {
+  const left = leftMetadataReads(out, mode, reuse);
+  if (left.length === 0) return;
+  const reason = `after the rewrite, code still reads the old allocator's in-band metadata: ${left.join('; ')}`;
+  checks.refuse({
+    code: ErrorCodes.METADATA_READ,
+    message: `refusing: ${reason}`,
+    reason,
+    step: 'output-gate',
+  });
+}
+
+function incrementalReads(out: Uint8Array, info: ModuleInfo, reuse: GateReuse): string[] {
+  const reused = reusableFlows(info, reuse);
+  if (reused === null) return convertedMetadataReads(info, convertedFlows(out, info));
+  const flows = convertedFlows(out, info, (i) => reused.has(i)).map((f) => reused.get(f.index) ?? f);
+  return convertedMetadataReads(info, flows);
+}
+
+/**
+ * The input flows that hold for the output, by output index, with their indices moved; null when
+ * the output's functions cannot be matched to binaryen's names (then nothing is reused).
+ */
+function reusableFlows(info: ModuleInfo, reuse: GateReuse): Map<number, FunctionFlow> | null {
+  const { outputNames, inputNames } = reuse;
+  if (outputNames.length !== info.functionTypes.length) return null;
+  if ((findStackPointer(info) !== null) !== reuse.inputHadStackPointer) return null;
+  const outIndex = new Map<string, number>();
+  for (let i = 0; i < outputNames.length; i++) {
+    if (outIndex.has(outputNames[i]!)) return null;
+    outIndex.set(outputNames[i]!, i);
+  }
+  const allocatingOut = new Set<number>();
+  for (const imp of info.imports)
+    if (imp.kind === 'function' && ALLOCATING_IMPORTS.has(imp.name)) allocatingOut.add(imp.index);
+  const paramsOf = (i: number): number => {
+    const t = info.types[info.functionTypes[i]!];
+    return t?.kind === 'func' ? t.params.length : -1;
+  };
+  // Another function's index in the output: undefined when it is gone, or when a call to it
+  // makes atoms that differ between the two flows (it allocates on one side).
+  const target = (inputIndex: number): number | undefined => {
+    const name = inputNames[inputIndex];
+    if (name === undefined || reuse.family.has(name)) return undefined;
+    const o = outIndex.get(name);
+    return o === undefined || allocatingOut.has(o) ? undefined : o;
+  };
+  const out = new Map<number, FunctionFlow>();
+  for (const f of reuse.flows) {
+    const name = inputNames[f.index];
+    if (name === undefined || f.opaque || !reuse.interpreted(f.index)) continue;
+    if (reuse.changed.has(name) || reuse.family.has(name)) continue;
+    const index = outIndex.get(name);
+    if (index === undefined || index < info.numImportedFunctions || paramsOf(index) !== f.params) continue;
+    const calls = f.calls.map((c) => ({ ...c, target: target(c.target) ?? -1 }));
+    const refFuncs = f.refFuncs.map((r) => target(r) ?? -1);
+    if (calls.some((c) => c.target < 0) || refFuncs.some((r) => r < 0)) continue;
+    out.set(index, { ...f, index, calls, refFuncs });
+  }
+  return out;
+}
