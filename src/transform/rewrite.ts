@@ -17,6 +17,7 @@ import { HOST_IMPORT_SIGNATURES, HOST_IMPORTS, type HostImport, isEmscripten } f
 import { ErrorCodes, HostAllocError } from '../errors.js';
 import { deriveDataEnd, refineHeapBase } from '../layout.js';
 import type { Hazard, Layout, ReplacedFunction } from '../types.js';
+import { WA } from '../wasm-api.js';
 import type { Analysis, ModuleContext } from './analyse.js';
 import { callocAlwaysClear } from './passes/calloc-always-clear.js';
 import { checkHazards } from './passes/check-hazards.js';
@@ -260,31 +261,34 @@ function ensureCoreImports(b: Binaryen, mod: BinaryenModule, importModule: strin
 }
 
 /**
- * Step 'emit': the rewritten module must validate (a failure is a bug in wasm-hostalloc), then is
- * written with names when the input had them. Returns the bytes, the number of defined functions
- * and their names in the binary's order.
+ * Step 'emit': the rewritten module is written (with names when the input had them) and must
+ * validate; a failure is a bug in wasm-hostalloc. The engine's own validator (WebAssembly.validate,
+ * a few milliseconds) checks the bytes; only when it rejects them — also when the module uses a
+ * proposal this Node does not enable, such as memory64 on Node 20 — does binaryen's validator,
+ * five to ten times slower, decide and name what is wrong. Returns the bytes, the number of defined
+ * functions and their names in the binary's order.
  */
 export function emit(
   m: ModuleContext,
   withNames: boolean,
 ): { bytes: Uint8Array; functionsAfter: number; names: string[] } {
-  const errors = validationErrors(m.mod);
-  if (errors) {
-    throw new HostAllocError(
-      ErrorCodes.INTERNAL,
-      'the rewritten module does not validate: this is a bug in wasm-hostalloc, please report it with the input module',
-      { details: { validation: errors.slice(0, 4000) } },
-    );
-  }
   const prev = m.b.getDebugInfo();
   m.b.setDebugInfo(withNames);
+  let bytes: Uint8Array;
   try {
-    return {
-      bytes: m.mod.emitBinary().slice(),
-      functionsAfter: definedFunctions(m.b, m.mod),
-      names: emittedFunctionNames(m.b, m.mod),
-    };
+    bytes = m.mod.emitBinary().slice();
   } finally {
     m.b.setDebugInfo(prev);
   }
+  if (!WA.validate(bytes)) {
+    const errors = validationErrors(m.mod);
+    if (errors) {
+      throw new HostAllocError(
+        ErrorCodes.INTERNAL,
+        'the rewritten module does not validate: this is a bug in wasm-hostalloc, please report it with the input module',
+        { details: { validation: errors.slice(0, 4000) } },
+      );
+    }
+  }
+  return { bytes, functionsAfter: definedFunctions(m.b, m.mod), names: emittedFunctionNames(m.b, m.mod) };
 }
