@@ -145,7 +145,8 @@ export const PIPELINE = [
     name: 'emit',
     kind: 'emit',
     source: 'src/transform/rewrite.ts',
-    summary: 'validate the rewritten module (a failure is a bug, HA040) and write it',
+    summary:
+      "write the rewritten module and validate it (the engine's validator; binaryen's when that rejects it): a failure is a bug, HA040",
   },
   {
     name: 'output-gate',
