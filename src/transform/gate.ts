@@ -21,7 +21,9 @@ import { findStackPointer } from '../layout.js';
 import { ALLOCATING_IMPORTS, convertedFlows, convertedMetadataReads } from '../metadata-reads.js';
 import type { FunctionFlow } from '../wasm/pointer-flow.js';
 import { type ModuleInfo, readModule } from '../wasm/reader.js';
+import type { Analysis, ModuleContext } from './analyse.js';
 import type { Checks } from './pipeline.js';
+import type { Rewritten } from './rewrite.js';
 
 export type GateMode = 'incremental' | 'full' | 'both';
 
@@ -43,8 +45,44 @@ export interface GateReuse {
   inputHadStackPointer: boolean;
 }
 
+/**
+ * Step 'output-gate': refuses the output when metadata reads are left in it. Forced past a check
+ * earlier, the output is not claimed safe and nothing is refused here; `gate: 'both'` still
+ * compares the two answers.
+ */
+export function outputGate(
+  out: { bytes: Uint8Array; names: readonly string[] },
+  m: ModuleContext,
+  a: Analysis,
+  done: Rewritten,
+  checks: Checks,
+): void {
+  const mode = m.input.options.gate ?? 'incremental';
+  const reuse: GateReuse = {
+    ...a.flow,
+    inputNames: m.names,
+    outputNames: out.names,
+    family: new Set(a.family.members.map((f) => f.func)),
+    changed: new Set([...a.old.changed, ...done.changed]),
+    inputHadStackPointer: m.input.layout.stackPointer !== null,
+  };
+  if (checks.forced.length > 0) {
+    if (mode === 'both') leftMetadataReads(out.bytes, mode, reuse);
+    return;
+  }
+  const left = leftMetadataReads(out.bytes, mode, reuse);
+  if (left.length === 0) return;
+  const reason = `after the rewrite, code still reads the old allocator's in-band metadata: ${left.join('; ')}`;
+  checks.refuse({
+    code: ErrorCodes.METADATA_READ,
+    message: `refusing: ${reason}`,
+    reason,
+    step: 'output-gate',
+  });
+}
+
 /** The metadata reads left in `out`, one line each (empty when the output is clean). */
-export function leftMetadataReads(out: Uint8Array, mode: GateMode, reuse: GateReuse): string[] {
+function leftMetadataReads(out: Uint8Array, mode: GateMode, reuse: GateReuse): string[] {
   const info = readModule(out);
   if (mode === 'full') return convertedMetadataReads(info, convertedFlows(out, info));
   const incremental = incrementalReads(out, info, reuse);
@@ -58,19 +96,6 @@ export function leftMetadataReads(out: Uint8Array, mode: GateMode, reuse: GateRe
     );
   }
   return full;
-}
-
-/** Step 'output-gate': refuses the output when metadata reads are left in it. */
-export function outputGate(out: Uint8Array, mode: GateMode, reuse: GateReuse, checks: Checks): void {
-  const left = leftMetadataReads(out, mode, reuse);
-  if (left.length === 0) return;
-  const reason = `after the rewrite, code still reads the old allocator's in-band metadata: ${left.join('; ')}`;
-  checks.refuse({
-    code: ErrorCodes.METADATA_READ,
-    message: `refusing: ${reason}`,
-    reason,
-    step: 'output-gate',
-  });
 }
 
 function incrementalReads(out: Uint8Array, info: ModuleInfo, reuse: GateReuse): string[] {

@@ -18,7 +18,7 @@ import { withModule } from '../binaryen/module.js';
 import { ABI_EXPORT } from '../conventions.js';
 import type { TransformOptions, TransformResult } from '../types.js';
 import { analyse, moduleContext } from './analyse.js';
-import { type GateReuse, leftMetadataReads, outputGate } from './gate.js';
+import { outputGate } from './gate.js';
 import { Checks, Steps } from './pipeline.js';
 import { alreadyCompliant, binaryenInput, readInput } from './read.js';
 import { emit, rewrite } from './rewrite.js';
@@ -53,18 +53,7 @@ export async function transform(input: Uint8Array, options: TransformOptions = {
       );
     }
     const out = steps.run('emit', () => emit(m, forBinaryen.hadNames));
-    const gate = options.gate ?? 'incremental';
-    const reuse: GateReuse = {
-      ...analysis.flow,
-      inputNames: m.names,
-      outputNames: out.names,
-      family: new Set(analysis.family.members.map((f) => f.func)),
-      changed: new Set([...analysis.old.changed, ...done.changed]),
-      inputHadStackPointer: given.layout.stackPointer !== null,
-    };
-    if (forced.length === 0) steps.run('output-gate', () => outputGate(out.bytes, gate, reuse, checks));
-    // Forced: nothing is refused, but the self-check still compares the two gates.
-    else if (gate === 'both') leftMetadataReads(out.bytes, gate, reuse);
+    steps.run('output-gate', () => outputGate(out, m, analysis, done, checks));
     const before = given.info.functions.length;
     return withTimings(
       {
