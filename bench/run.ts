@@ -42,7 +42,7 @@ const NO_BUILD = argv.includes('--no-build');
 const SMALL = join(ROOT, 'fixtures/wasm/emcc-dlmalloc-O2-names.wasm');
 const REFERENCE = join(ROOT, 'fixtures/wasm/emcc-malloc-none-O2-reference.wasm');
 const SQL = join(ROOT, 'node_modules/sql.js/dist/sql-wasm.wasm');
-/** The large real module of issue 14's transform target: sql.js's debug build (770 KB, with names). */
+/** The large real module of issue 14's transform target: sql.js's debug build (770 KB, no name section: fingerprints run). */
 const SQL_DEBUG = join(ROOT, 'node_modules/sql.js/dist/sql-wasm-debug.wasm');
 /** Large real modules without names (refused by default): timed with force. */
 const QUICKJS = join(ROOT, 'node_modules/@jitl/quickjs-wasmfile-release-sync/dist/emscripten-module.wasm');
@@ -318,7 +318,7 @@ const modules: { key: string; label: string; file: string; mode: 'transform' | '
 if (existsSync(SQL_DEBUG)) {
   modules.push({
     key: 'sql-debug',
-    label: 'sql-wasm-debug.wasm (770 KB, names), the large real module of the target',
+    label: 'sql-wasm-debug.wasm (770 KB, no name section), the large real module of the target',
     file: SQL_DEBUG,
     mode: 'transform',
     runs: QUICK ? 3 : 7,
