@@ -2,21 +2,25 @@
  * @fileoverview Batch execution: run tasks in worker threads, one lane per job, each with a time and
  * memory limit per file; report each result as it completes; show a progress bar.
  *
- * A lane is one worker thread (node:worker_threads) that takes files one at a time from a shared
- * queue. The main thread owns its life:
- *  - **time limit**: a timer per file; when it fires the worker is terminated and the file fails
- *    with HA033 (binaryen.js runs synchronously, nothing short of terminating the thread stops it);
+ * A lane is one worker thread (node:worker_threads) that takes files from a shared queue. It keeps
+ * two posted to its worker, the one running and the next, so the worker goes on to the next file
+ * while the main thread writes the previous one's output. The main thread owns the worker's life:
+ *  - **time limit**: a timer per file, started when the file's turn comes (binaryen.js loaded, the
+ *    previous file answered); when it fires the worker is terminated and the file fails with HA033
+ *    (binaryen.js runs synchronously, nothing short of terminating the thread stops it);
  *  - **memory limit**: the worker caps binaryen's heap (see worker.ts) and runs with a V8 heap
  *    limit (`resourceLimits`); a worker that dies of either fails its file with HA033;
  *  - **recycling**: binaryen's wasm heap never shrinks, so a worker is replaced after
  *    `recycleAfter` files or once its heap passed a quarter of the memory limit. Its successor is
  *    started a few files ahead and loads binaryen.js while the old worker finishes (warm start).
  *  - **one compiled binaryen**: the first worker hands its compiled binaryen.js module
- *    (`WebAssembly.Module`) back; the batch holds it and every later worker instantiates it instead
- *    of compiling binaryen again, starting with the code V8 has already optimised. Lanes after the
- *    first start once that module exists.
- * A worker that crashes or whose binaryen aborted is replaced at once; no task is lost, and lanes
- * never wait for each other.
+ *    (`WebAssembly.Module`) back as soon as it exists; the batch holds it and every later worker
+ *    instantiates it instead of compiling binaryen again, starting with the code V8 has already
+ *    optimised. The other lanes start at once: their workers read binaryen.js while the first one
+ *    compiles it, and get the module when it exists.
+ * A worker that crashes or whose binaryen aborted is replaced at once; the file it was running fails,
+ * the file posted after it is run by the next worker: no task is lost or run twice, and lanes never
+ * wait for each other.
  *
  * Lanes beyond the first start only when the batch is big enough to pay for one more binaryen.js
  * load (about a second of CPU): {@link laneCount}. With no limit at all and a single lane, the
@@ -28,7 +32,7 @@ import type { Worker } from 'node:worker_threads';
 import { ErrorCodes, HostAllocError } from '../errors.js';
 import type { WasmModule } from '../wasm-api.js';
 import { toErrorInfo } from './errors.js';
-import type { LaneData, Task, TaskResult, WorkerReady } from './worker.js';
+import type { LaneData, Task, TaskResult, WorkerModule, WorkerReady } from './worker.js';
 
 export interface BatchOptions {
   jobs: number;
@@ -39,7 +43,10 @@ export interface BatchOptions {
   memoryLimitBytes: number;
   /** Input sizes in bytes, by task (decides how many lanes are worth starting). */
   sizes?: readonly number[];
-  /** Called once per task, in completion order; awaited before the lane takes its next task. */
+  /**
+   * Called once per task, in completion order; a lane's next call waits until this one is done (its
+   * worker goes on meanwhile).
+   */
   onResult: (index: number, result: TaskResult) => Promise<void> | void;
 }
 
@@ -60,6 +67,13 @@ export function laneCount(jobs: number, files: number, bytes: number): number {
 /** Files before its recycling point at which a lane starts its next worker. */
 const WARM_AHEAD = 8;
 
+/**
+ * Tasks a lane keeps posted to its worker: the one running and the next, so the worker starts the
+ * next file as soon as it has sent a result, without waiting for the main thread to receive it, write
+ * the output and answer.
+ */
+const LANE_DEPTH = 2;
+
 function limitInfo(message: string): TaskResult {
   return {
     ok: false,
@@ -68,26 +82,42 @@ function limitInfo(message: string): TaskResult {
   };
 }
 
-/** One worker thread of a lane. */
+/** A task posted to a worker and not answered yet. */
+interface Posted {
+  /** `undefined`: the worker was stopped or died before this task's turn; run it on another. */
+  settle(r: TaskResult | undefined): void;
+  timer?: NodeJS.Timeout;
+}
+
+/**
+ * One worker thread of a lane. It runs the tasks posted to it one at a time, in order, and answers
+ * them in that order. A task's clock (the time limit) starts when the task's turn comes: binaryen.js
+ * is loaded and the previous task is answered.
+ */
 class LaneWorker {
   readonly worker: Worker;
-  private pending: ((r: TaskResult) => void) | undefined;
+  /** Posted tasks, oldest (the one running) first. */
+  private readonly posted: Posted[] = [];
   private dead: TaskResult | undefined;
+  private started = false;
   /** Resolves once the worker has loaded binaryen.js, or has died trying. */
   readonly ready: Promise<void>;
 
   /**
-   * `binaryenModule`: binaryen.js's compiled wasm from an earlier worker, to start warm; `onModule`
-   * receives the one this worker ends up with.
+   * `binaryenModule`: binaryen.js's compiled wasm from an earlier worker, to start warm; `'later'`:
+   * it is on its way ({@link giveModule}), the worker reads binaryen.js meanwhile. `onModule` receives
+   * the module this worker compiled itself, as soon as it exists.
    */
   constructor(
     WorkerClass: typeof Worker,
+    private readonly timeLimitMs: number,
     memoryLimitBytes: number,
-    binaryenModule: WasmModule | undefined,
-    onModule: (m: WasmModule) => void,
+    binaryenModule: WasmModule | 'later' | undefined,
+    onModule: (m: WasmModule | undefined) => void,
   ) {
     const data: LaneData = { hostallocLane: true, memoryLimitBytes };
-    if (binaryenModule !== undefined) data.binaryenModule = binaryenModule;
+    if (binaryenModule === 'later') data.moduleLater = true;
+    else if (binaryenModule !== undefined) data.binaryenModule = binaryenModule;
     const mb = Math.ceil(memoryLimitBytes / (1024 * 1024));
     this.worker = new WorkerClass(new URL('./worker.js', import.meta.url), {
       workerData: data,
@@ -97,15 +127,23 @@ class LaneWorker {
     this.ready = new Promise((resolve) => {
       started = resolve;
     });
-    this.worker.on('message', (m: TaskResult | WorkerReady) => {
-      if ('ready' in m) {
-        if (m.binaryenModule !== undefined) onModule(m.binaryenModule);
+    let compiled = false;
+    this.worker.on('message', (m: TaskResult | WorkerReady | WorkerModule) => {
+      if ('compiled' in m) {
+        compiled = true;
+        onModule(m.binaryenModule);
+      } else if ('ready' in m) {
+        this.started = true;
         started();
-      } else this.settle(m);
+        this.startClock();
+      } else this.answer(m);
     });
-    this.worker.on('exit', () => started());
+    this.worker.on('exit', () => {
+      if (!compiled) onModule(undefined);
+      started();
+    });
     this.worker.on('error', (e: Error & { code?: string }) => {
-      this.dead =
+      this.die(
         e.code === 'ERR_WORKER_OUT_OF_MEMORY'
           ? limitInfo(
               `processing this file needs more than the per-file memory limit (${mb} MiB of JavaScript heap); raise it with --memory-limit if the input is trusted`,
@@ -122,11 +160,11 @@ class LaneWorker {
                 ),
               ),
               inputSize: null,
-            };
-      this.settle(this.dead);
+            },
+      );
     });
     this.worker.on('exit', (code) => {
-      this.dead ??= {
+      this.die({
         ok: false,
         error: toErrorInfo(
           new HostAllocError(
@@ -135,51 +173,81 @@ class LaneWorker {
           ),
         ),
         inputSize: null,
-      };
-      this.settle(this.dead);
+      });
     });
   }
 
-  private settle(r: TaskResult): void {
-    const resolve = this.pending;
-    this.pending = undefined;
-    resolve?.(r);
+  /** Hand a worker started with `'later'` the compiled binaryen (undefined: compile it yourself). */
+  giveModule(binaryenModule: WasmModule | undefined): void {
+    const m: WorkerModule = { compiled: true };
+    if (binaryenModule !== undefined) m.binaryenModule = binaryenModule;
+    this.worker.postMessage(m);
   }
 
   get alive(): boolean {
     return this.dead === undefined;
   }
 
-  /** Run one task; with `timeLimitMs`, terminate the worker when it runs longer. */
-  run(task: Task, timeLimitMs: number): Promise<TaskResult> {
-    if (this.dead !== undefined) return Promise.resolve(this.dead);
+  /** Tasks posted and not answered. */
+  get load(): number {
+    return this.posted.length;
+  }
+
+  /** The answer to the oldest posted task; the next one's turn comes. */
+  private answer(r: TaskResult): void {
+    const p = this.posted.shift();
+    if (p === undefined) return; // stopped meanwhile: the task was handed back
+    if (p.timer !== undefined) clearTimeout(p.timer);
+    p.settle(r);
+    this.startClock();
+  }
+
+  /**
+   * The worker is gone: the task running gets `info` (the reason), the tasks waiting behind it are
+   * handed back. Later calls change nothing.
+   */
+  private die(info: TaskResult): void {
+    if (this.dead !== undefined) return;
+    this.dead = info;
+    const [running, ...waiting] = this.posted.splice(0);
+    if (running?.timer !== undefined) clearTimeout(running.timer);
+    running?.settle(info);
+    for (const p of waiting) p.settle(undefined);
+  }
+
+  /** Start the clock of the task whose turn it is; with it the worker is terminated when it runs longer. */
+  private startClock(): void {
+    const p = this.posted[0];
+    if (!this.started || p === undefined || p.timer !== undefined || this.timeLimitMs === 0) return;
+    p.timer = setTimeout(() => {
+      this.die(
+        limitInfo(
+          `processing this file takes longer than the per-file time limit (${this.timeLimitMs / 1000} s); raise it with --time-limit if the input is trusted`,
+        ),
+      );
+      void this.worker.terminate();
+    }, this.timeLimitMs);
+  }
+
+  /**
+   * Post one task; resolves with its result, or with `undefined` when the worker stopped or died
+   * before its turn (the task was not run: the lane runs it on another worker).
+   */
+  run(task: Task): Promise<TaskResult | undefined> {
+    if (this.dead !== undefined) return Promise.resolve(undefined);
     return new Promise((resolve) => {
-      let timer: NodeJS.Timeout | undefined;
-      const pending = (r: TaskResult): void => {
-        if (timer !== undefined) clearTimeout(timer);
-        resolve(r);
-      };
-      this.pending = pending;
+      this.posted.push({ settle: resolve });
       this.worker.postMessage(task);
-      // The clock starts once binaryen.js is loaded: its start-up is not the file's fault. A file
-      // that finished before (a malformed one fails without binaryen) needs no clock: only the
-      // task still pending gets one.
-      if (timeLimitMs > 0) {
-        void this.ready.then(() => {
-          if (this.pending !== pending) return;
-          timer = setTimeout(() => {
-            this.dead = limitInfo(
-              `processing this file takes longer than the per-file time limit (${timeLimitMs / 1000} s); raise it with --time-limit if the input is trusted`,
-            );
-            this.settle(this.dead);
-            void this.worker.terminate();
-          }, timeLimitMs);
-        });
-      }
+      this.startClock();
     });
   }
 
+  /** Terminate the worker; the tasks still posted to it are handed back. */
   stop(): Promise<unknown> {
+    for (const p of this.posted.splice(0)) {
+      if (p.timer !== undefined) clearTimeout(p.timer);
+      p.settle(undefined);
+    }
     this.dead ??= {
       ok: false,
       error: toErrorInfo(new HostAllocError(ErrorCodes.INTERNAL, 'the worker was stopped')),
@@ -200,67 +268,116 @@ export async function runBatch(tasks: readonly Task[], options: BatchOptions): P
   }
 
   const { Worker: WorkerClass } = await import('node:worker_threads');
-  // binaryen.js's compiled wasm, from the first worker that loaded it: later workers (other lanes,
+  // binaryen.js's compiled wasm, from the first worker that compiled it: later workers (other lanes,
   // successors of recycled ones) instantiate it instead of compiling and optimising it again, and
-  // holding it keeps that code alive between workers.
+  // holding it keeps that code alive between workers. Workers started while the first one compiles
+  // read binaryen.js meanwhile and get the module once it exists (`waiting`).
   let binaryenModule: WasmModule | undefined;
-  let first: LaneWorker | undefined;
+  let compiling: LaneWorker | undefined;
+  const waiting: LaneWorker[] = [];
+  const onModule = (from: LaneWorker, m: WasmModule | undefined): void => {
+    binaryenModule ??= m;
+    if (from !== compiling) return;
+    compiling = undefined;
+    // Without a module (the first worker died before compiling) each waiting worker compiles its own.
+    for (const w of waiting.splice(0)) w.giveModule(binaryenModule);
+  };
   const spawn = (): LaneWorker => {
-    const w = new LaneWorker(WorkerClass, options.memoryLimitBytes, binaryenModule, (m) => {
-      binaryenModule ??= m;
-    });
-    first ??= w;
+    const source = binaryenModule ?? (compiling === undefined ? undefined : 'later');
+    const w: LaneWorker = new LaneWorker(
+      WorkerClass,
+      options.timeLimitMs,
+      options.memoryLimitBytes,
+      source,
+      (m) => onModule(w, m),
+    );
+    if (source === undefined) compiling = w;
+    else if (source === 'later') waiting.push(w);
     return w;
   };
   const heapRecycle = options.memoryLimitBytes > 0 ? options.memoryLimitBytes / 4 : Number.POSITIVE_INFINITY;
 
   let next = 0;
-  const lane = async (_: unknown, k: number) => {
+  /** Tasks handed back by a worker that stopped before running them: taken before new ones. */
+  const returned: number[] = [];
+  const take = (): number | undefined => returned.shift() ?? (next < tasks.length ? next++ : undefined);
+  const remaining = (): boolean => returned.length > 0 || next < tasks.length;
+
+  const lane = async (): Promise<void> => {
     let current: LaneWorker | undefined;
     let successor: LaneWorker | undefined;
+    /** Tasks posted to `current`, and answered by it. */
+    let posted = 0;
     let done = 0;
     let heap = 0;
-    // Lanes after the first start once the first worker has loaded binaryen.js, with its compiled
-    // module; the first lane works meanwhile, and a batch that is done by then starts no more.
-    if (k > 0) await first?.ready;
+    const inFlight: { index: number; result: Promise<TaskResult | undefined> }[] = [];
+    // The result being handled (output written, reported) while the worker runs the next files.
+    let handling: Promise<void> = Promise.resolve();
     try {
       for (;;) {
-        const i = next++;
-        const task = tasks[i];
-        if (task === undefined) break;
+        // Retire the worker once its last task is answered: it died, or it has done its share.
         if (
           current !== undefined &&
-          (!current.alive || done >= options.recycleAfter || heap >= heapRecycle)
+          inFlight.length === 0 &&
+          (!current.alive || posted >= options.recycleAfter || heap >= heapRecycle)
         ) {
           void current.stop();
           current = undefined;
         }
-        if (current === undefined) {
+        if (current === undefined && remaining()) {
           current = successor ?? spawn();
           successor = undefined;
+          posted = 0;
           done = 0;
           heap = 0;
         }
+        // Keep LANE_DEPTH tasks posted, within the worker's share.
+        while (
+          current?.alive === true &&
+          inFlight.length < LANE_DEPTH &&
+          posted < options.recycleAfter &&
+          heap < heapRecycle
+        ) {
+          const index = take();
+          if (index === undefined) break;
+          inFlight.push({ index, result: current.run(tasks[index]!) });
+          posted++;
+        }
         // Start the next worker early so it is warm when this one is recycled.
         if (
+          current !== undefined &&
           successor === undefined &&
-          (done + 1 >= options.recycleAfter - WARM_AHEAD || heap >= heapRecycle / 2)
+          (done + 1 >= options.recycleAfter - WARM_AHEAD || heap >= heapRecycle / 2) &&
+          remaining()
         ) {
-          if (next < tasks.length) successor = spawn();
+          successor = spawn();
         }
-        const result = await current.run(task, options.timeLimitMs);
-        // binaryen.js cannot be used again after an abort (a memory limit hit is one): replace the worker.
+        const head = inFlight.shift();
+        if (head === undefined) break;
+        const result = await head.result;
+        if (result === undefined) {
+          // Not run: its worker stopped first. Another worker (this lane's next) runs it.
+          returned.push(head.index);
+          continue;
+        }
+        done++;
+        // binaryen.js cannot be used again after an abort (a memory limit hit is one): replace the
+        // worker; the task posted after this one is handed back.
         if (
           !result.ok &&
           (result.error.details?.['binaryenAborted'] === true ||
             result.error.code === ErrorCodes.RESOURCE_LIMIT)
         )
-          void current.stop();
-        done++;
+          void current?.stop();
         heap = Math.max(heap, result.heapBytes ?? 0);
         delete result.heapBytes;
-        await options.onResult(i, result);
+        // A worker past its heap share runs no further file: the one posted after this is handed back.
+        if (heap >= heapRecycle) void current?.stop();
+        await handling;
+        handling = Promise.resolve(options.onResult(head.index, result));
+        handling.catch(() => {}); // rejects at the next `await handling`, not as an unhandled rejection
       }
+      await handling;
     } finally {
       await Promise.all([current?.stop(), successor?.stop()]);
     }

@@ -60,12 +60,26 @@ export interface LaneData {
    * already optimised for that worker (compiled code is shared between the threads of a process).
    */
   binaryenModule?: WasmModule;
+  /**
+   * The module is on its way: another worker is compiling it. This worker reads binaryen.js
+   * meanwhile and waits for a {@link WorkerModule} message before instantiating.
+   */
+  moduleLater?: true;
 }
 
-/** The message a lane's worker sends once binaryen.js is loaded, with its compiled module. */
+/**
+ * binaryen.js's compiled module. From a worker: sent once binaryen is instantiated (without a module
+ * when loading failed). To a worker started with `moduleLater`: the module to instantiate, or none
+ * (then it compiles binaryen itself).
+ */
+export interface WorkerModule {
+  compiled: true;
+  binaryenModule?: WasmModule;
+}
+
+/** The message a lane's worker sends once binaryen.js and the library are loaded. */
 export interface WorkerReady {
   ready: true;
-  binaryenModule?: WasmModule;
 }
 
 type Library = typeof import('../index.js');
@@ -152,23 +166,26 @@ type Instantiate = (source: unknown, imports?: WasmImports) => Promise<unknown>;
 
 /**
  * Loads binaryen.js in this thread. While it loads (its wasm is instantiated once, at import),
- * `WebAssembly.instantiate` is wrapped: with `shared`, binaryen's bytes are not compiled again and
- * `shared` is instantiated instead; either way the module binaryen ends up with is returned, so
- * the lane can hand it to the workers it starts later.
+ * `WebAssembly.instantiate` is wrapped: once `shared` resolves to a module, binaryen's bytes are not
+ * compiled again and that module is instantiated instead. `onCompiled` receives the module binaryen
+ * ends up with as soon as it exists, so the lane can hand it to the workers it starts later.
  */
-async function loadBinaryenShared(shared: WasmModule | undefined): Promise<WasmModule | undefined> {
+async function loadBinaryenShared(
+  shared: Promise<WasmModule | undefined>,
+  onCompiled: (m: WasmModule) => void,
+): Promise<void> {
   const wasm = (globalThis as unknown as { WebAssembly: { instantiate: Instantiate } }).WebAssembly;
   const original = wasm.instantiate;
-  let compiled: WasmModule | undefined;
   wasm.instantiate = async (source, imports) => {
-    if (shared !== undefined && (ArrayBuffer.isView(source) || source instanceof ArrayBuffer)) {
-      compiled = shared;
-      const instance = (await original.call(wasm, shared, imports)) as WasmInstance;
-      return { module: shared, instance };
+    const module = ArrayBuffer.isView(source) || source instanceof ArrayBuffer ? await shared : undefined;
+    if (module !== undefined) {
+      const instance = (await original.call(wasm, module, imports)) as WasmInstance;
+      onCompiled(module);
+      return { module, instance };
     }
     const result = await original.call(wasm, source, imports);
-    const module = (result as { module?: WasmModule }).module;
-    if (module !== undefined) compiled = module;
+    const compiled = (result as { module?: WasmModule }).module;
+    if (compiled !== undefined) onCompiled(compiled);
     return result;
   };
   try {
@@ -176,7 +193,6 @@ async function loadBinaryenShared(shared: WasmModule | undefined): Promise<WasmM
   } finally {
     wasm.instantiate = original;
   }
-  return compiled;
 }
 
 function limitError(): ErrorInfo {
@@ -229,27 +245,46 @@ async function runTaskUnchecked(task: Task): Promise<TaskResult> {
   }
 }
 
-/** A lane's worker thread: one task at a time, the output bytes transferred back. */
+/** A lane's worker thread: one task at a time, in the order posted, the output bytes transferred back. */
 if (!isMainThread && parentPort !== null && (workerData as LaneData | undefined)?.hostallocLane === true) {
   const port = parentPort;
   const data = workerData as LaneData;
   capMemoryGrowth(data.memoryLimitBytes);
+  let giveModule = (_: WasmModule | undefined): void => {};
+  const shared =
+    data.moduleLater === true
+      ? new Promise<WasmModule | undefined>((resolve) => {
+          giveModule = resolve;
+        })
+      : Promise.resolve(data.binaryenModule);
+  let compiled = false;
+  const sendModule = (binaryenModule: WasmModule | undefined): void => {
+    if (compiled) return;
+    compiled = true;
+    const m: WorkerModule = { compiled: true };
+    if (binaryenModule !== undefined) m.binaryenModule = binaryenModule;
+    port.postMessage(m);
+  };
   // Warm up now (binaryen.js, then the library), and say when done: the lane's per-file timer
   // starts then, so loading binaryen.js (about a second, more on a busy machine) never counts
   // against a file. A failure shows on the first task.
   // Tasks wait for the warm-up, so the lane hears "ready" (and starts a file's clock) before any
   // file runs: binaryen.js works synchronously and would hold the message back until it is done.
-  const warm = loadBinaryenShared(data.binaryenModule)
-    .then(async (binaryenModule) => {
-      await loadLibrary();
-      const ready: WorkerReady = { ready: true };
-      if (binaryenModule !== undefined) ready.binaryenModule = binaryenModule;
-      port.postMessage(ready);
-    })
-    .catch(() => port.postMessage({ ready: true } satisfies WorkerReady));
-  port.on('message', (task: Task) => {
-    void warm
-      .then(() => runTask(task))
+  let queue = loadBinaryenShared(shared, sendModule)
+    .then(() => loadLibrary())
+    .then(
+      () => {},
+      () => sendModule(undefined),
+    )
+    .then(() => port.postMessage({ ready: true } satisfies WorkerReady));
+  port.on('message', (m: Task | WorkerModule) => {
+    if ('compiled' in m) {
+      giveModule(m.binaryenModule);
+      return;
+    }
+    // One task at a time: the lane posts the next one before this one is answered.
+    queue = queue
+      .then(() => runTask(m))
       .then((result) => {
         // Hand the output over without a copy when it owns its whole ArrayBuffer.
         const out = result.ok && result.kind === 'transform' ? result.bytes : undefined;

@@ -9,6 +9,7 @@ import { cpSync, existsSync, mkdirSync, readdirSync, readFileSync, writeFileSync
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { BYTES_PER_LANE, FILES_PER_LANE, laneCount } from '../../src/cli/batch.js';
+import { hostileModule } from '../reliability/build.js';
 import {
   assemble,
   CLI,
@@ -399,6 +400,34 @@ describe('batch', () => {
     expect(left.filter((f) => f.includes('.tmp-'))).toEqual([]);
     for (const f of left) expect(validWasm(readFileSync(path.join(out, f))), f).toBe(true);
   });
+
+  it('a file stopped by --time-limit mid-batch: the file posted behind it runs on the next worker, each is reported once', async () => {
+    // Each lane keeps two files posted to its worker; when the first one hits the time limit the
+    // worker is terminated, and the second, never run there, goes to the lane's next worker.
+    const root = tempDir();
+    const input = path.join(root, 'in');
+    mkdirSync(input);
+    const names: string[] = [];
+    for (let i = 0; i < 12; i++) {
+      const name = `m${String(i).padStart(2, '0')}.wasm`;
+      names.push(name);
+      writeFileSync(path.join(input, name), good);
+    }
+    // 600,002 functions, 5.4 MB: far beyond a 4 s limit (and big enough for two lanes).
+    writeFileSync(path.join(input, 'm05-big.wasm'), hostileModule({ extraFunctions: 600_000 }));
+    const r = await runCli(['transform', 'in', '--out-dir', 'out', '-j', '2', '--time-limit', '4'], {
+      cwd: root,
+    });
+    expect(r.code).toBe(1);
+    expect(r.stderr).toMatch(/^13 files: 12 transformed, 0 already compliant, 0 refused, 1 failed; /m);
+    expect(r.stderr).toMatch(/^error\[HA033\]: in\/m05-big\.wasm: processing this file takes longer/m);
+    const reported = r.stdout
+      .split('\n')
+      .filter((l) => l.startsWith('transformed  '))
+      .map((l) => /in\/(\S+)/.exec(l)?.[1]);
+    expect(reported.sort()).toEqual(names);
+    expect(listFiles(path.join(root, 'out'))).toEqual(names);
+  }, 120_000);
 
   it('a closed stdout (EPIPE) ends the program quietly with status 0', async () => {
     const root = tempDir();
