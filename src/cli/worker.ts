@@ -205,18 +205,22 @@ function limitError(): ErrorInfo {
   );
 }
 
-export async function runTask(task: Task): Promise<TaskResult> {
+/**
+ * Run one task. `input`: the file's bytes, being read already (a lane's worker reads the next file
+ * while it processes the current one); by default read now.
+ */
+export async function runTask(task: Task, input?: Promise<Uint8Array>): Promise<TaskResult> {
   memoryLimitHit = false;
-  const result = await runTaskUnchecked(task);
+  const result = await runTaskUnchecked(task, input ?? readFile(task.path));
   if (memoryLimitHit && !result.ok) result.error = limitError();
   if (memoryLimitBytes > 0) result.heapBytes = largestMemory;
   return result;
 }
 
-async function runTaskUnchecked(task: Task): Promise<TaskResult> {
+async function runTaskUnchecked(task: Task, input: Promise<Uint8Array>): Promise<TaskResult> {
   let bytes: Uint8Array;
   try {
-    bytes = await readFile(task.path);
+    bytes = await input;
   } catch (e) {
     return { ok: false, error: toErrorInfo(ioError(`cannot read '${task.path}'`, e)), inputSize: null };
   }
@@ -282,9 +286,12 @@ if (!isMainThread && parentPort !== null && (workerData as LaneData | undefined)
       giveModule(m.binaryenModule);
       return;
     }
-    // One task at a time: the lane posts the next one before this one is answered.
+    // One task at a time: the lane posts the next one before this one is answered. Its file is read
+    // now, while the task before it runs; a read error is reported when its turn comes.
+    const input = readFile(m.path);
+    input.catch(() => {});
     queue = queue
-      .then(() => runTask(m))
+      .then(() => runTask(m, input))
       .then((result) => {
         // Hand the output over without a copy when it owns its whole ArrayBuffer.
         const out = result.ok && result.kind === 'transform' ? result.bytes : undefined;
