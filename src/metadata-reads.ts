@@ -76,6 +76,8 @@ function same(a: Atom[], b: Atom[]): boolean {
 
 const UNKNOWN: Atom[] = [{ base: 'u', offset: 0 }];
 
+/** The empty set, shared (atom arrays are never changed in place). */
+const NO_ATOMS: Atom[] = [];
 /**
  * Interprocedural resolution, context-sensitive for what functions return:
  *
@@ -86,13 +88,16 @@ const UNKNOWN: Atom[] = [{ base: 'u', offset: 0 }];
  * - Each parameter then gets the join of what every call site passes (unknown for entry points).
  */
 class Resolver {
+  /** Each function's flow (the last one given for an index), for its call sites. */
+  private readonly flowOf = new Map<number, FunctionFlow>();
+  /** Each function's call sites by position, made when first asked. */
   private readonly calls = new Map<number, Map<number, CallSite>>();
   /** What each function returns, over atoms a, u and p<j> (its own parameters). */
   readonly summaries = new Map<number, Atom[]>();
   /** What each parameter may hold, over atoms a and u. */
   readonly params = new Map<number, Atom[][]>();
-  /** Symbolic result of each call site (offset 0), by `function:position`; valid while summaries are. */
-  private readonly callResults = new Map<string, Atom[]>();
+  /** Symbolic result of each call site (offset 0), by function, then `c<position>`; valid while summaries are. */
+  private readonly callResults = new Map<number, Map<string, Atom[]>>();
 
   /**
    * `wanted`: the functions whose atoms will be resolved (all when absent). Only what those depend on
@@ -101,7 +106,7 @@ class Resolver {
    * their rounds run exactly as over the whole module.
    */
   constructor(flows: FunctionFlow[], entryPoints: Set<number>, wanted?: Set<number>) {
-    for (const f of flows) this.calls.set(f.index, new Map(f.calls.map((c) => [c.at, c])));
+    for (const f of flows) this.flowOf.set(f.index, f);
     const anyOpaque = flows.some((f) => f.opaque);
     const refTargets = new Set(flows.flatMap((f) => f.refFuncs));
     for (const f of flows) {
@@ -119,10 +124,7 @@ class Resolver {
       paramFlows = flows.filter((f) => params.has(f.index));
       summaryFlows = flows.filter((f) => summaries.has(f.index));
     }
-    this.settle(summaryFlows, (f) => {
-      const next = this.symbolic(f.returns, f.index);
-      return [this.summaries.get(f.index)!, next, (v) => this.summaries.set(f.index, v)];
-    });
+    this.settleSummaries(summaryFlows);
     this.settleParams(flows, new Set(paramFlows.map((f) => f.index)));
   }
 
@@ -141,10 +143,14 @@ class Resolver {
 
   /** The symbolic result of the call `base` ('c<position>') in function `f`, memoised. */
   private callResult(f: number, base: string, depth: number): Atom[] {
-    const key = `${f}:${base}`;
-    const known = this.callResults.get(key);
+    let results = this.callResults.get(f);
+    if (results === undefined) {
+      results = new Map();
+      this.callResults.set(f, results);
+    }
+    const known = results.get(base);
     if (known) return known;
-    const site = this.calls.get(f)?.get(Number(base.slice(1)));
+    const site = this.callSites(f)?.get(Number(base.slice(1)));
     const summary = site ? this.summaries.get(site.target) : undefined;
     let out: Atom[] = [];
     if (!site || !summary || depth > 64) out = UNKNOWN;
@@ -157,14 +163,31 @@ class Resolver {
         }
       }
     }
-    this.callResults.set(key, out);
+    results.set(base, out);
     return out;
+  }
+
+  /** The call sites of function `f` by position (undefined for a function without a flow). */
+  private callSites(f: number): Map<number, CallSite> | undefined {
+    let sites = this.calls.get(f);
+    if (sites === undefined) {
+      const flow = this.flowOf.get(f);
+      if (flow === undefined) return undefined;
+      sites = new Map(flow.calls.map((c) => [c.at, c]));
+      this.calls.set(f, sites);
+    }
+    return sites;
   }
 
   /** `atoms` of function `f` in concrete terms: a and u only. */
   concrete(atoms: Atom[], f: number): Atom[] {
+    return this.substitute(this.symbolic(atoms, f), f);
+  }
+
+  /** Symbolic atoms of function `f` (over a, u, p<j>) with its parameters put in. */
+  private substitute(symbolic: Atom[], f: number): Atom[] {
     let out: Atom[] = [];
-    for (const a of this.symbolic(atoms, f)) {
+    for (const a of symbolic) {
       if (a.base[0] !== 'p') out = joinAtoms(out, [a]);
       else {
         const v = this.params.get(f)?.[Number(a.base.slice(1))] ?? UNKNOWN;
@@ -177,37 +200,78 @@ class Resolver {
   /** Settles the parameters of the functions in `targets` (closed under callers). */
   private settleParams(flows: FunctionFlow[], targets: Set<number>): void {
     // What a call passes, in concrete terms, depends only on its caller's parameters (the summaries
-    // are final here): kept per call site with the version of the caller's parameters it was
-    // computed for, so each round recomputes only the calls of functions whose parameters changed.
-    // The rounds and their joins are the same as without the cache.
-    const version = new Map<number, number>();
-    const passed = new Map<CallSite, { versions: number[]; args: Atom[][] }>();
+    // are final here, and so is each argument's symbolic form): kept per call site and argument
+    // (a slot) with the version of the caller's parameters it was computed for, so each round
+    // recomputes only the calls of functions whose parameters changed. A join whose two operands
+    // are the very arrays of a join that changed nothing is not redone. The rounds, their order and
+    // their joins are the same as without these caches.
+    const version: number[] = [];
+    // The calls the rounds visit, in order, each with its first slot (a call site met twice shares them).
+    const slotOf = new Map<CallSite, number>();
+    const edgeCaller: number[] = [];
+    const edgeCall: CallSite[] = [];
+    const edgeTarget: Atom[][][] = [];
+    const edgeSlot: number[] = [];
+    let slots = 0;
+    for (const f of flows) {
+      if (f.opaque) continue;
+      for (const call of f.calls) {
+        if (!targets.has(call.target)) continue;
+        const target = this.params.get(call.target);
+        if (!target) continue; // an import
+        let slot = slotOf.get(call);
+        if (slot === undefined) {
+          slot = slots;
+          slots += call.args.length;
+          slotOf.set(call, slot);
+        }
+        edgeCaller.push(f.index);
+        edgeCall.push(call);
+        edgeTarget.push(target);
+        edgeSlot.push(slot);
+      }
+    }
+    /** Version of the caller's parameters the slot's argument was computed for (-1: not yet). */
+    const slotVersion = new Array<number>(slots).fill(-1);
+    /** The argument over a, u and p<j> (final once computed, as the summaries are). */
+    const slotSymbolic = new Array<Atom[] | null>(slots).fill(null);
+    /** The argument in concrete terms. */
+    const slotArg = new Array<Atom[]>(slots).fill(NO_ATOMS);
+    /** The last operands joined into the parameter without changing it. */
+    const slotLastTarget = new Array<Atom[] | null>(slots).fill(null);
+    const slotLastArg = new Array<Atom[] | null>(slots).fill(null);
     for (let round = 0; ; round++) {
       let changed = false;
-      for (const f of flows) {
-        if (f.opaque) continue;
-        for (const call of f.calls) {
-          if (!targets.has(call.target)) continue;
-          const target = this.params.get(call.target);
-          if (!target) continue; // an import
-          let known = passed.get(call);
-          if (known === undefined) {
-            known = { versions: call.args.map(() => -1), args: call.args.map(() => []) };
-            passed.set(call, known);
+      for (let e = 0; e < edgeCall.length; e++) {
+        const caller = edgeCaller[e]!;
+        const call = edgeCall[e]!;
+        const target = edgeTarget[e]!;
+        const n = Math.min(call.args.length, target.length);
+        for (let i = 0, s = edgeSlot[e]!; i < n; i++, s++) {
+          // A recursive call may change the caller's own parameters between two arguments.
+          const v = version[caller] ?? 0;
+          if (slotVersion[s] !== v) {
+            let sym = slotSymbolic[s] ?? null;
+            if (sym === null) {
+              sym = this.symbolic(call.args[i]!, caller);
+              slotSymbolic[s] = sym;
+            }
+            const arg = this.substitute(sym, caller);
+            // Same content: keep the array the last joins were made with.
+            if (slotVersion[s] === -1 || !same(arg, slotArg[s]!)) slotArg[s] = arg;
+            slotVersion[s] = v;
           }
-          for (let i = 0; i < call.args.length && i < target.length; i++) {
-            // A recursive call may change the caller's own parameters between two arguments.
-            const v = version.get(f.index) ?? 0;
-            if (known.versions[i] !== v) {
-              known.args[i] = this.concrete(call.args[i]!, f.index);
-              known.versions[i] = v;
-            }
-            const next = joinAtoms(target[i]!, known.args[i]!);
-            if (!same(next, target[i]!)) {
-              target[i] = round >= MAX_ROUNDS ? shiftAtoms(next, null) : next;
-              version.set(call.target, (version.get(call.target) ?? 0) + 1);
-              changed = true;
-            }
+          const t = target[i]!;
+          const arg = slotArg[s]!;
+          if (slotLastTarget[s] === t && slotLastArg[s] === arg) continue;
+          const next = joinAtoms(t, arg);
+          if (!same(next, t)) {
+            target[i] = round >= MAX_ROUNDS ? shiftAtoms(next, null) : next;
+            version[call.target] = (version[call.target] ?? 0) + 1;
+            changed = true;
+          } else {
+            slotLastTarget[s] = t;
+            slotLastArg[s] = arg;
           }
         }
       }
@@ -215,19 +279,17 @@ class Resolver {
     }
   }
 
-  private settle(
-    flows: FunctionFlow[],
-    step: (f: FunctionFlow) => [Atom[], Atom[], (v: Atom[]) => void],
-  ): void {
+  /** Settles the summaries of `flows` (closed under callees). */
+  private settleSummaries(flows: FunctionFlow[]): void {
     for (let round = 0; ; round++) {
       let changed = false;
       this.callResults.clear(); // summaries change between rounds
       for (const f of flows) {
         if (f.opaque) continue;
-        const [old, computed, set] = step(f);
-        const next = joinAtoms(old, computed);
+        const old = this.summaries.get(f.index)!;
+        const next = joinAtoms(old, this.symbolic(f.returns, f.index));
         if (!same(next, old)) {
-          set(round >= MAX_ROUNDS ? shiftAtoms(next, null) : next);
+          this.summaries.set(f.index, round >= MAX_ROUNDS ? shiftAtoms(next, null) : next);
           changed = true;
         }
       }
