@@ -125,6 +125,8 @@ const NONE = new Val([]);
 const UNKNOWN = new Val([{ base: 'u', offset: 0 }]);
 /** What an allocating call returns. */
 const ALLOCATED = new Val([{ base: 'a', offset: 0 }]);
+/** No values (a block without results); never changed in place, like every value list here. */
+const NO_VALS: Val[] = [];
 
 function sameAtoms(a: Atom[], b: Atom[]): boolean {
   if (a.length !== b.length) return false;
@@ -184,6 +186,17 @@ export function joinAtoms(a: Atom[], b: Atom[]): Atom[] {
   if (a === TOP || b === TOP) return TOP;
   if (a === b || b.length === 0) return a;
   if (a.length === 0) return b;
+  if (a.length === 1 && b.length === 1) {
+    // Two single atoms: what mergeNormal gives, without its checks and copies.
+    const x = a[0]!;
+    const y = b[0]!;
+    if (x.base === y.base) {
+      if (x.offset === y.offset || x.offset === null) return a;
+      if (y.offset === null) return b;
+      return x.offset < y.offset ? [x, y] : [y, x];
+    }
+    return x.base < y.base ? [x, y] : [y, x];
+  }
   if (sameAtoms(a, b)) return a;
   return mergeNormal(a, b) ?? normalize([...a, ...b]);
 }
@@ -299,39 +312,53 @@ function shift(v: Val, by: number): Val {
 }
 
 /** The value of arithmetic that is not `+ const`: same bases, any offset. */
-function derived(...vs: Val[]): Val {
-  let none = true;
-  for (const v of vs) if (v.atoms.length > 0) none = false;
-  if (none) return NONE;
-  if (vs.some((v) => v.atoms === TOP)) return new Val(TOP);
+function derived(v: Val): Val {
+  if (v.atoms.length === 0) return NONE;
+  if (v.atoms === TOP) return new Val(TOP);
+  if (v.atoms.length === 1) return new Val([{ base: v.atoms[0]!.base, offset: null }]);
   const atoms: Atom[] = [];
-  for (const v of vs) for (const a of v.atoms) atoms.push({ base: a.base, offset: null });
-  return atoms.length === 0 ? NONE : new Val(normalize(atoms));
+  for (const a of v.atoms) atoms.push({ base: a.base, offset: null });
+  return new Val(normalize(atoms));
+}
+
+/** derived of two values. */
+function derived2(x: Val, y: Val): Val {
+  if (y.atoms.length === 0) return derived(x);
+  if (x.atoms.length === 0) return derived(y);
+  if (x.atoms === TOP || y.atoms === TOP) return new Val(TOP);
+  const atoms: Atom[] = [];
+  for (const a of x.atoms) atoms.push({ base: a.base, offset: null });
+  for (const a of y.atoms) atoms.push({ base: a.base, offset: null });
+  return new Val(normalize(atoms));
 }
 
 class Opaque extends Error {}
 
-interface Frame {
-  kind: 'block' | 'loop' | 'if' | 'try';
-  /** Stack height below the frame's parameters. */
-  height: number;
-  params: number;
-  results: number;
+/** A block, loop, if or try being interpreted. A class with every field set: one object shape. */
+class Frame {
   /** Values and locals carried by branches to the frame's end (block/if/try). */
-  exitVals: Val[] | null;
-  exitLocals: Val[] | null;
-  /** Locals at entry (if: for the else arm; try: for catch clauses). */
-  entryLocals: Val[];
+  exitVals: Val[] | null = null;
+  exitLocals: Val[] | null = null;
   /** For loops: locals at the head, and the join of the states that branch back to it. */
-  headLocals?: Val[];
-  backLocals?: Val[] | null;
-  /** Position of the first instruction of the body (loops re-run from here). */
-  bodyStart: number;
+  headLocals: Val[] | null = null;
+  backLocals: Val[] | null = null;
   /** The if had an else. */
-  sawElse?: boolean;
+  sawElse = false;
   /** The then-arm's end state, kept while the else arm runs. */
-  thenVals?: Val[] | null;
-  thenLocals?: Val[] | null;
+  thenVals: Val[] | null = null;
+  thenLocals: Val[] | null = null;
+
+  constructor(
+    readonly kind: 'block' | 'loop' | 'if' | 'try',
+    /** Stack height below the frame's parameters. */
+    readonly height: number,
+    readonly params: number,
+    readonly results: number,
+    /** Locals at entry (if: for the else arm; try: for catch clauses; none for blocks and loops). */
+    readonly entryLocals: Val[],
+    /** Position of the first instruction of the body (loops re-run from here). */
+    public bodyStart: number,
+  ) {}
 }
 
 /** Reads pointer flow for every defined function of a module. */
@@ -372,20 +399,30 @@ export function pointerFlow(
 }
 
 /** Block type at p: [params, results, next position]. */
-function blockType(bytes: Uint8Array, p: number, end: number, info: ModuleInfo): [number, number, number] {
+/** Parameters and results of the block type blockType last read. */
+let btParams = 0;
+let btResults = 0;
+
+/** Reads the block type at p into btParams and btResults: the position after it. */
+function blockType(bytes: Uint8Array, p: number, end: number, info: ModuleInfo): number {
   const b = bytes[p];
   if (b === undefined) throw new Opaque('truncated block type');
-  if (b === 0x40) return [0, 0, p + 1];
-  if (b === 0x63 || b === 0x64) {
-    return [0, 1, skipS(bytes, p + 1, end)];
+  btParams = 0;
+  if (b === 0x40) {
+    btResults = 0;
+    return p + 1;
   }
+  btResults = 1;
+  if (b === 0x63 || b === 0x64) return skipS(bytes, p + 1, end);
   // Other negative one-byte s33 values are value types; non-negative ones are type indices.
-  if (b >= 0x41 && b <= 0x7f) return [0, 1, p + 1];
+  if (b >= 0x41 && b <= 0x7f) return p + 1;
   const idx = sleb(bytes, p, end);
   const q = lebNext;
   const t = info.types[idx];
   if (t?.kind !== 'func') throw new Opaque(`block type ${idx}`);
-  return [t.params.length, t.results.length, q];
+  btParams = t.params.length;
+  btResults = t.results.length;
+  return q;
 }
 
 /**
@@ -395,6 +432,13 @@ function blockType(bytes: Uint8Array, p: number, end: number, info: ModuleInfo):
 let lebNext = 0;
 
 function uleb(bytes: Uint8Array, p: number, end: number): number {
+  if (p < end) {
+    const b = bytes[p]!;
+    if (b < 0x80) {
+      lebNext = p + 1;
+      return b;
+    }
+  }
   let result = 0;
   let mul = 1;
   for (let i = 0; i < 10; i++) {
@@ -463,22 +507,25 @@ function memarg(bytes: Uint8Array, p: number, end: number): number {
   return uleb(bytes, r, end);
 }
 
-const LOAD_BYTES: Record<number, number> = {
-  40: 4,
-  41: 8,
-  42: 4,
-  43: 8,
-  44: 1,
-  45: 1,
-  46: 2,
-  47: 2,
-  48: 1,
-  49: 1,
-  50: 2,
-  51: 2,
-  52: 4,
-  53: 4,
-};
+/** Width of the loads 0x28 .. 0x35, by opcode. */
+const LOAD_BYTES: number[] = [];
+for (const [op, width] of [
+  [0x28, 4],
+  [0x29, 8],
+  [0x2a, 4],
+  [0x2b, 8],
+  [0x2c, 1],
+  [0x2d, 1],
+  [0x2e, 2],
+  [0x2f, 2],
+  [0x30, 1],
+  [0x31, 1],
+  [0x32, 2],
+  [0x33, 2],
+  [0x34, 4],
+  [0x35, 4],
+] as const)
+  LOAD_BYTES[op] = width;
 
 /** SIMD opcodes (after 0xfd) with one v128 operand; the others of 0x5e.. are binary unless listed. */
 const SIMD_UNARY = new Set([
@@ -519,6 +566,8 @@ function interpret(
 
   const loadsByAt = new Map<number, number>();
   const loads: LoadSite[] = [];
+  /** The value each recorded load gives. */
+  const loadVals: Val[] = [];
   const callsByAt = new Map<number, CallSite>();
   const callResults = new Map<number, Val>();
   let returns: Atom[] = [];
@@ -617,21 +666,21 @@ function interpret(
     const f = frames[frames.length - 1 - depth];
     if (!f) throw new Opaque('branch depth');
     if (f.kind === 'loop') {
-      f.backLocals = joinLocals(f.backLocals ?? null, snap());
+      f.backLocals = joinLocals(f.backLocals, snap());
       return;
     }
     if (depth === frames.length - 1) {
       // A branch to the function's outermost block returns.
-      const vals = stack.slice(Math.max(0, stack.length - nResults));
+      const vals = nResults === 0 ? NO_VALS : stack.slice(Math.max(0, stack.length - nResults));
       for (const v of vals) {
         use(v);
         returns = joinAtoms(returns, v.atoms);
       }
       return;
     }
-    const vals = stack.slice(stack.length - f.results);
+    const vals = f.results === 0 ? NO_VALS : stack.slice(stack.length - f.results);
     if (vals.length !== f.results) throw new Opaque('branch arity');
-    f.exitVals = f.exitVals === null ? vals : vals.map((v, i) => join(v, f.exitVals![i]!));
+    f.exitVals = f.exitVals === null || f.results === 0 ? vals : vals.map((v, i) => join(v, f.exitVals![i]!));
     f.exitLocals = joinLocals(f.exitLocals, snap());
   };
   /**
@@ -658,7 +707,13 @@ function interpret(
     } else {
       loads[k]!.atoms = joinAtoms(loads[k]!.atoms, normalize(atoms));
     }
-    return new Val(UNKNOWN.atoms, k);
+    let v = loadVals[k];
+    if (v === undefined) {
+      // Shared across passes (it carries no `X + k` shape, the one fact a value's identity keeps).
+      v = new Val(UNKNOWN.atoms, k);
+      loadVals[k] = v;
+    }
+    return v;
   };
   const addMask = (v: Val, mask: number): void => {
     if (v.load >= 0) {
@@ -675,16 +730,7 @@ function interpret(
     stack.length = 0;
     reachable = true;
     frames.length = 0;
-    frames.push({
-      kind: 'block',
-      height: 0,
-      params: 0,
-      results: nResults,
-      exitVals: null,
-      exitLocals: null,
-      entryLocals: initialLocals,
-      bodyStart,
-    });
+    frames.push(new Frame('block', 0, 0, nResults, initialLocals, bodyStart));
     runPass();
     if (frames.length > 0) throw new Opaque('unterminated body');
   }
@@ -718,20 +764,19 @@ function interpret(
         case 0x03: // loop
         case 0x06: {
           // try (legacy)
-          const [bp, br, next] = blockType(bytes, p, end, info);
-          p = next;
-          const height = stack.length - bp;
+          p = blockType(bytes, p, end, info);
+          const height = stack.length - btParams;
           if (height < frames[frames.length - 1]!.height && reachable) throw new Opaque('block params');
-          const frame: Frame = {
-            kind: op === 0x03 ? 'loop' : op === 0x06 ? 'try' : 'block',
+          // Only a try's catch clauses start from its entry locals: a block or loop does not keep
+          // them (keeping them would make the next local.set copy the locals).
+          const frame = new Frame(
+            op === 0x03 ? 'loop' : op === 0x06 ? 'try' : 'block',
             height,
-            params: bp,
-            results: br,
-            exitVals: null,
-            exitLocals: null,
-            entryLocals: snap(),
-            bodyStart: p,
-          };
+            btParams,
+            btResults,
+            op === 0x06 ? snap() : NO_VALS,
+            p,
+          );
           if (op === 0x03) {
             const back = loopBack.get(at);
             if (back) adopt(joinLocals(snap(), back));
@@ -744,21 +789,11 @@ function interpret(
         }
         case 0x04: {
           // if
-          const [bp, br, next] = blockType(bytes, p, end, info);
-          p = next;
+          p = blockType(bytes, p, end, info);
+          const bp = btParams;
+          const br = btResults;
           pop(); // condition
-          frames.push({
-            kind: 'if',
-            height: stack.length - bp,
-            params: bp,
-            results: br,
-            exitVals: null,
-            exitLocals: null,
-            entryLocals: snap(),
-            bodyStart: p,
-            thenVals: null,
-            thenLocals: null,
-          });
+          frames.push(new Frame('if', stack.length - bp, bp, br, snap(), p));
           break;
         }
         case 0x05: {
@@ -766,7 +801,7 @@ function interpret(
           const f = frames[frames.length - 1]!;
           if (f.kind !== 'if') throw new Opaque('else without if');
           if (reachable) {
-            f.thenVals = stack.slice(stack.length - f.results);
+            f.thenVals = f.results === 0 ? NO_VALS : stack.slice(stack.length - f.results);
             f.thenLocals = snap();
           }
           f.sawElse = true;
@@ -790,8 +825,9 @@ function interpret(
             tagParams = t && t.kind === 'func' ? t.params.length : 0;
           }
           if (reachable) {
-            const vals = stack.slice(stack.length - f.results);
-            f.exitVals = f.exitVals === null ? vals : vals.map((v, i) => join(v, f.exitVals![i]!));
+            const vals = f.results === 0 ? NO_VALS : stack.slice(stack.length - f.results);
+            f.exitVals =
+              f.exitVals === null || f.results === 0 ? vals : vals.map((v, i) => join(v, f.exitVals![i]!));
             f.exitLocals = joinLocals(f.exitLocals, snap());
           }
           stack.length = f.height;
@@ -864,7 +900,7 @@ function interpret(
         case 0x0f: {
           // return
           if (reachable) {
-            const vals = stack.slice(Math.max(0, stack.length - nResults));
+            const vals = nResults === 0 ? NO_VALS : stack.slice(Math.max(0, stack.length - nResults));
             for (const v of vals) {
               use(v);
               returns = joinAtoms(returns, v.atoms);
@@ -946,8 +982,9 @@ function interpret(
         }
         case 0x1f: {
           // try_table: blocktype vec(catch); handled as a block whose catches branch out with unknowns
-          const [bp, br, next] = blockType(bytes, p, end, info);
-          p = next;
+          p = blockType(bytes, p, end, info);
+          const bp = btParams;
+          const br = btResults;
           const n = uleb(bytes, p, end);
           p = lebNext;
           const targets: number[] = [];
@@ -958,16 +995,7 @@ function interpret(
             p = lebNext;
             targets.push(label);
           }
-          const frame: Frame = {
-            kind: 'block',
-            height: stack.length - bp,
-            params: bp,
-            results: br,
-            exitVals: null,
-            exitLocals: null,
-            entryLocals: snap(),
-            bodyStart: p,
-          };
+          const frame = new Frame('block', stack.length - bp, bp, br, NO_VALS, p);
           // Catch clauses branch to labels outside with values we do not model: make those unknown.
           for (const label of targets) {
             const f = frames[frames.length - 1 - label];
@@ -1132,35 +1160,39 @@ function interpret(
     frames.pop();
     let vals: Val[];
     if (f.kind === 'if') {
-      const elseVals = reachable ? stack.slice(stack.length - f.results) : null;
+      const elseVals = reachable ? (f.results === 0 ? NO_VALS : stack.slice(stack.length - f.results)) : null;
       const elseLocals = reachable ? snap() : null;
       let joinedVals: Val[] | null = null;
       let joinedLocals: Val[] | null = null;
       const add = (vs: Val[] | null, ls: Val[] | null): void => {
         if (vs === null || ls === null) return;
-        joinedVals = joinedVals === null ? vs : vs.map((v, i) => join(v, joinedVals![i]!));
+        joinedVals = joinedVals === null || f.results === 0 ? vs : vs.map((v, i) => join(v, joinedVals![i]!));
         joinedLocals = joinLocals(joinedLocals, ls);
       };
       if (f.sawElse) {
-        add(f.thenVals ?? null, f.thenLocals ?? null);
+        add(f.thenVals, f.thenLocals);
         add(elseVals, elseLocals);
       } else {
         add(elseVals, elseLocals); // the then arm's end
-        add(new Array(f.results).fill(UNKNOWN), f.entryLocals); // no else: the condition was false
+        // No else: the condition was false.
+        add(f.results === 0 ? NO_VALS : new Array(f.results).fill(UNKNOWN), f.entryLocals);
       }
       add(f.exitVals, f.exitLocals);
-      vals = joinedVals ?? [];
+      vals = joinedVals ?? NO_VALS;
       reachable = joinedLocals !== null;
       if (joinedLocals !== null) adopt(joinedLocals);
     } else {
-      const fallVals = reachable ? stack.slice(stack.length - f.results) : null;
+      const fallVals = reachable ? (f.results === 0 ? NO_VALS : stack.slice(stack.length - f.results)) : null;
       let joinedVals = fallVals;
       let joinedLocals = reachable ? snap() : null;
       if (f.exitVals !== null) {
-        joinedVals = joinedVals === null ? f.exitVals : joinedVals.map((v, i) => join(v, f.exitVals![i]!));
+        joinedVals =
+          joinedVals === null || f.results === 0
+            ? f.exitVals
+            : joinedVals.map((v, i) => join(v, f.exitVals![i]!));
         joinedLocals = joinLocals(joinedLocals, f.exitLocals!);
       }
-      vals = joinedVals ?? [];
+      vals = joinedVals ?? NO_VALS;
       reachable = joinedLocals !== null;
       if (joinedLocals !== null) adopt(joinedLocals);
     }
@@ -1174,7 +1206,7 @@ function interpret(
     stack.length = f.height;
     if (reachable) {
       if (vals.length !== f.results) throw new Opaque('block results');
-      stack.push(...vals);
+      for (const v of vals) stack.push(v);
     }
     return false;
   }
@@ -1219,7 +1251,7 @@ function interpret(
     else if (isAdd && a.konst !== undefined) push(shift(b, a.konst));
     else if (isSub && b.konst !== undefined) push(withLocalOffset(shift(a, -b.konst), -b.konst));
     else if (isSub) push(derived(a));
-    else push(derived(a, b));
+    else push(derived2(a, b));
   }
 
   /** Records the syntactic `X ± k` shape (a constant right operand) for probe matching. */
