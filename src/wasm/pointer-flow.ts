@@ -391,10 +391,14 @@ export function pointerFlow(
     try {
       out.push(interpret(bytes, range.start, range.end, index, info, options));
     } catch (e) {
-      if (!(e instanceof Opaque)) throw e;
+      if (!(e instanceof Opaque)) {
+        release();
+        throw e;
+      }
       out.push(empty(e.message));
     }
   }
+  release();
   return out;
 }
 
@@ -536,18 +540,77 @@ const SIMD_UNARY = new Set([
 ]);
 const SIMD_TERNARY = new Set([0x52, 0x105, 0x106, 0x107, 0x108, 0x109, 0x10a, 0x10b, 0x10c, 0x113]);
 
+// The state of the function being interpreted. interpret() is not re-entrant, and its helpers are
+// module functions over this state rather than closures made anew for every function: V8 then
+// keeps one optimised version of each instead of deoptimising on every new set of closures.
+let bytes: Uint8Array = new Uint8Array(0);
+let end = 0;
+let info!: ModuleInfo;
+let options!: PointerFlowOptions;
+let nParams = 0;
+let nResults = 0;
+let bodyStart = 0;
+const loadsByAt = new Map<number, number>();
+let loads: LoadSite[] = [];
+/** The value each recorded load gives. */
+const loadVals: Val[] = [];
+const callsByAt = new Map<number, CallSite>();
+const callResults = new Map<number, Val>();
+let returns: Atom[] = [];
+const refFuncs = new Set<number>();
+const staticAccesses = new Set<number>();
+// Local states are shared between frames copy-on-write: `snap()` hands out the current array,
+// and the next local.set copies it first.
+let initialLocals: Val[] = [];
+let locals: Val[] = [];
+let shared = true;
+const stack: Val[] = [];
+const frames: Frame[] = [];
+let reachable = true;
+let work = 0;
+let maxWork = 0;
+// Loop heads: the join of every state that branched back to them, across passes over the body.
+// The whole body is re-run until no loop head learns anything new (then every value a local can
+// hold at a loop head is accounted for).
+const loopBack = new Map<number, Val[]>();
+let pass = 0;
+let dirty = true;
+
+/** Forgets the last function's state (and the module's bytes). */
+function release(): void {
+  bytes = new Uint8Array(0);
+  loadsByAt.clear();
+  loads = [];
+  loadVals.length = 0;
+  callsByAt.clear();
+  callResults.clear();
+  returns = [];
+  refFuncs.clear();
+  staticAccesses.clear();
+  initialLocals = [];
+  locals = [];
+  stack.length = 0;
+  frames.length = 0;
+  loopBack.clear();
+}
+
 function interpret(
-  bytes: Uint8Array,
+  moduleBytes: Uint8Array,
   start: number,
-  end: number,
+  bodyEnd: number,
   index: number,
-  info: ModuleInfo,
-  options: PointerFlowOptions,
+  moduleInfo: ModuleInfo,
+  flowOptions: PointerFlowOptions,
 ): FunctionFlow {
+  release();
+  bytes = moduleBytes;
+  end = bodyEnd;
+  info = moduleInfo;
+  options = flowOptions;
   const fnType = info.types[info.functionTypes[index]!];
   if (fnType?.kind !== 'func') throw new Opaque('no function type');
-  const nParams = fnType.params.length;
-  const nResults = fnType.results.length;
+  nParams = fnType.params.length;
+  nResults = fnType.results.length;
 
   // Locals: params, then the declared groups.
   let p = start;
@@ -562,165 +625,16 @@ function interpret(
     if (bytes[p] === 0x63 || bytes[p] === 0x64) p = skipS(bytes, p + 1, end);
     else p++;
   }
-  const bodyStart = p;
-
-  const loadsByAt = new Map<number, number>();
-  const loads: LoadSite[] = [];
-  /** The value each recorded load gives. */
-  const loadVals: Val[] = [];
-  const callsByAt = new Map<number, CallSite>();
-  const callResults = new Map<number, Val>();
-  let returns: Atom[] = [];
-  const refFuncs = new Set<number>();
-  const staticAccesses = new Set<number>();
-  /** Notes a constant-address access. */
-  const access = (ptr: Val, offset: number): void => {
-    if (ptr.konst !== undefined && reachable) staticAccesses.add(ptr.konst + offset);
-  };
-
-  // Local states are shared between frames copy-on-write: `snap()` hands out the current array,
-  // and the next local.set copies it first.
-  const initialLocals: Val[] = [];
+  bodyStart = p;
   for (let i = 0; i < nLocals; i++)
     initialLocals.push(i < nParams ? new Val([{ base: `p${i}`, offset: 0 }]) : NONE);
-  let locals = initialLocals;
-  let shared = true;
-  const snap = (): Val[] => {
-    shared = true;
-    return locals;
-  };
-  const adopt = (l: Val[]): void => {
-    locals = l;
-    shared = true;
-  };
-
-  const stack: Val[] = [];
-  const frames: Frame[] = [];
-  let reachable = true;
-  /** After br, br_table, return, unreachable: the rest of the block is dead, its stack is the frame's. */
-  const stopReaching = (): void => {
-    reachable = false;
-    stack.length = frames[frames.length - 1]!.height;
-  };
-  let work = 0;
-  const maxWork = WORK_FACTOR * (end - bodyStart) + 1000;
-  // Loop heads: the join of every state that branched back to them, across passes over the body.
-  // The whole body is re-run until no loop head learns anything new (then every value a local can
-  // hold at a loop head is accounted for).
-  const loopBack = new Map<number, Val[]>();
-  let pass = 0;
-  let dirty = true;
-
-  /** Pops a value without counting it as a use (moves into locals, drops, masks). */
-  const take = (): Val => {
-    const f = frames[frames.length - 1]!;
-    if (stack.length <= f.height) {
-      if (!reachable) return UNKNOWN;
-      throw new Opaque('stack underflow');
-    }
-    return stack.pop()!;
-  };
-  const use = (v: Val): void => {
-    if (v.load >= 0) loads[v.load]!.otherUse = true;
-  };
-  /** Pops a value its consumer uses. */
-  const pop = (): Val => {
-    const v = take();
-    use(v);
-    return v;
-  };
-  const push = (v: Val): void => {
-    stack.push(v);
-  };
-  const popN = (n: number): Val[] => {
-    const vs: Val[] = new Array(n);
-    for (let i = n - 1; i >= 0; i--) vs[i] = pop();
-    return vs;
-  };
-  const joinLocals = (a: Val[] | null, b: Val[]): Val[] => {
-    if (a === null || a === b) return b;
-    let out: Val[] | null = null;
-    for (let i = 0; i < a.length; i++) {
-      const x = a[i]!;
-      const y = b[i]!;
-      if (x === y) continue;
-      const j = join(x, y);
-      if (j === x) continue;
-      out ??= a.slice();
-      out[i] = j;
-    }
-    return out ?? a;
-  };
-  const sameLocals = (a: Val[], b: Val[]): boolean => {
-    if (a === b) return true;
-    for (let i = 0; i < a.length; i++) {
-      const x = a[i]!;
-      const y = b[i]!;
-      if (x !== y && !sameAtoms(x.atoms, y.atoms)) return false;
-    }
-    return true;
-  };
-  /** A branch to the frame `depth` levels up, carrying the top values. */
-  const branch = (depth: number): void => {
-    if (!reachable) return;
-    const f = frames[frames.length - 1 - depth];
-    if (!f) throw new Opaque('branch depth');
-    if (f.kind === 'loop') {
-      f.backLocals = joinLocals(f.backLocals, snap());
-      return;
-    }
-    if (depth === frames.length - 1) {
-      // A branch to the function's outermost block returns.
-      const vals = nResults === 0 ? NO_VALS : stack.slice(Math.max(0, stack.length - nResults));
-      for (const v of vals) {
-        use(v);
-        returns = joinAtoms(returns, v.atoms);
-      }
-      return;
-    }
-    const vals = f.results === 0 ? NO_VALS : stack.slice(stack.length - f.results);
-    if (vals.length !== f.results) throw new Opaque('branch arity');
-    f.exitVals = f.exitVals === null || f.results === 0 ? vals : vals.map((v, i) => join(v, f.exitVals![i]!));
-    f.exitLocals = joinLocals(f.exitLocals, snap());
-  };
-  /**
-   * Records a load when its pointer may sit below a base: an allocation or unknown value with a
-   * negative offset, or a parameter / call result with an offset below SYMBOLIC_LIMIT (resolved
-   * later: a caller may pass `p - 8`). Returns the loaded value, tagged so masks reach the record.
-   */
-  const recordLoad = (at: number, ptr: Val, offset: number, width: number, probe?: number): Val => {
-    const atoms: Atom[] = [];
-    for (const a of ptr.atoms) {
-      if (a.offset === null) continue;
-      const o = a.offset + offset;
-      const symbolic = a.base !== 'a' && a.base !== 'u';
-      if (o < 0 || (symbolic && o < SYMBOLIC_LIMIT)) atoms.push({ base: a.base, offset: o });
-    }
-    if (atoms.length === 0 && probe === undefined) return UNKNOWN;
-    let k = loadsByAt.get(at);
-    if (k === undefined) {
-      k = loads.length;
-      loadsByAt.set(at, k);
-      const site: LoadSite = { at, atoms: normalize(atoms), bytes: width, masks: [], otherUse: false };
-      if (probe !== undefined) site.probe = probe;
-      loads.push(site);
-    } else {
-      loads[k]!.atoms = joinAtoms(loads[k]!.atoms, normalize(atoms));
-    }
-    let v = loadVals[k];
-    if (v === undefined) {
-      // Shared across passes (it carries no `X + k` shape, the one fact a value's identity keeps).
-      v = new Val(UNKNOWN.atoms, k);
-      loadVals[k] = v;
-    }
-    return v;
-  };
-  const addMask = (v: Val, mask: number): void => {
-    if (v.load >= 0) {
-      const m = loads[v.load]!.masks;
-      if (!m.includes(mask)) m.push(mask);
-    }
-  };
+  locals = initialLocals;
+  shared = true;
+  reachable = true;
+  work = 0;
+  maxWork = WORK_FACTOR * (end - bodyStart) + 1000;
+  pass = 0;
+  dirty = true;
 
   for (; dirty; pass++) {
     if (pass > MAX_PASSES) throw new Opaque('loops did not settle');
@@ -747,653 +661,801 @@ function interpret(
     staticAccesses: [...staticAccesses],
     opaque: false,
   };
+}
 
-  function runPass(): void {
-    let p = bodyStart;
-    while (p < end) {
-      if (++work > maxWork) throw new Opaque('too much work');
-      const at = p;
-      const op = bytes[p++]!;
-      switch (op) {
-        case 0x00: // unreachable
-          stopReaching();
-          break;
-        case 0x01: // nop
-          break;
-        case 0x02: // block
-        case 0x03: // loop
-        case 0x06: {
-          // try (legacy)
-          p = blockType(bytes, p, end, info);
-          const height = stack.length - btParams;
-          if (height < frames[frames.length - 1]!.height && reachable) throw new Opaque('block params');
-          // Only a try's catch clauses start from its entry locals: a block or loop does not keep
-          // them (keeping them would make the next local.set copy the locals).
-          const frame = new Frame(
-            op === 0x03 ? 'loop' : op === 0x06 ? 'try' : 'block',
-            height,
-            btParams,
-            btResults,
-            op === 0x06 ? snap() : NO_VALS,
-            p,
-          );
-          if (op === 0x03) {
-            const back = loopBack.get(at);
-            if (back) adopt(joinLocals(snap(), back));
-            frame.headLocals = snap();
-            frame.backLocals = null;
-            frame.bodyStart = at;
-          }
-          frames.push(frame);
-          break;
+/** Notes a constant-address access. */
+function access(ptr: Val, offset: number): void {
+  if (ptr.konst !== undefined && reachable) staticAccesses.add(ptr.konst + offset);
+}
+
+function snap(): Val[] {
+  shared = true;
+  return locals;
+}
+
+function adopt(l: Val[]): void {
+  locals = l;
+  shared = true;
+}
+
+/** After br, br_table, return, unreachable: the rest of the block is dead, its stack is the frame's. */
+function stopReaching(): void {
+  reachable = false;
+  truncate(frames[frames.length - 1]!.height);
+}
+
+/** Pops a value without counting it as a use (moves into locals, drops, masks). */
+function take(): Val {
+  const f = frames[frames.length - 1]!;
+  if (stack.length <= f.height) {
+    if (!reachable) return UNKNOWN;
+    throw new Opaque('stack underflow');
+  }
+  return stack.pop()!;
+}
+
+function use(v: Val): void {
+  if (v.load >= 0) loads[v.load]!.otherUse = true;
+}
+
+/** Pops a value its consumer uses. */
+function pop(): Val {
+  const v = take();
+  use(v);
+  return v;
+}
+
+function push(v: Val): void {
+  stack.push(v);
+}
+
+/** Drops the values above `height` (popping: setting the length goes through the runtime). */
+function truncate(height: number): void {
+  if (height < 0 || height > stack.length)
+    stack.length = height; // as before (dead code with block params)
+  else while (stack.length > height) stack.pop();
+}
+
+function popN(n: number): Val[] {
+  const vs: Val[] = new Array(n);
+  for (let i = n - 1; i >= 0; i--) vs[i] = pop();
+  return vs;
+}
+
+function joinLocals(a: Val[] | null, b: Val[]): Val[] {
+  if (a === null || a === b) return b;
+  let out: Val[] | null = null;
+  for (let i = 0; i < a.length; i++) {
+    const x = a[i]!;
+    const y = b[i]!;
+    if (x === y) continue;
+    const j = join(x, y);
+    if (j === x) continue;
+    out ??= a.slice();
+    out[i] = j;
+  }
+  return out ?? a;
+}
+
+function sameLocals(a: Val[], b: Val[]): boolean {
+  if (a === b) return true;
+  for (let i = 0; i < a.length; i++) {
+    const x = a[i]!;
+    const y = b[i]!;
+    if (x !== y && !sameAtoms(x.atoms, y.atoms)) return false;
+  }
+  return true;
+}
+
+/** A branch to the frame `depth` levels up, carrying the top values. */
+function branch(depth: number): void {
+  if (!reachable) return;
+  const f = frames[frames.length - 1 - depth];
+  if (!f) throw new Opaque('branch depth');
+  if (f.kind === 'loop') {
+    f.backLocals = joinLocals(f.backLocals, snap());
+    return;
+  }
+  if (depth === frames.length - 1) {
+    // A branch to the function's outermost block returns.
+    const vals = nResults === 0 ? NO_VALS : stack.slice(Math.max(0, stack.length - nResults));
+    for (const v of vals) {
+      use(v);
+      returns = joinAtoms(returns, v.atoms);
+    }
+    return;
+  }
+  const vals = f.results === 0 ? NO_VALS : stack.slice(stack.length - f.results);
+  if (vals.length !== f.results) throw new Opaque('branch arity');
+  f.exitVals = f.exitVals === null || f.results === 0 ? vals : vals.map((v, i) => join(v, f.exitVals![i]!));
+  f.exitLocals = joinLocals(f.exitLocals, snap());
+}
+
+/**
+ * Records a load when its pointer may sit below a base: an allocation or unknown value with a
+ * negative offset, or a parameter / call result with an offset below SYMBOLIC_LIMIT (resolved
+ * later: a caller may pass `p - 8`). Returns the loaded value, tagged so masks reach the record.
+ */
+function recordLoad(at: number, ptr: Val, offset: number, width: number, probe?: number): Val {
+  const atoms: Atom[] = [];
+  for (const a of ptr.atoms) {
+    if (a.offset === null) continue;
+    const o = a.offset + offset;
+    const symbolic = a.base !== 'a' && a.base !== 'u';
+    if (o < 0 || (symbolic && o < SYMBOLIC_LIMIT)) atoms.push({ base: a.base, offset: o });
+  }
+  if (atoms.length === 0 && probe === undefined) return UNKNOWN;
+  let k = loadsByAt.get(at);
+  if (k === undefined) {
+    k = loads.length;
+    loadsByAt.set(at, k);
+    const site: LoadSite = { at, atoms: normalize(atoms), bytes: width, masks: [], otherUse: false };
+    if (probe !== undefined) site.probe = probe;
+    loads.push(site);
+  } else {
+    loads[k]!.atoms = joinAtoms(loads[k]!.atoms, normalize(atoms));
+  }
+  let v = loadVals[k];
+  if (v === undefined) {
+    // Shared across passes (it carries no `X + k` shape, the one fact a value's identity keeps).
+    v = new Val(UNKNOWN.atoms, k);
+    loadVals[k] = v;
+  }
+  return v;
+}
+
+function addMask(v: Val, mask: number): void {
+  if (v.load >= 0) {
+    const m = loads[v.load]!.masks;
+    if (!m.includes(mask)) m.push(mask);
+  }
+}
+
+function runPass(): void {
+  let p = bodyStart;
+  while (p < end) {
+    if (++work > maxWork) throw new Opaque('too much work');
+    const at = p;
+    const op = bytes[p++]!;
+    switch (op) {
+      case 0x00: // unreachable
+        stopReaching();
+        break;
+      case 0x01: // nop
+        break;
+      case 0x02: // block
+      case 0x03: // loop
+      case 0x06: {
+        // try (legacy)
+        p = blockType(bytes, p, end, info);
+        const height = stack.length - btParams;
+        if (height < frames[frames.length - 1]!.height && reachable) throw new Opaque('block params');
+        // Only a try's catch clauses start from its entry locals: a block or loop does not keep
+        // them (keeping them would make the next local.set copy the locals).
+        const frame = new Frame(
+          op === 0x03 ? 'loop' : op === 0x06 ? 'try' : 'block',
+          height,
+          btParams,
+          btResults,
+          op === 0x06 ? snap() : NO_VALS,
+          p,
+        );
+        if (op === 0x03) {
+          const back = loopBack.get(at);
+          if (back) adopt(joinLocals(snap(), back));
+          frame.headLocals = snap();
+          frame.backLocals = null;
+          frame.bodyStart = at;
         }
-        case 0x04: {
-          // if
-          p = blockType(bytes, p, end, info);
-          const bp = btParams;
-          const br = btResults;
-          pop(); // condition
-          frames.push(new Frame('if', stack.length - bp, bp, br, snap(), p));
-          break;
+        frames.push(frame);
+        break;
+      }
+      case 0x04: {
+        // if
+        p = blockType(bytes, p, end, info);
+        const bp = btParams;
+        const br = btResults;
+        pop(); // condition
+        frames.push(new Frame('if', stack.length - bp, bp, br, snap(), p));
+        break;
+      }
+      case 0x05: {
+        // else
+        const f = frames[frames.length - 1]!;
+        if (f.kind !== 'if') throw new Opaque('else without if');
+        if (reachable) {
+          f.thenVals = f.results === 0 ? NO_VALS : stack.slice(stack.length - f.results);
+          f.thenLocals = snap();
         }
-        case 0x05: {
-          // else
-          const f = frames[frames.length - 1]!;
-          if (f.kind !== 'if') throw new Opaque('else without if');
-          if (reachable) {
-            f.thenVals = f.results === 0 ? NO_VALS : stack.slice(stack.length - f.results);
-            f.thenLocals = snap();
-          }
-          f.sawElse = true;
-          stack.length = f.height;
-          // The else arm starts from the entry state with the block's parameters (unknown here).
-          for (let i = 0; i < f.params; i++) push(UNKNOWN);
-          adopt(f.entryLocals);
-          reachable = true;
-          break;
-        }
-        case 0x07: // catch tag
-        case 0x19: {
-          // catch_all
-          const f = frames[frames.length - 1]!;
-          if (f.kind !== 'try') throw new Opaque('catch outside try');
-          let tagParams = 0;
-          if (op === 0x07) {
-            const tag = uleb(bytes, p, end);
-            p = lebNext;
-            const t = info.types[info.tags[tag] ?? -1];
-            tagParams = t && t.kind === 'func' ? t.params.length : 0;
-          }
-          if (reachable) {
-            const vals = f.results === 0 ? NO_VALS : stack.slice(stack.length - f.results);
-            f.exitVals =
-              f.exitVals === null || f.results === 0 ? vals : vals.map((v, i) => join(v, f.exitVals![i]!));
-            f.exitLocals = joinLocals(f.exitLocals, snap());
-          }
-          stack.length = f.height;
-          for (let i = 0; i < tagParams; i++) push(UNKNOWN);
-          // Anything the try body assigned may be visible in the handler.
-          adopt(joinLocals(f.exitLocals, f.entryLocals));
-          reachable = true;
-          break;
-        }
-        case 0x08: {
-          // throw
+        f.sawElse = true;
+        truncate(f.height);
+        // The else arm starts from the entry state with the block's parameters (unknown here).
+        for (let i = 0; i < f.params; i++) push(UNKNOWN);
+        adopt(f.entryLocals);
+        reachable = true;
+        break;
+      }
+      case 0x07: // catch tag
+      case 0x19: {
+        // catch_all
+        const f = frames[frames.length - 1]!;
+        if (f.kind !== 'try') throw new Opaque('catch outside try');
+        let tagParams = 0;
+        if (op === 0x07) {
           const tag = uleb(bytes, p, end);
           p = lebNext;
           const t = info.types[info.tags[tag] ?? -1];
-          popN(t && t.kind === 'func' ? t.params.length : 0);
-          stopReaching();
-          break;
+          tagParams = t && t.kind === 'func' ? t.params.length : 0;
         }
-        case 0x09: // rethrow
-          p = skipU(bytes, p, end);
-          stopReaching();
-          break;
-        case 0x0a: // throw_ref
-          pop();
-          stopReaching();
-          break;
-        case 0x18: {
-          // delegate: ends a try like `end`
-          p = skipU(bytes, p, end);
-          endFrame();
-          break;
+        if (reachable) {
+          const vals = f.results === 0 ? NO_VALS : stack.slice(stack.length - f.results);
+          f.exitVals =
+            f.exitVals === null || f.results === 0 ? vals : vals.map((v, i) => join(v, f.exitVals![i]!));
+          f.exitLocals = joinLocals(f.exitLocals, snap());
         }
-        case 0x0b: {
-          if (endFrame()) {
-            // The function's end.
-            p = end;
-          }
-          break;
+        truncate(f.height);
+        for (let i = 0; i < tagParams; i++) push(UNKNOWN);
+        // Anything the try body assigned may be visible in the handler.
+        adopt(joinLocals(f.exitLocals, f.entryLocals));
+        reachable = true;
+        break;
+      }
+      case 0x08: {
+        // throw
+        const tag = uleb(bytes, p, end);
+        p = lebNext;
+        const t = info.types[info.tags[tag] ?? -1];
+        popN(t && t.kind === 'func' ? t.params.length : 0);
+        stopReaching();
+        break;
+      }
+      case 0x09: // rethrow
+        p = skipU(bytes, p, end);
+        stopReaching();
+        break;
+      case 0x0a: // throw_ref
+        pop();
+        stopReaching();
+        break;
+      case 0x18: {
+        // delegate: ends a try like `end`
+        p = skipU(bytes, p, end);
+        endFrame();
+        break;
+      }
+      case 0x0b: {
+        if (endFrame()) {
+          // The function's end.
+          p = end;
         }
-        case 0x0c: {
-          // br
+        break;
+      }
+      case 0x0c: {
+        // br
+        const depth = uleb(bytes, p, end);
+        p = lebNext;
+        branch(depth);
+        stopReaching();
+        break;
+      }
+      case 0x0d: {
+        // br_if
+        const depth = uleb(bytes, p, end);
+        p = lebNext;
+        pop();
+        branch(depth);
+        break;
+      }
+      case 0x0e: {
+        // br_table
+        const n = uleb(bytes, p, end);
+        p = lebNext;
+        if (n > end - p) throw new Opaque('br_table');
+        pop();
+        for (let i = 0; i <= n; i++) {
           const depth = uleb(bytes, p, end);
           p = lebNext;
           branch(depth);
+        }
+        stopReaching();
+        break;
+      }
+      case 0x0f: {
+        // return
+        if (reachable) {
+          const vals = nResults === 0 ? NO_VALS : stack.slice(Math.max(0, stack.length - nResults));
+          for (const v of vals) {
+            use(v);
+            returns = joinAtoms(returns, v.atoms);
+          }
+        }
+        stopReaching();
+        break;
+      }
+      case 0x10: // call
+      case 0x12: {
+        // return_call
+        const target = uleb(bytes, p, end);
+        p = lebNext;
+        const t = info.types[info.functionTypes[target] ?? -1];
+        if (t?.kind !== 'func') throw new Opaque(`call target ${target}`);
+        const args = popN(t.params.length);
+        if (reachable) {
+          const site = callsByAt.get(at);
+          if (site)
+            for (let i = 0; i < args.length; i++) site.args[i] = joinAtoms(site.args[i]!, args[i]!.atoms);
+          else callsByAt.set(at, { at, target, args: args.map((a) => a.atoms) });
+        }
+        let result: Val;
+        if (options.allocating(target)) result = ALLOCATED;
+        else if (target < info.numImportedFunctions) result = UNKNOWN;
+        else {
+          // One value per call site across passes (values are immutable).
+          let r = callResults.get(at);
+          if (r === undefined) {
+            r = new Val([{ base: `c${at}`, offset: 0 }]);
+            callResults.set(at, r);
+          }
+          result = r;
+        }
+        if (op === 0x12) {
+          if (reachable) returns = joinAtoms(returns, t.results.length > 0 ? result.atoms : []);
           stopReaching();
-          break;
+        } else {
+          for (let i = 0; i < t.results.length; i++) push(i === 0 ? result : UNKNOWN);
         }
-        case 0x0d: {
-          // br_if
-          const depth = uleb(bytes, p, end);
-          p = lebNext;
-          pop();
-          branch(depth);
-          break;
-        }
-        case 0x0e: {
-          // br_table
+        break;
+      }
+      case 0x11: // call_indirect
+      case 0x13: // return_call_indirect
+      case 0x14: // call_ref
+      case 0x15: {
+        // return_call_ref. The callee is unknown: arguments go nowhere we follow, results are unknown.
+        const typeIdx = uleb(bytes, p, end);
+        p = lebNext;
+        if (op === 0x11 || op === 0x13) p = skipU(bytes, p, end); // the table
+        const t = info.types[typeIdx];
+        if (t?.kind !== 'func') throw new Opaque('indirect call type');
+        pop(); // table index or reference
+        popN(t.params.length);
+        if (op === 0x13 || op === 0x15) {
+          if (reachable && t.results.length > 0) returns = joinAtoms(returns, UNKNOWN.atoms);
+          stopReaching();
+        } else for (let i = 0; i < t.results.length; i++) push(UNKNOWN);
+        break;
+      }
+      case 0x1a: // drop
+        take();
+        break;
+      case 0x1b: // select
+      case 0x1c: {
+        if (op === 0x1c) {
           const n = uleb(bytes, p, end);
           p = lebNext;
-          if (n > end - p) throw new Opaque('br_table');
-          pop();
-          for (let i = 0; i <= n; i++) {
-            const depth = uleb(bytes, p, end);
-            p = lebNext;
-            branch(depth);
-          }
-          stopReaching();
-          break;
-        }
-        case 0x0f: {
-          // return
-          if (reachable) {
-            const vals = nResults === 0 ? NO_VALS : stack.slice(Math.max(0, stack.length - nResults));
-            for (const v of vals) {
-              use(v);
-              returns = joinAtoms(returns, v.atoms);
-            }
-          }
-          stopReaching();
-          break;
-        }
-        case 0x10: // call
-        case 0x12: {
-          // return_call
-          const target = uleb(bytes, p, end);
-          p = lebNext;
-          const t = info.types[info.functionTypes[target] ?? -1];
-          if (t?.kind !== 'func') throw new Opaque(`call target ${target}`);
-          const args = popN(t.params.length);
-          if (reachable) {
-            const site = callsByAt.get(at);
-            if (site)
-              for (let i = 0; i < args.length; i++) site.args[i] = joinAtoms(site.args[i]!, args[i]!.atoms);
-            else callsByAt.set(at, { at, target, args: args.map((a) => a.atoms) });
-          }
-          let result: Val;
-          if (options.allocating(target)) result = ALLOCATED;
-          else if (target < info.numImportedFunctions) result = UNKNOWN;
-          else {
-            // One value per call site across passes (values are immutable).
-            let r = callResults.get(at);
-            if (r === undefined) {
-              r = new Val([{ base: `c${at}`, offset: 0 }]);
-              callResults.set(at, r);
-            }
-            result = r;
-          }
-          if (op === 0x12) {
-            if (reachable) returns = joinAtoms(returns, t.results.length > 0 ? result.atoms : []);
-            stopReaching();
-          } else {
-            for (let i = 0; i < t.results.length; i++) push(i === 0 ? result : UNKNOWN);
-          }
-          break;
-        }
-        case 0x11: // call_indirect
-        case 0x13: // return_call_indirect
-        case 0x14: // call_ref
-        case 0x15: {
-          // return_call_ref. The callee is unknown: arguments go nowhere we follow, results are unknown.
-          const typeIdx = uleb(bytes, p, end);
-          p = lebNext;
-          if (op === 0x11 || op === 0x13) p = skipU(bytes, p, end); // the table
-          const t = info.types[typeIdx];
-          if (t?.kind !== 'func') throw new Opaque('indirect call type');
-          pop(); // table index or reference
-          popN(t.params.length);
-          if (op === 0x13 || op === 0x15) {
-            if (reachable && t.results.length > 0) returns = joinAtoms(returns, UNKNOWN.atoms);
-            stopReaching();
-          } else for (let i = 0; i < t.results.length; i++) push(UNKNOWN);
-          break;
-        }
-        case 0x1a: // drop
-          take();
-          break;
-        case 0x1b: // select
-        case 0x1c: {
-          if (op === 0x1c) {
-            const n = uleb(bytes, p, end);
-            p = lebNext;
-            for (let i = 0; i < n; i++) {
-              if (bytes[p] === 0x63 || bytes[p] === 0x64) p = skipS(bytes, p + 1, end);
-              else p++;
-            }
-          }
-          pop();
-          const b = pop();
-          const a = pop();
-          push(join(a, b));
-          break;
-        }
-        case 0x1f: {
-          // try_table: blocktype vec(catch); handled as a block whose catches branch out with unknowns
-          p = blockType(bytes, p, end, info);
-          const bp = btParams;
-          const br = btResults;
-          const n = uleb(bytes, p, end);
-          p = lebNext;
-          const targets: number[] = [];
           for (let i = 0; i < n; i++) {
-            const kind = bytes[p++];
-            if (kind === 0x00 || kind === 0x01) p = skipU(bytes, p, end);
-            const label = uleb(bytes, p, end);
-            p = lebNext;
-            targets.push(label);
-          }
-          const frame = new Frame('block', stack.length - bp, bp, br, NO_VALS, p);
-          // Catch clauses branch to labels outside with values we do not model: make those unknown.
-          for (const label of targets) {
-            const f = frames[frames.length - 1 - label];
-            if (f && f.kind !== 'loop') {
-              f.exitVals = new Array(f.results).fill(UNKNOWN);
-              f.exitLocals = joinLocals(f.exitLocals, snap());
-            }
-          }
-          frames.push(frame);
-          break;
-        }
-        case 0x20: {
-          const i = uleb(bytes, p, end);
-          p = lebNext;
-          const v = locals[i];
-          if (!v) throw new Opaque('local index');
-          push(v);
-          break;
-        }
-        case 0x21: // local.set
-        case 0x22: {
-          // local.tee
-          const i = uleb(bytes, p, end);
-          p = lebNext;
-          if (i >= locals.length) throw new Opaque('local index');
-          const v = take();
-          const stored = v.plusConst === undefined ? v : new Val(v.atoms, v.load, v.konst);
-          if (reachable) {
-            if (shared) {
-              locals = locals.slice();
-              shared = false;
-            }
-            locals[i] = stored;
-          }
-          if (op === 0x22) push(stored);
-          break;
-        }
-        case 0x23: {
-          const g = uleb(bytes, p, end);
-          p = lebNext;
-          push(g === options.stackPointer ? NONE : UNKNOWN);
-          break;
-        }
-        case 0x24:
-          p = skipU(bytes, p, end);
-          pop();
-          break;
-        case 0x25: // table.get
-          p = skipU(bytes, p, end);
-          pop();
-          push(UNKNOWN);
-          break;
-        case 0x26: // table.set
-          p = skipU(bytes, p, end);
-          pop();
-          pop();
-          break;
-        case 0x3f: // memory.size
-          p = skipU(bytes, p, end);
-          push(NONE);
-          break;
-        case 0x40: // memory.grow
-          p = skipU(bytes, p, end);
-          pop();
-          push(NONE);
-          break;
-        case 0x41:
-        case 0x42: {
-          const v = sleb(bytes, p, end);
-          p = lebNext;
-          push(Number.isNaN(v) ? NONE : constant(v));
-          break;
-        }
-        case 0x43:
-          p += 4;
-          push(NONE);
-          break;
-        case 0x44:
-          p += 8;
-          push(NONE);
-          break;
-        case 0xd0: // ref.null
-          if (bytes[p] === 0x63 || bytes[p] === 0x64) p++;
-          p = skipS(bytes, p, end);
-          push(NONE);
-          break;
-        case 0xd1: // ref.is_null
-        case 0xd3: // ref.as_non_null
-          pop();
-          push(NONE);
-          break;
-        case 0xd2: {
-          // ref.func
-          const f = uleb(bytes, p, end);
-          p = lebNext;
-          refFuncs.add(f);
-          push(NONE);
-          break;
-        }
-        case 0xd5: // ref.eq
-          pop();
-          pop();
-          push(NONE);
-          break;
-        case 0xd4: // br_on_null
-        case 0xd6: {
-          // br_on_non_null
-          const depth = uleb(bytes, p, end);
-          p = lebNext;
-          branch(depth);
-          if (op === 0xd6) pop();
-          break;
-        }
-        case 0xfc:
-          p = prefixFC(p);
-          break;
-        case 0xfd:
-          p = prefixFD(p, at);
-          break;
-        case 0xfe:
-          p = prefixFE(p, at);
-          break;
-        default: {
-          if (op >= 0x28 && op <= 0x35) {
-            const offset = memarg(bytes, p, end);
-            p = lebNext;
-            const ptr = pop();
-            access(ptr, offset);
-            push(reachable ? recordLoad(at, ptr, offset, LOAD_BYTES[op]!, probeOf(ptr, offset)) : UNKNOWN);
-          } else if (op >= 0x36 && op <= 0x3e) {
-            const offset = memarg(bytes, p, end);
-            p = lebNext;
-            pop();
-            access(pop(), offset);
-          } else if (op >= 0x45 && op <= 0xc4) {
-            numeric(op);
-          } else {
-            throw new Opaque(`opcode 0x${op.toString(16)}`);
+            if (bytes[p] === 0x63 || bytes[p] === 0x64) p = skipS(bytes, p + 1, end);
+            else p++;
           }
         }
+        pop();
+        const b = pop();
+        const a = pop();
+        push(join(a, b));
+        break;
       }
-    }
-  }
-
-  /** Ends the innermost frame; true at the function's end. */
-  function endFrame(): boolean {
-    const f = frames[frames.length - 1]!;
-    if (f.kind === 'loop' && f.backLocals) {
-      const key = f.bodyStart;
-      const known = loopBack.get(key);
-      let next = joinLocals(known ?? null, f.backLocals);
-      if (!sameLocals(f.headLocals!, joinLocals(f.headLocals!, next))) {
-        // After a few passes, locals that still change get any offset (pointer walks): stable.
-        if (pass >= LOOP_ROUNDS) {
-          const head = f.headLocals!;
-          next = next.map((v, i) => (sameAtoms(v.atoms, head[i]!.atoms) ? v : derived(join(v, head[i]!))));
+      case 0x1f: {
+        // try_table: blocktype vec(catch); handled as a block whose catches branch out with unknowns
+        p = blockType(bytes, p, end, info);
+        const bp = btParams;
+        const br = btResults;
+        const n = uleb(bytes, p, end);
+        p = lebNext;
+        const targets: number[] = [];
+        for (let i = 0; i < n; i++) {
+          const kind = bytes[p++];
+          if (kind === 0x00 || kind === 0x01) p = skipU(bytes, p, end);
+          const label = uleb(bytes, p, end);
+          p = lebNext;
+          targets.push(label);
         }
-        loopBack.set(key, next);
-        dirty = true;
+        const frame = new Frame('block', stack.length - bp, bp, br, NO_VALS, p);
+        // Catch clauses branch to labels outside with values we do not model: make those unknown.
+        for (const label of targets) {
+          const f = frames[frames.length - 1 - label];
+          if (f && f.kind !== 'loop') {
+            f.exitVals = new Array(f.results).fill(UNKNOWN);
+            f.exitLocals = joinLocals(f.exitLocals, snap());
+          }
+        }
+        frames.push(frame);
+        break;
       }
-    }
-    frames.pop();
-    let vals: Val[];
-    if (f.kind === 'if') {
-      const elseVals = reachable ? (f.results === 0 ? NO_VALS : stack.slice(stack.length - f.results)) : null;
-      const elseLocals = reachable ? snap() : null;
-      let joinedVals: Val[] | null = null;
-      let joinedLocals: Val[] | null = null;
-      const add = (vs: Val[] | null, ls: Val[] | null): void => {
-        if (vs === null || ls === null) return;
-        joinedVals = joinedVals === null || f.results === 0 ? vs : vs.map((v, i) => join(v, joinedVals![i]!));
-        joinedLocals = joinLocals(joinedLocals, ls);
-      };
-      if (f.sawElse) {
-        add(f.thenVals, f.thenLocals);
-        add(elseVals, elseLocals);
-      } else {
-        add(elseVals, elseLocals); // the then arm's end
-        // No else: the condition was false.
-        add(f.results === 0 ? NO_VALS : new Array(f.results).fill(UNKNOWN), f.entryLocals);
+      case 0x20: {
+        const i = uleb(bytes, p, end);
+        p = lebNext;
+        const v = locals[i];
+        if (!v) throw new Opaque('local index');
+        push(v);
+        break;
       }
-      add(f.exitVals, f.exitLocals);
-      vals = joinedVals ?? NO_VALS;
-      reachable = joinedLocals !== null;
-      if (joinedLocals !== null) adopt(joinedLocals);
-    } else {
-      const fallVals = reachable ? (f.results === 0 ? NO_VALS : stack.slice(stack.length - f.results)) : null;
-      let joinedVals = fallVals;
-      let joinedLocals = reachable ? snap() : null;
-      if (f.exitVals !== null) {
-        joinedVals =
-          joinedVals === null || f.results === 0
-            ? f.exitVals
-            : joinedVals.map((v, i) => join(v, f.exitVals![i]!));
-        joinedLocals = joinLocals(joinedLocals, f.exitLocals!);
+      case 0x21: // local.set
+      case 0x22: {
+        // local.tee
+        const i = uleb(bytes, p, end);
+        p = lebNext;
+        if (i >= locals.length) throw new Opaque('local index');
+        const v = take();
+        const stored = v.plusConst === undefined ? v : new Val(v.atoms, v.load, v.konst);
+        if (reachable) {
+          if (shared) {
+            locals = locals.slice();
+            shared = false;
+          }
+          locals[i] = stored;
+        }
+        if (op === 0x22) push(stored);
+        break;
       }
-      vals = joinedVals ?? NO_VALS;
-      reachable = joinedLocals !== null;
-      if (joinedLocals !== null) adopt(joinedLocals);
-    }
-    if (frames.length === 0) {
-      for (const v of vals) {
-        use(v);
-        returns = joinAtoms(returns, v.atoms);
+      case 0x23: {
+        const g = uleb(bytes, p, end);
+        p = lebNext;
+        push(g === options.stackPointer ? NONE : UNKNOWN);
+        break;
       }
-      return true;
-    }
-    stack.length = f.height;
-    if (reachable) {
-      if (vals.length !== f.results) throw new Opaque('block results');
-      for (const v of vals) stack.push(v);
-    }
-    return false;
-  }
-
-  function numeric(op: number): void {
-    // Unary: eqz, clz/ctz/popcnt, float unary, conversions, sign extension.
-    const unary =
-      op === 0x45 ||
-      op === 0x50 ||
-      (op >= 0x67 && op <= 0x69) ||
-      (op >= 0x79 && op <= 0x7b) ||
-      (op >= 0x8b && op <= 0x91) ||
-      (op >= 0x99 && op <= 0x9f) ||
-      (op >= 0xa7 && op <= 0xc4);
-    if (unary) {
-      const x = pop();
-      // wrap/extend keep a pointer's bases (memory64 code moves addresses between widths).
-      push(op === 0xa7 || op === 0xac || op === 0xad ? derived(x) : NONE);
-      return;
-    }
-    const b = take();
-    const a = take();
-    const isAdd = op === 0x6a || op === 0x7c;
-    const isSub = op === 0x6b || op === 0x7d;
-    const isAnd = op === 0x71 || op === 0x83;
-    const compare = (op >= 0x46 && op <= 0x4f) || (op >= 0x51 && op <= 0x5a) || (op >= 0x5b && op <= 0x66);
-    if (compare || (op >= 0x92 && op <= 0x98) || op >= 0xa0) {
-      push(NONE);
-      return;
-    }
-    if (isAnd && b.konst !== undefined) addMask(a, b.konst);
-    else if (isAnd && a.konst !== undefined) addMask(b, a.konst);
-    else {
-      use(a);
-      use(b);
-    }
-    if (a.konst !== undefined && b.konst !== undefined) {
-      push(new Val(NONE.atoms, -1, constFold(op, a.konst, b.konst)));
-      return;
-    }
-    if (isAdd && b.konst !== undefined) push(withLocalOffset(shift(a, b.konst), b.konst));
-    else if (isAdd && a.konst !== undefined) push(shift(b, a.konst));
-    else if (isSub && b.konst !== undefined) push(withLocalOffset(shift(a, -b.konst), -b.konst));
-    else if (isSub) push(derived(a));
-    else push(derived2(a, b));
-  }
-
-  /** Records the syntactic `X ± k` shape (a constant right operand) for probe matching. */
-  function withLocalOffset(v: Val, k: number): Val {
-    return new Val(v.atoms, v.load, v.konst, k);
-  }
-
-  /**
-   * The probe offset src/walk.ts headerProbes gives a load at `X ± k` + offset: a read just below
-   * X, k in [-16, -1] after the static offset.
-   */
-  function probeOf(ptr: Val, offset: number): number | undefined {
-    const k = ptr.plusConst;
-    if (k !== undefined && k < 0 && k >= -16 && offset + k < 0) return offset + k;
-    return undefined;
-  }
-
-  function constFold(op: number, x: number, y: number): number | undefined {
-    if (op === 0x6a || op === 0x7c) return x + y;
-    if (op === 0x6b || op === 0x7d) return x - y;
-    return undefined;
-  }
-
-  function prefixFC(p0: number): number {
-    const sub = uleb(bytes, p0, end);
-    let p1 = lebNext;
-    if (sub <= 7) {
-      pop();
-      push(NONE);
-    } else if (sub === 8) {
-      p1 = skipU(bytes, p1, end);
-      p1 = skipU(bytes, p1, end);
-      popN(3);
-    } else if (sub === 9 || sub === 13) {
-      p1 = skipU(bytes, p1, end);
-    } else if (sub === 10 || sub === 14 || sub === 12) {
-      p1 = skipU(bytes, p1, end);
-      p1 = skipU(bytes, p1, end);
-      popN(3);
-    } else if (sub === 11 || sub === 17) {
-      p1 = skipU(bytes, p1, end);
-      popN(3);
-    } else if (sub === 15) {
-      p1 = skipU(bytes, p1, end);
-      popN(2);
-      push(NONE);
-    } else if (sub === 16) {
-      p1 = skipU(bytes, p1, end);
-      push(NONE);
-    } else throw new Opaque(`opcode 0xfc ${sub}`);
-    return p1;
-  }
-
-  function prefixFD(p0: number, at: number): number {
-    const sub = uleb(bytes, p0, end);
-    let p1 = lebNext;
-    if (sub <= 0x0a || sub === 0x5c || sub === 0x5d) {
-      const offset = memarg(bytes, p1, end);
-      p1 = lebNext;
-      const ptr = pop();
-      const width =
-        sub === 0 ? 16 : sub <= 6 ? 8 : sub === 7 ? 1 : sub === 8 ? 2 : sub === 9 || sub === 0x5c ? 4 : 8;
-      if (reachable) recordLoad(at, ptr, offset, width);
-      push(NONE);
-      return p1;
-    }
-    if (sub === 0x0b) {
-      memarg(bytes, p1, end);
-      p1 = lebNext;
-      popN(2);
-      return p1;
-    }
-    if (sub === 0x0c) {
-      push(NONE);
-      return p1 + 16;
-    }
-    if (sub === 0x0d) {
-      popN(2);
-      push(NONE);
-      return p1 + 16;
-    }
-    if (sub === 0x0e) {
-      popN(2);
-      push(NONE);
-      return p1;
-    }
-    if (sub >= 0x0f && sub <= 0x14) {
-      pop();
-      push(NONE);
-      return p1;
-    }
-    if (sub >= 0x15 && sub <= 0x22) {
-      const replace = [0x17, 0x1a, 0x1c, 0x1e, 0x20, 0x22].includes(sub);
-      popN(replace ? 2 : 1);
-      push(NONE);
-      return p1 + 1;
-    }
-    if (sub >= 0x54 && sub <= 0x5b) {
-      const offset = memarg(bytes, p1, end);
-      p1 = lebNext;
-      p1 += 1; // lane
-      const v = pop();
-      const ptr = pop();
-      void v;
-      if (sub <= 0x57) {
-        if (reachable) recordLoad(at, ptr, offset, [1, 2, 4, 8][sub - 0x54]!);
+      case 0x24:
+        p = skipU(bytes, p, end);
+        pop();
+        break;
+      case 0x25: // table.get
+        p = skipU(bytes, p, end);
+        pop();
+        push(UNKNOWN);
+        break;
+      case 0x26: // table.set
+        p = skipU(bytes, p, end);
+        pop();
+        pop();
+        break;
+      case 0x3f: // memory.size
+        p = skipU(bytes, p, end);
         push(NONE);
+        break;
+      case 0x40: // memory.grow
+        p = skipU(bytes, p, end);
+        pop();
+        push(NONE);
+        break;
+      case 0x41:
+      case 0x42: {
+        const v = sleb(bytes, p, end);
+        p = lebNext;
+        push(Number.isNaN(v) ? NONE : constant(v));
+        break;
       }
-      return p1;
+      case 0x43:
+        p += 4;
+        push(NONE);
+        break;
+      case 0x44:
+        p += 8;
+        push(NONE);
+        break;
+      case 0xd0: // ref.null
+        if (bytes[p] === 0x63 || bytes[p] === 0x64) p++;
+        p = skipS(bytes, p, end);
+        push(NONE);
+        break;
+      case 0xd1: // ref.is_null
+      case 0xd3: // ref.as_non_null
+        pop();
+        push(NONE);
+        break;
+      case 0xd2: {
+        // ref.func
+        const f = uleb(bytes, p, end);
+        p = lebNext;
+        refFuncs.add(f);
+        push(NONE);
+        break;
+      }
+      case 0xd5: // ref.eq
+        pop();
+        pop();
+        push(NONE);
+        break;
+      case 0xd4: // br_on_null
+      case 0xd6: {
+        // br_on_non_null
+        const depth = uleb(bytes, p, end);
+        p = lebNext;
+        branch(depth);
+        if (op === 0xd6) pop();
+        break;
+      }
+      case 0xfc:
+        p = prefixFC(p);
+        break;
+      case 0xfd:
+        p = prefixFD(p, at);
+        break;
+      case 0xfe:
+        p = prefixFE(p, at);
+        break;
+      default: {
+        if (op >= 0x28 && op <= 0x35) {
+          const offset = memarg(bytes, p, end);
+          p = lebNext;
+          const ptr = pop();
+          access(ptr, offset);
+          push(reachable ? recordLoad(at, ptr, offset, LOAD_BYTES[op]!, probeOf(ptr, offset)) : UNKNOWN);
+        } else if (op >= 0x36 && op <= 0x3e) {
+          const offset = memarg(bytes, p, end);
+          p = lebNext;
+          pop();
+          access(pop(), offset);
+        } else if (op >= 0x45 && op <= 0xc4) {
+          numeric(op);
+        } else {
+          throw new Opaque(`opcode 0x${op.toString(16)}`);
+        }
+      }
     }
-    if (SIMD_TERNARY.has(sub)) popN(3);
-    else if (SIMD_UNARY.has(sub) || sub === 0x4d || sub === 0x53) popN(1);
-    else if ((sub >= 0x23 && sub <= 0x51) || (sub >= 0x65 && sub <= 0x113)) popN(2);
-    else throw new Opaque(`opcode 0xfd ${sub}`);
+  }
+}
+
+/** Ends the innermost frame; true at the function's end. */
+function endFrame(): boolean {
+  const f = frames[frames.length - 1]!;
+  if (f.kind === 'loop' && f.backLocals) {
+    const key = f.bodyStart;
+    const known = loopBack.get(key);
+    let next = joinLocals(known ?? null, f.backLocals);
+    if (!sameLocals(f.headLocals!, joinLocals(f.headLocals!, next))) {
+      // After a few passes, locals that still change get any offset (pointer walks): stable.
+      if (pass >= LOOP_ROUNDS) {
+        const head = f.headLocals!;
+        next = next.map((v, i) => (sameAtoms(v.atoms, head[i]!.atoms) ? v : derived(join(v, head[i]!))));
+      }
+      loopBack.set(key, next);
+      dirty = true;
+    }
+  }
+  frames.pop();
+  let vals: Val[];
+  if (f.kind === 'if') {
+    const elseVals = reachable ? (f.results === 0 ? NO_VALS : stack.slice(stack.length - f.results)) : null;
+    const elseLocals = reachable ? snap() : null;
+    let joinedVals: Val[] | null = null;
+    let joinedLocals: Val[] | null = null;
+    const add = (vs: Val[] | null, ls: Val[] | null): void => {
+      if (vs === null || ls === null) return;
+      joinedVals = joinedVals === null || f.results === 0 ? vs : vs.map((v, i) => join(v, joinedVals![i]!));
+      joinedLocals = joinLocals(joinedLocals, ls);
+    };
+    if (f.sawElse) {
+      add(f.thenVals, f.thenLocals);
+      add(elseVals, elseLocals);
+    } else {
+      add(elseVals, elseLocals); // the then arm's end
+      // No else: the condition was false.
+      add(f.results === 0 ? NO_VALS : new Array(f.results).fill(UNKNOWN), f.entryLocals);
+    }
+    add(f.exitVals, f.exitLocals);
+    vals = joinedVals ?? NO_VALS;
+    reachable = joinedLocals !== null;
+    if (joinedLocals !== null) adopt(joinedLocals);
+  } else {
+    const fallVals = reachable ? (f.results === 0 ? NO_VALS : stack.slice(stack.length - f.results)) : null;
+    let joinedVals = fallVals;
+    let joinedLocals = reachable ? snap() : null;
+    if (f.exitVals !== null) {
+      joinedVals =
+        joinedVals === null || f.results === 0
+          ? f.exitVals
+          : joinedVals.map((v, i) => join(v, f.exitVals![i]!));
+      joinedLocals = joinLocals(joinedLocals, f.exitLocals!);
+    }
+    vals = joinedVals ?? NO_VALS;
+    reachable = joinedLocals !== null;
+    if (joinedLocals !== null) adopt(joinedLocals);
+  }
+  if (frames.length === 0) {
+    for (const v of vals) {
+      use(v);
+      returns = joinAtoms(returns, v.atoms);
+    }
+    return true;
+  }
+  truncate(f.height);
+  if (reachable) {
+    if (vals.length !== f.results) throw new Opaque('block results');
+    for (const v of vals) stack.push(v);
+  }
+  return false;
+}
+
+function numeric(op: number): void {
+  // Unary: eqz, clz/ctz/popcnt, float unary, conversions, sign extension.
+  const unary =
+    op === 0x45 ||
+    op === 0x50 ||
+    (op >= 0x67 && op <= 0x69) ||
+    (op >= 0x79 && op <= 0x7b) ||
+    (op >= 0x8b && op <= 0x91) ||
+    (op >= 0x99 && op <= 0x9f) ||
+    (op >= 0xa7 && op <= 0xc4);
+  if (unary) {
+    const x = pop();
+    // wrap/extend keep a pointer's bases (memory64 code moves addresses between widths).
+    push(op === 0xa7 || op === 0xac || op === 0xad ? derived(x) : NONE);
+    return;
+  }
+  const b = take();
+  const a = take();
+  const isAdd = op === 0x6a || op === 0x7c;
+  const isSub = op === 0x6b || op === 0x7d;
+  const isAnd = op === 0x71 || op === 0x83;
+  const compare = (op >= 0x46 && op <= 0x4f) || (op >= 0x51 && op <= 0x5a) || (op >= 0x5b && op <= 0x66);
+  if (compare || (op >= 0x92 && op <= 0x98) || op >= 0xa0) {
+    push(NONE);
+    return;
+  }
+  if (isAnd && b.konst !== undefined) addMask(a, b.konst);
+  else if (isAnd && a.konst !== undefined) addMask(b, a.konst);
+  else {
+    use(a);
+    use(b);
+  }
+  if (a.konst !== undefined && b.konst !== undefined) {
+    push(new Val(NONE.atoms, -1, constFold(op, a.konst, b.konst)));
+    return;
+  }
+  if (isAdd && b.konst !== undefined) push(withLocalOffset(shift(a, b.konst), b.konst));
+  else if (isAdd && a.konst !== undefined) push(shift(b, a.konst));
+  else if (isSub && b.konst !== undefined) push(withLocalOffset(shift(a, -b.konst), -b.konst));
+  else if (isSub) push(derived(a));
+  else push(derived2(a, b));
+}
+
+/** Records the syntactic `X ± k` shape (a constant right operand) for probe matching. */
+function withLocalOffset(v: Val, k: number): Val {
+  return new Val(v.atoms, v.load, v.konst, k);
+}
+
+/**
+ * The probe offset src/walk.ts headerProbes gives a load at `X ± k` + offset: a read just below
+ * X, k in [-16, -1] after the static offset.
+ */
+function probeOf(ptr: Val, offset: number): number | undefined {
+  const k = ptr.plusConst;
+  if (k !== undefined && k < 0 && k >= -16 && offset + k < 0) return offset + k;
+  return undefined;
+}
+
+function constFold(op: number, x: number, y: number): number | undefined {
+  if (op === 0x6a || op === 0x7c) return x + y;
+  if (op === 0x6b || op === 0x7d) return x - y;
+  return undefined;
+}
+
+function prefixFC(p0: number): number {
+  const sub = uleb(bytes, p0, end);
+  let p1 = lebNext;
+  if (sub <= 7) {
+    pop();
+    push(NONE);
+  } else if (sub === 8) {
+    p1 = skipU(bytes, p1, end);
+    p1 = skipU(bytes, p1, end);
+    popN(3);
+  } else if (sub === 9 || sub === 13) {
+    p1 = skipU(bytes, p1, end);
+  } else if (sub === 10 || sub === 14 || sub === 12) {
+    p1 = skipU(bytes, p1, end);
+    p1 = skipU(bytes, p1, end);
+    popN(3);
+  } else if (sub === 11 || sub === 17) {
+    p1 = skipU(bytes, p1, end);
+    popN(3);
+  } else if (sub === 15) {
+    p1 = skipU(bytes, p1, end);
+    popN(2);
+    push(NONE);
+  } else if (sub === 16) {
+    p1 = skipU(bytes, p1, end);
+    push(NONE);
+  } else throw new Opaque(`opcode 0xfc ${sub}`);
+  return p1;
+}
+
+function prefixFD(p0: number, at: number): number {
+  const sub = uleb(bytes, p0, end);
+  let p1 = lebNext;
+  if (sub <= 0x0a || sub === 0x5c || sub === 0x5d) {
+    const offset = memarg(bytes, p1, end);
+    p1 = lebNext;
+    const ptr = pop();
+    const width =
+      sub === 0 ? 16 : sub <= 6 ? 8 : sub === 7 ? 1 : sub === 8 ? 2 : sub === 9 || sub === 0x5c ? 4 : 8;
+    if (reachable) recordLoad(at, ptr, offset, width);
     push(NONE);
     return p1;
   }
-
-  function prefixFE(p0: number, at: number): number {
-    const sub = uleb(bytes, p0, end);
-    let p1 = lebNext;
-    if (sub === 0x03) return p1 + 1; // atomic.fence
-    const offset = memarg(bytes, p1, end);
+  if (sub === 0x0b) {
+    memarg(bytes, p1, end);
     p1 = lebNext;
-    if (sub === 0x00) {
-      popN(2);
-      push(NONE);
-    } else if (sub === 0x01 || sub === 0x02) {
-      popN(3);
-      push(NONE);
-    } else if (sub >= 0x10 && sub <= 0x16) {
-      const ptr = pop();
-      push(reachable ? recordLoad(at, ptr, offset, [4, 8, 1, 2, 1, 2, 4][sub - 0x10]!) : UNKNOWN);
-    } else if (sub >= 0x17 && sub <= 0x1d) {
-      popN(2);
-    } else if (sub >= 0x1e && sub <= 0x47) {
-      popN(2);
-      push(UNKNOWN);
-    } else if (sub >= 0x48 && sub <= 0x4e) {
-      popN(3);
-      push(UNKNOWN);
-    } else throw new Opaque(`opcode 0xfe ${sub}`);
+    popN(2);
     return p1;
   }
+  if (sub === 0x0c) {
+    push(NONE);
+    return p1 + 16;
+  }
+  if (sub === 0x0d) {
+    popN(2);
+    push(NONE);
+    return p1 + 16;
+  }
+  if (sub === 0x0e) {
+    popN(2);
+    push(NONE);
+    return p1;
+  }
+  if (sub >= 0x0f && sub <= 0x14) {
+    pop();
+    push(NONE);
+    return p1;
+  }
+  if (sub >= 0x15 && sub <= 0x22) {
+    const replace = [0x17, 0x1a, 0x1c, 0x1e, 0x20, 0x22].includes(sub);
+    popN(replace ? 2 : 1);
+    push(NONE);
+    return p1 + 1;
+  }
+  if (sub >= 0x54 && sub <= 0x5b) {
+    const offset = memarg(bytes, p1, end);
+    p1 = lebNext;
+    p1 += 1; // lane
+    const v = pop();
+    const ptr = pop();
+    void v;
+    if (sub <= 0x57) {
+      if (reachable) recordLoad(at, ptr, offset, [1, 2, 4, 8][sub - 0x54]!);
+      push(NONE);
+    }
+    return p1;
+  }
+  if (SIMD_TERNARY.has(sub)) popN(3);
+  else if (SIMD_UNARY.has(sub) || sub === 0x4d || sub === 0x53) popN(1);
+  else if ((sub >= 0x23 && sub <= 0x51) || (sub >= 0x65 && sub <= 0x113)) popN(2);
+  else throw new Opaque(`opcode 0xfd ${sub}`);
+  push(NONE);
+  return p1;
+}
+
+function prefixFE(p0: number, at: number): number {
+  const sub = uleb(bytes, p0, end);
+  let p1 = lebNext;
+  if (sub === 0x03) return p1 + 1; // atomic.fence
+  const offset = memarg(bytes, p1, end);
+  p1 = lebNext;
+  if (sub === 0x00) {
+    popN(2);
+    push(NONE);
+  } else if (sub === 0x01 || sub === 0x02) {
+    popN(3);
+    push(NONE);
+  } else if (sub >= 0x10 && sub <= 0x16) {
+    const ptr = pop();
+    push(reachable ? recordLoad(at, ptr, offset, [4, 8, 1, 2, 1, 2, 4][sub - 0x10]!) : UNKNOWN);
+  } else if (sub >= 0x17 && sub <= 0x1d) {
+    popN(2);
+  } else if (sub >= 0x1e && sub <= 0x47) {
+    popN(2);
+    push(UNKNOWN);
+  } else if (sub >= 0x48 && sub <= 0x4e) {
+    popN(3);
+    push(UNKNOWN);
+  } else throw new Opaque(`opcode 0xfe ${sub}`);
+  return p1;
 }
