@@ -576,6 +576,18 @@ const loopBack = new Map<number, Val[]>();
 let pass = 0;
 let dirty = true;
 
+/** 'p0', 'p1', ...: the base of each parameter, made once. */
+const PARAM_BASES: string[] = [];
+
+function paramBase(i: number): string {
+  let b = PARAM_BASES[i];
+  if (b === undefined) {
+    b = `p${i}`;
+    PARAM_BASES[i] = b;
+  }
+  return b;
+}
+
 /** Forgets the last function's state (and the module's bytes). */
 function release(): void {
   bytes = new Uint8Array(0);
@@ -627,7 +639,7 @@ function interpret(
   }
   bodyStart = p;
   for (let i = 0; i < nLocals; i++)
-    initialLocals.push(i < nParams ? new Val([{ base: `p${i}`, offset: 0 }]) : NONE);
+    initialLocals.push(i < nParams ? new Val([{ base: paramBase(i), offset: 0 }]) : NONE);
   locals = initialLocals;
   shared = true;
   reachable = true;
@@ -716,9 +728,19 @@ function truncate(height: number): void {
   else while (stack.length > height) stack.pop();
 }
 
+/** Pops n values, in stack order. Value lists are packed arrays (no holes): one map for V8. */
 function popN(n: number): Val[] {
-  const vs: Val[] = new Array(n);
-  for (let i = n - 1; i >= 0; i--) vs[i] = pop();
+  if (n === 0) return NO_VALS;
+  const vs: Val[] = [];
+  for (let i = 0; i < n; i++) vs.push(pop());
+  return vs.reverse();
+}
+
+/** n unknown values. */
+function unknowns(n: number): Val[] {
+  if (n === 0) return NO_VALS;
+  const vs: Val[] = [];
+  for (let i = 0; i < n; i++) vs.push(UNKNOWN);
   return vs;
 }
 
@@ -1063,7 +1085,7 @@ function runPass(): void {
         for (const label of targets) {
           const f = frames[frames.length - 1 - label];
           if (f && f.kind !== 'loop') {
-            f.exitVals = new Array(f.results).fill(UNKNOWN);
+            f.exitVals = unknowns(f.results);
             f.exitLocals = joinLocals(f.exitLocals, snap());
           }
         }
@@ -1238,7 +1260,7 @@ function endFrame(): boolean {
     } else {
       add(elseVals, elseLocals); // the then arm's end
       // No else: the condition was false.
-      add(f.results === 0 ? NO_VALS : new Array(f.results).fill(UNKNOWN), f.entryLocals);
+      add(unknowns(f.results), f.entryLocals);
     }
     add(f.exitVals, f.exitLocals);
     vals = joinedVals ?? NO_VALS;
