@@ -76,6 +76,10 @@ function same(a: Atom[], b: Atom[]): boolean {
 
 const UNKNOWN: Atom[] = [{ base: 'u', offset: 0 }];
 
+/** First characters of the call-result and parameter bases ('c<position>', 'p<index>'). */
+const C = 'c'.charCodeAt(0);
+const P = 'p'.charCodeAt(0);
+
 /** The empty set, shared (atom arrays are never changed in place). */
 const NO_ATOMS: Atom[] = [];
 /**
@@ -112,10 +116,9 @@ class Resolver {
     for (const f of flows) {
       this.summaries.set(f.index, f.opaque ? UNKNOWN : []);
       const outside = entryPoints.has(f.index) || refTargets.has(f.index) || anyOpaque;
-      this.params.set(
-        f.index,
-        Array.from({ length: f.params }, () => (outside ? UNKNOWN : [])),
-      );
+      const params: Atom[][] = [];
+      for (let i = 0; i < f.params; i++) params.push(outside ? UNKNOWN : []);
+      this.params.set(f.index, params);
     }
     let paramFlows = flows;
     let summaryFlows = flows;
@@ -132,7 +135,7 @@ class Resolver {
   symbolic(atoms: Atom[], f: number, depth = 0): Atom[] {
     let out: Atom[] = [];
     for (const a of atoms) {
-      if (a.base[0] !== 'c') {
+      if (a.base.charCodeAt(0) !== C) {
         out = joinAtoms(out, [a]);
         continue;
       }
@@ -156,7 +159,7 @@ class Resolver {
     if (!site || !summary || depth > 64) out = UNKNOWN;
     else {
       for (const s of summary) {
-        if (s.base[0] !== 'p') out = joinAtoms(out, [s]);
+        if (s.base.charCodeAt(0) !== P) out = joinAtoms(out, [s]);
         else {
           const arg = site.args[Number(s.base.slice(1))] ?? UNKNOWN;
           out = joinAtoms(out, this.symbolic(shiftAtoms(arg, s.offset), f, depth + 1));
@@ -188,7 +191,7 @@ class Resolver {
   private substitute(symbolic: Atom[], f: number): Atom[] {
     let out: Atom[] = [];
     for (const a of symbolic) {
-      if (a.base[0] !== 'p') out = joinAtoms(out, [a]);
+      if (a.base.charCodeAt(0) !== P) out = joinAtoms(out, [a]);
       else {
         const v = this.params.get(f)?.[Number(a.base.slice(1))] ?? UNKNOWN;
         out = joinAtoms(out, shiftAtoms(v, a.offset));
@@ -212,6 +215,8 @@ class Resolver {
     const edgeCall: CallSite[] = [];
     const edgeTarget: Atom[][][] = [];
     const edgeSlot: number[] = [];
+    /** Arguments the call passes to parameters its target has. */
+    const edgeArgs: number[] = [];
     let slots = 0;
     for (const f of flows) {
       if (f.opaque) continue;
@@ -229,6 +234,7 @@ class Resolver {
         edgeCall.push(call);
         edgeTarget.push(target);
         edgeSlot.push(slot);
+        edgeArgs.push(Math.min(call.args.length, target.length));
       }
     }
     /** Version of the caller's parameters the slot's argument was computed for (-1: not yet). */
@@ -246,7 +252,7 @@ class Resolver {
         const caller = edgeCaller[e]!;
         const call = edgeCall[e]!;
         const target = edgeTarget[e]!;
-        const n = Math.min(call.args.length, target.length);
+        const n = edgeArgs[e]!;
         for (let i = 0, s = edgeSlot[e]!; i < n; i++, s++) {
           // A recursive call may change the caller's own parameters between two arguments.
           const v = version[caller] ?? 0;
