@@ -58,6 +58,11 @@ export interface FunctionSummary {
   opaque: boolean;
   /** Number of expressions walked. */
   size: number;
+  /**
+   * Number of expressions the fingerprint's shape hash counts: all but blocks, nops and
+   * unreachables (passes/fingerprint.ts hashes only functions whose count a known allocator has).
+   */
+  shapeSize: number;
 }
 
 /** How to reach (and replace) an expression class's children: plain getters, and a (count, at) list. */
@@ -305,6 +310,7 @@ export function summarize(b: Binaryen, mod: BinaryenModule, name: string): Funct
     indexedBases: [],
     opaque: false,
     size: 0,
+    shapeSize: 0,
   };
   if (sum.imported || !fi.body) return sum;
 
@@ -327,6 +333,7 @@ export function summarize(b: Binaryen, mod: BinaryenModule, name: string): Funct
 
   sum.opaque = !walk(b, fi.body, (expr, id) => {
     sum.size++;
+    if (id !== b.BlockId && id !== b.NopId && id !== b.UnreachableId) sum.shapeSize++;
     if (id === b.CallId) {
       const target = Call.getTarget(expr);
       sum.calls.add(target);
