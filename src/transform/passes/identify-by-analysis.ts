@@ -151,11 +151,18 @@ export function identifyByAnalysis(
     [...s.calls].some((c) => !roles.has(c) && summaries.has(c) && is(sig(c), [P, P], [P]) && touchesState(c));
   const callsOnly = (s: FunctionSummary, ...want: AllocRole[]): boolean =>
     [...s.calls].every((c) => want.includes(roles.get(c) as AllocRole));
+  // Every rule wants a call to a member (malloc, free or realloc): a function calling none is
+  // skipped until one of its callees becomes a member.
+  const callsMember = (s: FunctionSummary): boolean => {
+    for (const c of s.calls) if (roles.has(c)) return true;
+    return false;
+  };
   let changed = true;
   while (changed) {
     changed = false;
     for (const s of summaries.values()) {
-      if (s.imported || roles.has(s.name) || userExports.has(s.name) || !candidate(s.name)) continue;
+      if (s.imported || roles.has(s.name) || userExports.has(s.name)) continue;
+      if (!callsMember(s) || !candidate(s.name)) continue;
       const t = sig(s.name);
       const zeroes = s.memoryFill || [...s.calls].some(memsetShaped);
       const copies = s.memoryCopy || [...s.calls].some(memcpyShaped);
