@@ -9,8 +9,7 @@
  */
 
 import { ErrorCodes, HostAllocError } from '../errors.js';
-import type { Binaryen, BinaryenModule, ExpressionRef } from './module.js';
-import { functionNames } from './queries.js';
+import type { Binaryen, BinaryenModule, ExpressionRef, FunctionInfo } from './module.js';
 
 /** One memory access at a constant address (pointer operand is i32.const/i64.const). */
 export interface ConstAccess {
@@ -58,6 +57,11 @@ export interface FunctionSummary {
   opaque: boolean;
   /** Number of expressions walked. */
   size: number;
+  /**
+   * Number of expressions the fingerprint's shape hash counts: all but blocks, nops and
+   * unreachables (passes/fingerprint.ts hashes only functions whose count a known allocator has).
+   */
+  shapeSize: number;
 }
 
 /** How to reach (and replace) an expression class's children: plain getters, and a (count, at) list. */
@@ -135,13 +139,45 @@ const SHAPES: [string, string, string[], string?][] = [
   ['RefAsId', 'RefAs', ['getValue']],
 ];
 
+/** Numeric getters the summary reads on every memory access and call (see `Fast`). */
+const SUMMARY_GETTERS = {
+  constI32: 'ConstGetValueI32',
+  localIndex: 'LocalGetGetIndex',
+  loadPtr: 'LoadGetPtr',
+  loadOffset: 'LoadGetOffset',
+  loadBytes: 'LoadGetBytes',
+  storePtr: 'StoreGetPtr',
+  storeOffset: 'StoreGetOffset',
+  storeBytes: 'StoreGetBytes',
+  binaryOp: 'BinaryGetOp',
+  binaryLeft: 'BinaryGetLeft',
+  binaryRight: 'BinaryGetRight',
+  callOperands: 'CallGetNumOperands',
+  callOperandAt: 'CallGetOperandAt',
+} as const;
+
 /**
- * The child table of every expression class, read from binaryen.js by name: the one place binaryen
- * is reached around its typed wrapper (binaryen.js has no generic child API). A class or getter this
- * binaryen.js lacks is a wrong binaryen version, not a module to treat as opaque: it throws.
+ * binaryen.js as the walker and the summary use it, resolved once per instance. binaryen.js's
+ * namespace holds thousands of properties (a dictionary, slow to look up) and each class getter is
+ * a JS wrapper that looks up the C API export there (`getLeft(e) { return A._BinaryenBinaryGetLeft(e) }`):
+ * the hot loops call the C API exports (numbers in, numbers out) directly and compare ids held here.
  */
-function childSpecs(b: Binaryen): Map<number, ChildSpec> {
-  const m = new Map<number, ChildSpec>();
+interface Fast {
+  /** Child table by expression id; undefined for an id the walker does not know. */
+  specs: (ChildSpec | undefined)[];
+  getId: (e: ExpressionRef) => number;
+  getType: (e: ExpressionRef) => number;
+  num: { [K in keyof typeof SUMMARY_GETTERS]: (e: ExpressionRef, i?: number) => number };
+}
+
+/**
+ * The child table of every expression class, and the getters `Fast` holds, read from binaryen.js by
+ * name: the one place binaryen is reached around its typed wrapper (binaryen.js has no generic child
+ * API). A class or getter this binaryen.js lacks is a wrong binaryen version, not a module to treat
+ * as opaque: it throws.
+ */
+function resolveFast(b: Binaryen): Fast {
+  const specs: (ChildSpec | undefined)[] = [];
   const ns = b as unknown as Record<string, unknown>;
   const missing: string[] = [];
   const fn = (g: Record<string, unknown>, cls: string, name: string): Accessor => {
@@ -149,8 +185,14 @@ function childSpecs(b: Binaryen): Map<number, ChildSpec> {
     if (typeof f !== 'function') missing.push(`${cls}.${name}`);
     return f as Accessor;
   };
+  // `Cls.getX` wraps the C API's `_BinaryenClsGetX`: the walker calls that directly.
+  const capi = (cls: string, name: string): Accessor => {
+    const f = ns[`_Binaryen${cls}${name[0]!.toUpperCase()}${name.slice(1)}`];
+    if (typeof f !== 'function') missing.push(`_Binaryen${cls}${name}`);
+    return f as Accessor;
+  };
   for (const leaf of LEAVES) {
-    if (typeof ns[leaf] === 'number') m.set(ns[leaf] as number, { single: [], setters: [] });
+    if (typeof ns[leaf] === 'number') specs[ns[leaf] as number] = { single: [], setters: [] };
     else missing.push(leaf);
   }
   for (const [idName, cls, singles, list] of SHAPES) {
@@ -161,7 +203,7 @@ function childSpecs(b: Binaryen): Map<number, ChildSpec> {
       continue;
     }
     const spec: ChildSpec = {
-      single: singles.map((name) => fn(g, cls, name) as (e: ExpressionRef) => ExpressionRef),
+      single: singles.map((name) => capi(cls, name) as (e: ExpressionRef) => ExpressionRef),
       setters: singles.map(
         (name) => fn(g, cls, `set${name.slice(3)}`) as (e: ExpressionRef, v: ExpressionRef) => void,
       ),
@@ -169,31 +211,41 @@ function childSpecs(b: Binaryen): Map<number, ChildSpec> {
     if (list) {
       const plural = list === 'Child' ? 'Children' : list === 'CatchBody' ? 'CatchBodies' : `${list}s`;
       spec.list = [
-        fn(g, cls, `getNum${plural}`) as (e: ExpressionRef) => number,
-        fn(g, cls, `get${list}At`) as (e: ExpressionRef, i: number) => ExpressionRef,
+        capi(cls, `getNum${plural}`) as (e: ExpressionRef) => number,
+        capi(cls, `get${list}At`) as (e: ExpressionRef, i: number) => ExpressionRef,
       ];
       spec.setAt = fn(g, cls, `set${list}At`) as (e: ExpressionRef, i: number, v: ExpressionRef) => void;
     }
-    m.set(id, spec);
+    specs[id] = spec;
   }
+  const raw = (name: string): ((e: ExpressionRef, i?: number) => number) => {
+    const f = ns[`_Binaryen${name}`];
+    if (typeof f !== 'function') missing.push(`_Binaryen${name}`);
+    return f as (e: ExpressionRef, i?: number) => number;
+  };
+  const num = Object.fromEntries(
+    Object.entries(SUMMARY_GETTERS).map(([k, name]) => [k, raw(name)]),
+  ) as Fast['num'];
+  const getId = raw('ExpressionGetId');
+  const getType = raw('ExpressionGetType');
   if (missing.length > 0) {
     throw new HostAllocError(
       ErrorCodes.INTERNAL,
       `binaryen.js lacks ${missing.join(', ')}: wasm-hostalloc needs the binaryen version in its package.json`,
     );
   }
-  return m;
+  return { specs, getId, getType, num };
 }
 
-const specCache = new WeakMap<object, Map<number, ChildSpec>>();
+const fastCache = new WeakMap<object, Fast>();
 
-function specsFor(b: Binaryen): Map<number, ChildSpec> {
-  let m = specCache.get(b);
-  if (!m) {
-    m = childSpecs(b);
-    specCache.set(b, m);
+function fastFor(b: Binaryen): Fast {
+  let f = fastCache.get(b);
+  if (!f) {
+    f = resolveFast(b);
+    fastCache.set(b, f);
   }
-  return m;
+  return f;
 }
 
 /**
@@ -206,7 +258,7 @@ export function replaceChild(
   old: ExpressionRef,
   replacement: ExpressionRef,
 ): boolean {
-  const spec = specsFor(b).get(b.getExpressionId(parent));
+  const spec = fastFor(b).specs[b.getExpressionId(parent)];
   if (!spec) return false;
   for (const [i, get] of spec.single.entries()) {
     if (get(parent) === old) {
@@ -232,35 +284,30 @@ export function walk(
   root: ExpressionRef,
   visit: (expr: ExpressionRef, id: number, parent: ExpressionRef) => void,
 ): boolean {
-  const specs = specsFor(b);
-  // Two parallel stacks: the expression and its parent (0 for the root).
-  const stack: ExpressionRef[] = [root];
-  const parents: ExpressionRef[] = [0];
+  const { specs, getId } = fastFor(b);
+  // One stack of (expression, parent) pairs, the parent pushed first (0 for the root).
+  const stack: ExpressionRef[] = [0, root];
   let known = true;
   while (stack.length > 0) {
     const expr = stack.pop()!;
-    const parent = parents.pop()!;
+    const parent = stack.pop()!;
     if (!expr) continue;
-    const id = b.getExpressionId(expr);
+    const id = getId(expr);
     visit(expr, id, parent);
-    const spec = specs.get(id);
+    const spec = specs[id];
     if (!spec) {
       known = false;
       continue;
     }
-    if (spec.list) {
-      const n = spec.list[0](expr);
-      for (let i = n - 1; i >= 0; i--) {
-        stack.push(spec.list[1](expr, i));
-        parents.push(expr);
-      }
+    const list = spec.list;
+    if (list) {
+      const at = list[1];
+      for (let i = list[0](expr) - 1; i >= 0; i--) stack.push(expr, at(expr, i));
     }
-    for (let i = spec.single.length - 1; i >= 0; i--) {
-      const child = spec.single[i]!(expr);
-      if (child) {
-        stack.push(child);
-        parents.push(expr);
-      }
+    const single = spec.single;
+    for (let i = single.length - 1; i >= 0; i--) {
+      const child = single[i]!(expr);
+      if (child) stack.push(expr, child);
     }
   }
   return known;
@@ -290,9 +337,23 @@ function signedConst(b: Binaryen, expr: ExpressionRef): number | undefined {
 
 /** Summarises one function. */
 export function summarize(b: Binaryen, mod: BinaryenModule, name: string): FunctionSummary {
-  const fi = b.getFunctionInfo(mod.getFunction(name));
+  return summarizeFunction(b, b.getFunctionInfo(mod.getFunction(name)));
+}
+
+/** Summaries of every function, by name (in index order, imports first). */
+export function summarizeAll(b: Binaryen, mod: BinaryenModule): Map<string, FunctionSummary> {
+  const out = new Map<string, FunctionSummary>();
+  const n = mod.getNumFunctions();
+  for (let i = 0; i < n; i++) {
+    const fi = b.getFunctionInfo(mod.getFunctionByIndex(i));
+    out.set(fi.name, summarizeFunction(b, fi));
+  }
+  return out;
+}
+
+function summarizeFunction(b: Binaryen, fi: FunctionInfo): FunctionSummary {
   const sum: FunctionSummary = {
-    name,
+    name: fi.name,
     imported: fi.module !== '',
     calls: new Set(),
     callArgs: new Map(),
@@ -305,72 +366,115 @@ export function summarize(b: Binaryen, mod: BinaryenModule, name: string): Funct
     indexedBases: [],
     opaque: false,
     size: 0,
+    shapeSize: 0,
   };
   if (sum.imported || !fi.body) return sum;
 
-  const { Load, Store, Binary, LocalGet, Call, RefFunc } = b;
-  const accessPtr = (ptr: ExpressionRef, offset: number, bytes: number, kind: ConstAccess['kind']): void => {
-    const c = constValue(b, ptr);
+  const { getId, getType, num } = fastFor(b);
+  const { Call, RefFunc } = b;
+  // Ids and constants held in locals: each is a lookup in binaryen's namespace otherwise.
+  const [CONST, BINARY, LOCAL_GET, I32, ADD32, ADD64] = [
+    b.ConstId,
+    b.BinaryId,
+    b.LocalGetId,
+    b.i32,
+    b.AddInt32,
+    b.AddInt64,
+  ];
+  const [BLOCK, NOP, UNREACHABLE, CALL, CALL_INDIRECT, REF_FUNC] = [
+    b.BlockId,
+    b.NopId,
+    b.UnreachableId,
+    b.CallId,
+    b.CallIndirectId,
+    b.RefFuncId,
+  ];
+  const [GROW, FILL, COPY, LOAD, STORE, RMW, CMPXCHG, SIMD_LOAD] = [
+    b.MemoryGrowId,
+    b.MemoryFillId,
+    b.MemoryCopyId,
+    b.LoadId,
+    b.StoreId,
+    b.AtomicRMWId,
+    b.AtomicCmpxchgId,
+    b.SIMDLoadId,
+  ];
+  // constValue (above) on the fast getters: i32 inline, i64 through the class getter (a bigint).
+  const constOf = (expr: ExpressionRef, id: number): number | undefined => {
+    if (id !== CONST) return undefined;
+    return getType(expr) === I32 ? num.constI32(expr) >>> 0 : constValue(b, expr);
+  };
+  /**
+   * Records the access `expr` makes at `ptr` (+ its static offset): a constant address, or the base
+   * of `const + X`. Its offset and width are asked only then.
+   */
+  const accessPtr = (
+    expr: ExpressionRef,
+    ptr: ExpressionRef,
+    offset: (e: ExpressionRef) => number,
+    bytes: number | ((e: ExpressionRef) => number),
+    kind: ConstAccess['kind'],
+  ): void => {
+    const ptrId = getId(ptr);
+    const c = constOf(ptr, ptrId);
     if (c !== undefined) {
-      sum.constAccesses.push({ address: c + offset, bytes, kind });
+      const width = typeof bytes === 'number' ? bytes : bytes(expr);
+      sum.constAccesses.push({ address: c + offset(expr), bytes: width, kind });
       return;
     }
-    if (b.getExpressionId(ptr) !== b.BinaryId) return;
-    const op = Binary.getOp(ptr);
-    const left = Binary.getLeft(ptr);
-    const right = Binary.getRight(ptr);
-    if (op === b.AddInt32 || op === b.AddInt64) {
-      const base = constValue(b, right) ?? constValue(b, left);
-      if (base !== undefined) sum.indexedBases.push(base + offset);
+    if (ptrId !== BINARY) return;
+    const op = num.binaryOp(ptr);
+    if (op !== ADD32 && op !== ADD64) return;
+    const right = num.binaryRight(ptr);
+    let base = right ? constOf(right, getId(right)) : undefined;
+    if (base === undefined) {
+      const left = num.binaryLeft(ptr);
+      base = left ? constOf(left, getId(left)) : undefined;
     }
+    if (base !== undefined) sum.indexedBases.push(base + offset(expr));
   };
+  const { AtomicRMW, AtomicCmpxchg, SIMDLoad } = b;
 
   sum.opaque = !walk(b, fi.body, (expr, id) => {
     sum.size++;
-    if (id === b.CallId) {
+    if (id !== BLOCK && id !== NOP && id !== UNREACHABLE) sum.shapeSize++;
+    if (id === LOAD) {
+      accessPtr(expr, num.loadPtr(expr), num.loadOffset, num.loadBytes, 'read');
+    } else if (id === STORE) {
+      accessPtr(expr, num.storePtr(expr), num.storeOffset, num.storeBytes, 'write');
+    } else if (id === CALL) {
       const target = Call.getTarget(expr);
       sum.calls.add(target);
-      const n = Call.getNumOperands(expr);
+      const n = num.callOperands(expr);
       const args: (number | null)[] = [];
       for (let i = 0; i < n; i++) {
-        const op = Call.getOperandAt(expr, i);
-        args.push(b.getExpressionId(op) === b.LocalGetId ? LocalGet.getIndex(op) : null);
+        const op = num.callOperandAt(expr, i);
+        args.push(getId(op) === LOCAL_GET ? num.localIndex(op) : null);
       }
-      const list = sum.callArgs.get(target) ?? [];
-      list.push(args);
-      sum.callArgs.set(target, list);
-    } else if (id === b.CallIndirectId) {
+      const list = sum.callArgs.get(target);
+      if (list) list.push(args);
+      else sum.callArgs.set(target, [args]);
+    } else if (id === CALL_INDIRECT) {
       sum.callIndirect = true;
-    } else if (id === b.RefFuncId) {
+    } else if (id === REF_FUNC) {
       const target = RefFunc.getFunc(expr);
-      const list = sum.refFuncs.get(target) ?? [];
-      list.push(expr);
-      sum.refFuncs.set(target, list);
-    } else if (id === b.MemoryGrowId) {
+      const list = sum.refFuncs.get(target);
+      if (list) list.push(expr);
+      else sum.refFuncs.set(target, [expr]);
+    } else if (id === GROW) {
       sum.memoryGrow = true;
-    } else if (id === b.MemoryFillId) {
+    } else if (id === FILL) {
       sum.memoryFill = true;
-    } else if (id === b.MemoryCopyId) {
+    } else if (id === COPY) {
       sum.memoryCopy = true;
-    } else if (id === b.LoadId) {
-      accessPtr(Load.getPtr(expr), Load.getOffset(expr), Load.getBytes(expr), 'read');
-    } else if (id === b.StoreId) {
-      accessPtr(Store.getPtr(expr), Store.getOffset(expr), Store.getBytes(expr), 'write');
-    } else if (id === b.AtomicRMWId || id === b.AtomicCmpxchgId) {
-      const g = id === b.AtomicRMWId ? b.AtomicRMW : b.AtomicCmpxchg;
-      accessPtr(g.getPtr(expr), g.getOffset(expr), g.getBytes(expr), 'rmw');
-    } else if (id === b.SIMDLoadId) {
-      accessPtr(b.SIMDLoad.getPtr(expr), b.SIMDLoad.getOffset(expr), 16, 'read');
+    } else if (id === RMW || id === CMPXCHG) {
+      const g = id === RMW ? AtomicRMW : AtomicCmpxchg;
+      accessPtr(expr, g.getPtr(expr), g.getOffset, g.getBytes, 'rmw');
+    } else if (id === SIMD_LOAD) {
+      accessPtr(expr, SIMDLoad.getPtr(expr), SIMDLoad.getOffset, 16, 'read');
     }
   });
   return sum;
-}
-
-/** Summaries of every function, by name. */
-export function summarizeAll(b: Binaryen, mod: BinaryenModule): Map<string, FunctionSummary> {
-  const out = new Map<string, FunctionSummary>();
-  for (const name of functionNames(b, mod)) out.set(name, summarize(b, mod, name));
-  return out;
 }
 
 /**
@@ -383,7 +487,7 @@ export function headerProbes(b: Binaryen, mod: BinaryenModule, name: string): Ne
   const fi = b.getFunctionInfo(mod.getFunction(name));
   const out: NegativeProbe[] = [];
   if (!fi.body) return out;
-  const specs = specsFor(b);
+  const { specs } = fastFor(b);
   // Classes whose binaryen child order differs from the binary's operand order.
   const reorder = new Map<number, (e: ExpressionRef) => ExpressionRef[]>([
     [b.BreakId, (e) => [b.Break.getValue(e), b.Break.getCondition(e)]],
@@ -392,7 +496,7 @@ export function headerProbes(b: Binaryen, mod: BinaryenModule, name: string): Ne
   const children = (e: ExpressionRef, id: number): ExpressionRef[] => {
     const re = reorder.get(id);
     if (re) return re(e);
-    const spec = specs.get(id);
+    const spec = specs[id];
     if (!spec) return [];
     const list: ExpressionRef[] = [];
     const singles = spec.single.map((g) => g(e));

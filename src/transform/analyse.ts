@@ -172,7 +172,7 @@ export function identify(
   const { b, mod, input } = m;
   const names = m.names as string[];
   const hadNames = input.info.customSections.some((s) => s.name === 'name');
-  const fingerprints = hadNames ? [] : matchFingerprints(b, mod, names, FINGERPRINTS);
+  const fingerprints = hadNames ? [] : matchFingerprints(b, mod, names, FINGERPRINTS, summaries);
   const found = findAllocator(b, mod, {
     alloc: input.options.alloc,
     glueExports: input.glue?.exports,
@@ -282,6 +282,7 @@ export function oldState(
     first.regions,
     m.input.layout.memory.initialPages * 65536,
     new Set(),
+    summaries,
   );
   const rebuilt = rebuildFromSpecification(m, summaries, first.regions, family.members);
   const changed = new Set([...neutralised, ...pinged, ...rebuilt.map((r) => r.func)]);

@@ -12,22 +12,30 @@
  */
 
 import type { Binaryen, BinaryenModule, ExpressionRef } from '../../binaryen/module.js';
-import { walk } from '../../binaryen/walk.js';
+import { type FunctionSummary, walk } from '../../binaryen/walk.js';
 import type { Region } from './allocator-state.js';
 
-/** Removes `drop (load (const A))` with A in a state region; returns the functions changed. */
+/**
+ * Removes `drop (load (const A))` with A in a state region; returns the functions changed. With
+ * `summaries` (of the module as read, or of a superset of its code), only functions that read a
+ * constant address in a region are walked: such a drop is one of their `constAccesses`.
+ */
 export function removeDeadStateReads(
   b: Binaryen,
   mod: BinaryenModule,
   regions: Region[],
   memoryBytes: number,
   skip: Set<string>,
+  summaries?: ReadonlyMap<string, FunctionSummary>,
 ): string[] {
   if (regions.length === 0) return [];
+  const inRegion = (a: number): boolean => regions.some((r) => a >= r.start && a < r.end);
   const changed: string[] = [];
   for (let i = 0; i < mod.getNumFunctions(); i++) {
     const fi = b.getFunctionInfo(mod.getFunctionByIndex(i));
     if (fi.module !== '' || !fi.body || skip.has(fi.name)) continue;
+    const known = summaries?.get(fi.name);
+    if (known && !known.constAccesses.some((a) => a.kind === 'read' && inRegion(a.address))) continue;
     const drops: ExpressionRef[] = [];
     walk(b, fi.body, (e, id) => {
       if (id !== b.DropId) return;
@@ -39,7 +47,7 @@ export function removeDeadStateReads(
       const a = (b.Const.getValueI32(ptr) >>> 0) + b.Load.getOffset(v);
       const bytes = b.Load.getBytes(v);
       if (a + bytes > memoryBytes) return;
-      if (regions.some((r) => a >= r.start && a < r.end)) drops.push(e);
+      if (inRegion(a)) drops.push(e);
     });
     // `drop (i32.const 0)`: valid, no effect.
     for (const d of drops) b.Drop.setValue(d, mod.i32.const(0));

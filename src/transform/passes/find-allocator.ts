@@ -12,7 +12,7 @@
  */
 
 import type { Binaryen, BinaryenModule } from '../../binaryen/module.js';
-import { functionExports, functionNames } from '../../binaryen/queries.js';
+import { functionExports } from '../../binaryen/queries.js';
 
 import { internalRoleOfName, isAllocRole, roleOfName } from '../../conventions.js';
 import { ErrorCodes, HostAllocError } from '../../errors.js';
@@ -85,7 +85,10 @@ const HOST_IMPORT_ROLE: Record<string, AllocRole> = {
 };
 
 export function findAllocator(b: Binaryen, mod: BinaryenModule, input: FindAllocatorInput): FoundMember[] {
-  const names = functionNames(b, mod);
+  const infos = Array.from({ length: mod.getNumFunctions() }, (_, i) =>
+    b.getFunctionInfo(mod.getFunctionByIndex(i)),
+  );
+  const names = infos.map((info) => info.name);
   const indexOf = new Map(names.map((n, i) => [n, i]));
   const exportsOf = new Map<string, string[]>();
   const exportMap = functionExports(b, mod);
@@ -109,11 +112,10 @@ export function findAllocator(b: Binaryen, mod: BinaryenModule, input: FindAlloc
     });
   };
 
-  for (const func of names) {
-    const info = b.getFunctionInfo(mod.getFunction(func));
+  for (const info of infos) {
     if (info.module !== '' && info.module === input.importModule) {
       const role = HOST_IMPORT_ROLE[info.base];
-      if (role) add(role, func, 'import');
+      if (role) add(role, info.name, 'import');
     }
   }
   for (const [role, ref] of Object.entries(input.alloc ?? {})) {

@@ -16,7 +16,7 @@
  */
 
 import type { Binaryen, BinaryenModule, ExpressionRef } from '../../binaryen/module.js';
-import { walk } from '../../binaryen/walk.js';
+import { type FunctionSummary, walk } from '../../binaryen/walk.js';
 import type { AllocRole } from '../../types.js';
 
 export type FingerprintRole = AllocRole | 'internal' | 'initializer';
@@ -40,6 +40,26 @@ export interface FingerprintDb {
 /** Functions with fewer expressions than this are too generic to identify by shape. */
 export const MIN_FINGERPRINT_SIZE = 12;
 
+type OperandGetters = Map<number, ((e: ExpressionRef) => number | boolean)[]>;
+const operandCache = new WeakMap<Binaryen, OperandGetters>();
+
+/** Per expression class, the operands that say what it computes (the op, the access width…). */
+function operandGetters(b: Binaryen): OperandGetters {
+  let extra = operandCache.get(b);
+  if (!extra) {
+    extra = new Map<number, ((e: ExpressionRef) => number | boolean)[]>([
+      [b.UnaryId, [b.Unary.getOp]],
+      [b.BinaryId, [b.Binary.getOp]],
+      [b.LoadId, [b.Load.getBytes, b.Load.isSigned]],
+      [b.StoreId, [b.Store.getBytes]],
+      [b.CallId, [b.Call.getNumOperands]],
+      [b.AtomicRMWId, [b.AtomicRMW.getOp, b.AtomicRMW.getBytes]],
+    ]);
+    operandCache.set(b, extra);
+  }
+  return extra;
+}
+
 /** The shape hash of a defined function (null for imports). */
 export function shapeHash(
   b: Binaryen,
@@ -48,15 +68,7 @@ export function shapeHash(
 ): { hash: string; size: number } | null {
   const fi = b.getFunctionInfo(mod.getFunction(name));
   if (fi.module !== '' || !fi.body) return null;
-  // Per expression class, the operands that say what it computes (the op, the access width…).
-  const extra = new Map<number, ((e: ExpressionRef) => number | boolean)[]>([
-    [b.UnaryId, [b.Unary.getOp]],
-    [b.BinaryId, [b.Binary.getOp]],
-    [b.LoadId, [b.Load.getBytes, b.Load.isSigned]],
-    [b.StoreId, [b.Store.getBytes]],
-    [b.CallId, [b.Call.getNumOperands]],
-    [b.AtomicRMWId, [b.AtomicRMW.getOp, b.AtomicRMW.getBytes]],
-  ]);
+  const extra = operandGetters(b);
   let h1 = 0x811c9dc5;
   let h2 = 0x01000193;
   const mix = (v: number): void => {
@@ -74,14 +86,17 @@ export function shapeHash(
   // Writers reorder locals (binaryen groups them by type), so the vars count as a sorted multiset.
   for (const t of fi.vars.map(ty).sort((x, y) => x - y)) mix(t);
   let size = 0;
+  // Held in locals: each is a lookup in binaryen's (very large) namespace object otherwise.
+  const [BLOCK, NOP, UNREACHABLE] = [b.BlockId, b.NopId, b.UnreachableId];
+  const typeOf = b.getExpressionType;
   walk(b, fi.body, (expr, id) => {
     // Blocks and nops come and go when a module is read and written again (binaryen adds blocks
     // around br_table targets, removes unnamed ones, and older writers pad dead code with
     // unreachable); they say nothing about the algorithm.
-    if (id === b.BlockId || id === b.NopId || id === b.UnreachableId) return;
+    if (id === BLOCK || id === NOP || id === UNREACHABLE) return;
     size++;
     mix(id);
-    mix(ty(b.getExpressionType(expr)));
+    mix(ty(typeOf(expr)));
     const getters = extra.get(id);
     if (getters) for (const g of getters) mix(Number(g(expr)));
   });
@@ -101,13 +116,16 @@ export interface FingerprintMatch {
 
 /**
  * Matches every defined function of `mod` against `db`. A hash the database gives conflicting
- * roles for is ignored (it cannot identify anything).
+ * roles for is ignored (it cannot identify anything). With the module's `summaries`, only functions
+ * whose expression count (FunctionSummary.shapeSize, the hash's own `size`) some entry has are
+ * hashed: the same matches, for a few percent of the walks.
  */
 export function matchFingerprints(
   b: Binaryen,
   mod: BinaryenModule,
   names: string[],
   db: FingerprintDb,
+  summaries?: ReadonlyMap<string, FunctionSummary>,
 ): FingerprintMatch[] {
   const byHash = new Map<string, FingerprintEntry | null>();
   for (const e of db.entries) {
@@ -115,8 +133,11 @@ export function matchFingerprints(
     if (prev === undefined) byHash.set(e.hash, e);
     else if (prev !== null && !sameService(prev.role, e.role)) byHash.set(e.hash, null);
   }
+  const sizes = new Set(db.entries.map((e) => e.size));
   const out: FingerprintMatch[] = [];
   for (const func of names) {
+    const known = summaries?.get(func);
+    if (known && (known.imported || !sizes.has(known.shapeSize))) continue;
     const s = shapeHash(b, mod, func);
     if (!s || s.size < MIN_FINGERPRINT_SIZE) continue;
     const entry = byHash.get(s.hash);

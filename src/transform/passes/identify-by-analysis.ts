@@ -105,9 +105,16 @@ export function identifyByAnalysis(
   writesOnlyAllocatorMemory: (func: string) => boolean = () => true,
 ): AnalysisMatch[] {
   const P = memory64 ? b.i64 : b.i32;
+  // Signatures do not change during the analysis: each is asked of binaryen once.
+  const sigs = new Map<string, { params: TypeRef[]; results: TypeRef[] }>();
   const sig = (f: string): { params: TypeRef[]; results: TypeRef[] } => {
-    const fi = b.getFunctionInfo(mod.getFunction(f));
-    return { params: b.expandType(fi.params), results: b.expandType(fi.results) };
+    let s = sigs.get(f);
+    if (!s) {
+      const fi = b.getFunctionInfo(mod.getFunction(f));
+      s = { params: b.expandType(fi.params), results: b.expandType(fi.results) };
+      sigs.set(f, s);
+    }
+    return s;
   };
   const is = (s: { params: TypeRef[]; results: TypeRef[] }, params: TypeRef[], results: TypeRef[]): boolean =>
     s.params.length === params.length &&
@@ -119,6 +126,11 @@ export function identifyByAnalysis(
     summaries.has(f) && (is(sig(f), [P, b.i32, P], [P]) || is(sig(f), [P, b.i32, P], []));
   const memcpyShaped = (f: string): boolean =>
     summaries.has(f) && (is(sig(f), [P, P, P], [P]) || is(sig(f), [P, P, P], []));
+  // Every rule below wants one of these signatures: other functions are never members.
+  const candidate = (f: string): boolean => {
+    const t = sig(f);
+    return is(t, [P, P], [P]) || is(t, [P, P, P], []) || is(t, [P, P, P, P], [P]);
+  };
   // The word below a block is its chunk header: only allocator code reads it (realloc, to find the
   // old size, when the copy is inlined as a loop rather than a call to memcpy).
   const readsHeader = (f: string): boolean =>
@@ -139,11 +151,18 @@ export function identifyByAnalysis(
     [...s.calls].some((c) => !roles.has(c) && summaries.has(c) && is(sig(c), [P, P], [P]) && touchesState(c));
   const callsOnly = (s: FunctionSummary, ...want: AllocRole[]): boolean =>
     [...s.calls].every((c) => want.includes(roles.get(c) as AllocRole));
+  // Every rule wants a call to a member (malloc, free or realloc): a function calling none is
+  // skipped until one of its callees becomes a member.
+  const callsMember = (s: FunctionSummary): boolean => {
+    for (const c of s.calls) if (roles.has(c)) return true;
+    return false;
+  };
   let changed = true;
   while (changed) {
     changed = false;
     for (const s of summaries.values()) {
       if (s.imported || roles.has(s.name) || userExports.has(s.name)) continue;
+      if (!callsMember(s) || !candidate(s.name)) continue;
       const t = sig(s.name);
       const zeroes = s.memoryFill || [...s.calls].some(memsetShaped);
       const copies = s.memoryCopy || [...s.calls].some(memcpyShaped);
