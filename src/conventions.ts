@@ -111,22 +111,40 @@ const RUST_SHIMS: Record<`rust_${string}` & AllocRole, string[]> = {
 
 /** The role a function or export name denotes, or undefined. */
 export function roleOfName(name: string): AllocRole | undefined {
-  for (const [role, names] of Object.entries(C_NAMES)) {
-    if (names.includes(name)) return role as AllocRole;
-  }
-  for (const [role, shims] of Object.entries(RUST_SHIMS)) {
-    for (const shim of shims) {
-      if (name === shim) return role as AllocRole;
-      // v0 mangling of `__rustc::__rust_alloc`: …12___rust_alloc (length-prefixed, no hash), or the
-      // demangled form when a tool rewrote the name section.
-      if (name.endsWith(`::${shim}`)) return role as AllocRole;
-      // v0 separates an identifier starting with `_` from its length by one more `_`.
-      const v0 = [`${shim.length}_${shim}`, `${shim.length}${shim}`];
-      if (name.startsWith('_R') && v0.some((v) => name.endsWith(v))) return role as AllocRole;
-    }
+  const exact = EXACT_ROLE.get(name);
+  if (exact !== undefined) return exact;
+  for (const [role, shim, suffix, v0, v0Underscore] of RUST_SHIM_FORMS) {
+    // v0 mangling of `__rustc::__rust_alloc`: …12___rust_alloc (length-prefixed, no hash), or the
+    // demangled form when a tool rewrote the name section.
+    if (name.endsWith(suffix)) return role;
+    // v0 separates an identifier starting with `_` from its length by one more `_`.
+    if (name.startsWith('_R') && (name.endsWith(v0Underscore) || name.endsWith(v0))) return role;
+    if (name === shim) return role;
   }
   return undefined;
 }
+
+/**
+ * roleOfName runs for every function name of a module: its tables are built once. C names and
+ * exact Rust shim names first (the C names win, as they were searched first), then each shim's
+ * suffix forms.
+ */
+const EXACT_ROLE: ReadonlyMap<string, AllocRole> = (() => {
+  const m = new Map<string, AllocRole>();
+  for (const [role, names] of Object.entries(C_NAMES))
+    for (const n of names) if (!m.has(n)) m.set(n, role as AllocRole);
+  for (const [role, shims] of Object.entries(RUST_SHIMS))
+    for (const shim of shims) if (!m.has(shim)) m.set(shim, role as AllocRole);
+  return m;
+})();
+const RUST_SHIM_FORMS: readonly (readonly [AllocRole, string, string, string, string])[] = Object.entries(
+  RUST_SHIMS,
+).flatMap(([role, shims]) =>
+  shims.map(
+    (shim) =>
+      [role as AllocRole, shim, `::${shim}`, `${shim.length}${shim}`, `${shim.length}_${shim}`] as const,
+  ),
+);
 
 /**
  * Allocator internals that take the allocator's state as a leading parameter and are called from
