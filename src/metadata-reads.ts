@@ -21,6 +21,7 @@
  * would refuse.
  */
 
+import { closure } from './graph.js';
 import { findStackPointer } from './layout.js';
 import { type Atom, type CallSite, type FunctionFlow, joinAtoms, pointerFlow } from './wasm/pointer-flow.js';
 import { functionLabel, type ModuleInfo } from './wasm/reader.js';
@@ -323,22 +324,8 @@ function dependencies(
       else list.push(f.index);
     }
   }
-  const params = new Set<number>();
-  const work = [...wanted];
-  while (work.length > 0) {
-    const i = work.pop()!;
-    if (params.has(i)) continue;
-    params.add(i);
-    for (const c of callers.get(i) ?? []) if (!params.has(c)) work.push(c);
-  }
-  const summaries = new Set<number>();
-  const down = [...params];
-  while (down.length > 0) {
-    const i = down.pop()!;
-    if (summaries.has(i)) continue;
-    summaries.add(i);
-    for (const c of byIndex.get(i)?.calls ?? []) if (!summaries.has(c.target)) down.push(c.target);
-  }
+  const params = closure(wanted, (i) => callers.get(i) ?? []);
+  const summaries = closure(params, (i) => (byIndex.get(i)?.calls ?? []).map((c) => c.target));
   return { params, summaries };
 }
 

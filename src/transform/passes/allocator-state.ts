@@ -14,6 +14,7 @@
  */
 
 import type { FunctionSummary } from '../../binaryen/walk.js';
+import { closure } from '../../graph.js';
 
 export interface Region {
   start: number;
@@ -51,18 +52,10 @@ function reach(
   summaries: Map<string, FunctionSummary>,
   barrier: Set<string>,
 ): Set<string> {
-  const seen = new Set<string>();
-  const stack = [...from];
-  while (stack.length > 0) {
-    const f = stack.pop()!;
-    if (seen.has(f)) continue;
-    seen.add(f);
+  return closure(from, (f) => {
     const s = summaries.get(f);
-    if (!s) continue;
-    for (const c of s.calls) if (!barrier.has(c) && !seen.has(c)) stack.push(c);
-    for (const c of s.refFuncs.keys()) if (!barrier.has(c) && !seen.has(c)) stack.push(c);
-  }
-  return seen;
+    return s ? [...s.calls, ...s.refFuncs.keys()].filter((c) => !barrier.has(c)) : [];
+  });
 }
 
 /** Merges [start, end) intervals that touch or are within `gap` bytes. */
