@@ -60,7 +60,7 @@ async function analysed(
   const given = readInput(bytes, { ...options, allowShared: true });
   const forBinaryen = binaryenInput(given);
   return withModule(forBinaryen.bytes, forBinaryen.features, (mod, b) => {
-    const m = moduleContext(b, mod, given);
+    const m = moduleContext(b, mod, given, forBinaryen.bytes);
     const steps = new Steps();
     const checks = new Checks('collect');
     const a = analyse(m, steps, checks);

@@ -241,6 +241,14 @@ export interface TransformOptions {
    * both and fails with HA040 when they disagree (a self-check, also when forced).
    */
   gate?: 'incremental' | 'full' | 'both';
+  /**
+   * Who writes the function bodies the transform did not touch: 'splice' (default) copies them
+   * from the input with their indices moved, while binaryen writes the rest; 'binaryen' lets
+   * binaryen write every body (slower; the output means the same). When a splice cannot be
+   * carried out the transform quietly falls back to 'binaryen'; 'splice-strict' throws HA040
+   * instead (a self-check for tests).
+   */
+  emit?: 'splice' | 'splice-strict' | 'binaryen';
 }
 
 /** Limits on what wasm-hostalloc reads. Defaults: 256 MiB, 1,000,000 functions, 100,000 data segments. */

@@ -59,6 +59,15 @@ export interface ElementSegmentInfo {
   data: string[];
 }
 
+export interface TableInfo {
+  name: string;
+  /** Import module, '' for a defined table. */
+  module: string;
+  base: string;
+  initial: number;
+  max?: number;
+}
+
 export interface MemoryInfoRaw {
   module: string | null;
   base: string | null;
@@ -98,6 +107,8 @@ export interface BinaryenModule {
   getGlobal(name: string): number;
   getNumGlobals(): number;
   getGlobalByIndex(index: number): number;
+  getNumTables(): number;
+  getTableByIndex(index: number): number;
   getNumElementSegments(): number;
   getElementSegmentByIndex(index: number): number;
   removeElementSegment(name: string): void;
@@ -114,6 +125,7 @@ export interface BinaryenModule {
   emitText(): string;
   copyExpression(expr: ExpressionRef): ExpressionRef;
   nop(): ExpressionRef;
+  unreachable(): ExpressionRef;
   dispose(): void;
   // Expression builders (only the ones we use).
   i32: IntOps & { const(value: number): ExpressionRef };
@@ -138,6 +150,13 @@ export interface BinaryenModule {
   };
   addCustomSection(name: string, contents: Uint8Array): void;
   call(target: string, operands: ExpressionRef[], results: TypeRef): ExpressionRef;
+  call_indirect(
+    table: string,
+    target: ExpressionRef,
+    operands: ExpressionRef[],
+    params: TypeRef,
+    results: TypeRef,
+  ): ExpressionRef;
   block(label: string | null, children: ExpressionRef[], type?: TypeRef): ExpressionRef;
   if(condition: ExpressionRef, ifTrue: ExpressionRef, ifFalse?: ExpressionRef): ExpressionRef;
   select(
@@ -214,7 +233,7 @@ export interface ExpressionClasses {
   AtomicCmpxchg: { getBytes: Get<number>; getOffset: Get<number>; getPtr: Get };
   SIMDLoad: { getOp: Get<number>; getOffset: Get<number>; getPtr: Get };
   RefFunc: { getFunc: Get<string>; setType(expr: ExpressionRef, type: TypeRef): void };
-  Function: { setBody(func: FunctionRef, body: ExpressionRef): void };
+  Function: { getBody: Get; setBody(func: FunctionRef, body: ExpressionRef): void };
 }
 
 /** The subset of the binaryen namespace we use, typed as it really is in v132. */
@@ -225,6 +244,7 @@ export interface Binaryen extends ExpressionClasses {
   getGlobalInfo(global: number): GlobalInfo;
   getExportInfo(exp: number): ExportInfo;
   getElementSegmentInfo(seg: number): ElementSegmentInfo;
+  getTableInfo(table: number): TableInfo;
   getExpressionId(expr: ExpressionRef): number;
   getExceptionMessage(e: unknown): string;
   getTypeFromHeapType(heapType: HeapTypeRef, nullable: boolean): TypeRef;
@@ -240,6 +260,9 @@ export interface Binaryen extends ExpressionClasses {
   i64: TypeRef;
   f32: TypeRef;
   f64: TypeRef;
+  v128: TypeRef;
+  funcref: TypeRef;
+  externref: TypeRef;
   ExternalFunction: number;
   ExternalTable: number;
   ExternalMemory: number;

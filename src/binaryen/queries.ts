@@ -15,20 +15,54 @@ export function functionNames(b: Binaryen, mod: BinaryenModule): string[] {
   return names;
 }
 
+/** binaryen's internal names of all globals, in binaryen's order (as read: the binary's order). */
+export function globalNames(b: Binaryen, mod: BinaryenModule): string[] {
+  const out: string[] = [];
+  for (let i = 0; i < mod.getNumGlobals(); i++) out.push(b.getGlobalInfo(mod.getGlobalByIndex(i)).name);
+  return out;
+}
+
+/** binaryen's internal names of all tables, in binaryen's order (as read: the binary's order). */
+export function tableNames(b: Binaryen, mod: BinaryenModule): string[] {
+  const out: string[] = [];
+  for (let i = 0; i < mod.getNumTables(); i++) out.push(b.getTableInfo(mod.getTableByIndex(i)).name);
+  return out;
+}
+
+/**
+ * Names by their index in the emitted binary: binaryen writes the imported ones first, then the
+ * defined ones, each in its own order.
+ */
+export function emittedOrder(items: readonly { name: string; module: string }[]): string[] {
+  const imported: string[] = [];
+  const defined: string[] = [];
+  for (const e of items) (e.module ? imported : defined).push(e.name);
+  return [...imported, ...defined];
+}
+
 /**
  * binaryen's internal names of all functions by their index in the emitted binary: binaryen writes
  * imported functions first, then the defined ones, each in its own order (functions imported by
  * the rewrite come after the module's defined ones internally, but before them in the binary).
  */
 export function emittedFunctionNames(b: Binaryen, mod: BinaryenModule): string[] {
-  const imported: string[] = [];
-  const defined: string[] = [];
-  const n = mod.getNumFunctions();
-  for (let i = 0; i < n; i++) {
-    const info = b.getFunctionInfo(mod.getFunctionByIndex(i));
-    (info.module ? imported : defined).push(info.name);
-  }
-  return [...imported, ...defined];
+  const all = [];
+  for (let i = 0; i < mod.getNumFunctions(); i++) all.push(b.getFunctionInfo(mod.getFunctionByIndex(i)));
+  return emittedOrder(all);
+}
+
+/** binaryen's internal names of all globals by their index in the emitted binary. */
+export function emittedGlobalNames(b: Binaryen, mod: BinaryenModule): string[] {
+  const all = [];
+  for (let i = 0; i < mod.getNumGlobals(); i++) all.push(b.getGlobalInfo(mod.getGlobalByIndex(i)));
+  return emittedOrder(all);
+}
+
+/** binaryen's internal names of all tables by their index in the emitted binary. */
+export function emittedTableNames(b: Binaryen, mod: BinaryenModule): string[] {
+  const all = [];
+  for (let i = 0; i < mod.getNumTables(); i++) all.push(b.getTableInfo(mod.getTableByIndex(i)));
+  return emittedOrder(all);
 }
 
 /** Export name -> internal function name, for function exports. */

@@ -11,7 +11,14 @@
  */
 
 import type { Binaryen, BinaryenModule } from '../binaryen/module.js';
-import { functionExports, functionNames, memoryName, roots } from '../binaryen/queries.js';
+import {
+  functionExports,
+  functionNames,
+  globalNames,
+  memoryName,
+  roots,
+  tableNames,
+} from '../binaryen/queries.js';
 import {
   type FunctionSummary,
   headerProbes,
@@ -53,6 +60,13 @@ export interface ModuleContext {
   readonly input: Input;
   /** binaryen's function names by absolute index (imports first). */
   readonly names: readonly string[];
+  /** The absolute index of binaryen's function `name` in the input, when it was there. */
+  readonly indexOf: (name: string) => number | undefined;
+  /** The bytes binaryen read (the input with a name section binaryen keeps). */
+  readonly readBytes: Uint8Array;
+  /** binaryen's global and table names by input index, as read (before any step added one). */
+  readonly globalNames: readonly string[];
+  readonly tableNames: readonly string[];
   /** A function as messages show it: its name-section name, or `$index` when stripped. */
   readonly label: (func: string) => string;
   /** The user's entry points: exports, the start function, table entries. */
@@ -63,7 +77,12 @@ export interface ModuleContext {
   readonly memory: string;
 }
 
-export function moduleContext(b: Binaryen, mod: BinaryenModule, input: Input): ModuleContext {
+export function moduleContext(
+  b: Binaryen,
+  mod: BinaryenModule,
+  input: Input,
+  readBytes: Uint8Array,
+): ModuleContext {
   const names = functionNames(b, mod);
   const index = new Map(names.map((n, i) => [n, i]));
   const is64 = input.layout.memory.is64;
@@ -72,6 +91,10 @@ export function moduleContext(b: Binaryen, mod: BinaryenModule, input: Input): M
     mod,
     input,
     names,
+    indexOf: (name) => index.get(name),
+    readBytes,
+    globalNames: globalNames(b, mod),
+    tableNames: tableNames(b, mod),
     label: (func) => {
       const i = index.get(func);
       return i === undefined ? func : (input.info.names.functions.get(i) ?? `$${i}`);

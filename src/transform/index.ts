@@ -16,19 +16,20 @@
 import { adopt } from '../adopt.js';
 import { withModule } from '../binaryen/module.js';
 import { ABI_EXPORT } from '../conventions.js';
+import { ErrorCodes, HostAllocError } from '../errors.js';
 import type { TransformOptions, TransformResult } from '../types.js';
 import { analyse, moduleContext } from './analyse.js';
 import { outputGate } from './gate.js';
 import { Checks, Steps } from './pipeline.js';
-import { alreadyCompliant, binaryenInput, readInput } from './read.js';
+import { alreadyCompliant, type BinaryenInput, binaryenInput, type Input, readInput } from './read.js';
 import { emit, rewrite } from './rewrite.js';
+import { emitSpliced, SpliceMismatch } from './splice.js';
 
 export { PIPELINE, type StepInfo, type StepKind } from './pipeline.js';
 export { isCompliant } from './read.js';
 
 export async function transform(input: Uint8Array, options: TransformOptions = {}): Promise<TransformResult> {
   const steps = new Steps();
-  const checks = new Checks(options.force ? 'force' : 'throw');
   const given = steps.run('read', () => readInput(input, options));
   const early =
     (await steps.runAsync('already-compliant', () => alreadyCompliant(given))) ??
@@ -38,8 +39,31 @@ export async function transform(input: Uint8Array, options: TransformOptions = {
   if (early) return withTimings(early, steps, options);
   const forBinaryen = steps.run('safe-names', () => binaryenInput(given));
 
+  try {
+    return await convert(given, forBinaryen, steps, options);
+  } catch (e) {
+    if (!(e instanceof SpliceMismatch)) throw e;
+    if (options.emit === 'splice-strict') {
+      throw new HostAllocError(
+        ErrorCodes.INTERNAL,
+        `the input's bodies could not be spliced into the output (${e.why}): this is a bug in wasm-hostalloc, please report it with the input module`,
+      );
+    }
+    // Never a different output: binaryen writes every body instead.
+    return transform(input, { ...options, emit: 'binaryen' });
+  }
+}
+
+/** The steps from summarize to output-gate, on binaryen's reading of the module. */
+function convert(
+  given: Input,
+  forBinaryen: BinaryenInput,
+  steps: Steps,
+  options: TransformOptions,
+): Promise<TransformResult> {
+  const checks = new Checks(options.force ? 'force' : 'throw');
   return withModule(forBinaryen.bytes, forBinaryen.features, (mod, b) => {
-    const m = moduleContext(b, mod, given);
+    const m = moduleContext(b, mod, given, forBinaryen.bytes);
     const analysis = analyse(m, steps, checks);
     const done = rewrite(m, analysis, steps, checks);
     const warnings = [...analysis.warnings, ...done.warnings];
@@ -52,7 +76,11 @@ export async function transform(input: Uint8Array, options: TransformOptions = {
         `forced: the output carries no ${ABI_EXPORT} marker, because the checks above did not pass`,
       );
     }
-    const out = steps.run('emit', () => emit(m, forBinaryen.hadNames));
+    const out = steps.run('emit', () =>
+      done.placeholders
+        ? emitSpliced(m, done.placeholders, forBinaryen.hadNames)
+        : emit(m, forBinaryen.hadNames),
+    );
     steps.run('output-gate', () => outputGate(out, m, analysis, done, checks));
     const before = given.info.functions.length;
     return withTimings(

@@ -133,7 +133,7 @@ export const PIPELINE = [
     kind: 'rewrite',
     source: 'src/transform/rewrite.ts',
     summary:
-      "binaryen's remove-unused-module-elements and duplicate-import-elimination (and strip-dwarf): the dead allocator goes",
+      "binaryen's remove-unused-module-elements and duplicate-import-elimination (and strip-dwarf): the dead allocator goes; untouched bodies are first swapped for placeholders, with a temporary root pinning what their real bodies need, so that this costs a fraction",
   },
   {
     name: 'check-hazards',
@@ -146,7 +146,7 @@ export const PIPELINE = [
     kind: 'emit',
     source: 'src/transform/rewrite.ts',
     summary:
-      "write the rewritten module and validate it (the engine's validator; binaryen's when that rejects it): a failure is a bug, HA040",
+      "write the rewritten module (binaryen writes the changed bodies, the input's other bodies are spliced back with their indices moved) and validate it (the engine's validator; binaryen's when that rejects it): a failure is a bug, HA040",
   },
   {
     name: 'output-gate',

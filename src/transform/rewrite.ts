@@ -30,6 +30,7 @@ import {
 } from './passes/replace-allocator.js';
 import { usableSizeFromHost } from './passes/usable-size-from-host.js';
 import type { Checks, Steps } from './pipeline.js';
+import { installPlaceholders, type Placeholders, pin, spliceRefusal, unpin } from './splice.js';
 
 /** What the rewrite did, for the report. */
 export interface Rewritten {
@@ -41,6 +42,8 @@ export interface Rewritten {
   warnings: string[];
   /** Functions whose bodies the rewrite changed or generated (the output gate interprets them again). */
   changed: Set<string>;
+  /** Untouched bodies binaryen holds as placeholders: emit splices the input's back (./splice.ts). */
+  placeholders?: Placeholders;
 }
 
 /** Runs the rewrite steps in order on the analysed module. */
@@ -77,11 +80,20 @@ export function rewrite(m: ModuleContext, a: Analysis, steps: Steps, checks: Che
   // Export the layout before stripping: exports are roots, and a module that exported nothing
   // would otherwise lose its memory to remove-unused-module-elements.
   const layout = steps.run('export-layout', () => layoutStep(m, a, memory, warnings));
-  warnings.push(...steps.run('strip', () => strip(m)));
+  const stripped = steps.run('strip', () => strip(m, new Set([...a.old.changed, ...changed])));
+  warnings.push(...stripped.warnings);
   const imports = ensureCoreImports(m.b, m.mod, m.input.importModule, m.is64);
   const generated = new Set([...swap.generated, GROW_FUNCTION]);
   const hazards = steps.run('check-hazards', () => hazardsStep(m, a, generated, checks));
-  return { replaced: swap.replaced, imports, layout, hazards, warnings, changed };
+  return {
+    replaced: swap.replaced,
+    imports,
+    layout,
+    hazards,
+    warnings,
+    changed,
+    ...(stripped.placeholders ? { placeholders: stripped.placeholders } : {}),
+  };
 }
 
 /**
@@ -178,19 +190,37 @@ export function outputLayout(m: ModuleContext, a: Analysis): { layout: Layout; w
   };
 }
 
-/** Step 'strip': binaryen removes what nothing reaches any more (the old allocator). Returns warnings. */
-function strip(m: ModuleContext): string[] {
+/**
+ * Step 'strip': binaryen's remove-unused-module-elements removes what nothing reaches any more
+ * (the old allocator). Untouched bodies a splice can carry are first swapped for placeholders
+ * (./splice.ts), so that this and emit cost a fraction; `changed` are the functions whose bodies
+ * the transform changed. Returns warnings, and the placeholders when there are any.
+ */
+function strip(
+  m: ModuleContext,
+  changed: ReadonlySet<string>,
+): { warnings: string[]; placeholders: Placeholders | null } {
   const hasDwarf = m.input.info.customSections.some((s) => s.name.startsWith('.debug_'));
   const keepDwarf = m.input.options.keepDwarf === true;
-  const passes = ['remove-unused-module-elements', 'duplicate-import-elimination'];
-  if (hasDwarf && !keepDwarf) passes.push('strip-dwarf');
-  captureOutput(() => m.mod.runPasses(passes));
-  if (!hasDwarf) return [];
-  return [
-    keepDwarf
-      ? 'DWARF debug sections were kept as asked, but they describe the old code and are now stale'
-      : 'DWARF debug sections were removed: binaryen.js cannot update them after the rewrite (keep them with keepDwarf)',
-  ];
+  const after = ['duplicate-import-elimination'];
+  if (hasDwarf && !keepDwarf) after.push('strip-dwarf');
+  const placeholders = spliceRefusal(m, hasDwarf) === null ? installPlaceholders(m, changed) : null;
+  if (placeholders) {
+    pin(m, placeholders, changed);
+    captureOutput(() => m.mod.runPasses(['remove-unused-module-elements']));
+    unpin(m, placeholders);
+    captureOutput(() => m.mod.runPasses(after));
+  } else {
+    captureOutput(() => m.mod.runPasses(['remove-unused-module-elements', ...after]));
+  }
+  const warnings = !hasDwarf
+    ? []
+    : [
+        keepDwarf
+          ? 'DWARF debug sections were kept as asked, but they describe the old code and are now stale'
+          : 'DWARF debug sections were removed: binaryen.js cannot update them after the rewrite (keep them with keepDwarf)',
+      ];
+  return { warnings, placeholders };
 }
 
 /**

@@ -104,8 +104,11 @@ function skipLeb(bytes: Uint8Array, p: number, end: number): number {
   return TRUNCATED;
 }
 
-/** Reads an unsigned LEB128 (up to 32 bits) into `lebValue`; returns the next position or TRUNCATED. */
-function readLeb(bytes: Uint8Array, p: number, end: number): number {
+/**
+ * Reads an unsigned LEB128 (up to 32 bits) into a module-level slot (read it with `lastLeb()`);
+ * returns the next position or TRUNCATED.
+ */
+export function readLeb(bytes: Uint8Array, p: number, end: number): number {
   let result = 0;
   let shift = 0;
   for (;;) {
@@ -117,6 +120,11 @@ function readLeb(bytes: Uint8Array, p: number, end: number): number {
   }
   lebValue = result;
   return p;
+}
+
+/** The value the last `readLeb` decoded. */
+export function lastLeb(): number {
+  return lebValue;
 }
 
 /** Skips a value type (with the heap type of `(ref null? ht)`); returns the next position. */
