@@ -5,14 +5,22 @@
  */
 
 import { ErrorCodes, HostAllocError } from '../errors.js';
-import { type Binaryen, type BinaryenModule, captureOutput } from './module.js';
+import { type Binaryen, type BinaryenModule, captureOutput, type FunctionRef } from './module.js';
 
 /** binaryen's internal names of all functions, by absolute index (imports first). */
 export function functionNames(b: Binaryen, mod: BinaryenModule): string[] {
+  return functionRefs(mod).map((f) => b.Function.getName(f));
+}
+
+/**
+ * binaryen's function references by absolute index (imports first). A reference stays valid until
+ * its function is removed; later additions do not move it.
+ */
+export function functionRefs(mod: BinaryenModule): FunctionRef[] {
   const n = mod.getNumFunctions();
-  const names: string[] = new Array(n);
-  for (let i = 0; i < n; i++) names[i] = b.getFunctionInfo(mod.getFunctionByIndex(i)).name;
-  return names;
+  const refs: FunctionRef[] = new Array(n);
+  for (let i = 0; i < n; i++) refs[i] = mod.getFunctionByIndex(i);
+  return refs;
 }
 
 /** binaryen's internal names of all globals, in binaryen's order (as read: the binary's order). */

@@ -10,10 +10,10 @@
  * refusal goes through `Checks` (./pipeline.ts).
  */
 
-import type { Binaryen, BinaryenModule } from '../binaryen/module.js';
+import type { Binaryen, BinaryenModule, FunctionRef } from '../binaryen/module.js';
 import {
   functionExports,
-  functionNames,
+  functionRefs,
   globalNames,
   memoryName,
   roots,
@@ -60,6 +60,8 @@ export interface ModuleContext {
   readonly input: Input;
   /** binaryen's function names by absolute index (imports first). */
   readonly names: readonly string[];
+  /** binaryen's function references by absolute index, as read (valid while the function stays). */
+  readonly functionRefs: readonly FunctionRef[];
   /** The absolute index of binaryen's function `name` in the input, when it was there. */
   readonly indexOf: (name: string) => number | undefined;
   /** The bytes binaryen read (the input with a name section binaryen keeps). */
@@ -83,7 +85,8 @@ export function moduleContext(
   input: Input,
   readBytes: Uint8Array,
 ): ModuleContext {
-  const names = functionNames(b, mod);
+  const refs = functionRefs(mod);
+  const names = refs.map((f) => b.Function.getName(f));
   const index = new Map(names.map((n, i) => [n, i]));
   const is64 = input.layout.memory.is64;
   return {
@@ -91,6 +94,7 @@ export function moduleContext(
     mod,
     input,
     names,
+    functionRefs: refs,
     indexOf: (name) => index.get(name),
     readBytes,
     globalNames: globalNames(b, mod),

@@ -86,7 +86,7 @@ export function installPlaceholders(m: ModuleContext, changed: ReadonlySet<strin
     // Tiny bodies are not worth it, and an empty start function must stay a nop for the strip.
     if (!index.spliceable[k] || changed.has(name) || range.end - range.start <= 4) continue;
     const u = mod.unreachable();
-    b.Function.setBody(mod.getFunction(name), u);
+    b.Function.setBody(m.functionRefs[imported + k]!, u);
     body[k] = u;
   }
   return { index, body, merged: new Map() };
@@ -368,7 +368,7 @@ export function emitSpliced(
     const k = (m.indexOf(names[imported + j]!) ?? -1) - inputImported;
     if (k < 0 || p.body[k] === 0) continue;
     // remove-unused-module-elements empties functions it only found referenced: keep binaryen's.
-    if (b.Function.getBody(mod.getFunction(names[imported + j]!)) === p.body[k]) source[j] = k;
+    if (b.Function.getBody(m.functionRefs[k + inputImported]!) === p.body[k]) source[j] = k;
   }
   const spliced = spliceBodies(built, builtInfo, m.input.bytes, info, p.index, {
     source,
