@@ -28,7 +28,7 @@ import {
   functionExports,
 } from '../binaryen/queries.js';
 import { summarize } from '../binaryen/walk.js';
-import { readModule, type ValType } from '../wasm/reader.js';
+import { readModule } from '../wasm/reader.js';
 import {
   type BodyIndex,
   indexBodies,
@@ -209,14 +209,20 @@ function reachable(
   for (const t of tables.values()) if (t.visible) useWhole(t);
 
   const typeRef = valTypeRefs(b);
+  const signatures = new Map<number, [TypeRef, TypeRef] | null>();
   const signatureOf = (t: number): [TypeRef, TypeRef] | null => {
+    let sig = signatures.get(t);
+    if (sig !== undefined) return sig;
+    sig = null;
     const entry = info.types[t];
-    if (entry?.kind !== 'func') return null;
-    const refs = (list: ValType[]) => list.map((v) => typeRef.get(v));
-    const params = refs(entry.params);
-    const results = refs(entry.results);
-    if ([...params, ...results].some((r) => r === undefined)) return null;
-    return [b.createType(params as TypeRef[]), b.createType(results as TypeRef[])];
+    if (entry?.kind === 'func') {
+      const params = entry.params.map((v) => typeRef.get(v));
+      const results = entry.results.map((v) => typeRef.get(v));
+      if (![...params, ...results].some((r) => r === undefined))
+        sig = [b.createType(params as TypeRef[]), b.createType(results as TypeRef[])];
+    }
+    signatures.set(t, sig);
+    return sig;
   };
 
   const globals = new Set<string>();
