@@ -155,6 +155,8 @@ export function normalizeAtoms(atoms: Atom[]): Atom[] {
 
 function normalize(atoms: Atom[]): Atom[] {
   if (atoms.length <= 1) return atoms;
+  // Already canonical (few atoms, sorted, no duplicates, nothing to absorb): as it is.
+  if (atoms.length <= MAX_ATOMS && isNormal(atoms)) return atoms;
   if (atoms.length === 2) {
     const [x, y] = atoms as [Atom, Atom];
     if (x.base === y.base && x.offset === y.offset) return [x];
@@ -224,12 +226,39 @@ function isNormal(atoms: Atom[]): boolean {
 }
 
 /**
+ * True when joining the atoms of `atoms` one by one into the empty set gives `atoms` again (same
+ * content): a normalized set of at most MAX_ATOMS atoms that is not TOP itself (whose identity
+ * absorbs what it is joined with, which a copy of it does not).
+ */
+export function isCanonicalSet(atoms: Atom[]): boolean {
+  return atoms !== TOP && atoms.length <= MAX_ATOMS && isNormal(atoms);
+}
+
+/** Every atom of `b` is one of `a` (both normalized, so both sorted by compareAtoms). */
+function contains(a: Atom[], b: Atom[]): boolean {
+  if (b.length > a.length) return false;
+  let i = 0;
+  for (const y of b) {
+    while (i < a.length && compareAtoms(a[i]!, y) < 0) i++;
+    if (i === a.length) return false;
+    const x = a[i]!;
+    if (x.base !== y.base || x.offset !== y.offset) return false;
+    i++;
+  }
+  return true;
+}
+
+/**
  * normalize([...a, ...b]) for two normalized sets, by merging them (no string keys, no sort); null
  * when either is not normalized. Same content as normalize: the union is counted before any-offset
  * atoms absorb exact ones, as there.
  */
 function mergeNormal(a: Atom[], b: Atom[]): Atom[] | null {
   if (!isNormal(a) || !isNormal(b)) return null;
+  // One holds the other (a join that adds nothing, the common case at branches and loop heads):
+  // the union is that one, canonical as it is.
+  if (a.length <= MAX_ATOMS && contains(a, b)) return a;
+  if (b.length <= MAX_ATOMS && contains(b, a)) return b;
   const union: Atom[] = [];
   let i = 0;
   let j = 0;
@@ -299,23 +328,38 @@ function constant(v: number): Val {
   return c;
 }
 
-function shift(v: Val, by: number): Val {
-  if (v.atoms.length === 0) return NONE;
-  if (v.atoms === TOP) return new Val(TOP);
-  if (v.atoms.length === 1) {
-    const a = v.atoms[0]!;
-    return new Val([{ base: a.base, offset: a.offset === null ? null : a.offset + by }]);
+/**
+ * The value `v + by`; `plusConst` is the `X + k` shape to record (the constant right operand), or
+ * undefined. Any-offset atoms stay as they are, so a set of them is shared, not copied.
+ */
+function shift(v: Val, by: number, plusConst: number | undefined): Val {
+  const atoms = v.atoms;
+  if (atoms.length === 0)
+    return plusConst === undefined ? NONE : new Val(NONE.atoms, -1, undefined, plusConst);
+  if (atoms === TOP) return new Val(TOP, -1, undefined, plusConst);
+  if (atoms.length === 1) {
+    const a = atoms[0]!;
+    const moved = a.offset === null ? atoms : [{ base: a.base, offset: a.offset + by }];
+    return new Val(moved, -1, undefined, plusConst);
   }
-  return new Val(
-    normalize(v.atoms.map((a) => ({ base: a.base, offset: a.offset === null ? null : a.offset + by }))),
-  );
+  let exact = false;
+  for (const a of atoms) if (a.offset !== null) exact = true;
+  const moved = exact
+    ? normalize(atoms.map((a) => ({ base: a.base, offset: a.offset === null ? null : a.offset + by })))
+    : normalize(atoms.slice());
+  return new Val(moved, -1, undefined, plusConst);
 }
 
 /** The value of arithmetic that is not `+ const`: same bases, any offset. */
 function derived(v: Val): Val {
   if (v.atoms.length === 0) return NONE;
   if (v.atoms === TOP) return new Val(TOP);
-  if (v.atoms.length === 1) return new Val([{ base: v.atoms[0]!.base, offset: null }]);
+  if (v.atoms.length === 1) {
+    const a = v.atoms[0]!;
+    return new Val(a.offset === null ? v.atoms : [{ base: a.base, offset: null }]);
+  }
+  const merged = anyOffsets(v.atoms, NO_ATOMS);
+  if (merged !== null) return new Val(merged);
   const atoms: Atom[] = [];
   for (const a of v.atoms) atoms.push({ base: a.base, offset: null });
   return new Val(normalize(atoms));
@@ -326,10 +370,47 @@ function derived2(x: Val, y: Val): Val {
   if (y.atoms.length === 0) return derived(x);
   if (x.atoms.length === 0) return derived(y);
   if (x.atoms === TOP || y.atoms === TOP) return new Val(TOP);
+  const merged = anyOffsets(x.atoms, y.atoms);
+  if (merged !== null) return new Val(merged);
   const atoms: Atom[] = [];
   for (const a of x.atoms) atoms.push({ base: a.base, offset: null });
   for (const a of y.atoms) atoms.push({ base: a.base, offset: null });
   return new Val(normalize(atoms));
+}
+
+const NO_ATOMS: Atom[] = [];
+
+/**
+ * What normalize gives for the any-offset atoms of every base of `x` and `y`, both normalized (so
+ * sorted by base), by merging them: one any-offset atom per base in base order, TOP past MAX_ATOMS
+ * bases; `x` itself when that is what it holds. Null when either is not normalized.
+ */
+function anyOffsets(x: Atom[], y: Atom[]): Atom[] | null {
+  if (!isNormal(x) || !isNormal(y)) return null;
+  let asX = x.length <= MAX_ATOMS;
+  for (let i = 0; i < x.length && asX; i++) if (x[i]!.offset !== null) asX = false;
+  if (asX) {
+    // x is one any-offset atom per base: the result when every base of y is one of x's.
+    let i = 0;
+    for (const b of y) {
+      while (i < x.length && x[i]!.base < b.base) i++;
+      if (i === x.length || x[i]!.base !== b.base) {
+        asX = false;
+        break;
+      }
+    }
+    if (asX) return x;
+  }
+  const out: Atom[] = [];
+  let i = 0;
+  let j = 0;
+  while (i < x.length || j < y.length) {
+    const base = j >= y.length || (i < x.length && x[i]!.base <= y[j]!.base) ? x[i]!.base : y[j]!.base;
+    while (i < x.length && x[i]!.base === base) i++;
+    while (j < y.length && y[j]!.base === base) j++;
+    out.push({ base, offset: null });
+  }
+  return out.length > MAX_ATOMS ? TOP : out;
 }
 
 class Opaque extends Error {}
@@ -550,12 +631,25 @@ let options!: PointerFlowOptions;
 let nParams = 0;
 let nResults = 0;
 let bodyStart = 0;
-const loadsByAt = new Map<number, number>();
+/** An empty module: what `bytes` holds between modules. */
+const NO_BYTES = new Uint8Array(0);
+/**
+ * Slots by instruction position, relative to the body's first byte (0: none, else index + 1):
+ * recorded loads (`loads`), direct calls (`calls`) and call results (`callVals`). Grown to the
+ * largest body and reused; release() zeroes only what the last function set.
+ */
+let loadSlot = new Int32Array(1024);
+let callSlot = new Int32Array(1024);
+let resultSlot = new Int32Array(1024);
+/** First byte of the body's code: slot positions are relative to it. */
+let slotBase = 0;
 let loads: LoadSite[] = [];
 /** The value each recorded load gives. */
 const loadVals: Val[] = [];
-const callsByAt = new Map<number, CallSite>();
-const callResults = new Map<number, Val>();
+let calls: CallSite[] = [];
+/** The value of each direct call's result, by its result slot; `callValAt` its position. */
+const callVals: Val[] = [];
+const callValAt: number[] = [];
 let returns: Atom[] = [];
 const refFuncs = new Set<number>();
 const staticAccesses = new Set<number>();
@@ -590,12 +684,15 @@ function paramBase(i: number): string {
 
 /** Forgets the last function's state (and the module's bytes). */
 function release(): void {
-  bytes = new Uint8Array(0);
-  loadsByAt.clear();
+  bytes = NO_BYTES;
+  for (const site of loads) loadSlot[site.at - slotBase] = 0;
   loads = [];
   loadVals.length = 0;
-  callsByAt.clear();
-  callResults.clear();
+  for (const site of calls) callSlot[site.at - slotBase] = 0;
+  calls = [];
+  for (const at of callValAt) resultSlot[at - slotBase] = 0;
+  callVals.length = 0;
+  callValAt.length = 0;
   returns = [];
   refFuncs.clear();
   staticAccesses.clear();
@@ -617,6 +714,13 @@ function interpret(
   release();
   bytes = moduleBytes;
   end = bodyEnd;
+  slotBase = start;
+  if (loadSlot.length < bodyEnd - start) {
+    const size = Math.max(bodyEnd - start, 2 * loadSlot.length);
+    loadSlot = new Int32Array(size);
+    callSlot = new Int32Array(size);
+    resultSlot = new Int32Array(size);
+  }
   info = moduleInfo;
   options = flowOptions;
   const fnType = info.types[info.functionTypes[index]!];
@@ -667,7 +771,7 @@ function interpret(
     index,
     params: nParams,
     loads,
-    calls: [...callsByAt.values()],
+    calls,
     returns,
     refFuncs: [...refFuncs],
     staticAccesses: [...staticAccesses],
@@ -683,6 +787,15 @@ function access(ptr: Val, offset: number): void {
 function snap(): Val[] {
   shared = true;
   return locals;
+}
+
+/**
+ * `into` (a frame's exit or back-edge state, or null) joined with the current locals. The current
+ * array is kept, so the next local.set must copy it, only when `into` is null (it becomes the
+ * state) or is that array already: joinLocals otherwise returns `into` or a new array.
+ */
+function joinCurrent(into: Val[] | null): Val[] {
+  return into === null ? snap() : joinLocals(into, locals);
 }
 
 function adopt(l: Val[]): void {
@@ -775,7 +888,7 @@ function branch(depth: number): void {
   const f = frames[frames.length - 1 - depth];
   if (!f) throw new Opaque('branch depth');
   if (f.kind === 'loop') {
-    f.backLocals = joinLocals(f.backLocals, snap());
+    f.backLocals = joinCurrent(f.backLocals);
     return;
   }
   if (depth === frames.length - 1) {
@@ -790,7 +903,7 @@ function branch(depth: number): void {
   const vals = f.results === 0 ? NO_VALS : stack.slice(stack.length - f.results);
   if (vals.length !== f.results) throw new Opaque('branch arity');
   f.exitVals = f.exitVals === null || f.results === 0 ? vals : vals.map((v, i) => join(v, f.exitVals![i]!));
-  f.exitLocals = joinLocals(f.exitLocals, snap());
+  f.exitLocals = joinCurrent(f.exitLocals);
 }
 
 /**
@@ -799,6 +912,7 @@ function branch(depth: number): void {
  * later: a caller may pass `p - 8`). Returns the loaded value, tagged so masks reach the record.
  */
 function recordLoad(at: number, ptr: Val, offset: number, width: number, probe?: number): Val {
+  if (ptr.atoms.length === 0 && probe === undefined) return UNKNOWN;
   const atoms: Atom[] = [];
   for (const a of ptr.atoms) {
     if (a.offset === null) continue;
@@ -807,10 +921,10 @@ function recordLoad(at: number, ptr: Val, offset: number, width: number, probe?:
     if (o < 0 || (symbolic && o < SYMBOLIC_LIMIT)) atoms.push({ base: a.base, offset: o });
   }
   if (atoms.length === 0 && probe === undefined) return UNKNOWN;
-  let k = loadsByAt.get(at);
-  if (k === undefined) {
+  let k = loadSlot[at - slotBase]! - 1;
+  if (k < 0) {
     k = loads.length;
-    loadsByAt.set(at, k);
+    loadSlot[at - slotBase] = k + 1;
     const site: LoadSite = { at, atoms: normalize(atoms), bytes: width, masks: [], otherUse: false };
     if (probe !== undefined) site.probe = probe;
     loads.push(site);
@@ -826,6 +940,20 @@ function recordLoad(at: number, ptr: Val, offset: number, width: number, probe?:
   return v;
 }
 
+/** Records the direct call at `at`: its arguments are `vals[from .. from + n)`. */
+function recordCall(at: number, target: number, vals: Val[], from: number, n: number): void {
+  const k = callSlot[at - slotBase]! - 1;
+  if (k >= 0) {
+    const site = calls[k]!;
+    for (let i = 0; i < n; i++) site.args[i] = joinAtoms(site.args[i]!, vals[from + i]!.atoms);
+  } else {
+    callSlot[at - slotBase] = calls.length + 1;
+    const atoms: Atom[][] = [];
+    for (let i = 0; i < n; i++) atoms.push(vals[from + i]!.atoms);
+    calls.push({ at, target, args: atoms });
+  }
+}
+
 function addMask(v: Val, mask: number): void {
   if (v.load >= 0) {
     const m = loads[v.load]!.masks;
@@ -834,11 +962,16 @@ function addMask(v: Val, mask: number): void {
 }
 
 function runPass(): void {
+  // The body and the work count in locals: the loop reads them on every instruction.
+  const code = bytes;
+  const stop = end;
+  const limit = maxWork;
+  let done = work;
   let p = bodyStart;
-  while (p < end) {
-    if (++work > maxWork) throw new Opaque('too much work');
+  while (p < stop) {
+    if (++done > limit) throw new Opaque('too much work');
     const at = p;
-    const op = bytes[p++]!;
+    const op = code[p++]!;
     switch (op) {
       case 0x00: // unreachable
         stopReaching();
@@ -913,7 +1046,7 @@ function runPass(): void {
           const vals = f.results === 0 ? NO_VALS : stack.slice(stack.length - f.results);
           f.exitVals =
             f.exitVals === null || f.results === 0 ? vals : vals.map((v, i) => join(v, f.exitVals![i]!));
-          f.exitLocals = joinLocals(f.exitLocals, snap());
+          f.exitLocals = joinCurrent(f.exitLocals);
         }
         truncate(f.height);
         for (let i = 0; i < tagParams; i++) push(UNKNOWN);
@@ -1001,24 +1134,33 @@ function runPass(): void {
         p = lebNext;
         const t = info.types[info.functionTypes[target] ?? -1];
         if (t?.kind !== 'func') throw new Opaque(`call target ${target}`);
-        const args = popN(t.params.length);
-        if (reachable) {
-          const site = callsByAt.get(at);
-          if (site)
-            for (let i = 0; i < args.length; i++) site.args[i] = joinAtoms(site.args[i]!, args[i]!.atoms);
-          else callsByAt.set(at, { at, target, args: args.map((a) => a.atoms) });
+        const n = t.params.length;
+        const from = stack.length - n;
+        if (from >= frames[frames.length - 1]!.height) {
+          // The arguments are on the stack (popN without its array): used, recorded, popped.
+          for (let i = from; i < stack.length; i++) use(stack[i]!);
+          if (reachable) recordCall(at, target, stack, from, n);
+          truncate(from);
+        } else {
+          const args = popN(n);
+          if (reachable) recordCall(at, target, args, 0, n);
         }
-        let result: Val;
-        if (options.allocating(target)) result = ALLOCATED;
+        // A call without results makes no value (its result atom would reach nothing).
+        let result: Val = NONE;
+        if (t.results.length === 0) {
+          // no value
+        } else if (options.allocating(target)) result = ALLOCATED;
         else if (target < info.numImportedFunctions) result = UNKNOWN;
         else {
           // One value per call site across passes (values are immutable).
-          let r = callResults.get(at);
-          if (r === undefined) {
-            r = new Val([{ base: `c${at}`, offset: 0 }]);
-            callResults.set(at, r);
+          const k = resultSlot[at - slotBase]! - 1;
+          if (k >= 0) result = callVals[k]!;
+          else {
+            result = new Val([{ base: `c${at}`, offset: 0 }]);
+            resultSlot[at - slotBase] = callVals.length + 1;
+            callVals.push(result);
+            callValAt.push(at);
           }
-          result = r;
         }
         if (op === 0x12) {
           if (reachable) returns = joinAtoms(returns, t.results.length > 0 ? result.atoms : []);
@@ -1086,7 +1228,7 @@ function runPass(): void {
           const f = frames[frames.length - 1 - label];
           if (f && f.kind !== 'loop') {
             f.exitVals = unknowns(f.results);
-            f.exitLocals = joinLocals(f.exitLocals, snap());
+            f.exitLocals = joinCurrent(f.exitLocals);
           }
         }
         frames.push(frame);
@@ -1223,11 +1365,28 @@ function runPass(): void {
       }
     }
   }
+  work = done;
+}
+
+/**
+ * Makes the joined state of a frame's end the current locals. When it is the array that was
+ * current before the frame ended (`own`), the joins stored it nowhere (joinLocals returns its first
+ * operand, a new array, or its second when both are the same array, which was then already held
+ * and shared), so it stays shared only if it was.
+ */
+function adoptJoined(joined: Val[], own: Val[], ownShared: boolean): void {
+  if (joined === own) {
+    locals = own;
+    shared = ownShared;
+  } else adopt(joined);
 }
 
 /** Ends the innermost frame; true at the function's end. */
 function endFrame(): boolean {
   const f = frames[frames.length - 1]!;
+  // The current locals and whether something else holds them (see adoptJoined).
+  const own = locals;
+  const ownShared = shared;
   if (f.kind === 'loop' && f.backLocals) {
     const key = f.bodyStart;
     const known = loopBack.get(key);
@@ -1265,7 +1424,7 @@ function endFrame(): boolean {
     add(f.exitVals, f.exitLocals);
     vals = joinedVals ?? NO_VALS;
     reachable = joinedLocals !== null;
-    if (joinedLocals !== null) adopt(joinedLocals);
+    if (joinedLocals !== null) adoptJoined(joinedLocals, own, ownShared);
   } else {
     const fallVals = reachable ? (f.results === 0 ? NO_VALS : stack.slice(stack.length - f.results)) : null;
     let joinedVals = fallVals;
@@ -1279,7 +1438,7 @@ function endFrame(): boolean {
     }
     vals = joinedVals ?? NO_VALS;
     reachable = joinedLocals !== null;
-    if (joinedLocals !== null) adopt(joinedLocals);
+    if (joinedLocals !== null) adoptJoined(joinedLocals, own, ownShared);
   }
   if (frames.length === 0) {
     for (const v of vals) {
@@ -1332,16 +1491,11 @@ function numeric(op: number): void {
     push(new Val(NONE.atoms, -1, constFold(op, a.konst, b.konst)));
     return;
   }
-  if (isAdd && b.konst !== undefined) push(withLocalOffset(shift(a, b.konst), b.konst));
-  else if (isAdd && a.konst !== undefined) push(shift(b, a.konst));
-  else if (isSub && b.konst !== undefined) push(withLocalOffset(shift(a, -b.konst), -b.konst));
+  if (isAdd && b.konst !== undefined) push(shift(a, b.konst, b.konst));
+  else if (isAdd && a.konst !== undefined) push(shift(b, a.konst, undefined));
+  else if (isSub && b.konst !== undefined) push(shift(a, -b.konst, -b.konst));
   else if (isSub) push(derived(a));
   else push(derived2(a, b));
-}
-
-/** Records the syntactic `X ± k` shape (a constant right operand) for probe matching. */
-function withLocalOffset(v: Val, k: number): Val {
-  return new Val(v.atoms, v.load, v.konst, k);
 }
 
 /**
