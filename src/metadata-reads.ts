@@ -23,7 +23,14 @@
 
 import { closure } from './graph.js';
 import { findStackPointer } from './layout.js';
-import { type Atom, type CallSite, type FunctionFlow, joinAtoms, pointerFlow } from './wasm/pointer-flow.js';
+import {
+  type Atom,
+  type CallSite,
+  type FunctionFlow,
+  isCanonicalSet,
+  joinAtoms,
+  pointerFlow,
+} from './wasm/pointer-flow.js';
 import { functionLabel, type ModuleInfo } from './wasm/reader.js';
 
 /** Masks that only make sense on an allocator header: in-use and mmap flags, size without flags. */
@@ -81,8 +88,23 @@ const UNKNOWN: Atom[] = [{ base: 'u', offset: 0 }];
 const C = 'c'.charCodeAt(0);
 const P = 'p'.charCodeAt(0);
 
+const NO_INDICES: number[] = [];
+
 /** The empty set, shared (atom arrays are never changed in place). */
 const NO_ATOMS: Atom[] = [];
+/** The number after a base's first character ('c123' → 123, 'p2' → 2), without slicing the string. */
+function baseNumber(base: string): number {
+  let n = 0;
+  for (let i = 1; i < base.length; i++) n = n * 10 + (base.charCodeAt(i) - 48);
+  return n;
+}
+
+/** True when `atoms` holds an atom whose base starts with `kind` ('c' or 'p'). */
+function hasBase(atoms: Atom[], kind: number): boolean {
+  for (const a of atoms) if (a.base.charCodeAt(0) === kind) return true;
+  return false;
+}
+
 /**
  * Interprocedural resolution, context-sensitive for what functions return:
  *
@@ -91,18 +113,20 @@ const NO_ATOMS: Atom[] = [];
  *   callee's summary with the call's own arguments put in, so `memset(p + 8, …)` returns p + 8 at
  *   that call and not every pointer any caller passed to memset.
  * - Each parameter then gets the join of what every call site passes (unknown for entry points).
+ *
+ * Tables are arrays by function index (imports are holes).
  */
 class Resolver {
   /** Each function's flow (the last one given for an index), for its call sites. */
-  private readonly flowOf = new Map<number, FunctionFlow>();
+  private readonly flowOf: (FunctionFlow | undefined)[] = [];
   /** Each function's call sites by position, made when first asked. */
-  private readonly calls = new Map<number, Map<number, CallSite>>();
+  private readonly calls: (Map<number, CallSite> | undefined)[] = [];
   /** What each function returns, over atoms a, u and p<j> (its own parameters). */
-  readonly summaries = new Map<number, Atom[]>();
+  private readonly summaries: (Atom[] | undefined)[] = [];
   /** What each parameter may hold, over atoms a and u. */
-  readonly params = new Map<number, Atom[][]>();
-  /** Symbolic result of each call site (offset 0), by function, then `c<position>`; valid while summaries are. */
-  private readonly callResults = new Map<number, Map<string, Atom[]>>();
+  private readonly params: (Atom[][] | undefined)[] = [];
+  /** Symbolic result of each call site (offset 0), by function, then position; valid while summaries are. */
+  private readonly callResults: (Map<number, Atom[]> | undefined)[] = [];
 
   /**
    * `wanted`: the functions whose atoms will be resolved (all when absent). Only what those depend on
@@ -111,15 +135,16 @@ class Resolver {
    * their rounds run exactly as over the whole module.
    */
   constructor(flows: FunctionFlow[], entryPoints: Set<number>, wanted?: Set<number>) {
-    for (const f of flows) this.flowOf.set(f.index, f);
+    for (const f of flows) this.flowOf[f.index] = f;
     const anyOpaque = flows.some((f) => f.opaque);
-    const refTargets = new Set(flows.flatMap((f) => f.refFuncs));
+    const refTargets = new Set<number>();
+    for (const f of flows) for (const r of f.refFuncs) refTargets.add(r);
     for (const f of flows) {
-      this.summaries.set(f.index, f.opaque ? UNKNOWN : []);
+      this.summaries[f.index] = f.opaque ? UNKNOWN : NO_ATOMS;
       const outside = entryPoints.has(f.index) || refTargets.has(f.index) || anyOpaque;
       const params: Atom[][] = [];
-      for (let i = 0; i < f.params; i++) params.push(outside ? UNKNOWN : []);
-      this.params.set(f.index, params);
+      for (let i = 0; i < f.params; i++) params.push(outside ? UNKNOWN : NO_ATOMS);
+      this.params[f.index] = params;
     }
     let paramFlows = flows;
     let summaryFlows = flows;
@@ -129,11 +154,15 @@ class Resolver {
       summaryFlows = flows.filter((f) => summaries.has(f.index));
     }
     this.settleSummaries(summaryFlows);
-    this.settleParams(flows, new Set(paramFlows.map((f) => f.index)));
+    const targets = new Uint8Array(this.params.length);
+    for (const f of paramFlows) targets[f.index] = 1;
+    this.settleParams(flows, targets);
   }
 
   /** `atoms` of function `f`, with call results replaced by the callees' summaries: over a, u, p<j>. */
   symbolic(atoms: Atom[], f: number, depth = 0): Atom[] {
+    // Without call results, joining the atoms one by one gives a canonical set back.
+    if (!hasBase(atoms, C) && isCanonicalSet(atoms)) return atoms;
     let out: Atom[] = [];
     for (const a of atoms) {
       if (a.base.charCodeAt(0) !== C) {
@@ -147,38 +176,39 @@ class Resolver {
 
   /** The symbolic result of the call `base` ('c<position>') in function `f`, memoised. */
   private callResult(f: number, base: string, depth: number): Atom[] {
-    let results = this.callResults.get(f);
+    let results = this.callResults[f];
     if (results === undefined) {
       results = new Map();
-      this.callResults.set(f, results);
+      this.callResults[f] = results;
     }
-    const known = results.get(base);
+    const at = baseNumber(base);
+    const known = results.get(at);
     if (known) return known;
-    const site = this.callSites(f)?.get(Number(base.slice(1)));
-    const summary = site ? this.summaries.get(site.target) : undefined;
+    const site = this.callSites(f)?.get(at);
+    const summary = site ? this.summaries[site.target] : undefined;
     let out: Atom[] = [];
     if (!site || !summary || depth > 64) out = UNKNOWN;
     else {
       for (const s of summary) {
         if (s.base.charCodeAt(0) !== P) out = joinAtoms(out, [s]);
         else {
-          const arg = site.args[Number(s.base.slice(1))] ?? UNKNOWN;
+          const arg = site.args[baseNumber(s.base)] ?? UNKNOWN;
           out = joinAtoms(out, this.symbolic(shiftAtoms(arg, s.offset), f, depth + 1));
         }
       }
     }
-    results.set(base, out);
+    results.set(at, out);
     return out;
   }
 
   /** The call sites of function `f` by position (undefined for a function without a flow). */
   private callSites(f: number): Map<number, CallSite> | undefined {
-    let sites = this.calls.get(f);
+    let sites = this.calls[f];
     if (sites === undefined) {
-      const flow = this.flowOf.get(f);
+      const flow = this.flowOf[f];
       if (flow === undefined) return undefined;
       sites = new Map(flow.calls.map((c) => [c.at, c]));
-      this.calls.set(f, sites);
+      this.calls[f] = sites;
     }
     return sites;
   }
@@ -190,11 +220,13 @@ class Resolver {
 
   /** Symbolic atoms of function `f` (over a, u, p<j>) with its parameters put in. */
   private substitute(symbolic: Atom[], f: number): Atom[] {
+    // Without parameters, joining the atoms one by one gives a canonical set back.
+    if (!hasBase(symbolic, P) && isCanonicalSet(symbolic)) return symbolic;
     let out: Atom[] = [];
     for (const a of symbolic) {
       if (a.base.charCodeAt(0) !== P) out = joinAtoms(out, [a]);
       else {
-        const v = this.params.get(f)?.[Number(a.base.slice(1))] ?? UNKNOWN;
+        const v = this.params[f]?.[baseNumber(a.base)] ?? UNKNOWN;
         out = joinAtoms(out, shiftAtoms(v, a.offset));
       }
     }
@@ -202,16 +234,19 @@ class Resolver {
   }
 
   /** Settles the parameters of the functions in `targets` (closed under callers). */
-  private settleParams(flows: FunctionFlow[], targets: Set<number>): void {
+  private settleParams(flows: FunctionFlow[], targets: Uint8Array): void {
     // What a call passes, in concrete terms, depends only on its caller's parameters (the summaries
     // are final here, and so is each argument's symbolic form): kept per call site and argument
     // (a slot) with the version of the caller's parameters it was computed for, so each round
     // recomputes only the calls of functions whose parameters changed. A join whose two operands
-    // are the very arrays of a join that changed nothing is not redone. The rounds, their order and
-    // their joins are the same as without these caches.
+    // are the very arrays of a join that changed nothing is not redone, and a call all of whose
+    // joins were such, with neither its caller's nor its target's parameters changed since, is
+    // passed over whole. The rounds, their order and their joins are the same as without these
+    // caches.
     const version: number[] = [];
-    // The calls the rounds visit, in order, each with its first slot (a call site met twice shares them).
-    const slotOf = new Map<CallSite, number>();
+    // The calls the rounds visit, in order, each with its first slot (the calls of a flow met twice
+    // share them: keyed by the flow's list of calls).
+    const slotOf = new Map<CallSite[], number>();
     const edgeCaller: number[] = [];
     const edgeCall: CallSite[] = [];
     const edgeTarget: Atom[][][] = [];
@@ -221,23 +256,29 @@ class Resolver {
     let slots = 0;
     for (const f of flows) {
       if (f.opaque) continue;
+      let slot = slotOf.get(f.calls);
+      if (slot === undefined) {
+        slot = slots;
+        for (const call of f.calls) slots += call.args.length;
+        slotOf.set(f.calls, slot);
+      }
       for (const call of f.calls) {
-        if (!targets.has(call.target)) continue;
-        const target = this.params.get(call.target);
+        const first = slot;
+        slot += call.args.length;
+        if (targets[call.target] !== 1) continue;
+        const target = this.params[call.target];
         if (!target) continue; // an import
-        let slot = slotOf.get(call);
-        if (slot === undefined) {
-          slot = slots;
-          slots += call.args.length;
-          slotOf.set(call, slot);
-        }
         edgeCaller.push(f.index);
         edgeCall.push(call);
         edgeTarget.push(target);
-        edgeSlot.push(slot);
+        edgeSlot.push(first);
         edgeArgs.push(Math.min(call.args.length, target.length));
       }
     }
+    /** The call's last visit changed nothing: with these versions of its caller's and target's parameters. */
+    const edgeQuiet = new Uint8Array(edgeCall.length);
+    const edgeCallerVersion = new Float64Array(edgeCall.length);
+    const edgeTargetVersion = new Float64Array(edgeCall.length);
     /** Version of the caller's parameters the slot's argument was computed for (-1: not yet). */
     const slotVersion = new Array<number>(slots).fill(-1);
     /** The argument over a, u and p<j> (final once computed, as the summaries are). */
@@ -252,8 +293,15 @@ class Resolver {
       for (let e = 0; e < edgeCall.length; e++) {
         const caller = edgeCaller[e]!;
         const call = edgeCall[e]!;
+        if (
+          edgeQuiet[e] === 1 &&
+          edgeCallerVersion[e] === (version[caller] ?? 0) &&
+          edgeTargetVersion[e] === (version[call.target] ?? 0)
+        )
+          continue;
         const target = edgeTarget[e]!;
         const n = edgeArgs[e]!;
+        let quiet = 1;
         for (let i = 0, s = edgeSlot[e]!; i < n; i++, s++) {
           // A recursive call may change the caller's own parameters between two arguments.
           const v = version[caller] ?? 0;
@@ -276,11 +324,15 @@ class Resolver {
             target[i] = round >= MAX_ROUNDS ? shiftAtoms(next, null) : next;
             version[call.target] = (version[call.target] ?? 0) + 1;
             changed = true;
+            quiet = 0;
           } else {
             slotLastTarget[s] = t;
             slotLastArg[s] = arg;
           }
         }
+        edgeQuiet[e] = quiet;
+        edgeCallerVersion[e] = version[caller] ?? 0;
+        edgeTargetVersion[e] = version[call.target] ?? 0;
       }
       if (!changed || round > MAX_ROUNDS + 2) return;
     }
@@ -288,15 +340,37 @@ class Resolver {
 
   /** Settles the summaries of `flows` (closed under callees). */
   private settleSummaries(flows: FunctionFlow[]): void {
+    // A function's symbolic returns depend only on the summaries of the functions it calls (and
+    // its call results, memoised, only on those too). Joining the same atoms into a summary again
+    // changes nothing (a join of canonical sets is idempotent), so a function none of whose callees'
+    // summaries changed since its last visit is passed over, and keeps its memoised call results;
+    // the rounds and their joins are the same as when every function is visited every round. From
+    // round MAX_ROUNDS on, summaries are widened to sets that are not canonical: every function is
+    // visited again.
+    /** Visit counter: when each function was last visited, and when its summary last changed. */
+    let clock = 0;
+    const visited: number[] = [];
+    const changedAt: number[] = [];
+    // The callees whose summaries callResult reads: those of the call sites of the function's flow.
+    const callees = flows.map((f) => [...new Set((this.flowOf[f.index] ?? f).calls.map((c) => c.target))]);
     for (let round = 0; ; round++) {
       let changed = false;
-      this.callResults.clear(); // summaries change between rounds
-      for (const f of flows) {
+      for (let k = 0; k < flows.length; k++) {
+        const f = flows[k]!;
         if (f.opaque) continue;
-        const old = this.summaries.get(f.index)!;
+        const last = visited[f.index];
+        if (last !== undefined && round < MAX_ROUNDS) {
+          let stale = false;
+          for (const c of callees[k]!) if ((changedAt[c] ?? 0) > last) stale = true;
+          if (!stale) continue;
+        }
+        visited[f.index] = ++clock;
+        this.callResults[f.index] = undefined; // summaries changed since they were made
+        const old = this.summaries[f.index]!;
         const next = joinAtoms(old, this.symbolic(f.returns, f.index));
         if (!same(next, old)) {
-          this.summaries.set(f.index, round >= MAX_ROUNDS ? shiftAtoms(next, null) : next);
+          this.summaries[f.index] = round >= MAX_ROUNDS ? shiftAtoms(next, null) : next;
+          changedAt[f.index] = ++clock;
           changed = true;
         }
       }
@@ -314,18 +388,24 @@ function dependencies(
   flows: FunctionFlow[],
   wanted: Set<number>,
 ): { params: Set<number>; summaries: Set<number> } {
-  const byIndex = new Map(flows.map((f) => [f.index, f]));
-  const callers = new Map<number, number[]>();
+  // By function index: the targets of its calls (of the last flow given for it) and its callers.
+  const callees: (number[] | undefined)[] = [];
+  const callers: (number[] | undefined)[] = [];
+  for (const f of flows) {
+    const targets: number[] = [];
+    for (const c of f.calls) targets.push(c.target);
+    callees[f.index] = targets;
+  }
   for (const f of flows) {
     if (f.opaque) continue; // its calls are never followed
     for (const c of f.calls) {
-      const list = callers.get(c.target);
-      if (list === undefined) callers.set(c.target, [f.index]);
+      const list = callers[c.target];
+      if (list === undefined) callers[c.target] = [f.index];
       else list.push(f.index);
     }
   }
-  const params = closure(wanted, (i) => callers.get(i) ?? []);
-  const summaries = closure(params, (i) => (byIndex.get(i)?.calls ?? []).map((c) => c.target));
+  const params = closure(wanted, (i) => callers[i] ?? NO_INDICES);
+  const summaries = closure(params, (i) => callees[i] ?? NO_INDICES);
   return { params, summaries };
 }
 
