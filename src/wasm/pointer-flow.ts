@@ -430,16 +430,52 @@ class Frame {
   thenLocals: Val[] | null = null;
 
   constructor(
-    readonly kind: 'block' | 'loop' | 'if' | 'try',
+    public kind: 'block' | 'loop' | 'if' | 'try',
     /** Stack height below the frame's parameters. */
-    readonly height: number,
-    readonly params: number,
-    readonly results: number,
+    public height: number,
+    public params: number,
+    public results: number,
     /** Locals at entry (if: for the else arm; try: for catch clauses; none for blocks and loops). */
-    readonly entryLocals: Val[],
+    public entryLocals: Val[],
     /** Position of the first instruction of the body (loops re-run from here). */
     public bodyStart: number,
   ) {}
+}
+
+/** Frames that ended, reused by the next blocks (one per block and pass would be garbage). */
+const framePool: Frame[] = [];
+
+/** A frame, from the pool when it has one. */
+function newFrame(
+  kind: Frame['kind'],
+  height: number,
+  params: number,
+  results: number,
+  entryLocals: Val[],
+  start: number,
+): Frame {
+  const f = framePool.pop();
+  if (f === undefined) return new Frame(kind, height, params, results, entryLocals, start);
+  f.kind = kind;
+  f.height = height;
+  f.params = params;
+  f.results = results;
+  f.entryLocals = entryLocals;
+  f.bodyStart = start;
+  return f;
+}
+
+/** Returns a frame that ended (nothing refers to it any more) to the pool, holding no state. */
+function freeFrame(f: Frame): void {
+  f.exitVals = null;
+  f.exitLocals = null;
+  f.headLocals = null;
+  f.backLocals = null;
+  f.sawElse = false;
+  f.thenVals = null;
+  f.thenLocals = null;
+  f.entryLocals = NO_VALS;
+  framePool.push(f);
 }
 
 /** Reads pointer flow for every defined function of a module. */
@@ -546,15 +582,16 @@ function skipU(bytes: Uint8Array, p: number, end: number): number {
 }
 
 function sleb(bytes: Uint8Array, p: number, end: number): number {
-  // Fast path: up to 4 bytes fit a 28-bit signed value exactly in plain numbers.
+  // Fast path: up to 7 bytes fit a 49-bit signed value exactly in plain numbers (i32 constants
+  // take up to 5), what slebBig gives them.
   let r = 0;
-  let sh = 0;
-  for (let i = 0; i < 4 && p + i < end; i++) {
+  let scale = 1;
+  for (let i = 0; i < 7 && p + i < end; i++) {
     const b = bytes[p + i]!;
-    r |= (b & 0x7f) << sh;
-    sh += 7;
+    r += (b & 0x7f) * scale;
+    scale *= 128;
     if ((b & 0x80) === 0) {
-      if (b & 0x40) r -= 2 ** sh;
+      if (b & 0x40) r -= scale;
       lebNext = p + i + 1;
       return r;
     }
@@ -760,7 +797,7 @@ function interpret(
     stack.length = 0;
     reachable = true;
     frames.length = 0;
-    frames.push(new Frame('block', 0, 0, nResults, initialLocals, bodyStart));
+    frames.push(newFrame('block', 0, 0, nResults, initialLocals, bodyStart));
     runPass();
     if (frames.length > 0) throw new Opaque('unterminated body');
   }
@@ -987,7 +1024,7 @@ function runPass(): void {
         if (height < frames[frames.length - 1]!.height && reachable) throw new Opaque('block params');
         // Only a try's catch clauses start from its entry locals: a block or loop does not keep
         // them (keeping them would make the next local.set copy the locals).
-        const frame = new Frame(
+        const frame = newFrame(
           op === 0x03 ? 'loop' : op === 0x06 ? 'try' : 'block',
           height,
           btParams,
@@ -1011,7 +1048,7 @@ function runPass(): void {
         const bp = btParams;
         const br = btResults;
         pop(); // condition
-        frames.push(new Frame('if', stack.length - bp, bp, br, snap(), p));
+        frames.push(newFrame('if', stack.length - bp, bp, br, snap(), p));
         break;
       }
       case 0x05: {
@@ -1222,7 +1259,7 @@ function runPass(): void {
           p = lebNext;
           targets.push(label);
         }
-        const frame = new Frame('block', stack.length - bp, bp, br, NO_VALS, p);
+        const frame = newFrame('block', stack.length - bp, bp, br, NO_VALS, p);
         // Catch clauses branch to labels outside with values we do not model: make those unknown.
         for (const label of targets) {
           const f = frames[frames.length - 1 - label];
@@ -1358,7 +1395,8 @@ function runPass(): void {
           pop();
           access(pop(), offset);
         } else if (op >= 0x45 && op <= 0xc4) {
-          numeric(op);
+          // A value local.set or local.tee stores loses its `X + k` shape: not made at all.
+          numeric(op, code[p] === 0x21 || code[p] === 0x22);
         } else {
           throw new Opaque(`opcode 0x${op.toString(16)}`);
         }
@@ -1445,6 +1483,7 @@ function endFrame(): boolean {
       use(v);
       returns = joinAtoms(returns, v.atoms);
     }
+    freeFrame(f);
     return true;
   }
   truncate(f.height);
@@ -1452,10 +1491,11 @@ function endFrame(): boolean {
     if (vals.length !== f.results) throw new Opaque('block results');
     for (const v of vals) stack.push(v);
   }
+  freeFrame(f);
   return false;
 }
 
-function numeric(op: number): void {
+function numeric(op: number, stored: boolean): void {
   // Unary: eqz, clz/ctz/popcnt, float unary, conversions, sign extension.
   const unary =
     op === 0x45 ||
@@ -1491,9 +1531,9 @@ function numeric(op: number): void {
     push(new Val(NONE.atoms, -1, constFold(op, a.konst, b.konst)));
     return;
   }
-  if (isAdd && b.konst !== undefined) push(shift(a, b.konst, b.konst));
+  if (isAdd && b.konst !== undefined) push(shift(a, b.konst, stored ? undefined : b.konst));
   else if (isAdd && a.konst !== undefined) push(shift(b, a.konst, undefined));
-  else if (isSub && b.konst !== undefined) push(shift(a, -b.konst, -b.konst));
+  else if (isSub && b.konst !== undefined) push(shift(a, -b.konst, stored ? undefined : -b.konst));
   else if (isSub) push(derived(a));
   else push(derived2(a, b));
 }
