@@ -89,6 +89,7 @@ const C = 'c'.charCodeAt(0);
 const P = 'p'.charCodeAt(0);
 
 const NO_INDICES: number[] = [];
+const NO_PARAMS = new Uint8Array(0);
 
 /** The empty set, shared (atom arrays are never changed in place). */
 const NO_ATOMS: Atom[] = [];
@@ -129,12 +130,14 @@ class Resolver {
   private readonly callResults: (Map<number, Atom[]> | undefined)[] = [];
 
   /**
-   * `wanted`: the functions whose atoms will be resolved (all when absent). Only what those depend on
-   * is settled: the parameters of them and of their callers, transitively, and the summaries of the
-   * functions all of these call, transitively. Both sets are closed under what they depend on, so
-   * their rounds run exactly as over the whole module.
+   * `wanted`: the atoms that will be resolved, by function (all of every function when absent).
+   * Only what those depend on is settled. Summaries: those of the functions that the wanted
+   * functions and their callers, transitively, call, transitively. Parameters: those the wanted
+   * atoms may name, and those the arguments passed to them may name, transitively (see
+   * neededParams). Both sets are closed under what they depend on, so their rounds run exactly as
+   * over the whole module.
    */
-  constructor(flows: FunctionFlow[], entryPoints: Set<number>, wanted?: Set<number>) {
+  constructor(flows: FunctionFlow[], entryPoints: Set<number>, wanted?: Map<number, Atom[]>) {
     for (const f of flows) this.flowOf[f.index] = f;
     const anyOpaque = flows.some((f) => f.opaque);
     const refTargets = new Set<number>();
@@ -146,17 +149,96 @@ class Resolver {
       for (let i = 0; i < f.params; i++) params.push(outside ? UNKNOWN : NO_ATOMS);
       this.params[f.index] = params;
     }
-    let paramFlows = flows;
-    let summaryFlows = flows;
-    if (wanted !== undefined) {
-      const { params, summaries } = dependencies(flows, wanted);
-      paramFlows = flows.filter((f) => params.has(f.index));
-      summaryFlows = flows.filter((f) => summaries.has(f.index));
+    if (wanted === undefined) {
+      this.settleSummaries(flows);
+      this.settleParams(flows, null, null);
+      return;
     }
-    this.settleSummaries(summaryFlows);
-    const targets = new Uint8Array(this.params.length);
-    for (const f of paramFlows) targets[f.index] = 1;
-    this.settleParams(flows, targets);
+    const { params, summaries } = dependencies(flows, new Set(wanted.keys()));
+    this.settleSummaries(flows.filter((f) => summaries.has(f.index)));
+    const visited = new Uint8Array(this.params.length);
+    for (const f of flows) if (params.has(f.index)) visited[f.index] = 1;
+    this.settleParams(flows, visited, this.neededParams(flows, wanted));
+  }
+
+  /**
+   * The parameters resolving `wanted` may read, by function (1: needed): those named by the
+   * wanted atoms once call results are put in, and, for each of those, the parameters named by
+   * what its call sites pass, transitively. A parameter's value is the join of those arguments,
+   * which read only their callers' parameters they name, so the set is closed under what it
+   * depends on. The names are found by following call results through the callees' settled
+   * summaries without joining (a join may only drop names), and without the call-result memo, so
+   * resolution later computes it in the same order as without this.
+   */
+  private neededParams(flows: FunctionFlow[], wanted: Map<number, Atom[]>): (Uint8Array | undefined)[] {
+    const needed: (Uint8Array | undefined)[] = [];
+    const stack: number[] = []; // function, parameter, function, parameter, ...
+    const need = (f: number, j: number): void => {
+      const params = this.params[f];
+      if (params === undefined || j >= params.length) return; // read as unknown
+      let marks = needed[f];
+      if (marks === undefined) {
+        marks = new Uint8Array(params.length);
+        needed[f] = marks;
+      }
+      if (marks[j] === 1) return;
+      marks[j] = 1;
+      stack.push(f, j);
+    };
+    const names = new Set<number>();
+    for (const [f, atoms] of wanted) {
+      names.clear();
+      this.paramNames(atoms, f, names, new Set());
+      for (const j of names) need(f, j);
+    }
+    // The call sites that pass arguments to each function, as caller and call.
+    const sitesTo: ({ caller: number; call: CallSite }[] | undefined)[] = [];
+    for (const g of flows) {
+      if (g.opaque) continue; // its calls are never followed
+      for (const call of g.calls) {
+        const sites = sitesTo[call.target];
+        if (sites === undefined) sitesTo[call.target] = [{ caller: g.index, call }];
+        else sites.push({ caller: g.index, call });
+      }
+    }
+    while (stack.length > 0) {
+      const j = stack.pop()!;
+      const f = stack.pop()!;
+      for (const { caller, call } of sitesTo[f] ?? []) {
+        const arg = call.args[j];
+        if (arg === undefined) continue;
+        names.clear();
+        this.paramNames(arg, caller, names, new Set());
+        for (const k of names) need(caller, k);
+      }
+    }
+    return needed;
+  }
+
+  /**
+   * Adds to `out` every parameter of `f` that symbolic(atoms, f) may name: those in `atoms`, and
+   * for each call result, those the call's arguments name where the callee's summary names its
+   * parameter. `seen`: call sites and arguments already followed.
+   */
+  private paramNames(atoms: Atom[], f: number, out: Set<number>, seen: Set<string>): void {
+    for (const a of atoms) {
+      const kind = a.base.charCodeAt(0);
+      if (kind === P) out.add(baseNumber(a.base));
+      else if (kind === C) {
+        const at = baseNumber(a.base);
+        const site = this.callSites(f)?.get(at);
+        const summary = site ? this.summaries[site.target] : undefined;
+        if (!site || !summary) continue;
+        for (const s of summary) {
+          if (s.base.charCodeAt(0) !== P) continue;
+          const k = baseNumber(s.base);
+          const key = `${at}:${k}`;
+          if (seen.has(key) || site.args[k] === undefined) continue;
+          seen.add(key);
+          this.paramNames(site.args[k]!, f, out, seen);
+        }
+      }
+    }
   }
 
   /** `atoms` of function `f`, with call results replaced by the callees' summaries: over a, u, p<j>. */
@@ -233,8 +315,18 @@ class Resolver {
     return out;
   }
 
-  /** Settles the parameters of the functions in `targets` (closed under callers). */
-  private settleParams(flows: FunctionFlow[], targets: Uint8Array): void {
+  /**
+   * Settles parameters: those `needed` marks (all when null; closed under what they depend on).
+   * `visited`: the functions whose parameters the rounds would settle without `needed` (closed
+   * under callers); the symbolic form of every argument passed to them is made first, in the order
+   * the first round would make it, so the call-result memo (whose depth cut-off makes it depend on
+   * the order it is filled in) ends up as without `needed`.
+   */
+  private settleParams(
+    flows: FunctionFlow[],
+    visited: Uint8Array | null,
+    needed: (Uint8Array | undefined)[] | null,
+  ): void {
     // What a call passes, in concrete terms, depends only on its caller's parameters (the summaries
     // are final here, and so is each argument's symbolic form): kept per call site and argument
     // (a slot) with the version of the caller's parameters it was computed for, so each round
@@ -253,6 +345,8 @@ class Resolver {
     const edgeSlot: number[] = [];
     /** Arguments the call passes to parameters its target has. */
     const edgeArgs: number[] = [];
+    /** Which of them the rounds join (null: all). */
+    const edgeNeeded: (Uint8Array | null)[] = [];
     let slots = 0;
     for (const f of flows) {
       if (f.opaque) continue;
@@ -265,7 +359,7 @@ class Resolver {
       for (const call of f.calls) {
         const first = slot;
         slot += call.args.length;
-        if (targets[call.target] !== 1) continue;
+        if (visited !== null && visited[call.target] !== 1) continue;
         const target = this.params[call.target];
         if (!target) continue; // an import
         edgeCaller.push(f.index);
@@ -273,7 +367,15 @@ class Resolver {
         edgeTarget.push(target);
         edgeSlot.push(first);
         edgeArgs.push(Math.min(call.args.length, target.length));
+        edgeNeeded.push(needed === null ? null : (needed[call.target] ?? NO_PARAMS));
       }
+    }
+    /** The argument over a, u and p<j> (final once computed, as the summaries are). */
+    const slotSymbolic = new Array<Atom[] | null>(slots).fill(null);
+    for (let e = 0; e < edgeCall.length; e++) {
+      const call = edgeCall[e]!;
+      for (let i = 0, s = edgeSlot[e]!; i < edgeArgs[e]!; i++, s++)
+        slotSymbolic[s] ??= this.symbolic(call.args[i]!, edgeCaller[e]!);
     }
     /** The call's last visit changed nothing: with these versions of its caller's and target's parameters. */
     const edgeQuiet = new Uint8Array(edgeCall.length);
@@ -281,8 +383,6 @@ class Resolver {
     const edgeTargetVersion = new Float64Array(edgeCall.length);
     /** Version of the caller's parameters the slot's argument was computed for (-1: not yet). */
     const slotVersion = new Array<number>(slots).fill(-1);
-    /** The argument over a, u and p<j> (final once computed, as the summaries are). */
-    const slotSymbolic = new Array<Atom[] | null>(slots).fill(null);
     /** The argument in concrete terms. */
     const slotArg = new Array<Atom[]>(slots).fill(NO_ATOMS);
     /** The last operands joined into the parameter without changing it. */
@@ -301,17 +401,14 @@ class Resolver {
           continue;
         const target = edgeTarget[e]!;
         const n = edgeArgs[e]!;
+        const wanted = edgeNeeded[e]!;
         let quiet = 1;
         for (let i = 0, s = edgeSlot[e]!; i < n; i++, s++) {
+          if (wanted !== null && wanted[i] !== 1) continue;
           // A recursive call may change the caller's own parameters between two arguments.
           const v = version[caller] ?? 0;
           if (slotVersion[s] !== v) {
-            let sym = slotSymbolic[s] ?? null;
-            if (sym === null) {
-              sym = this.symbolic(call.args[i]!, caller);
-              slotSymbolic[s] = sym;
-            }
-            const arg = this.substitute(sym, caller);
+            const arg = this.substitute(slotSymbolic[s]!, caller);
             // Same content: keep the array the last joins were made with.
             if (slotVersion[s] === -1 || !same(arg, slotArg[s]!)) slotArg[s] = arg;
             slotVersion[s] = v;
@@ -412,15 +509,19 @@ function dependencies(
 /** Classifies every recorded load of `input.flows`. */
 export function metadataReads(input: MetadataReadInput): MetadataReadResult {
   const { flows } = input;
-  // Only masked loads can be header reads (below): resolve what their functions depend on.
-  const wanted = new Set<number>();
-  for (const f of flows)
-    if (
-      !f.opaque &&
-      !input.ignore?.(f.index) &&
-      f.loads.some((l) => l.masks.some((m) => HEADER_MASKS.has(m)))
-    )
-      wanted.add(f.index);
+  // Only masked loads can be header reads (below): resolve what their atoms depend on (those with
+  // an offset: the others are not resolved).
+  const wanted = new Map<number, Atom[]>();
+  for (const f of flows) {
+    if (f.opaque || input.ignore?.(f.index)) continue;
+    let atoms: Atom[] | undefined;
+    for (const l of f.loads) {
+      if (!l.masks.some((m) => HEADER_MASKS.has(m))) continue;
+      atoms ??= [];
+      for (const a of l.atoms) if (a.offset !== null) atoms.push(a);
+    }
+    if (atoms !== undefined) wanted.set(f.index, atoms);
+  }
   const resolver = new Resolver(flows, input.entryPoints, wanted);
   const headerDeltas = new Set([-input.pointerBytes, -2 * input.pointerBytes]);
   const reads: MetadataRead[] = [];
