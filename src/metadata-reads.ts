@@ -158,7 +158,7 @@ class Resolver {
     this.settleSummaries(flows.filter((f) => summaries.has(f.index)));
     const visited = new Uint8Array(this.params.length);
     for (const f of flows) if (params.has(f.index)) visited[f.index] = 1;
-    this.settleParams(flows, visited, this.neededParams(flows, wanted));
+    this.settleParams(flows, visited, this.neededParams(flows, wanted), wanted.keys());
   }
 
   /**
@@ -318,14 +318,16 @@ class Resolver {
   /**
    * Settles parameters: those `needed` marks (all when null; closed under what they depend on).
    * `visited`: the functions whose parameters the rounds would settle without `needed` (closed
-   * under callers); the symbolic form of every argument passed to them is made first, in the order
-   * the first round would make it, so the call-result memo (whose depth cut-off makes it depend on
-   * the order it is filled in) ends up as without `needed`.
+   * under callers); the symbolic forms of the arguments passed to them are made first, in the
+   * order the first round would make them, for every caller whose call-result memo is read later
+   * (its arguments are joined, or its loads resolved: `wanted`), so those memos (whose depth
+   * cut-off makes them depend on the order they are filled in) end up as without `needed`.
    */
   private settleParams(
     flows: FunctionFlow[],
     visited: Uint8Array | null,
     needed: (Uint8Array | undefined)[] | null,
+    wanted?: Iterable<number>,
   ): void {
     // What a call passes, in concrete terms, depends only on its caller's parameters (the summaries
     // are final here, and so is each argument's symbolic form): kept per call site and argument
@@ -372,7 +374,20 @@ class Resolver {
     }
     /** The argument over a, u and p<j> (final once computed, as the summaries are). */
     const slotSymbolic = new Array<Atom[] | null>(slots).fill(null);
+    // A function's call-result memo is read only by symbolic over its own atoms: those of the
+    // callers whose arguments the rounds join, or whose loads are resolved (`wanted`), are made
+    // in the order the first round would make them; the others are never read.
+    let warm: Uint8Array | null = null;
+    if (needed !== null) {
+      warm = new Uint8Array(this.params.length);
+      for (const f of wanted ?? []) warm[f] = 1;
+      for (let e = 0; e < edgeCall.length; e++) {
+        const marks = edgeNeeded[e]!;
+        for (let i = 0; i < edgeArgs[e]!; i++) if (marks[i] === 1) warm[edgeCaller[e]!] = 1;
+      }
+    }
     for (let e = 0; e < edgeCall.length; e++) {
+      if (warm !== null && warm[edgeCaller[e]!] !== 1) continue;
       const call = edgeCall[e]!;
       for (let i = 0, s = edgeSlot[e]!; i < edgeArgs[e]!; i++, s++)
         slotSymbolic[s] ??= this.symbolic(call.args[i]!, edgeCaller[e]!);
