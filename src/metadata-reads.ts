@@ -119,15 +119,15 @@ function hasBase(atoms: Atom[], kind: number): boolean {
  */
 class Resolver {
   /** Each function's flow (the last one given for an index), for its call sites. */
-  private readonly flowOf: (FunctionFlow | undefined)[] = [];
+  private readonly flowOf: (FunctionFlow | undefined)[];
   /** Each function's call sites by position, made when first asked. */
-  private readonly calls: (Map<number, CallSite> | undefined)[] = [];
+  private readonly calls: (Map<number, CallSite> | undefined)[];
   /** What each function returns, over atoms a, u and p<j> (its own parameters). */
-  private readonly summaries: (Atom[] | undefined)[] = [];
+  private readonly summaries: (Atom[] | undefined)[];
   /** What each parameter may hold, over atoms a and u. */
-  private readonly params: (Atom[][] | undefined)[] = [];
+  private readonly params: (Atom[][] | undefined)[];
   /** Symbolic result of each call site (offset 0), by function, then position; valid while summaries are. */
-  private readonly callResults: (Map<number, Atom[]> | undefined)[] = [];
+  private readonly callResults: (Map<number, Atom[]> | undefined)[];
 
   /**
    * `wanted`: the atoms that will be resolved, by function (all of every function when absent).
@@ -138,6 +138,13 @@ class Resolver {
    * over the whole module.
    */
   constructor(flows: FunctionFlow[], entryPoints: Set<number>, wanted?: Map<number, Atom[]>) {
+    // Tables sized up front: filled out of order, a growing array would turn into a dictionary.
+    const size = indexBound(flows);
+    this.flowOf = new Array(size);
+    this.calls = new Array(size);
+    this.summaries = new Array(size);
+    this.params = new Array(size);
+    this.callResults = new Array(size);
     for (const f of flows) this.flowOf[f.index] = f;
     const anyOpaque = flows.some((f) => f.opaque);
     const refTargets = new Set<number>();
@@ -337,7 +344,8 @@ class Resolver {
     // joins were such, with neither its caller's nor its target's parameters changed since, is
     // passed over whole. The rounds, their order and their joins are the same as without these
     // caches.
-    const version: number[] = [];
+    /** Version of each function's parameters: bumped whenever one of them changes. */
+    const version = new Float64Array(this.params.length);
     // The calls the rounds visit, in order, each with its first slot (the calls of a flow met twice
     // share them: keyed by the flow's list of calls).
     const slotOf = new Map<CallSite[], number>();
@@ -410,8 +418,8 @@ class Resolver {
         const call = edgeCall[e]!;
         if (
           edgeQuiet[e] === 1 &&
-          edgeCallerVersion[e] === (version[caller] ?? 0) &&
-          edgeTargetVersion[e] === (version[call.target] ?? 0)
+          edgeCallerVersion[e] === version[caller]! &&
+          edgeTargetVersion[e] === version[call.target]!
         )
           continue;
         const target = edgeTarget[e]!;
@@ -421,7 +429,7 @@ class Resolver {
         for (let i = 0, s = edgeSlot[e]!; i < n; i++, s++) {
           if (wanted !== null && wanted[i] !== 1) continue;
           // A recursive call may change the caller's own parameters between two arguments.
-          const v = version[caller] ?? 0;
+          const v = version[caller]!;
           if (slotVersion[s] !== v) {
             const arg = this.substitute(slotSymbolic[s]!, caller);
             // Same content: keep the array the last joins were made with.
@@ -434,7 +442,7 @@ class Resolver {
           const next = joinAtoms(t, arg);
           if (!same(next, t)) {
             target[i] = round >= MAX_ROUNDS ? shiftAtoms(next, null) : next;
-            version[call.target] = (version[call.target] ?? 0) + 1;
+            version[call.target]!++;
             changed = true;
             quiet = 0;
           } else {
@@ -443,8 +451,8 @@ class Resolver {
           }
         }
         edgeQuiet[e] = quiet;
-        edgeCallerVersion[e] = version[caller] ?? 0;
-        edgeTargetVersion[e] = version[call.target] ?? 0;
+        edgeCallerVersion[e] = version[caller]!;
+        edgeTargetVersion[e] = version[call.target]!;
       }
       if (!changed || round > MAX_ROUNDS + 2) return;
     }
@@ -459,36 +467,46 @@ class Resolver {
     // the rounds and their joins are the same as when every function is visited every round. From
     // round MAX_ROUNDS on, summaries are widened to sets that are not canonical: every function is
     // visited again.
-    /** Visit counter: when each function was last visited, and when its summary last changed. */
-    let clock = 0;
-    const visited: number[] = [];
-    const changedAt: number[] = [];
-    // The callees whose summaries callResult reads: those of the call sites of the function's flow.
-    const callees = flows.map((f) => [...new Set((this.flowOf[f.index] ?? f).calls.map((c) => c.target))]);
+    /** 1: to visit (never visited, or a callee's summary changed since its last visit). */
+    const stale = new Uint8Array(this.params.length).fill(1);
+    // The functions whose memoised call results read each function's summary: those whose flow
+    // (the one callSites reads) has a call site with it as target.
+    const callersOf: (number[] | undefined)[] = new Array(this.params.length);
+    for (const f of flows)
+      for (const c of (this.flowOf[f.index] ?? f).calls) {
+        const list = callersOf[c.target];
+        if (list === undefined) callersOf[c.target] = [f.index];
+        else if (list[list.length - 1] !== f.index) list.push(f.index);
+      }
     for (let round = 0; ; round++) {
       let changed = false;
       for (let k = 0; k < flows.length; k++) {
         const f = flows[k]!;
         if (f.opaque) continue;
-        const last = visited[f.index];
-        if (last !== undefined && round < MAX_ROUNDS) {
-          let stale = false;
-          for (const c of callees[k]!) if ((changedAt[c] ?? 0) > last) stale = true;
-          if (!stale) continue;
-        }
-        visited[f.index] = ++clock;
+        if (stale[f.index] === 0 && round < MAX_ROUNDS) continue;
+        stale[f.index] = 0;
         this.callResults[f.index] = undefined; // summaries changed since they were made
         const old = this.summaries[f.index]!;
         const next = joinAtoms(old, this.symbolic(f.returns, f.index));
         if (!same(next, old)) {
           this.summaries[f.index] = round >= MAX_ROUNDS ? shiftAtoms(next, null) : next;
-          changedAt[f.index] = ++clock;
+          for (const h of callersOf[f.index] ?? NO_INDICES) stale[h] = 1;
           changed = true;
         }
       }
       if (!changed || round > MAX_ROUNDS + 2) return;
     }
   }
+}
+
+/** One more than the largest function index `flows` mention (their own and their calls' targets). */
+function indexBound(flows: FunctionFlow[]): number {
+  let n = 0;
+  for (const f of flows) {
+    if (f.index >= n) n = f.index + 1;
+    for (const c of f.calls) if (c.target >= n) n = c.target + 1;
+  }
+  return n;
 }
 
 /**
@@ -501,8 +519,8 @@ function dependencies(
   wanted: Set<number>,
 ): { params: Set<number>; summaries: Set<number> } {
   // By function index: the targets of its calls (of the last flow given for it) and its callers.
-  const callees: (number[] | undefined)[] = [];
-  const callers: (number[] | undefined)[] = [];
+  const callees: (number[] | undefined)[] = new Array(indexBound(flows));
+  const callers: (number[] | undefined)[] = new Array(indexBound(flows));
   for (const f of flows) {
     const targets: number[] = [];
     for (const c of f.calls) targets.push(c.target);
