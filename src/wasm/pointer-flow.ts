@@ -315,7 +315,7 @@ function join(a: Val, b: Val): Val {
 }
 
 /** Values of the constants -16 .. 4095, made on first use (values are immutable). */
-const SMALL_CONSTS: (Val | undefined)[] = [];
+const SMALL_CONSTS: (Val | undefined)[] = new Array(16 + 4096).fill(undefined);
 
 /** The value of a constant. */
 function constant(v: number): Val {
