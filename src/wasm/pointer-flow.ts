@@ -707,16 +707,12 @@ const loopBack = new Map<number, Val[]>();
 let pass = 0;
 let dirty = true;
 
-/** 'p0', 'p1', ...: the base of each parameter, made once. */
-const PARAM_BASES: string[] = [];
+/** The value of each parameter at entry (`p<i> + 0`), made once: values are immutable. */
+const PARAM_VALS: Val[] = [];
 
-function paramBase(i: number): string {
-  let b = PARAM_BASES[i];
-  if (b === undefined) {
-    b = `p${i}`;
-    PARAM_BASES[i] = b;
-  }
-  return b;
+function paramVal(i: number): Val {
+  while (PARAM_VALS.length <= i) PARAM_VALS.push(new Val([{ base: `p${PARAM_VALS.length}`, offset: 0 }]));
+  return PARAM_VALS[i]!;
 }
 
 /** Forgets the last function's state (and the module's bytes). */
@@ -731,13 +727,14 @@ function release(): void {
   callVals.length = 0;
   callValAt.length = 0;
   returns = [];
-  refFuncs.clear();
-  staticAccesses.clear();
+  // (clear() makes a new table even for an empty set)
+  if (refFuncs.size > 0) refFuncs.clear();
+  if (staticAccesses.size > 0) staticAccesses.clear();
   initialLocals = [];
   locals = [];
   stack.length = 0;
   frames.length = 0;
-  loopBack.clear();
+  if (loopBack.size > 0) loopBack.clear();
 }
 
 function interpret(
@@ -779,8 +776,7 @@ function interpret(
     else p++;
   }
   bodyStart = p;
-  for (let i = 0; i < nLocals; i++)
-    initialLocals.push(i < nParams ? new Val([{ base: paramBase(i), offset: 0 }]) : NONE);
+  for (let i = 0; i < nLocals; i++) initialLocals.push(i < nParams ? paramVal(i) : NONE);
   locals = initialLocals;
   shared = true;
   reachable = true;
