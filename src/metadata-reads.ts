@@ -195,7 +195,7 @@ class Resolver {
     const names = new Set<number>();
     for (const [f, atoms] of wanted) {
       names.clear();
-      this.paramNames(atoms, f, names, new Set());
+      this.paramNames(atoms, f, names);
       for (const j of names) need(f, j);
     }
     // The call sites that pass arguments to each function, as caller and call.
@@ -215,7 +215,7 @@ class Resolver {
         const arg = call.args[j];
         if (arg === undefined) continue;
         names.clear();
-        this.paramNames(arg, caller, names, new Set());
+        this.paramNames(arg, caller, names);
         for (const k of names) need(caller, k);
       }
     }
@@ -225,24 +225,30 @@ class Resolver {
   /**
    * Adds to `out` every parameter of `f` that symbolic(atoms, f) may name: those in `atoms`, and
    * for each call result, those the call's arguments name where the callee's summary names its
-   * parameter. `seen`: call sites and arguments already followed.
+   * parameter (followed with a work list: chains of calls can be long).
    */
-  private paramNames(atoms: Atom[], f: number, out: Set<number>, seen: Set<string>): void {
-    for (const a of atoms) {
-      const kind = a.base.charCodeAt(0);
-      if (kind === P) out.add(baseNumber(a.base));
-      else if (kind === C) {
-        const at = baseNumber(a.base);
-        const site = this.callSites(f)?.get(at);
-        const summary = site ? this.summaries[site.target] : undefined;
-        if (!site || !summary) continue;
-        for (const s of summary) {
-          if (s.base.charCodeAt(0) !== P) continue;
-          const k = baseNumber(s.base);
-          const key = `${at}:${k}`;
-          if (seen.has(key) || site.args[k] === undefined) continue;
-          seen.add(key);
-          this.paramNames(site.args[k]!, f, out, seen);
+  private paramNames(atoms: Atom[], f: number, out: Set<number>): void {
+    /** Call sites and arguments already followed, as position * 65536 + argument. */
+    const seen = new Set<number>();
+    const work: Atom[][] = [atoms];
+    while (work.length > 0) {
+      for (const a of work.pop()!) {
+        const kind = a.base.charCodeAt(0);
+        if (kind === P) out.add(baseNumber(a.base));
+        else if (kind === C) {
+          const at = baseNumber(a.base);
+          const site = this.callSites(f)?.get(at);
+          const summary = site ? this.summaries[site.target] : undefined;
+          if (!site || !summary) continue;
+          for (const s of summary) {
+            if (s.base.charCodeAt(0) !== P) continue;
+            const k = baseNumber(s.base);
+            const arg = site.args[k];
+            const key = at * 65536 + k;
+            if (arg === undefined || seen.has(key)) continue;
+            seen.add(key);
+            work.push(arg);
+          }
         }
       }
     }
