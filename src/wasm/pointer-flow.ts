@@ -946,6 +946,9 @@ function branch(depth: number): void {
  */
 function recordLoad(at: number, ptr: Val, offset: number, width: number, probe?: number): Val {
   if (ptr.atoms.length === 0 && probe === undefined) return UNKNOWN;
+  // Recorded before with these atoms (a loop's body, a later pass): the join would add nothing.
+  const known = loadSlot[at - slotBase]! - 1;
+  if (known >= 0 && holdsLoadAtoms(loads[known]!.atoms, ptr.atoms, offset)) return loadVal(known);
   const atoms: Atom[] = [];
   for (const a of ptr.atoms) {
     if (a.offset === null) continue;
@@ -964,6 +967,11 @@ function recordLoad(at: number, ptr: Val, offset: number, width: number, probe?:
   } else {
     loads[k]!.atoms = joinAtoms(loads[k]!.atoms, normalize(atoms));
   }
+  return loadVal(k);
+}
+
+/** The value recorded load k gives. */
+function loadVal(k: number): Val {
   let v = loadVals[k];
   if (v === undefined) {
     // Shared across passes (it carries no `X + k` shape, the one fact a value's identity keeps).
@@ -971,6 +979,27 @@ function recordLoad(at: number, ptr: Val, offset: number, width: number, probe?:
     loadVals[k] = v;
   }
   return v;
+}
+
+/**
+ * True when every atom recordLoad would record for `ptr` + `offset` is one of `recorded` (a
+ * load's atoms: normalized, at most MAX_ATOMS): joining them in would give `recorded` again.
+ */
+function holdsLoadAtoms(recorded: Atom[], ptr: Atom[], offset: number): boolean {
+  for (const a of ptr) {
+    if (a.offset === null) continue;
+    const o = a.offset + offset;
+    const symbolic = a.base !== 'a' && a.base !== 'u';
+    if (!(o < 0 || (symbolic && o < SYMBOLIC_LIMIT))) continue;
+    let found = false;
+    for (const r of recorded)
+      if (r.base === a.base && r.offset === o) {
+        found = true;
+        break;
+      }
+    if (!found) return false;
+  }
+  return true;
 }
 
 /** Records the direct call at `at`: its arguments are `vals[from .. from + n)`. */
