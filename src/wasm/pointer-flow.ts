@@ -510,13 +510,26 @@ export function pointerFlow(
     } catch (e) {
       if (!(e instanceof Opaque)) {
         release();
+        shrinkSlots();
         throw e;
       }
       out.push(empty(e.message));
     }
   }
   release();
+  shrinkSlots();
   return out;
+}
+
+/** Slot tables grown past this many positions are dropped after a module (12 bytes a position). */
+const KEPT_SLOTS = 1 << 16;
+
+/** Drops slot tables a large body grew, so they are not kept between modules. */
+function shrinkSlots(): void {
+  if (loadSlot.length <= KEPT_SLOTS) return;
+  loadSlot = new Int32Array(1024);
+  callSlot = new Int32Array(1024);
+  resultSlot = new Int32Array(1024);
 }
 
 /** Block type at p: [params, results, next position]. */
