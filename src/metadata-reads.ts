@@ -23,7 +23,14 @@
 
 import { closure } from './graph.js';
 import { findStackPointer } from './layout.js';
-import { type Atom, type CallSite, type FunctionFlow, joinAtoms, pointerFlow } from './wasm/pointer-flow.js';
+import {
+  type Atom,
+  type CallSite,
+  type FunctionFlow,
+  isCanonicalSet,
+  joinAtoms,
+  pointerFlow,
+} from './wasm/pointer-flow.js';
 import { functionLabel, type ModuleInfo } from './wasm/reader.js';
 
 /** Masks that only make sense on an allocator header: in-use and mmap flags, size without flags. */
@@ -81,8 +88,24 @@ const UNKNOWN: Atom[] = [{ base: 'u', offset: 0 }];
 const C = 'c'.charCodeAt(0);
 const P = 'p'.charCodeAt(0);
 
+const NO_INDICES: number[] = [];
+const NO_PARAMS = new Uint8Array(0);
+
 /** The empty set, shared (atom arrays are never changed in place). */
 const NO_ATOMS: Atom[] = [];
+/** The number after a base's first character ('c123' → 123, 'p2' → 2), without slicing the string. */
+function baseNumber(base: string): number {
+  let n = 0;
+  for (let i = 1; i < base.length; i++) n = n * 10 + (base.charCodeAt(i) - 48);
+  return n;
+}
+
+/** True when `atoms` holds an atom whose base starts with `kind` ('c' or 'p'). */
+function hasBase(atoms: Atom[], kind: number): boolean {
+  for (const a of atoms) if (a.base.charCodeAt(0) === kind) return true;
+  return false;
+}
+
 /**
  * Interprocedural resolution, context-sensitive for what functions return:
  *
@@ -91,49 +114,150 @@ const NO_ATOMS: Atom[] = [];
  *   callee's summary with the call's own arguments put in, so `memset(p + 8, …)` returns p + 8 at
  *   that call and not every pointer any caller passed to memset.
  * - Each parameter then gets the join of what every call site passes (unknown for entry points).
+ *
+ * Tables are arrays by function index (imports are holes).
  */
 class Resolver {
   /** Each function's flow (the last one given for an index), for its call sites. */
-  private readonly flowOf = new Map<number, FunctionFlow>();
+  private readonly flowOf: (FunctionFlow | undefined)[];
   /** Each function's call sites by position, made when first asked. */
-  private readonly calls = new Map<number, Map<number, CallSite>>();
+  private readonly calls: (Map<number, CallSite> | undefined)[];
   /** What each function returns, over atoms a, u and p<j> (its own parameters). */
-  readonly summaries = new Map<number, Atom[]>();
+  private readonly summaries: (Atom[] | undefined)[];
   /** What each parameter may hold, over atoms a and u. */
-  readonly params = new Map<number, Atom[][]>();
-  /** Symbolic result of each call site (offset 0), by function, then `c<position>`; valid while summaries are. */
-  private readonly callResults = new Map<number, Map<string, Atom[]>>();
+  private readonly params: (Atom[][] | undefined)[];
+  /** Symbolic result of each call site (offset 0), by function, then position; valid while summaries are. */
+  private readonly callResults: (Map<number, Atom[]> | undefined)[];
 
   /**
-   * `wanted`: the functions whose atoms will be resolved (all when absent). Only what those depend on
-   * is settled: the parameters of them and of their callers, transitively, and the summaries of the
-   * functions all of these call, transitively. Both sets are closed under what they depend on, so
-   * their rounds run exactly as over the whole module.
+   * `wanted`: the atoms that will be resolved, by function (all of every function when absent).
+   * Only what those depend on is settled. Summaries: those of the functions that the wanted
+   * functions and their callers, transitively, call, transitively. Parameters: those the wanted
+   * atoms may name, and those the arguments passed to them may name, transitively (see
+   * neededParams). Both sets are closed under what they depend on, so their rounds run exactly as
+   * over the whole module.
    */
-  constructor(flows: FunctionFlow[], entryPoints: Set<number>, wanted?: Set<number>) {
-    for (const f of flows) this.flowOf.set(f.index, f);
+  constructor(flows: FunctionFlow[], entryPoints: Set<number>, wanted?: Map<number, Atom[]>) {
+    // Tables sized up front: filled out of order, a growing array would turn into a dictionary.
+    const size = indexBound(flows);
+    this.flowOf = new Array(size);
+    this.calls = new Array(size);
+    this.summaries = new Array(size);
+    this.params = new Array(size);
+    this.callResults = new Array(size);
+    for (const f of flows) this.flowOf[f.index] = f;
     const anyOpaque = flows.some((f) => f.opaque);
-    const refTargets = new Set(flows.flatMap((f) => f.refFuncs));
+    const refTargets = new Set<number>();
+    for (const f of flows) for (const r of f.refFuncs) refTargets.add(r);
     for (const f of flows) {
-      this.summaries.set(f.index, f.opaque ? UNKNOWN : []);
+      this.summaries[f.index] = f.opaque ? UNKNOWN : NO_ATOMS;
       const outside = entryPoints.has(f.index) || refTargets.has(f.index) || anyOpaque;
       const params: Atom[][] = [];
-      for (let i = 0; i < f.params; i++) params.push(outside ? UNKNOWN : []);
-      this.params.set(f.index, params);
+      for (let i = 0; i < f.params; i++) params.push(outside ? UNKNOWN : NO_ATOMS);
+      this.params[f.index] = params;
     }
-    let paramFlows = flows;
-    let summaryFlows = flows;
-    if (wanted !== undefined) {
-      const { params, summaries } = dependencies(flows, wanted);
-      paramFlows = flows.filter((f) => params.has(f.index));
-      summaryFlows = flows.filter((f) => summaries.has(f.index));
+    if (wanted === undefined) {
+      this.settleSummaries(flows);
+      this.settleParams(flows, null, null);
+      return;
     }
-    this.settleSummaries(summaryFlows);
-    this.settleParams(flows, new Set(paramFlows.map((f) => f.index)));
+    const { params, summaries } = dependencies(flows, new Set(wanted.keys()));
+    this.settleSummaries(flows.filter((f) => summaries.has(f.index)));
+    const visited = new Uint8Array(this.params.length);
+    for (const f of flows) if (params.has(f.index)) visited[f.index] = 1;
+    this.settleParams(flows, visited, this.neededParams(flows, wanted), wanted.keys());
+  }
+
+  /**
+   * The parameters resolving `wanted` may read, by function (1: needed): those named by the
+   * wanted atoms once call results are put in, and, for each of those, the parameters named by
+   * what its call sites pass, transitively. A parameter's value is the join of those arguments,
+   * which read only their callers' parameters they name, so the set is closed under what it
+   * depends on. The names are found by following call results through the callees' settled
+   * summaries without joining (a join may only drop names), and without the call-result memo, so
+   * resolution later computes it in the same order as without this.
+   */
+  private neededParams(flows: FunctionFlow[], wanted: Map<number, Atom[]>): (Uint8Array | undefined)[] {
+    const needed: (Uint8Array | undefined)[] = [];
+    const stack: number[] = []; // function, parameter, function, parameter, ...
+    const need = (f: number, j: number): void => {
+      const params = this.params[f];
+      if (params === undefined || j >= params.length) return; // read as unknown
+      let marks = needed[f];
+      if (marks === undefined) {
+        marks = new Uint8Array(params.length);
+        needed[f] = marks;
+      }
+      if (marks[j] === 1) return;
+      marks[j] = 1;
+      stack.push(f, j);
+    };
+    const names = new Set<number>();
+    for (const [f, atoms] of wanted) {
+      names.clear();
+      this.paramNames(atoms, f, names);
+      for (const j of names) need(f, j);
+    }
+    // The call sites that pass arguments to each function, as caller and call.
+    const sitesTo: ({ caller: number; call: CallSite }[] | undefined)[] = [];
+    for (const g of flows) {
+      if (g.opaque) continue; // its calls are never followed
+      for (const call of g.calls) {
+        const sites = sitesTo[call.target];
+        if (sites === undefined) sitesTo[call.target] = [{ caller: g.index, call }];
+        else sites.push({ caller: g.index, call });
+      }
+    }
+    while (stack.length > 0) {
+      const j = stack.pop()!;
+      const f = stack.pop()!;
+      for (const { caller, call } of sitesTo[f] ?? []) {
+        const arg = call.args[j];
+        if (arg === undefined) continue;
+        names.clear();
+        this.paramNames(arg, caller, names);
+        for (const k of names) need(caller, k);
+      }
+    }
+    return needed;
+  }
+
+  /**
+   * Adds to `out` every parameter of `f` that symbolic(atoms, f) may name: those in `atoms`, and
+   * for each call result, those the call's arguments name where the callee's summary names its
+   * parameter (followed with a work list: chains of calls can be long).
+   */
+  private paramNames(atoms: Atom[], f: number, out: Set<number>): void {
+    /** Call sites and arguments already followed, as position * 65536 + argument. */
+    const seen = new Set<number>();
+    const work: Atom[][] = [atoms];
+    while (work.length > 0) {
+      for (const a of work.pop()!) {
+        const kind = a.base.charCodeAt(0);
+        if (kind === P) out.add(baseNumber(a.base));
+        else if (kind === C) {
+          const at = baseNumber(a.base);
+          const site = this.callSites(f)?.get(at);
+          const summary = site ? this.summaries[site.target] : undefined;
+          if (!site || !summary) continue;
+          for (const s of summary) {
+            if (s.base.charCodeAt(0) !== P) continue;
+            const k = baseNumber(s.base);
+            const arg = site.args[k];
+            const key = at * 65536 + k;
+            if (arg === undefined || seen.has(key)) continue;
+            seen.add(key);
+            work.push(arg);
+          }
+        }
+      }
+    }
   }
 
   /** `atoms` of function `f`, with call results replaced by the callees' summaries: over a, u, p<j>. */
   symbolic(atoms: Atom[], f: number, depth = 0): Atom[] {
+    // Without call results, joining the atoms one by one gives a canonical set back.
+    if (!hasBase(atoms, C) && isCanonicalSet(atoms)) return atoms;
     let out: Atom[] = [];
     for (const a of atoms) {
       if (a.base.charCodeAt(0) !== C) {
@@ -147,38 +271,39 @@ class Resolver {
 
   /** The symbolic result of the call `base` ('c<position>') in function `f`, memoised. */
   private callResult(f: number, base: string, depth: number): Atom[] {
-    let results = this.callResults.get(f);
+    let results = this.callResults[f];
     if (results === undefined) {
       results = new Map();
-      this.callResults.set(f, results);
+      this.callResults[f] = results;
     }
-    const known = results.get(base);
+    const at = baseNumber(base);
+    const known = results.get(at);
     if (known) return known;
-    const site = this.callSites(f)?.get(Number(base.slice(1)));
-    const summary = site ? this.summaries.get(site.target) : undefined;
+    const site = this.callSites(f)?.get(at);
+    const summary = site ? this.summaries[site.target] : undefined;
     let out: Atom[] = [];
     if (!site || !summary || depth > 64) out = UNKNOWN;
     else {
       for (const s of summary) {
         if (s.base.charCodeAt(0) !== P) out = joinAtoms(out, [s]);
         else {
-          const arg = site.args[Number(s.base.slice(1))] ?? UNKNOWN;
+          const arg = site.args[baseNumber(s.base)] ?? UNKNOWN;
           out = joinAtoms(out, this.symbolic(shiftAtoms(arg, s.offset), f, depth + 1));
         }
       }
     }
-    results.set(base, out);
+    results.set(at, out);
     return out;
   }
 
   /** The call sites of function `f` by position (undefined for a function without a flow). */
   private callSites(f: number): Map<number, CallSite> | undefined {
-    let sites = this.calls.get(f);
+    let sites = this.calls[f];
     if (sites === undefined) {
-      const flow = this.flowOf.get(f);
+      const flow = this.flowOf[f];
       if (flow === undefined) return undefined;
       sites = new Map(flow.calls.map((c) => [c.at, c]));
-      this.calls.set(f, sites);
+      this.calls[f] = sites;
     }
     return sites;
   }
@@ -190,58 +315,103 @@ class Resolver {
 
   /** Symbolic atoms of function `f` (over a, u, p<j>) with its parameters put in. */
   private substitute(symbolic: Atom[], f: number): Atom[] {
+    // Without parameters, joining the atoms one by one gives a canonical set back.
+    if (!hasBase(symbolic, P) && isCanonicalSet(symbolic)) return symbolic;
     let out: Atom[] = [];
     for (const a of symbolic) {
       if (a.base.charCodeAt(0) !== P) out = joinAtoms(out, [a]);
       else {
-        const v = this.params.get(f)?.[Number(a.base.slice(1))] ?? UNKNOWN;
+        const v = this.params[f]?.[baseNumber(a.base)] ?? UNKNOWN;
         out = joinAtoms(out, shiftAtoms(v, a.offset));
       }
     }
     return out;
   }
 
-  /** Settles the parameters of the functions in `targets` (closed under callers). */
-  private settleParams(flows: FunctionFlow[], targets: Set<number>): void {
+  /**
+   * Settles parameters: those `needed` marks (all when null; closed under what they depend on).
+   * `visited`: the functions whose parameters the rounds would settle without `needed` (closed
+   * under callers); the symbolic forms of the arguments passed to them are made first, in the
+   * order the first round would make them, for every caller whose call-result memo is read later
+   * (its arguments are joined, or its loads resolved: `wanted`), so those memos (whose depth
+   * cut-off makes them depend on the order they are filled in) end up as without `needed`.
+   */
+  private settleParams(
+    flows: FunctionFlow[],
+    visited: Uint8Array | null,
+    needed: (Uint8Array | undefined)[] | null,
+    wanted?: Iterable<number>,
+  ): void {
     // What a call passes, in concrete terms, depends only on its caller's parameters (the summaries
     // are final here, and so is each argument's symbolic form): kept per call site and argument
     // (a slot) with the version of the caller's parameters it was computed for, so each round
     // recomputes only the calls of functions whose parameters changed. A join whose two operands
-    // are the very arrays of a join that changed nothing is not redone. The rounds, their order and
-    // their joins are the same as without these caches.
-    const version: number[] = [];
-    // The calls the rounds visit, in order, each with its first slot (a call site met twice shares them).
-    const slotOf = new Map<CallSite, number>();
+    // are the very arrays of a join that changed nothing is not redone, and a call all of whose
+    // joins were such, with neither its caller's nor its target's parameters changed since, is
+    // passed over whole. The rounds, their order and their joins are the same as without these
+    // caches.
+    /** Version of each function's parameters: bumped whenever one of them changes. */
+    const version = new Float64Array(this.params.length);
+    // The calls the rounds visit, in order, each with its first slot (the calls of a flow met twice
+    // share them: keyed by the flow's list of calls).
+    const slotOf = new Map<CallSite[], number>();
     const edgeCaller: number[] = [];
     const edgeCall: CallSite[] = [];
     const edgeTarget: Atom[][][] = [];
     const edgeSlot: number[] = [];
     /** Arguments the call passes to parameters its target has. */
     const edgeArgs: number[] = [];
+    /** Which of them the rounds join (null: all). */
+    const edgeNeeded: (Uint8Array | null)[] = [];
     let slots = 0;
     for (const f of flows) {
       if (f.opaque) continue;
+      let slot = slotOf.get(f.calls);
+      if (slot === undefined) {
+        slot = slots;
+        for (const call of f.calls) slots += call.args.length;
+        slotOf.set(f.calls, slot);
+      }
       for (const call of f.calls) {
-        if (!targets.has(call.target)) continue;
-        const target = this.params.get(call.target);
+        const first = slot;
+        slot += call.args.length;
+        if (visited !== null && visited[call.target] !== 1) continue;
+        const target = this.params[call.target];
         if (!target) continue; // an import
-        let slot = slotOf.get(call);
-        if (slot === undefined) {
-          slot = slots;
-          slots += call.args.length;
-          slotOf.set(call, slot);
-        }
         edgeCaller.push(f.index);
         edgeCall.push(call);
         edgeTarget.push(target);
-        edgeSlot.push(slot);
+        edgeSlot.push(first);
         edgeArgs.push(Math.min(call.args.length, target.length));
+        edgeNeeded.push(needed === null ? null : (needed[call.target] ?? NO_PARAMS));
       }
     }
-    /** Version of the caller's parameters the slot's argument was computed for (-1: not yet). */
-    const slotVersion = new Array<number>(slots).fill(-1);
     /** The argument over a, u and p<j> (final once computed, as the summaries are). */
     const slotSymbolic = new Array<Atom[] | null>(slots).fill(null);
+    // A function's call-result memo is read only by symbolic over its own atoms: those of the
+    // callers whose arguments the rounds join, or whose loads are resolved (`wanted`), are made
+    // in the order the first round would make them; the others are never read.
+    let warm: Uint8Array | null = null;
+    if (needed !== null) {
+      warm = new Uint8Array(this.params.length);
+      for (const f of wanted ?? []) warm[f] = 1;
+      for (let e = 0; e < edgeCall.length; e++) {
+        const marks = edgeNeeded[e]!;
+        for (let i = 0; i < edgeArgs[e]!; i++) if (marks[i] === 1) warm[edgeCaller[e]!] = 1;
+      }
+    }
+    for (let e = 0; e < edgeCall.length; e++) {
+      if (warm !== null && warm[edgeCaller[e]!] !== 1) continue;
+      const call = edgeCall[e]!;
+      for (let i = 0, s = edgeSlot[e]!; i < edgeArgs[e]!; i++, s++)
+        slotSymbolic[s] ??= this.symbolic(call.args[i]!, edgeCaller[e]!);
+    }
+    /** The call's last visit changed nothing: with these versions of its caller's and target's parameters. */
+    const edgeQuiet = new Uint8Array(edgeCall.length);
+    const edgeCallerVersion = new Float64Array(edgeCall.length);
+    const edgeTargetVersion = new Float64Array(edgeCall.length);
+    /** Version of the caller's parameters the slot's argument was computed for (-1: not yet). */
+    const slotVersion = new Array<number>(slots).fill(-1);
     /** The argument in concrete terms. */
     const slotArg = new Array<Atom[]>(slots).fill(NO_ATOMS);
     /** The last operands joined into the parameter without changing it. */
@@ -252,18 +422,22 @@ class Resolver {
       for (let e = 0; e < edgeCall.length; e++) {
         const caller = edgeCaller[e]!;
         const call = edgeCall[e]!;
+        if (
+          edgeQuiet[e] === 1 &&
+          edgeCallerVersion[e] === version[caller]! &&
+          edgeTargetVersion[e] === version[call.target]!
+        )
+          continue;
         const target = edgeTarget[e]!;
         const n = edgeArgs[e]!;
+        const wanted = edgeNeeded[e]!;
+        let quiet = 1;
         for (let i = 0, s = edgeSlot[e]!; i < n; i++, s++) {
+          if (wanted !== null && wanted[i] !== 1) continue;
           // A recursive call may change the caller's own parameters between two arguments.
-          const v = version[caller] ?? 0;
+          const v = version[caller]!;
           if (slotVersion[s] !== v) {
-            let sym = slotSymbolic[s] ?? null;
-            if (sym === null) {
-              sym = this.symbolic(call.args[i]!, caller);
-              slotSymbolic[s] = sym;
-            }
-            const arg = this.substitute(sym, caller);
+            const arg = this.substitute(slotSymbolic[s]!, caller);
             // Same content: keep the array the last joins were made with.
             if (slotVersion[s] === -1 || !same(arg, slotArg[s]!)) slotArg[s] = arg;
             slotVersion[s] = v;
@@ -274,13 +448,17 @@ class Resolver {
           const next = joinAtoms(t, arg);
           if (!same(next, t)) {
             target[i] = round >= MAX_ROUNDS ? shiftAtoms(next, null) : next;
-            version[call.target] = (version[call.target] ?? 0) + 1;
+            version[call.target]!++;
             changed = true;
+            quiet = 0;
           } else {
             slotLastTarget[s] = t;
             slotLastArg[s] = arg;
           }
         }
+        edgeQuiet[e] = quiet;
+        edgeCallerVersion[e] = version[caller]!;
+        edgeTargetVersion[e] = version[call.target]!;
       }
       if (!changed || round > MAX_ROUNDS + 2) return;
     }
@@ -288,21 +466,53 @@ class Resolver {
 
   /** Settles the summaries of `flows` (closed under callees). */
   private settleSummaries(flows: FunctionFlow[]): void {
+    // A function's symbolic returns depend only on the summaries of the functions it calls (and
+    // its call results, memoised, only on those too). Joining the same atoms into a summary again
+    // changes nothing (a join of canonical sets is idempotent), so a function none of whose callees'
+    // summaries changed since its last visit is passed over, and keeps its memoised call results;
+    // the rounds and their joins are the same as when every function is visited every round. From
+    // round MAX_ROUNDS on, summaries are widened to sets that are not canonical: every function is
+    // visited again.
+    /** 1: to visit (never visited, or a callee's summary changed since its last visit). */
+    const stale = new Uint8Array(this.params.length).fill(1);
+    // The functions whose memoised call results read each function's summary: those whose flow
+    // (the one callSites reads) has a call site with it as target.
+    const callersOf: (number[] | undefined)[] = new Array(this.params.length);
+    for (const f of flows)
+      for (const c of (this.flowOf[f.index] ?? f).calls) {
+        const list = callersOf[c.target];
+        if (list === undefined) callersOf[c.target] = [f.index];
+        else if (list[list.length - 1] !== f.index) list.push(f.index);
+      }
     for (let round = 0; ; round++) {
       let changed = false;
-      this.callResults.clear(); // summaries change between rounds
-      for (const f of flows) {
+      for (let k = 0; k < flows.length; k++) {
+        const f = flows[k]!;
         if (f.opaque) continue;
-        const old = this.summaries.get(f.index)!;
+        if (stale[f.index] === 0 && round < MAX_ROUNDS) continue;
+        stale[f.index] = 0;
+        this.callResults[f.index] = undefined; // summaries changed since they were made
+        const old = this.summaries[f.index]!;
         const next = joinAtoms(old, this.symbolic(f.returns, f.index));
         if (!same(next, old)) {
-          this.summaries.set(f.index, round >= MAX_ROUNDS ? shiftAtoms(next, null) : next);
+          this.summaries[f.index] = round >= MAX_ROUNDS ? shiftAtoms(next, null) : next;
+          for (const h of callersOf[f.index] ?? NO_INDICES) stale[h] = 1;
           changed = true;
         }
       }
       if (!changed || round > MAX_ROUNDS + 2) return;
     }
   }
+}
+
+/** One more than the largest function index `flows` mention (their own and their calls' targets). */
+function indexBound(flows: FunctionFlow[]): number {
+  let n = 0;
+  for (const f of flows) {
+    if (f.index >= n) n = f.index + 1;
+    for (const c of f.calls) if (c.target >= n) n = c.target + 1;
+  }
+  return n;
 }
 
 /**
@@ -314,33 +524,43 @@ function dependencies(
   flows: FunctionFlow[],
   wanted: Set<number>,
 ): { params: Set<number>; summaries: Set<number> } {
-  const byIndex = new Map(flows.map((f) => [f.index, f]));
-  const callers = new Map<number, number[]>();
+  // By function index: the targets of its calls (of the last flow given for it) and its callers.
+  const callees: (number[] | undefined)[] = new Array(indexBound(flows));
+  const callers: (number[] | undefined)[] = new Array(indexBound(flows));
+  for (const f of flows) {
+    const targets: number[] = [];
+    for (const c of f.calls) targets.push(c.target);
+    callees[f.index] = targets;
+  }
   for (const f of flows) {
     if (f.opaque) continue; // its calls are never followed
     for (const c of f.calls) {
-      const list = callers.get(c.target);
-      if (list === undefined) callers.set(c.target, [f.index]);
+      const list = callers[c.target];
+      if (list === undefined) callers[c.target] = [f.index];
       else list.push(f.index);
     }
   }
-  const params = closure(wanted, (i) => callers.get(i) ?? []);
-  const summaries = closure(params, (i) => (byIndex.get(i)?.calls ?? []).map((c) => c.target));
+  const params = closure(wanted, (i) => callers[i] ?? NO_INDICES);
+  const summaries = closure(params, (i) => callees[i] ?? NO_INDICES);
   return { params, summaries };
 }
 
 /** Classifies every recorded load of `input.flows`. */
 export function metadataReads(input: MetadataReadInput): MetadataReadResult {
   const { flows } = input;
-  // Only masked loads can be header reads (below): resolve what their functions depend on.
-  const wanted = new Set<number>();
-  for (const f of flows)
-    if (
-      !f.opaque &&
-      !input.ignore?.(f.index) &&
-      f.loads.some((l) => l.masks.some((m) => HEADER_MASKS.has(m)))
-    )
-      wanted.add(f.index);
+  // Only masked loads can be header reads (below): resolve what their atoms depend on (those with
+  // an offset: the others are not resolved).
+  const wanted = new Map<number, Atom[]>();
+  for (const f of flows) {
+    if (f.opaque || input.ignore?.(f.index)) continue;
+    let atoms: Atom[] | undefined;
+    for (const l of f.loads) {
+      if (!l.masks.some((m) => HEADER_MASKS.has(m))) continue;
+      atoms ??= [];
+      for (const a of l.atoms) if (a.offset !== null) atoms.push(a);
+    }
+    if (atoms !== undefined) wanted.set(f.index, atoms);
+  }
   const resolver = new Resolver(flows, input.entryPoints, wanted);
   const headerDeltas = new Set([-input.pointerBytes, -2 * input.pointerBytes]);
   const reads: MetadataRead[] = [];

@@ -19,7 +19,7 @@
 import { ErrorCodes, HostAllocError } from '../errors.js';
 import { findStackPointer } from '../layout.js';
 import { ALLOCATING_IMPORTS, convertedFlows, convertedMetadataReads } from '../metadata-reads.js';
-import type { FunctionFlow } from '../wasm/pointer-flow.js';
+import type { CallSite, FunctionFlow } from '../wasm/pointer-flow.js';
 import { type ModuleInfo, readModule } from '../wasm/reader.js';
 import type { Analysis, ModuleContext } from './analyse.js';
 import type { Checks } from './pipeline.js';
@@ -125,13 +125,20 @@ function reusableFlows(info: ModuleInfo, reuse: GateReuse): Map<number, Function
     const t = info.types[info.functionTypes[i]!];
     return t?.kind === 'func' ? t.params.length : -1;
   };
-  // Another function's index in the output: undefined when it is gone, or when a call to it
-  // makes atoms that differ between the two flows (it allocates on one side).
-  const target = (inputIndex: number): number | undefined => {
+  // Another function's index in the output: -1 when it is gone, or when a call to it makes atoms
+  // that differ between the two flows (it allocates on one side). Worked out once per function.
+  const targets = new Int32Array(inputNames.length).fill(-2);
+  const target = (inputIndex: number): number => {
+    const known = targets[inputIndex];
+    if (known !== undefined && known !== -2) return known;
     const name = inputNames[inputIndex];
-    if (name === undefined || reuse.family.has(name)) return undefined;
-    const o = outIndex.get(name);
-    return o === undefined || allocatingOut.has(o) ? undefined : o;
+    let o = -1;
+    if (name !== undefined && !reuse.family.has(name)) {
+      const found = outIndex.get(name);
+      if (found !== undefined && !allocatingOut.has(found)) o = found;
+    }
+    if (known !== undefined) targets[inputIndex] = o;
+    return o;
   };
   const out = new Map<number, FunctionFlow>();
   for (const f of reuse.flows) {
@@ -140,10 +147,9 @@ function reusableFlows(info: ModuleInfo, reuse: GateReuse): Map<number, Function
     if (reuse.changed.has(name) || reuse.family.has(name)) continue;
     const index = outIndex.get(name);
     if (index === undefined || index < info.numImportedFunctions || paramsOf(index) !== f.params) continue;
-    const calls = f.calls.map((c) => ({ ...c, target: target(c.target) ?? -1 }));
-    const refFuncs = f.refFuncs.map((r) => target(r) ?? -1);
-    if (calls.some((c) => c.target < 0) || refFuncs.some((r) => r < 0)) continue;
-    out.set(index, { ...f, index, calls, refFuncs });
+    if (f.calls.some((c) => target(c.target) < 0) || f.refFuncs.some((r) => target(r) < 0)) continue;
+    const calls = f.calls.map((c): CallSite => ({ at: c.at, target: target(c.target), args: c.args }));
+    out.set(index, { ...f, index, calls, refFuncs: f.refFuncs.map(target) });
   }
   return out;
 }

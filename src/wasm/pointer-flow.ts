@@ -155,6 +155,8 @@ export function normalizeAtoms(atoms: Atom[]): Atom[] {
 
 function normalize(atoms: Atom[]): Atom[] {
   if (atoms.length <= 1) return atoms;
+  // Already canonical (few atoms, sorted, no duplicates, nothing to absorb): as it is.
+  if (atoms.length <= MAX_ATOMS && isNormal(atoms)) return atoms;
   if (atoms.length === 2) {
     const [x, y] = atoms as [Atom, Atom];
     if (x.base === y.base && x.offset === y.offset) return [x];
@@ -224,12 +226,39 @@ function isNormal(atoms: Atom[]): boolean {
 }
 
 /**
+ * True when joining the atoms of `atoms` one by one into the empty set gives `atoms` again (same
+ * content): a normalized set of at most MAX_ATOMS atoms that is not TOP itself (whose identity
+ * absorbs what it is joined with, which a copy of it does not).
+ */
+export function isCanonicalSet(atoms: Atom[]): boolean {
+  return atoms !== TOP && atoms.length <= MAX_ATOMS && isNormal(atoms);
+}
+
+/** Every atom of `b` is one of `a` (both normalized, so both sorted by compareAtoms). */
+function contains(a: Atom[], b: Atom[]): boolean {
+  if (b.length > a.length) return false;
+  let i = 0;
+  for (const y of b) {
+    while (i < a.length && compareAtoms(a[i]!, y) < 0) i++;
+    if (i === a.length) return false;
+    const x = a[i]!;
+    if (x.base !== y.base || x.offset !== y.offset) return false;
+    i++;
+  }
+  return true;
+}
+
+/**
  * normalize([...a, ...b]) for two normalized sets, by merging them (no string keys, no sort); null
  * when either is not normalized. Same content as normalize: the union is counted before any-offset
  * atoms absorb exact ones, as there.
  */
 function mergeNormal(a: Atom[], b: Atom[]): Atom[] | null {
   if (!isNormal(a) || !isNormal(b)) return null;
+  // One holds the other (a join that adds nothing, the common case at branches and loop heads):
+  // the union is that one, canonical as it is.
+  if (a.length <= MAX_ATOMS && contains(a, b)) return a;
+  if (b.length <= MAX_ATOMS && contains(b, a)) return b;
   const union: Atom[] = [];
   let i = 0;
   let j = 0;
@@ -286,7 +315,7 @@ function join(a: Val, b: Val): Val {
 }
 
 /** Values of the constants -16 .. 4095, made on first use (values are immutable). */
-const SMALL_CONSTS: (Val | undefined)[] = [];
+const SMALL_CONSTS: (Val | undefined)[] = new Array(16 + 4096).fill(undefined);
 
 /** The value of a constant. */
 function constant(v: number): Val {
@@ -299,23 +328,38 @@ function constant(v: number): Val {
   return c;
 }
 
-function shift(v: Val, by: number): Val {
-  if (v.atoms.length === 0) return NONE;
-  if (v.atoms === TOP) return new Val(TOP);
-  if (v.atoms.length === 1) {
-    const a = v.atoms[0]!;
-    return new Val([{ base: a.base, offset: a.offset === null ? null : a.offset + by }]);
+/**
+ * The value `v + by`; `plusConst` is the `X + k` shape to record (the constant right operand), or
+ * undefined. Any-offset atoms stay as they are, so a set of them is shared, not copied.
+ */
+function shift(v: Val, by: number, plusConst: number | undefined): Val {
+  const atoms = v.atoms;
+  if (atoms.length === 0)
+    return plusConst === undefined ? NONE : new Val(NONE.atoms, -1, undefined, plusConst);
+  if (atoms === TOP) return new Val(TOP, -1, undefined, plusConst);
+  if (atoms.length === 1) {
+    const a = atoms[0]!;
+    const moved = a.offset === null ? atoms : [{ base: a.base, offset: a.offset + by }];
+    return new Val(moved, -1, undefined, plusConst);
   }
-  return new Val(
-    normalize(v.atoms.map((a) => ({ base: a.base, offset: a.offset === null ? null : a.offset + by }))),
-  );
+  let exact = false;
+  for (const a of atoms) if (a.offset !== null) exact = true;
+  const moved = exact
+    ? normalize(atoms.map((a) => ({ base: a.base, offset: a.offset === null ? null : a.offset + by })))
+    : normalize(atoms.slice());
+  return new Val(moved, -1, undefined, plusConst);
 }
 
 /** The value of arithmetic that is not `+ const`: same bases, any offset. */
 function derived(v: Val): Val {
   if (v.atoms.length === 0) return NONE;
   if (v.atoms === TOP) return new Val(TOP);
-  if (v.atoms.length === 1) return new Val([{ base: v.atoms[0]!.base, offset: null }]);
+  if (v.atoms.length === 1) {
+    const a = v.atoms[0]!;
+    return new Val(a.offset === null ? v.atoms : [{ base: a.base, offset: null }]);
+  }
+  const merged = anyOffsets(v.atoms, NO_ATOMS);
+  if (merged !== null) return new Val(merged);
   const atoms: Atom[] = [];
   for (const a of v.atoms) atoms.push({ base: a.base, offset: null });
   return new Val(normalize(atoms));
@@ -326,10 +370,47 @@ function derived2(x: Val, y: Val): Val {
   if (y.atoms.length === 0) return derived(x);
   if (x.atoms.length === 0) return derived(y);
   if (x.atoms === TOP || y.atoms === TOP) return new Val(TOP);
+  const merged = anyOffsets(x.atoms, y.atoms);
+  if (merged !== null) return new Val(merged);
   const atoms: Atom[] = [];
   for (const a of x.atoms) atoms.push({ base: a.base, offset: null });
   for (const a of y.atoms) atoms.push({ base: a.base, offset: null });
   return new Val(normalize(atoms));
+}
+
+const NO_ATOMS: Atom[] = [];
+
+/**
+ * What normalize gives for the any-offset atoms of every base of `x` and `y`, both normalized (so
+ * sorted by base), by merging them: one any-offset atom per base in base order, TOP past MAX_ATOMS
+ * bases; `x` itself when that is what it holds. Null when either is not normalized.
+ */
+function anyOffsets(x: Atom[], y: Atom[]): Atom[] | null {
+  if (!isNormal(x) || !isNormal(y)) return null;
+  let asX = x.length <= MAX_ATOMS;
+  for (let i = 0; i < x.length && asX; i++) if (x[i]!.offset !== null) asX = false;
+  if (asX) {
+    // x is one any-offset atom per base: the result when every base of y is one of x's.
+    let i = 0;
+    for (const b of y) {
+      while (i < x.length && x[i]!.base < b.base) i++;
+      if (i === x.length || x[i]!.base !== b.base) {
+        asX = false;
+        break;
+      }
+    }
+    if (asX) return x;
+  }
+  const out: Atom[] = [];
+  let i = 0;
+  let j = 0;
+  while (i < x.length || j < y.length) {
+    const base = j >= y.length || (i < x.length && x[i]!.base <= y[j]!.base) ? x[i]!.base : y[j]!.base;
+    while (i < x.length && x[i]!.base === base) i++;
+    while (j < y.length && y[j]!.base === base) j++;
+    out.push({ base, offset: null });
+  }
+  return out.length > MAX_ATOMS ? TOP : out;
 }
 
 class Opaque extends Error {}
@@ -349,16 +430,52 @@ class Frame {
   thenLocals: Val[] | null = null;
 
   constructor(
-    readonly kind: 'block' | 'loop' | 'if' | 'try',
+    public kind: 'block' | 'loop' | 'if' | 'try',
     /** Stack height below the frame's parameters. */
-    readonly height: number,
-    readonly params: number,
-    readonly results: number,
+    public height: number,
+    public params: number,
+    public results: number,
     /** Locals at entry (if: for the else arm; try: for catch clauses; none for blocks and loops). */
-    readonly entryLocals: Val[],
+    public entryLocals: Val[],
     /** Position of the first instruction of the body (loops re-run from here). */
     public bodyStart: number,
   ) {}
+}
+
+/** Frames that ended, reused by the next blocks (one per block and pass would be garbage). */
+const framePool: Frame[] = [];
+
+/** A frame, from the pool when it has one. */
+function newFrame(
+  kind: Frame['kind'],
+  height: number,
+  params: number,
+  results: number,
+  entryLocals: Val[],
+  start: number,
+): Frame {
+  const f = framePool.pop();
+  if (f === undefined) return new Frame(kind, height, params, results, entryLocals, start);
+  f.kind = kind;
+  f.height = height;
+  f.params = params;
+  f.results = results;
+  f.entryLocals = entryLocals;
+  f.bodyStart = start;
+  return f;
+}
+
+/** Returns a frame that ended (nothing refers to it any more) to the pool, holding no state. */
+function freeFrame(f: Frame): void {
+  f.exitVals = null;
+  f.exitLocals = null;
+  f.headLocals = null;
+  f.backLocals = null;
+  f.sawElse = false;
+  f.thenVals = null;
+  f.thenLocals = null;
+  f.entryLocals = NO_VALS;
+  framePool.push(f);
 }
 
 /** Reads pointer flow for every defined function of a module. */
@@ -393,13 +510,26 @@ export function pointerFlow(
     } catch (e) {
       if (!(e instanceof Opaque)) {
         release();
+        shrinkSlots();
         throw e;
       }
       out.push(empty(e.message));
     }
   }
   release();
+  shrinkSlots();
   return out;
+}
+
+/** Slot tables grown past this many positions are dropped after a module (12 bytes a position). */
+const KEPT_SLOTS = 1 << 16;
+
+/** Drops slot tables a large body grew, so they are not kept between modules. */
+function shrinkSlots(): void {
+  if (loadSlot.length <= KEPT_SLOTS) return;
+  loadSlot = new Int32Array(1024);
+  callSlot = new Int32Array(1024);
+  resultSlot = new Int32Array(1024);
 }
 
 /** Block type at p: [params, results, next position]. */
@@ -465,15 +595,16 @@ function skipU(bytes: Uint8Array, p: number, end: number): number {
 }
 
 function sleb(bytes: Uint8Array, p: number, end: number): number {
-  // Fast path: up to 4 bytes fit a 28-bit signed value exactly in plain numbers.
+  // Fast path: up to 7 bytes fit a 49-bit signed value exactly in plain numbers (i32 constants
+  // take up to 5), what slebBig gives them.
   let r = 0;
-  let sh = 0;
-  for (let i = 0; i < 4 && p + i < end; i++) {
+  let scale = 1;
+  for (let i = 0; i < 7 && p + i < end; i++) {
     const b = bytes[p + i]!;
-    r |= (b & 0x7f) << sh;
-    sh += 7;
+    r += (b & 0x7f) * scale;
+    scale *= 128;
     if ((b & 0x80) === 0) {
-      if (b & 0x40) r -= 2 ** sh;
+      if (b & 0x40) r -= scale;
       lebNext = p + i + 1;
       return r;
     }
@@ -550,12 +681,25 @@ let options!: PointerFlowOptions;
 let nParams = 0;
 let nResults = 0;
 let bodyStart = 0;
-const loadsByAt = new Map<number, number>();
+/** An empty module: what `bytes` holds between modules. */
+const NO_BYTES = new Uint8Array(0);
+/**
+ * Slots by instruction position, relative to the body's first byte (0: none, else index + 1):
+ * recorded loads (`loads`), direct calls (`calls`) and call results (`callVals`). Grown to the
+ * largest body and reused; release() zeroes only what the last function set.
+ */
+let loadSlot = new Int32Array(1024);
+let callSlot = new Int32Array(1024);
+let resultSlot = new Int32Array(1024);
+/** First byte of the body's code: slot positions are relative to it. */
+let slotBase = 0;
 let loads: LoadSite[] = [];
 /** The value each recorded load gives. */
 const loadVals: Val[] = [];
-const callsByAt = new Map<number, CallSite>();
-const callResults = new Map<number, Val>();
+let calls: CallSite[] = [];
+/** The value of each direct call's result, by its result slot; `callValAt` its position. */
+const callVals: Val[] = [];
+const callValAt: number[] = [];
 let returns: Atom[] = [];
 const refFuncs = new Set<number>();
 const staticAccesses = new Set<number>();
@@ -576,34 +720,34 @@ const loopBack = new Map<number, Val[]>();
 let pass = 0;
 let dirty = true;
 
-/** 'p0', 'p1', ...: the base of each parameter, made once. */
-const PARAM_BASES: string[] = [];
+/** The value of each parameter at entry (`p<i> + 0`), made once: values are immutable. */
+const PARAM_VALS: Val[] = [];
 
-function paramBase(i: number): string {
-  let b = PARAM_BASES[i];
-  if (b === undefined) {
-    b = `p${i}`;
-    PARAM_BASES[i] = b;
-  }
-  return b;
+function paramVal(i: number): Val {
+  while (PARAM_VALS.length <= i) PARAM_VALS.push(new Val([{ base: `p${PARAM_VALS.length}`, offset: 0 }]));
+  return PARAM_VALS[i]!;
 }
 
 /** Forgets the last function's state (and the module's bytes). */
 function release(): void {
-  bytes = new Uint8Array(0);
-  loadsByAt.clear();
+  bytes = NO_BYTES;
+  for (const site of loads) loadSlot[site.at - slotBase] = 0;
   loads = [];
   loadVals.length = 0;
-  callsByAt.clear();
-  callResults.clear();
+  for (const site of calls) callSlot[site.at - slotBase] = 0;
+  calls = [];
+  for (const at of callValAt) resultSlot[at - slotBase] = 0;
+  callVals.length = 0;
+  callValAt.length = 0;
   returns = [];
-  refFuncs.clear();
-  staticAccesses.clear();
+  // (clear() makes a new table even for an empty set)
+  if (refFuncs.size > 0) refFuncs.clear();
+  if (staticAccesses.size > 0) staticAccesses.clear();
   initialLocals = [];
   locals = [];
   stack.length = 0;
   frames.length = 0;
-  loopBack.clear();
+  if (loopBack.size > 0) loopBack.clear();
 }
 
 function interpret(
@@ -617,6 +761,13 @@ function interpret(
   release();
   bytes = moduleBytes;
   end = bodyEnd;
+  slotBase = start;
+  if (loadSlot.length < bodyEnd - start) {
+    const size = Math.max(bodyEnd - start, 2 * loadSlot.length);
+    loadSlot = new Int32Array(size);
+    callSlot = new Int32Array(size);
+    resultSlot = new Int32Array(size);
+  }
   info = moduleInfo;
   options = flowOptions;
   const fnType = info.types[info.functionTypes[index]!];
@@ -638,8 +789,7 @@ function interpret(
     else p++;
   }
   bodyStart = p;
-  for (let i = 0; i < nLocals; i++)
-    initialLocals.push(i < nParams ? new Val([{ base: paramBase(i), offset: 0 }]) : NONE);
+  for (let i = 0; i < nLocals; i++) initialLocals.push(i < nParams ? paramVal(i) : NONE);
   locals = initialLocals;
   shared = true;
   reachable = true;
@@ -656,7 +806,7 @@ function interpret(
     stack.length = 0;
     reachable = true;
     frames.length = 0;
-    frames.push(new Frame('block', 0, 0, nResults, initialLocals, bodyStart));
+    frames.push(newFrame('block', 0, 0, nResults, initialLocals, bodyStart));
     runPass();
     if (frames.length > 0) throw new Opaque('unterminated body');
   }
@@ -667,7 +817,7 @@ function interpret(
     index,
     params: nParams,
     loads,
-    calls: [...callsByAt.values()],
+    calls,
     returns,
     refFuncs: [...refFuncs],
     staticAccesses: [...staticAccesses],
@@ -683,6 +833,15 @@ function access(ptr: Val, offset: number): void {
 function snap(): Val[] {
   shared = true;
   return locals;
+}
+
+/**
+ * `into` (a frame's exit or back-edge state, or null) joined with the current locals. The current
+ * array is kept, so the next local.set must copy it, only when `into` is null (it becomes the
+ * state) or is that array already: joinLocals otherwise returns `into` or a new array.
+ */
+function joinCurrent(into: Val[] | null): Val[] {
+  return into === null ? snap() : joinLocals(into, locals);
 }
 
 function adopt(l: Val[]): void {
@@ -775,7 +934,7 @@ function branch(depth: number): void {
   const f = frames[frames.length - 1 - depth];
   if (!f) throw new Opaque('branch depth');
   if (f.kind === 'loop') {
-    f.backLocals = joinLocals(f.backLocals, snap());
+    f.backLocals = joinCurrent(f.backLocals);
     return;
   }
   if (depth === frames.length - 1) {
@@ -790,7 +949,7 @@ function branch(depth: number): void {
   const vals = f.results === 0 ? NO_VALS : stack.slice(stack.length - f.results);
   if (vals.length !== f.results) throw new Opaque('branch arity');
   f.exitVals = f.exitVals === null || f.results === 0 ? vals : vals.map((v, i) => join(v, f.exitVals![i]!));
-  f.exitLocals = joinLocals(f.exitLocals, snap());
+  f.exitLocals = joinCurrent(f.exitLocals);
 }
 
 /**
@@ -799,6 +958,10 @@ function branch(depth: number): void {
  * later: a caller may pass `p - 8`). Returns the loaded value, tagged so masks reach the record.
  */
 function recordLoad(at: number, ptr: Val, offset: number, width: number, probe?: number): Val {
+  if (ptr.atoms.length === 0 && probe === undefined) return UNKNOWN;
+  // Recorded before with these atoms (a loop's body, a later pass): the join would add nothing.
+  const known = loadSlot[at - slotBase]! - 1;
+  if (known >= 0 && holdsLoadAtoms(loads[known]!.atoms, ptr.atoms, offset)) return loadVal(known);
   const atoms: Atom[] = [];
   for (const a of ptr.atoms) {
     if (a.offset === null) continue;
@@ -807,16 +970,21 @@ function recordLoad(at: number, ptr: Val, offset: number, width: number, probe?:
     if (o < 0 || (symbolic && o < SYMBOLIC_LIMIT)) atoms.push({ base: a.base, offset: o });
   }
   if (atoms.length === 0 && probe === undefined) return UNKNOWN;
-  let k = loadsByAt.get(at);
-  if (k === undefined) {
+  let k = loadSlot[at - slotBase]! - 1;
+  if (k < 0) {
     k = loads.length;
-    loadsByAt.set(at, k);
+    loadSlot[at - slotBase] = k + 1;
     const site: LoadSite = { at, atoms: normalize(atoms), bytes: width, masks: [], otherUse: false };
     if (probe !== undefined) site.probe = probe;
     loads.push(site);
   } else {
     loads[k]!.atoms = joinAtoms(loads[k]!.atoms, normalize(atoms));
   }
+  return loadVal(k);
+}
+
+/** The value recorded load k gives. */
+function loadVal(k: number): Val {
   let v = loadVals[k];
   if (v === undefined) {
     // Shared across passes (it carries no `X + k` shape, the one fact a value's identity keeps).
@@ -824,6 +992,41 @@ function recordLoad(at: number, ptr: Val, offset: number, width: number, probe?:
     loadVals[k] = v;
   }
   return v;
+}
+
+/**
+ * True when every atom recordLoad would record for `ptr` + `offset` is one of `recorded` (a
+ * load's atoms: normalized, at most MAX_ATOMS): joining them in would give `recorded` again.
+ */
+function holdsLoadAtoms(recorded: Atom[], ptr: Atom[], offset: number): boolean {
+  for (const a of ptr) {
+    if (a.offset === null) continue;
+    const o = a.offset + offset;
+    const symbolic = a.base !== 'a' && a.base !== 'u';
+    if (!(o < 0 || (symbolic && o < SYMBOLIC_LIMIT))) continue;
+    let found = false;
+    for (const r of recorded)
+      if (r.base === a.base && r.offset === o) {
+        found = true;
+        break;
+      }
+    if (!found) return false;
+  }
+  return true;
+}
+
+/** Records the direct call at `at`: its arguments are `vals[from .. from + n)`. */
+function recordCall(at: number, target: number, vals: Val[], from: number, n: number): void {
+  const k = callSlot[at - slotBase]! - 1;
+  if (k >= 0) {
+    const site = calls[k]!;
+    for (let i = 0; i < n; i++) site.args[i] = joinAtoms(site.args[i]!, vals[from + i]!.atoms);
+  } else {
+    callSlot[at - slotBase] = calls.length + 1;
+    const atoms: Atom[][] = [];
+    for (let i = 0; i < n; i++) atoms.push(vals[from + i]!.atoms);
+    calls.push({ at, target, args: atoms });
+  }
 }
 
 function addMask(v: Val, mask: number): void {
@@ -834,11 +1037,16 @@ function addMask(v: Val, mask: number): void {
 }
 
 function runPass(): void {
+  // The body and the work count in locals: the loop reads them on every instruction.
+  const code = bytes;
+  const stop = end;
+  const limit = maxWork;
+  let done = work;
   let p = bodyStart;
-  while (p < end) {
-    if (++work > maxWork) throw new Opaque('too much work');
+  while (p < stop) {
+    if (++done > limit) throw new Opaque('too much work');
     const at = p;
-    const op = bytes[p++]!;
+    const op = code[p++]!;
     switch (op) {
       case 0x00: // unreachable
         stopReaching();
@@ -854,7 +1062,7 @@ function runPass(): void {
         if (height < frames[frames.length - 1]!.height && reachable) throw new Opaque('block params');
         // Only a try's catch clauses start from its entry locals: a block or loop does not keep
         // them (keeping them would make the next local.set copy the locals).
-        const frame = new Frame(
+        const frame = newFrame(
           op === 0x03 ? 'loop' : op === 0x06 ? 'try' : 'block',
           height,
           btParams,
@@ -878,7 +1086,7 @@ function runPass(): void {
         const bp = btParams;
         const br = btResults;
         pop(); // condition
-        frames.push(new Frame('if', stack.length - bp, bp, br, snap(), p));
+        frames.push(newFrame('if', stack.length - bp, bp, br, snap(), p));
         break;
       }
       case 0x05: {
@@ -913,7 +1121,7 @@ function runPass(): void {
           const vals = f.results === 0 ? NO_VALS : stack.slice(stack.length - f.results);
           f.exitVals =
             f.exitVals === null || f.results === 0 ? vals : vals.map((v, i) => join(v, f.exitVals![i]!));
-          f.exitLocals = joinLocals(f.exitLocals, snap());
+          f.exitLocals = joinCurrent(f.exitLocals);
         }
         truncate(f.height);
         for (let i = 0; i < tagParams; i++) push(UNKNOWN);
@@ -1001,24 +1209,33 @@ function runPass(): void {
         p = lebNext;
         const t = info.types[info.functionTypes[target] ?? -1];
         if (t?.kind !== 'func') throw new Opaque(`call target ${target}`);
-        const args = popN(t.params.length);
-        if (reachable) {
-          const site = callsByAt.get(at);
-          if (site)
-            for (let i = 0; i < args.length; i++) site.args[i] = joinAtoms(site.args[i]!, args[i]!.atoms);
-          else callsByAt.set(at, { at, target, args: args.map((a) => a.atoms) });
+        const n = t.params.length;
+        const from = stack.length - n;
+        if (from >= frames[frames.length - 1]!.height) {
+          // The arguments are on the stack (popN without its array): used, recorded, popped.
+          for (let i = from; i < stack.length; i++) use(stack[i]!);
+          if (reachable) recordCall(at, target, stack, from, n);
+          truncate(from);
+        } else {
+          const args = popN(n);
+          if (reachable) recordCall(at, target, args, 0, n);
         }
-        let result: Val;
-        if (options.allocating(target)) result = ALLOCATED;
+        // A call without results makes no value (its result atom would reach nothing).
+        let result: Val = NONE;
+        if (t.results.length === 0) {
+          // no value
+        } else if (options.allocating(target)) result = ALLOCATED;
         else if (target < info.numImportedFunctions) result = UNKNOWN;
         else {
           // One value per call site across passes (values are immutable).
-          let r = callResults.get(at);
-          if (r === undefined) {
-            r = new Val([{ base: `c${at}`, offset: 0 }]);
-            callResults.set(at, r);
+          const k = resultSlot[at - slotBase]! - 1;
+          if (k >= 0) result = callVals[k]!;
+          else {
+            result = new Val([{ base: `c${at}`, offset: 0 }]);
+            resultSlot[at - slotBase] = callVals.length + 1;
+            callVals.push(result);
+            callValAt.push(at);
           }
-          result = r;
         }
         if (op === 0x12) {
           if (reachable) returns = joinAtoms(returns, t.results.length > 0 ? result.atoms : []);
@@ -1080,13 +1297,13 @@ function runPass(): void {
           p = lebNext;
           targets.push(label);
         }
-        const frame = new Frame('block', stack.length - bp, bp, br, NO_VALS, p);
+        const frame = newFrame('block', stack.length - bp, bp, br, NO_VALS, p);
         // Catch clauses branch to labels outside with values we do not model: make those unknown.
         for (const label of targets) {
           const f = frames[frames.length - 1 - label];
           if (f && f.kind !== 'loop') {
             f.exitVals = unknowns(f.results);
-            f.exitLocals = joinLocals(f.exitLocals, snap());
+            f.exitLocals = joinCurrent(f.exitLocals);
           }
         }
         frames.push(frame);
@@ -1216,18 +1433,36 @@ function runPass(): void {
           pop();
           access(pop(), offset);
         } else if (op >= 0x45 && op <= 0xc4) {
-          numeric(op);
+          // A value local.set or local.tee stores loses its `X + k` shape: not made at all.
+          numeric(op, code[p] === 0x21 || code[p] === 0x22);
         } else {
           throw new Opaque(`opcode 0x${op.toString(16)}`);
         }
       }
     }
   }
+  work = done;
+}
+
+/**
+ * Makes the joined state of a frame's end the current locals. When it is the array that was
+ * current before the frame ended (`own`), the joins stored it nowhere (joinLocals returns its first
+ * operand, a new array, or its second when both are the same array, which was then already held
+ * and shared), so it stays shared only if it was.
+ */
+function adoptJoined(joined: Val[], own: Val[], ownShared: boolean): void {
+  if (joined === own) {
+    locals = own;
+    shared = ownShared;
+  } else adopt(joined);
 }
 
 /** Ends the innermost frame; true at the function's end. */
 function endFrame(): boolean {
   const f = frames[frames.length - 1]!;
+  // The current locals and whether something else holds them (see adoptJoined).
+  const own = locals;
+  const ownShared = shared;
   if (f.kind === 'loop' && f.backLocals) {
     const key = f.bodyStart;
     const known = loopBack.get(key);
@@ -1265,7 +1500,7 @@ function endFrame(): boolean {
     add(f.exitVals, f.exitLocals);
     vals = joinedVals ?? NO_VALS;
     reachable = joinedLocals !== null;
-    if (joinedLocals !== null) adopt(joinedLocals);
+    if (joinedLocals !== null) adoptJoined(joinedLocals, own, ownShared);
   } else {
     const fallVals = reachable ? (f.results === 0 ? NO_VALS : stack.slice(stack.length - f.results)) : null;
     let joinedVals = fallVals;
@@ -1279,13 +1514,14 @@ function endFrame(): boolean {
     }
     vals = joinedVals ?? NO_VALS;
     reachable = joinedLocals !== null;
-    if (joinedLocals !== null) adopt(joinedLocals);
+    if (joinedLocals !== null) adoptJoined(joinedLocals, own, ownShared);
   }
   if (frames.length === 0) {
     for (const v of vals) {
       use(v);
       returns = joinAtoms(returns, v.atoms);
     }
+    freeFrame(f);
     return true;
   }
   truncate(f.height);
@@ -1293,10 +1529,11 @@ function endFrame(): boolean {
     if (vals.length !== f.results) throw new Opaque('block results');
     for (const v of vals) stack.push(v);
   }
+  freeFrame(f);
   return false;
 }
 
-function numeric(op: number): void {
+function numeric(op: number, stored: boolean): void {
   // Unary: eqz, clz/ctz/popcnt, float unary, conversions, sign extension.
   const unary =
     op === 0x45 ||
@@ -1332,16 +1569,11 @@ function numeric(op: number): void {
     push(new Val(NONE.atoms, -1, constFold(op, a.konst, b.konst)));
     return;
   }
-  if (isAdd && b.konst !== undefined) push(withLocalOffset(shift(a, b.konst), b.konst));
-  else if (isAdd && a.konst !== undefined) push(shift(b, a.konst));
-  else if (isSub && b.konst !== undefined) push(withLocalOffset(shift(a, -b.konst), -b.konst));
+  if (isAdd && b.konst !== undefined) push(shift(a, b.konst, stored ? undefined : b.konst));
+  else if (isAdd && a.konst !== undefined) push(shift(b, a.konst, undefined));
+  else if (isSub && b.konst !== undefined) push(shift(a, -b.konst, stored ? undefined : -b.konst));
   else if (isSub) push(derived(a));
   else push(derived2(a, b));
-}
-
-/** Records the syntactic `X ± k` shape (a constant right operand) for probe matching. */
-function withLocalOffset(v: Val, k: number): Val {
-  return new Val(v.atoms, v.load, v.konst, k);
 }
 
 /**
