@@ -313,13 +313,24 @@ export interface Binaryen extends ExpressionClasses {
 
 let loading: Promise<Binaryen> | undefined;
 
+function loaded(mod: unknown, how = ''): Binaryen {
+  if (process.env['WASM_HOSTALLOC_TRACE_LOAD'] === '1') process.stderr.write(`binaryen loaded${how}\n`);
+  return (mod as { default: unknown }).default as Binaryen;
+}
+
 /** Loads binaryen.js once (lazily) and returns it. */
 export function loadBinaryen(): Promise<Binaryen> {
-  loading ??= import('binaryen').then((mod) => {
-    if (process.env['WASM_HOSTALLOC_TRACE_LOAD'] === '1') process.stderr.write('binaryen loaded\n');
-    return (mod as { default: unknown }).default as Binaryen;
-  });
+  loading ??= import('binaryen').then((mod) => loaded(mod));
   return loading;
+}
+
+/**
+ * Use `namespace`, binaryen.js imported from another URL, as binaryen.js from now on: a batch worker
+ * imports a copy without the embedded wasm binary and instantiates a module compiled earlier
+ * (src/cli/light-binaryen.ts). No effect once binaryen.js is loaded.
+ */
+export function provideBinaryen(namespace: unknown): void {
+  loading ??= Promise.resolve(loaded(namespace, ' (compiled module given)'));
 }
 
 /**
