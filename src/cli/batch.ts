@@ -16,9 +16,9 @@
  *  - **one compiled binaryen**: the first worker hands its compiled binaryen.js module
  *    (`WebAssembly.Module`) back as soon as it exists; the batch holds it and every later worker
  *    instantiates it instead of compiling binaryen again, starting with the code V8 has already
- *    optimised, and imports binaryen.js without the 14.6 MB binary it embeds (light-binaryen.ts:
- *    about 0.05 s of CPU instead of 0.3 s). The other lanes start at once: their workers prepare
- *    that import while the first one compiles binaryen, and finish it when the module exists.
+ *    optimised, and skips parsing the 14.6 MB binary binaryen.js embeds (src/binaryen/load.ts:
+ *    about 0.05 s of CPU instead of 0.3 s). The other lanes start at once: their workers start
+ *    while the first one compiles binaryen, and import it when the module exists.
  * A worker that crashes or whose binaryen aborted is replaced at once; the file it was running fails,
  * the file posted after it is run by the next worker: no task is lost or run twice, and lanes never
  * wait for each other.
@@ -107,7 +107,7 @@ class LaneWorker {
 
   /**
    * `binaryenModule`: binaryen.js's compiled wasm from an earlier worker, to start warm; `'later'`:
-   * it is on its way ({@link giveModule}), the worker prepares its import meanwhile. `onModule` receives
+   * it is on its way ({@link giveModule}), the worker waits for it. `onModule` receives
    * the module this worker compiled itself, as soon as it exists.
    */
   constructor(
@@ -273,7 +273,7 @@ export async function runBatch(tasks: readonly Task[], options: BatchOptions): P
   // binaryen.js's compiled wasm, from the first worker that compiled it: later workers (other lanes,
   // successors of recycled ones) instantiate it instead of compiling and optimising it again, and
   // holding it keeps that code alive between workers. Workers started while the first one compiles
-  // prepare their import of binaryen.js meanwhile and get the module once it exists (`waiting`).
+  // get the module once it exists (`waiting`).
   let binaryenModule: WasmModule | undefined;
   let compiling: LaneWorker | undefined;
   const waiting: LaneWorker[] = [];

@@ -11,18 +11,18 @@
  * longer usable. The worker loads binaryen.js and the library as soon as it starts, so a lane's
  * next worker can warm up while the current one finishes its last files; given binaryen's compiled
  * module by the lane, it instantiates that instead of compiling binaryen's bytes again, and imports
- * binaryen.js without those bytes (light-binaryen.ts).
+ * binaryen.js's light copy without parsing those bytes (src/binaryen/load.ts).
  */
 
 import { readFile, stat } from 'node:fs/promises';
 import path from 'node:path';
 import { isMainThread, parentPort, workerData } from 'node:worker_threads';
-import { provideBinaryen } from '../binaryen/module.js';
+import { loadBinaryen } from '../binaryen/module.js';
 import { ErrorCodes, HostAllocError } from '../errors.js';
 import { MAX_GLUE_LENGTH } from '../glue.js';
 import type { InspectOptions } from '../inspect.js';
 import type { InspectReport, TransformOptions, TransformReport, VerifyReport } from '../types.js';
-import type { WasmImports, WasmInstance, WasmModule } from '../wasm-api.js';
+import type { WasmModule } from '../wasm-api.js';
 import { type ErrorInfo, ioError, toErrorInfo } from './errors.js';
 
 export type Task = TransformTask | { kind: 'verify'; path: string } | InspectTask;
@@ -63,8 +63,8 @@ export interface LaneData {
    */
   binaryenModule?: WasmModule;
   /**
-   * The module is on its way: another worker is compiling it. This worker prepares its import of
-   * binaryen.js meanwhile and waits for a {@link WorkerModule} message before instantiating.
+   * The module is on its way: another worker is compiling it. This worker waits for a
+   * {@link WorkerModule} message before importing binaryen.js.
    */
   moduleLater?: true;
 }
@@ -162,64 +162,6 @@ function capMemoryGrowth(limit: number): void {
   };
 }
 
-// ---- warm start (worker threads only) ----------------------------------------------------------------
-
-type Instantiate = (source: unknown, imports?: WasmImports) => Promise<unknown>;
-
-const isBinary = (source: unknown): boolean => ArrayBuffer.isView(source) || source instanceof ArrayBuffer;
-
-/**
- * Loads binaryen.js in this thread. While it loads (its wasm is instantiated once, at import),
- * `WebAssembly.instantiate` is wrapped: once `shared` resolves to a module, binaryen's bytes are not
- * compiled again and that module is instantiated instead. `onCompiled` receives the module binaryen
- * ends up with as soon as it exists, so the lane can hand it to the workers it starts later.
- *
- * `light`: binaryen.js without its embedded binary (light-binaryen.ts), for a worker that expects a
- * module; imported instead of binaryen.js when the module does come, which spares parsing and
- * decoding the binary (about 0.25 s of CPU).
- */
-async function loadBinaryenShared(
-  shared: Promise<WasmModule | undefined>,
-  light: Promise<string | undefined> | undefined,
-  onCompiled: (m: WasmModule) => void,
-): Promise<void> {
-  const wasm = (globalThis as unknown as { WebAssembly: { instantiate: Instantiate } }).WebAssembly;
-  const original = wasm.instantiate;
-  try {
-    const url = await light;
-    const given = url === undefined ? undefined : await shared;
-    if (url !== undefined && given !== undefined) {
-      wasm.instantiate = async (source, imports) => {
-        if (!isBinary(source)) return original.call(wasm, source, imports);
-        const instance = (await original.call(wasm, given, imports)) as WasmInstance;
-        onCompiled(given);
-        return { module: given, instance };
-      };
-      try {
-        provideBinaryen(await import(url));
-        return;
-      } catch {
-        // Not importable after all: import binaryen.js as it is, below.
-      }
-    }
-    wasm.instantiate = async (source, imports) => {
-      const module = isBinary(source) ? await shared : undefined;
-      if (module !== undefined) {
-        const instance = (await original.call(wasm, module, imports)) as WasmInstance;
-        onCompiled(module);
-        return { module, instance };
-      }
-      const result = await original.call(wasm, source, imports);
-      const compiled = (result as { module?: WasmModule }).module;
-      if (compiled !== undefined) onCompiled(compiled);
-      return result;
-    };
-    await import('binaryen');
-  } finally {
-    wasm.instantiate = original;
-  }
-}
-
 function limitError(): ErrorInfo {
   const mb = Math.round(memoryLimitBytes / (1024 * 1024));
   return toErrorInfo(
@@ -299,12 +241,8 @@ if (!isMainThread && parentPort !== null && (workerData as LaneData | undefined)
   // against a file. A failure shows on the first task.
   // Tasks wait for the warm-up, so the lane hears "ready" (and starts a file's clock) before any
   // file runs: binaryen.js works synchronously and would hold the message back until it is done.
-  // A worker that gets binaryen's module prepares the light binaryen.js while the module is on its way.
-  const light =
-    data.moduleLater === true || data.binaryenModule !== undefined
-      ? import('./light-binaryen.js').then((m) => m.lightBinaryenUrl()).catch(() => undefined)
-      : undefined;
-  let queue = loadBinaryenShared(shared, light, sendModule)
+  let queue = shared
+    .then((module) => loadBinaryen({ ...(module === undefined ? {} : { module }), onModule: sendModule }))
     .then(() => loadLibrary())
     .then(
       () => {},
