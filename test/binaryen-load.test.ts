@@ -9,7 +9,12 @@ import { readFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import path from 'node:path';
 import { beforeAll, describe, expect, it } from 'vitest';
-import { binaryFromLiteral, lightSource, presizeTableCache } from '../src/binaryen/load.js';
+import {
+  binaryFromLiteral,
+  decodeLiteralBody,
+  lightSource,
+  presizeTableCache,
+} from '../src/binaryen/load.js';
 import { ensureBuilt, ROOT } from './cli/helpers.js';
 
 const URL_LITERAL = 'file:///x/binaryen/index.js';
@@ -55,6 +60,28 @@ describe('lightSource', () => {
   });
 });
 
+describe('decodeLiteralBody', () => {
+  /** What V8 makes of the template literal with this body. */
+  const v8 = async (body: string): Promise<number[]> => [...(await binaryFromLiteral(`\`${body}\``))];
+
+  it('decodes the escapes binaryen.js uses as V8 does', async () => {
+    const body = '\\0asm\\x01\\xfF\\0a\\b\\f\\n\\r\\t\\v\\\\\\`\\$\\\'\\"raw\ttab\nline\\\ncontinued$ {}';
+    const out = decodeLiteralBody(Buffer.from(body, 'latin1'));
+    expect(out).toBeDefined();
+    expect([...out!]).toEqual(await v8(body));
+  });
+
+  it('leaves anything else to V8', async () => {
+    for (const body of ['\\u0041', '\\u{41}', '\\a', '\\x4', '\\xg0', 'a\rb', '\u00e9', '\\\r\n']) {
+      expect(decodeLiteralBody(Buffer.from(body, 'utf8')), body).toBeUndefined();
+    }
+    // Not a template literal's body at all: an unescaped backtick or substitution, \0 before a digit.
+    for (const body of ['a`b', 'a\u0024{b}', '\\01']) {
+      expect(decodeLiteralBody(Buffer.from(body, 'latin1')), body).toBeUndefined();
+    }
+  });
+});
+
 describe('presizeTableCache', () => {
   const GLUE =
     'var P=1,JA=[],l=r=>{var G=JA[r];return G||(JA[r]=G=K6.get(r)),G},q;function i(j){sA=j.za,K6=j.UB,WA(),jA}';
@@ -85,6 +112,10 @@ describe('the installed binaryen.js', () => {
     expect(light!.glue).toMatch(/,[\w$]+=Array\([\w$]+\.length\)\.fill\(null\),/);
     const binary = await binaryFromLiteral(light!.literal());
     expect([...binary.subarray(0, 8)]).toEqual([0, 0x61, 0x73, 0x6d, 1, 0, 0, 0]);
+    // The project's own decoder handles binaryen.js's literal, to the same bytes.
+    const decoded = decodeLiteralBody(light!.body());
+    expect(decoded).toBeDefined();
+    expect(Buffer.from(decoded!).equals(Buffer.from(binary))).toBe(true);
   });
 
   it('the light copy instantiates the binary binaryen.js decodes, and reads and prints alike', () => {
