@@ -236,14 +236,17 @@ if (!isMainThread && parentPort !== null && (workerData as LaneData | undefined)
     if (binaryenModule !== undefined) m.binaryenModule = binaryenModule;
     port.postMessage(m);
   };
-  // Warm up now (binaryen.js, then the library), and say when done: the lane's per-file timer
-  // starts then, so loading binaryen.js (about a second, more on a busy machine) never counts
-  // against a file. A failure shows on the first task.
+  // Warm up now (binaryen.js and, meanwhile, the library), and say when done: the lane's per-file
+  // timer starts then, so loading binaryen.js (a fraction of a second, more on a busy machine) never
+  // counts against a file. A failure shows on the first task.
   // Tasks wait for the warm-up, so the lane hears "ready" (and starts a file's clock) before any
   // file runs: binaryen.js works synchronously and would hold the message back until it is done.
-  let queue = shared
-    .then((module) => loadBinaryen({ ...(module === undefined ? {} : { module }), onModule: sendModule }))
-    .then(() => loadLibrary())
+  let queue = Promise.all([
+    shared.then((module) =>
+      loadBinaryen({ ...(module === undefined ? {} : { module }), onModule: sendModule }),
+    ),
+    loadLibrary(),
+  ])
     .then(
       () => {},
       () => sendModule(undefined),
