@@ -20,9 +20,9 @@ import { ensureBuilt, ROOT } from './cli/helpers.js';
 const URL_LITERAL = 'file:///x/binaryen/index.js';
 
 /** A source shaped like binaryen.js: code, the decoding call on the binary, code using import.meta.url. */
-function source(binary: string, after = ')'): Uint8Array {
+function source(binary: string, after = ')', instantiate = 'WebAssembly.instantiate(b)'): Uint8Array {
   return Buffer.from(
-    `async function f(){var u=import.meta.url;var b=d(\`\\0asm${binary}\`${after};return \`\${u}\`}\nexport default await f();\n`,
+    `async function f(){var u=import.meta.url;var b=d(\`\\0asm${binary}\`${after};${instantiate};return \`\${u}\`}\nexport default await f();\n`,
   );
 }
 
@@ -32,14 +32,14 @@ describe('lightSource', () => {
     const binary = '\\x01\\`a\\\\\\`b\\${c';
     const out = lightSource(source(binary), URL_LITERAL);
     expect(out?.glue).toBe(
-      `async function f(){var u="${URL_LITERAL}";var b=d(\`\`);return \`\${u}\`}\nexport default await f();\n`,
+      `async function f(){var u="${URL_LITERAL}";var b=d(\`\`);WebAssembly.instantiate(b);return \`\${u}\`}\nexport default await f();\n`,
     );
     expect(out?.literal()).toBe(`\`\\0asm${binary}\``);
   });
 
   it('a backtick after an even run of backslashes ends the literal', () => {
     const out = lightSource(source('\\x01\\\\'), URL_LITERAL);
-    expect(out?.glue).toContain('var b=d(``);return');
+    expect(out?.glue).toContain('var b=d(``);WebAssembly.instantiate(b);return');
     expect(out?.literal()).toBe('`\\0asm\\x01\\\\`');
   });
 
@@ -54,6 +54,11 @@ describe('lightSource', () => {
     expect(lightSource(source('\\x01\u0024{x}'), URL_LITERAL)).toBeUndefined();
     // No closing backtick.
     expect(lightSource(Buffer.from('d(`\\0asm\\x01'), URL_LITERAL)).toBeUndefined();
+    // The glue compiles its module some other way, or more than once.
+    expect(lightSource(source('', ')', 'WebAssembly.instantiateStreaming(b)'), URL_LITERAL)).toBeUndefined();
+    expect(
+      lightSource(source('', ')', 'WebAssembly.instantiate(b);new WebAssembly.Module(b)'), URL_LITERAL),
+    ).toBeUndefined();
     // Another use of import.meta than its url.
     const meta = Buffer.from(`${Buffer.from(source('')).toString()}import.meta.dirname;`);
     expect(lightSource(meta, URL_LITERAL)).toBeUndefined();

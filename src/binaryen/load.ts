@@ -66,6 +66,11 @@ export function lightSource(source: Uint8Array, url: string): LightSource | unde
   const text = `${buf.toString('latin1', 0, open + 1)}${buf.toString('latin1', end)}`;
   let glue = text.replaceAll('import.meta.url', JSON.stringify(url));
   if (glue.includes('import.meta')) return undefined;
+  // The glue must ask WebAssembly.instantiate, and nothing else, for its module (the wrapper answers).
+  const asks = glue.match(
+    /WebAssembly\.(instantiate|instantiateStreaming|compile|compileStreaming|Module)\b/g,
+  );
+  if (asks?.length !== 1 || asks[0] !== 'WebAssembly.instantiate') return undefined;
   glue = presizeTableCache(glue) ?? glue;
   return {
     glue,
