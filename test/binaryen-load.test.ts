@@ -32,7 +32,7 @@ describe('lightSource', () => {
     const binary = '\\x01\\`a\\\\\\`b\\${c';
     const out = lightSource(source(binary), URL_LITERAL);
     expect(out?.glue).toBe(
-      `async function f(){var u="${URL_LITERAL}";var b=d(\`\`);WebAssembly.instantiate(b);return \`\${u}\`}\nexport default await f();\n`,
+      `async function f(){var u="${URL_LITERAL}";var b=d(\`\`);WebAssembly.instantiate(b);return \`\${u}\`}\nexport default await f();\n\n//# sourceURL=${URL_LITERAL}\n`,
     );
     expect(out?.literal()).toBe(`\`\\0asm${binary}\``);
   });

@@ -72,6 +72,9 @@ export function lightSource(source: Uint8Array, url: string): LightSource | unde
   );
   if (asks?.length !== 1 || asks[0] !== 'WebAssembly.instantiate') return undefined;
   glue = presizeTableCache(glue) ?? glue;
+  // Stack traces name the file rather than the data: URL, the whole glue (line numbers past the
+  // literal differ from the file's).
+  glue += `\n//# sourceURL=${url}\n`;
   return {
     glue,
     literal: () => buf.toString('latin1', open, end + 1),
