@@ -12,6 +12,7 @@
  */
 
 import { ErrorCodes, HostAllocError } from '../errors.js';
+import { type ImportOptions, importBinaryen } from './load.js';
 
 /** An expression reference (a pointer into binaryen's heap). */
 export type ExpressionRef = number;
@@ -313,11 +314,21 @@ export interface Binaryen extends ExpressionClasses {
 
 let loading: Promise<Binaryen> | undefined;
 
-/** Loads binaryen.js once (lazily) and returns it. */
-export function loadBinaryen(): Promise<Binaryen> {
-  loading ??= import('binaryen').then((mod) => {
-    if (process.env['WASM_HOSTALLOC_TRACE_LOAD'] === '1') process.stderr.write('binaryen loaded\n');
-    return (mod as { default: unknown }).default as Binaryen;
+/**
+ * Loads binaryen.js once (lazily) and returns it: a light copy of it (load.ts) when possible.
+ * `options.module`: binaryen's compiled wasm from another thread, instantiated instead of compiling
+ * the binary again; `options.onModule` receives the module this thread uses as soon as it exists.
+ * Only the first call's options count.
+ */
+export function loadBinaryen(options: ImportOptions = {}): Promise<Binaryen> {
+  loading ??= importBinaryen(options).then(({ namespace, light, given }) => {
+    if (process.env['WASM_HOSTALLOC_TRACE_LOAD'] === '1') {
+      const how = [light ? 'light copy' : '', given ? 'compiled module given' : '']
+        .filter(Boolean)
+        .join(', ');
+      process.stderr.write(`binaryen loaded${how === '' ? '' : ` (${how})`}\n`);
+    }
+    return (namespace as { default: unknown }).default as Binaryen;
   });
   return loading;
 }

@@ -10,17 +10,19 @@
  * memory) and the file is reported as HA033; the lane replaces the worker, whose binaryen is no
  * longer usable. The worker loads binaryen.js and the library as soon as it starts, so a lane's
  * next worker can warm up while the current one finishes its last files; given binaryen's compiled
- * module by the lane, it instantiates that instead of compiling binaryen's bytes again.
+ * module by the lane, it instantiates that instead of compiling binaryen's bytes again, and imports
+ * binaryen.js's light copy without parsing those bytes (src/binaryen/load.ts).
  */
 
 import { readFile, stat } from 'node:fs/promises';
 import path from 'node:path';
 import { isMainThread, parentPort, workerData } from 'node:worker_threads';
+import { loadBinaryen } from '../binaryen/module.js';
 import { ErrorCodes, HostAllocError } from '../errors.js';
 import { MAX_GLUE_LENGTH } from '../glue.js';
 import type { InspectOptions } from '../inspect.js';
 import type { InspectReport, TransformOptions, TransformReport, VerifyReport } from '../types.js';
-import type { WasmImports, WasmInstance, WasmModule } from '../wasm-api.js';
+import type { WasmModule } from '../wasm-api.js';
 import { type ErrorInfo, ioError, toErrorInfo } from './errors.js';
 
 export type Task = TransformTask | { kind: 'verify'; path: string } | InspectTask;
@@ -61,8 +63,8 @@ export interface LaneData {
    */
   binaryenModule?: WasmModule;
   /**
-   * The module is on its way: another worker is compiling it. This worker reads binaryen.js
-   * meanwhile and waits for a {@link WorkerModule} message before instantiating.
+   * The module is on its way: another worker is compiling it. This worker waits for a
+   * {@link WorkerModule} message before importing binaryen.js.
    */
   moduleLater?: true;
 }
@@ -160,41 +162,6 @@ function capMemoryGrowth(limit: number): void {
   };
 }
 
-// ---- warm start (worker threads only) ----------------------------------------------------------------
-
-type Instantiate = (source: unknown, imports?: WasmImports) => Promise<unknown>;
-
-/**
- * Loads binaryen.js in this thread. While it loads (its wasm is instantiated once, at import),
- * `WebAssembly.instantiate` is wrapped: once `shared` resolves to a module, binaryen's bytes are not
- * compiled again and that module is instantiated instead. `onCompiled` receives the module binaryen
- * ends up with as soon as it exists, so the lane can hand it to the workers it starts later.
- */
-async function loadBinaryenShared(
-  shared: Promise<WasmModule | undefined>,
-  onCompiled: (m: WasmModule) => void,
-): Promise<void> {
-  const wasm = (globalThis as unknown as { WebAssembly: { instantiate: Instantiate } }).WebAssembly;
-  const original = wasm.instantiate;
-  wasm.instantiate = async (source, imports) => {
-    const module = ArrayBuffer.isView(source) || source instanceof ArrayBuffer ? await shared : undefined;
-    if (module !== undefined) {
-      const instance = (await original.call(wasm, module, imports)) as WasmInstance;
-      onCompiled(module);
-      return { module, instance };
-    }
-    const result = await original.call(wasm, source, imports);
-    const compiled = (result as { module?: WasmModule }).module;
-    if (compiled !== undefined) onCompiled(compiled);
-    return result;
-  };
-  try {
-    await import('binaryen');
-  } finally {
-    wasm.instantiate = original;
-  }
-}
-
 function limitError(): ErrorInfo {
   const mb = Math.round(memoryLimitBytes / (1024 * 1024));
   return toErrorInfo(
@@ -269,13 +236,17 @@ if (!isMainThread && parentPort !== null && (workerData as LaneData | undefined)
     if (binaryenModule !== undefined) m.binaryenModule = binaryenModule;
     port.postMessage(m);
   };
-  // Warm up now (binaryen.js, then the library), and say when done: the lane's per-file timer
-  // starts then, so loading binaryen.js (about a second, more on a busy machine) never counts
-  // against a file. A failure shows on the first task.
+  // Warm up now (binaryen.js and, meanwhile, the library), and say when done: the lane's per-file
+  // timer starts then, so loading binaryen.js (a fraction of a second, more on a busy machine) never
+  // counts against a file. A failure shows on the first task.
   // Tasks wait for the warm-up, so the lane hears "ready" (and starts a file's clock) before any
   // file runs: binaryen.js works synchronously and would hold the message back until it is done.
-  let queue = loadBinaryenShared(shared, sendModule)
-    .then(() => loadLibrary())
+  let queue = Promise.all([
+    shared.then((module) =>
+      loadBinaryen({ ...(module === undefined ? {} : { module }), onModule: sendModule }),
+    ),
+    loadLibrary(),
+  ])
     .then(
       () => {},
       () => sendModule(undefined),

@@ -112,8 +112,15 @@ describe('batch', () => {
     const before = snapshot(input);
     const r = await runCli(['transform', 'in', '--out-dir', 'out', '--jobs', '2', '--recycle-after', '20'], {
       cwd: root,
+      env: { WASM_HOSTALLOC_TRACE_LOAD: '1' },
     });
     expect(r.code).toBe(1);
+    // The first worker compiles binaryen's wasm; the others instantiate its module (all import the
+    // light copy of binaryen.js, src/binaryen/load.ts).
+    expect(r.stderr.match(/^binaryen loaded \(light copy\)$/gm)).toHaveLength(1);
+    expect(
+      r.stderr.match(/^binaryen loaded \(light copy, compiled module given\)$/gm)?.length,
+    ).toBeGreaterThanOrEqual(3);
     expect(r.stderr).toMatch(
       new RegExp(`^${GOOD + 4} files: ${GOOD} transformed, 1 already compliant, 1 refused, 2 failed; `, 'm'),
     );
