@@ -72,20 +72,17 @@ class Sites {
   }
 
   private grow(): void {
-    const size = this.pos.length * 2;
-    const pos = new Uint32Array(size);
-    pos.set(this.pos);
-    this.pos = pos;
-    const end = new Uint32Array(size);
-    end.set(this.end);
-    this.end = end;
-    const kind = new Uint8Array(size);
-    kind.set(this.kind);
-    this.kind = kind;
-    const value = new Uint32Array(size);
-    value.set(this.value);
-    this.value = value;
+    this.pos = grown(this.pos, new Uint32Array(this.pos.length * 2));
+    this.end = grown(this.end, new Uint32Array(this.end.length * 2));
+    this.kind = grown(this.kind, new Uint8Array(this.kind.length * 2));
+    this.value = grown(this.value, new Uint32Array(this.value.length * 2));
   }
+}
+
+/** `into`, holding `from` at its start. */
+function grown<T extends Uint8Array | Uint32Array>(from: T, into: T): T {
+  into.set(from);
+  return into;
 }
 
 /** Block types and `select t` value types a splice copies as they are: none and the plain value types. */
@@ -350,7 +347,7 @@ export function spliceBodies(
       if (!writeCode(out, built, builtInfo, input, inputInfo, index, plan, types.map)) return null;
     } else if (section.id === 1 && types.appended.length > 0) {
       writeTypes(out, built, builtInfo, section, types.appended);
-    } else if (section.id === 0 && plan.inputNames && isNameSection(built, section)) {
+    } else if (section.id === 0 && plan.inputNames && customPayload(built, section, 'name') >= 0) {
       writeNames(out, built, builtInfo, section, plan);
     } else {
       out.copy(built, section.start, section.end);
@@ -445,43 +442,46 @@ function writeTypes(
   out.copy(body.buf, 0, body.n);
 }
 
-function isNameSection(bytes: Uint8Array, section: { contentStart: number; end: number }): boolean {
-  const p = readLeb(bytes, section.contentStart, section.end);
-  return p > 0 && lastLeb() === 4 && String.fromCharCode(...bytes.subarray(p, p + 4)) === 'name';
+/**
+ * The chunks of `bytes` in [start, end) laid out as sections and name subsections are: an id byte,
+ * a LEB128 size, the content. Stops at the first chunk that does not fit.
+ */
+function* chunks(
+  bytes: Uint8Array,
+  start: number,
+  end: number,
+): Generator<{ id: number; start: number; contentStart: number; end: number }> {
+  let p = start;
+  while (p < end) {
+    const q = readLeb(bytes, p + 1, end);
+    if (q < 0 || q + lastLeb() > end) return;
+    const chunkEnd = q + lastLeb();
+    yield { id: bytes[p]!, start: p, contentStart: q, end: chunkEnd };
+    p = chunkEnd;
+  }
 }
 
-/** [start, end) of the payload of the `name` section (after its name), or null. */
-function nameSectionPayload(bytes: Uint8Array): [number, number] | null {
-  let p = 8;
-  while (p < bytes.length) {
-    const id = bytes[p]!;
-    const q = readLeb(bytes, p + 1, bytes.length);
-    if (q < 0) return null;
-    const end = q + lastLeb();
-    if (id === 0) {
-      const r = readLeb(bytes, q, end);
-      if (r > 0 && lastLeb() === 4 && String.fromCharCode(...bytes.subarray(r, r + 4)) === 'name')
-        return [r + 4, end];
-    }
-    p = end;
-  }
-  return null;
+/** Where the payload of a custom section named `name` starts (after its name), or -1. */
+function customPayload(
+  bytes: Uint8Array,
+  section: { contentStart: number; end: number },
+  name: string,
+): number {
+  const p = readLeb(bytes, section.contentStart, section.end);
+  if (p < 0 || lastLeb() !== name.length) return -1;
+  return String.fromCharCode(...bytes.subarray(p, p + name.length)) === name ? p + name.length : -1;
 }
 
 /** Function index -> [start, end) of its local name map, from the name section's subsection 2. */
 function localNameMaps(bytes: Uint8Array): Map<number, [number, number]> {
   const out = new Map<number, [number, number]>();
-  const payload = nameSectionPayload(bytes);
-  if (!payload) return out;
-  const section = { contentStart: payload[0], end: payload[1] };
-  let p = section.contentStart;
-  while (p < section.end) {
-    const id = bytes[p]!;
-    const q = readLeb(bytes, p + 1, section.end);
-    if (q < 0) return out;
-    const subEnd = q + lastLeb();
-    if (id === 2) {
-      let r = readLeb(bytes, q, subEnd);
+  for (const section of chunks(bytes, 8, bytes.length)) {
+    const payload = section.id === 0 ? customPayload(bytes, section, 'name') : -1;
+    if (payload < 0) continue;
+    for (const sub of chunks(bytes, payload, section.end)) {
+      if (sub.id !== 2) continue;
+      const subEnd = sub.end;
+      let r = readLeb(bytes, sub.contentStart, subEnd);
       const n = lastLeb();
       for (let i = 0; i < n && r > 0 && r < subEnd; i++) {
         r = readLeb(bytes, r, subEnd);
@@ -498,7 +498,7 @@ function localNameMaps(bytes: Uint8Array): Map<number, [number, number]> {
         out.set(func, [mapStart, r]);
       }
     }
-    p = subEnd;
+    break;
   }
   return out;
 }
@@ -541,31 +541,23 @@ function writeNames(
   }
 
   const body = new Out(section.end - section.contentStart + locals.n);
-  let p = section.contentStart;
-  p = readLeb(built, p, section.end);
-  p += lastLeb(); // the section name
-  body.copy(built, section.contentStart, p);
+  const payload = customPayload(built, section, 'name');
+  body.copy(built, section.contentStart, payload);
+  // Subsections go in id order: the local names (2) come before any later one.
   let wrote = false;
-  while (p < section.end) {
-    const id = built[p]!;
-    const q = readLeb(built, p + 1, section.end);
-    const subEnd = q + lastLeb();
-    if (id >= 2 && !wrote) {
-      if (order.length > 0) {
-        body.byte(2);
-        body.leb(locals.n);
-        body.copy(locals.buf, 0, locals.n);
-      }
-      wrote = true;
+  const writeLocals = (): void => {
+    if (!wrote && order.length > 0) {
+      body.byte(2);
+      body.leb(locals.n);
+      body.copy(locals.buf, 0, locals.n);
     }
-    if (id !== 2) body.copy(built, p, subEnd);
-    p = subEnd;
+    wrote = true;
+  };
+  for (const sub of chunks(built, payload, section.end)) {
+    if (sub.id >= 2) writeLocals();
+    if (sub.id !== 2) body.copy(built, sub.start, sub.end);
   }
-  if (!wrote && order.length > 0) {
-    body.byte(2);
-    body.leb(locals.n);
-    body.copy(locals.buf, 0, locals.n);
-  }
+  writeLocals();
   sectionHeader(out, 0, body.n);
   out.copy(body.buf, 0, body.n);
 }
