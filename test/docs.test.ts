@@ -219,7 +219,8 @@ describe('doc commands', () => {
 });
 
 describe('npx resolves the package bin (README set-up)', () => {
-  it('`npx wasm-hostalloc --version` in the repository prints the version', () => {
+  // npx starts npm, which starts the CLI: at load 10+ on two cores that alone passed 60 s.
+  it('`npx wasm-hostalloc --version` in the repository prints the version', { timeout: 180_000 }, () => {
     const r = spawnSync('npx', ['--offline', 'wasm-hostalloc', '--version'], { cwd: ROOT, encoding: 'utf8' });
     const pkg = JSON.parse(readFileSync(path.join(ROOT, 'package.json'), 'utf8')) as { version: string };
     expect(r.status, r.stderr).toBe(0);

@@ -200,7 +200,8 @@ describe('batch', () => {
     expect(listFiles(path.join(root, 'out'))).toEqual(listFiles(path.join(input, '..', 'out-workers')));
   });
 
-  it('--dry-run writes nothing and reports the same statuses', async () => {
+  // A whole batch in a child process: at load 10+ on two cores it passed the default 60 s.
+  it('--dry-run writes nothing and reports the same statuses', { timeout: 180_000 }, async () => {
     const root = tempDir();
     makeBatch(root);
     const before = snapshot(root);
