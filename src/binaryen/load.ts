@@ -111,6 +111,9 @@ function escapeRegExp(s: string): string {
   return s.replace(/[$]/g, '\\$&');
 }
 
+/** The byte each single-letter control escape stands for (`\n` -> 10 …), by the letter's code. */
+const CONTROL_ESCAPES: Record<number, number> = { 98: 8, 102: 12, 110: 10, 114: 13, 116: 9, 118: 11 };
+
 /**
  * The bytes a template literal's source `body` (ASCII, between the backticks) stands for, or
  * undefined when it holds anything but the escapes binaryen.js 132 uses (`\xHH`, `\0`, `\b`, `\f`,
@@ -150,23 +153,13 @@ export function decodeLiteralBody(body: Uint8Array): Uint8Array | undefined {
         out[o++] = 0;
         break;
       }
-      case 0x62:
-        out[o++] = 8;
-        break;
+      case 0x62: // \b \f \n \r \t \v
       case 0x66:
-        out[o++] = 12;
-        break;
       case 0x6e:
-        out[o++] = 10;
-        break;
       case 0x72:
-        out[o++] = 13;
-        break;
       case 0x74:
-        out[o++] = 9;
-        break;
       case 0x76:
-        out[o++] = 11;
+        out[o++] = CONTROL_ESCAPES[e]!;
         break;
       case BACKSLASH:
       case BACKTICK:

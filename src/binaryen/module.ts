@@ -234,7 +234,13 @@ export interface ExpressionClasses {
   AtomicCmpxchg: { getBytes: Get<number>; getOffset: Get<number>; getPtr: Get };
   SIMDLoad: { getOp: Get<number>; getOffset: Get<number>; getPtr: Get };
   RefFunc: { getFunc: Get<string>; setType(expr: ExpressionRef, type: TypeRef): void };
-  Function: { getName: Get<string>; getBody: Get; setBody(func: FunctionRef, body: ExpressionRef): void };
+  Function: {
+    getName: Get<string>;
+    getParams: Get<TypeRef>;
+    getResults: Get<TypeRef>;
+    getBody: Get;
+    setBody(func: FunctionRef, body: ExpressionRef): void;
+  };
 }
 
 /** The subset of the binaryen namespace we use, typed as it really is in v132. */

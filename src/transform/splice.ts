@@ -147,8 +147,8 @@ function tableContents(m: ModuleContext): { tables: Map<string, TableContents>; 
       t.visible = true;
     for (const f of seg.data) {
       t.functions.push(f);
-      const fi = b.getFunctionInfo(mod.getFunction(f));
-      const key = signatureKey(fi.params, fi.results);
+      const ref = mod.getFunction(f);
+      const key = signatureKey(b.Function.getParams(ref), b.Function.getResults(ref));
       const list = t.bySignature.get(key);
       if (list) list.push(f);
       else t.bySignature.set(key, [f]);
@@ -376,13 +376,16 @@ export function emitSpliced(
     // remove-unused-module-elements empties functions it only found referenced: keep binaryen's.
     if (b.Function.getBody(m.functionRefs[k + inputImported]!) === p.body[k]) source[j] = k;
   }
-  const spliced = spliceBodies(built, builtInfo, m.input.bytes, info, p.index, {
-    source,
-    functions,
-    globals,
-    tables,
-    ...(withNames ? { inputNames: { bytes: m.readBytes, numImportedFunctions: inputImported } } : {}),
-  });
+  const spliced = spliceBodies(
+    { built, builtInfo, input: m.input.bytes, inputInfo: info, index: p.index },
+    {
+      source,
+      functions,
+      globals,
+      tables,
+      ...(withNames ? { inputNames: { bytes: m.readBytes, numImportedFunctions: inputImported } } : {}),
+    },
+  );
   if (spliced === null) throw new SpliceMismatch('an index the spliced bodies name is gone');
   if (!WA.validate(spliced)) throw new SpliceMismatch('the engine rejects the spliced module');
   return { bytes: spliced, functionsAfter: source.length, names };

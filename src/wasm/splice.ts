@@ -315,18 +315,22 @@ function encodeTypes(out: Out, keys: string[]): void {
   }
 }
 
+/** The two modules a splice works on: binaryen's output and the input, each with its reading. */
+export interface SpliceModules {
+  built: Uint8Array;
+  builtInfo: ModuleInfo;
+  input: Uint8Array;
+  inputInfo: ModuleInfo;
+  /** `indexBodies` of the input. */
+  index: BodyIndex;
+}
+
 /**
  * binaryen's output `built` with the planned bodies replaced by the input's (indices moved); null
  * when the plan cannot be carried out (see the file overview).
  */
-export function spliceBodies(
-  built: Uint8Array,
-  builtInfo: ModuleInfo,
-  input: Uint8Array,
-  inputInfo: ModuleInfo,
-  index: BodyIndex,
-  plan: SplicePlan,
-): Uint8Array | null {
+export function spliceBodies(modules: SpliceModules, plan: SplicePlan): Uint8Array | null {
+  const { built, builtInfo, input, inputInfo, index } = modules;
   const { source } = plan;
   if (source.length !== builtInfo.codeRanges.length) return null;
   const neededTypes = new Set<number>();
@@ -344,7 +348,7 @@ export function spliceBodies(
   out.copy(built, 0, 8);
   for (const section of builtInfo.sections) {
     if (section.id === 10) {
-      if (!writeCode(out, built, builtInfo, input, inputInfo, index, plan, types.map)) return null;
+      if (!writeCode(out, modules, plan, types.map)) return null;
     } else if (section.id === 1 && types.appended.length > 0) {
       writeTypes(out, built, builtInfo, section, types.appended);
     } else if (section.id === 0 && plan.inputNames && customPayload(built, section, 'name') >= 0) {
@@ -365,14 +369,11 @@ function sectionHeader(out: Out, id: number, size: number): void {
 /** The code section, each body binaryen's or the input's. */
 function writeCode(
   out: Out,
-  built: Uint8Array,
-  builtInfo: ModuleInfo,
-  input: Uint8Array,
-  inputInfo: ModuleInfo,
-  index: BodyIndex,
+  modules: SpliceModules,
   plan: SplicePlan,
   typeMap: Map<number, number>,
 ): boolean {
+  const { built, builtInfo, input, inputInfo, index } = modules;
   const body = new Out(built.length + input.length);
   const { source } = plan;
   body.leb(source.length);
