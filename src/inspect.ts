@@ -9,7 +9,7 @@
 import { withModule } from './binaryen/module.js';
 import { ErrorCodes, type HostAllocError, isHostAllocError } from './errors.js';
 import { computeLayout } from './layout.js';
-import { analyse, moduleContext } from './transform/analyse.js';
+import { analyse, moduleContext, summarize } from './transform/analyse.js';
 import { publicMember } from './transform/passes/replace-allocator.js';
 import { Checks, type Refusal, Steps } from './transform/pipeline.js';
 import { binaryenInput, isCompliant, readInput } from './transform/read.js';
@@ -59,11 +59,12 @@ async function analysed(
   // Shared memory is a host decision, not a property of the code: inspect looks anyway.
   const given = readInput(bytes, { ...options, allowShared: true });
   const forBinaryen = binaryenInput(given);
+  const steps = new Steps();
+  const raw = steps.run('summarize', () => summarize(given));
   return withModule(forBinaryen.bytes, forBinaryen.features, (mod, b) => {
     const m = moduleContext(b, mod, given, forBinaryen.bytes);
-    const steps = new Steps();
     const checks = new Checks('collect');
-    const a = analyse(m, steps, checks);
+    const a = analyse(m, raw, steps, checks);
     steps.run('check-hazards', () => hazardsStep(m, a, new Set(), checks));
     const hazards = checks.refusals.map(refusalHazard);
     if (given.layout.memory.shared) {

@@ -249,6 +249,14 @@ export interface TransformOptions {
    * instead (a self-check for tests).
    */
   emit?: 'splice' | 'splice-strict' | 'binaryen';
+  /**
+   * What binaryen reads: 'slice' (default) only the bodies the steps look into, the others as
+   * `unreachable` (emit splices the input's back); when a step needs a left-out body after all,
+   * the transform quietly reads everything and runs again ('slice-strict' throws HA040 instead, a
+   * self-check for tests). 'whole' reads every body (slower; the same output). `emit: 'binaryen'`
+   * always reads the whole module.
+   */
+  read?: 'slice' | 'slice-strict' | 'whole';
 }
 
 /** Limits on what wasm-hostalloc reads. Defaults: 256 MiB, 1,000,000 functions, 100,000 data segments. */

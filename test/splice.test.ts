@@ -8,7 +8,7 @@
  * instead of a quiet fallback, so these tests also show the splice happened.
  */
 
-import { readdirSync, readFileSync } from 'node:fs';
+import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, expect, it, vi } from 'vitest';
 import { loadBinaryen, withModule } from '../src/binaryen/module.js';
@@ -17,7 +17,7 @@ import { transform } from '../src/index.js';
 import { dropCustomSections } from '../src/wasm/edit.js';
 import { readModule } from '../src/wasm/reader.js';
 import { indexBodies, SITE_CALL, SITE_GLOBAL, SITE_TABLE_OP } from '../src/wasm/splice.js';
-import { FIXTURES_DIR } from './harness/fixtures.js';
+import { FIXTURES_DIR, fixtureModules, PACKAGE_MODULES, packageModulePath } from './harness/fixtures.js';
 
 /**
  * When `failSplice` is set, spliceBodies "cannot" splice (the fallback must then give binaryen's
@@ -35,31 +35,6 @@ vi.mock('../src/wasm/splice.js', async (importOriginal) => {
     },
   };
 });
-
-/** Every committed fixture module (the GC ones are refused before any of this runs). */
-function fixtureModules(): string[] {
-  const out: string[] = [];
-  const walk = (dir: string): void => {
-    for (const e of readdirSync(dir, { withFileTypes: true })) {
-      const path = join(dir, e.name);
-      if (e.isDirectory()) walk(path);
-      else if (e.name.endsWith('.wasm') && !path.includes('/gc/')) out.push(path);
-    }
-  };
-  walk(FIXTURES_DIR);
-  return out.sort();
-}
-
-const PACKAGES = [
-  'sql.js/dist/sql-wasm.wasm',
-  '@jitl/quickjs-wasmfile-release-sync/dist/emscripten-module.wasm',
-  '@silvia-odwyer/photon-node/photon_rs_bg.wasm', // Rust: two tables, wasm-bindgen's externref table
-  '@jsquash/png/codec/pkg/squoosh_png_bg.wasm',
-  '@bokuweb/zstd-wasm/dist/common/zstd.wasm',
-  'harfbuzzjs/dist/harfbuzz.wasm',
-];
-
-const packagePath = (p: string): string => new URL(`../node_modules/${p}`, import.meta.url).pathname;
 
 /** binaryen's reading of `bytes` written again, without the features section (it follows the flags set). */
 async function rewritten(bytes: Uint8Array, names: boolean): Promise<Buffer> {
@@ -84,7 +59,12 @@ async function expectSameAsBinaryen(
   const names = readModule(input).customSections.some((s) => s.name === 'name');
   const whole = await transform(input, { force: true, emit: 'binaryen' });
   sabotage.spliced = 0;
-  const spliced = await transform(input, { force: true, emit: 'splice-strict', gate: 'both' });
+  const spliced = await transform(input, {
+    force: true,
+    emit: 'splice-strict',
+    read: 'slice-strict',
+    gate: 'both',
+  });
   const count = sabotage.spliced;
   // Everything but the size (binaryen's encoding of a body and the input's may differ).
   expect({ ...spliced.report, outputSize: 0 }).toEqual({ ...whole.report, outputSize: 0 });
@@ -102,8 +82,8 @@ describe('splice: the output is the one binaryen writes alone', () => {
     else expect(status).toBe('adopted');
   });
 
-  it.each(PACKAGES.map((p) => [p]))('%s', { timeout: 120_000 }, async (p) => {
-    const { spliced, functions } = await expectSameAsBinaryen(packagePath(p));
+  it.each(PACKAGE_MODULES.map((p) => [p]))('%s', { timeout: 120_000 }, async (p) => {
+    const { spliced, functions } = await expectSameAsBinaryen(packageModulePath(p));
     expect(spliced).toBeGreaterThan(functions / 2);
   });
 });

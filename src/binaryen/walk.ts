@@ -43,8 +43,11 @@ export interface FunctionSummary {
   calls: Set<string>;
   /** Per call target, each call's operands that are a plain `local.get` (the local index), else null. */
   callArgs: Map<string, (number | null)[][]>;
-  /** Targets of ref.func, with the expressions (for retyping after a swap). */
-  refFuncs: Map<string, ExpressionRef[]>;
+  /**
+   * Targets of ref.func, with the number of sites (`refFuncSites` finds the expressions, for
+   * retyping after a swap).
+   */
+  refFuncs: Map<string, number>;
   callIndirect: boolean;
   memoryGrow: boolean;
   /** Contains memory.fill / memory.copy. */
@@ -458,9 +461,7 @@ function summarizeFunction(b: Binaryen, fi: FunctionInfo): FunctionSummary {
       sum.callIndirect = true;
     } else if (id === REF_FUNC) {
       const target = RefFunc.getFunc(expr);
-      const list = sum.refFuncs.get(target);
-      if (list) list.push(expr);
-      else sum.refFuncs.set(target, [expr]);
+      sum.refFuncs.set(target, (sum.refFuncs.get(target) ?? 0) + 1);
     } else if (id === GROW) {
       sum.memoryGrow = true;
     } else if (id === FILL) {
@@ -475,6 +476,31 @@ function summarizeFunction(b: Binaryen, fi: FunctionInfo): FunctionSummary {
     }
   });
   return sum;
+}
+
+/**
+ * The ref.func expressions of function `name` naming one of `targets`, by target, in walk order
+ * (the sites a summary's `refFuncs` counts).
+ */
+export function refFuncSites(
+  b: Binaryen,
+  mod: BinaryenModule,
+  name: string,
+  targets: ReadonlySet<string>,
+): Map<string, ExpressionRef[]> {
+  const out = new Map<string, ExpressionRef[]>();
+  const fi = b.getFunctionInfo(mod.getFunction(name));
+  if (!fi.body) return out;
+  const REF_FUNC = b.RefFuncId;
+  walk(b, fi.body, (expr, id) => {
+    if (id !== REF_FUNC) return;
+    const target = b.RefFunc.getFunc(expr);
+    if (!targets.has(target)) return;
+    const list = out.get(target);
+    if (list) list.push(expr);
+    else out.set(target, [expr]);
+  });
+  return out;
 }
 
 /**

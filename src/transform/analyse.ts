@@ -23,8 +23,7 @@ import {
   type FunctionSummary,
   headerProbes,
   type NegativeProbe,
-  summarize,
-  summarizeAll,
+  summarize as summarizeOne,
 } from '../binaryen/walk.js';
 import { ALLOCATOR_INITIALIZERS } from '../conventions.js';
 import { ErrorCodes } from '../errors.js';
@@ -32,6 +31,8 @@ import { FINGERPRINTS } from '../fingerprints.js';
 import { metadataReads } from '../metadata-reads.js';
 import type { GrowImport } from '../types.js';
 import { type FunctionFlow, pointerFlow } from '../wasm/pointer-flow.js';
+import { bodyShapes, DROPS_CONSTANT_LOAD, forwardedCallee } from '../wasm/shapes.js';
+import { type RawSummaries, rawSummaries } from '../wasm/summaries.js';
 import {
   type AllocatorState,
   allocatorState,
@@ -52,6 +53,7 @@ import { checkSignatures, type SignedMember } from './passes/replace-allocator.j
 import { remapSpecialised } from './passes/specialised-signatures.js';
 import type { Checks, Steps } from './pipeline.js';
 import { entryPointIndices, type Input, staticRange } from './read.js';
+import { guardBodies, type Slice, type SlicePlan } from './slice.js';
 
 /** The binaryen module and what every step asks of it. */
 export interface ModuleContext {
@@ -77,19 +79,53 @@ export interface ModuleContext {
   readonly pointerBytes: 4 | 8;
   /** binaryen's internal name of the memory. */
   readonly memory: string;
+  /** The slice binaryen read (./slice.ts), or null when it read every body. */
+  readonly slice: Slice | null;
+  /** The function `func` only forwards its parameters to, by the input's bytes (src/wasm/shapes.ts). */
+  readonly forwardedCallee: (func: string) => string | null;
+  /** Whether `func`'s input body drops a load from a constant address (src/wasm/shapes.ts). */
+  readonly dropsConstantLoads: (func: string) => boolean;
 }
 
+/**
+ * What every step asks of binaryen's module. With a slice, the steps see binaryen through the guard
+ * of ./slice.ts: a left-out body is a SliceMiss, never an `unreachable` taken for the real code.
+ */
 export function moduleContext(
-  b: Binaryen,
-  mod: BinaryenModule,
+  unguarded: Binaryen,
+  read: BinaryenModule,
   input: Input,
   readBytes: Uint8Array,
+  plan: SlicePlan | null = null,
 ): ModuleContext {
-  const refs = functionRefs(mod);
-  const names = refs.map((f) => b.Function.getName(f));
+  const refs = functionRefs(read);
+  const names = refs.map((f) => unguarded.Function.getName(f));
   const index = new Map(names.map((n, i) => [n, i]));
   const is64 = input.layout.memory.is64;
+  const imported = input.info.numImportedFunctions;
+  let b = unguarded;
+  let mod = read;
+  if (plan !== null) {
+    const leftOut = new Map<FunctionRef, string>();
+    for (let k = 0; k < plan.kept.length; k++)
+      if (plan.kept[k] === 0) leftOut.set(refs[imported + k]!, names[imported + k]!);
+    ({ b, mod } = guardBodies(unguarded, read, leftOut));
+  }
+  const definedIndex = (func: string): number => (index.get(func) ?? -1) - imported;
+  let shapes: Uint8Array | undefined;
   return {
+    slice: plan === null ? null : { ...plan, unguarded },
+    forwardedCallee: (func) => {
+      const k = definedIndex(func);
+      if (k < 0) return null;
+      const target = forwardedCallee(input.bytes, input.info, k);
+      return target === null ? null : (names[target] ?? null);
+    },
+    dropsConstantLoads: (func) => {
+      const k = definedIndex(func);
+      shapes ??= plan?.shapes ?? bodyShapes(input.bytes, input.info);
+      return k >= 0 && (shapes[k]! & DROPS_CONSTANT_LOAD) !== 0;
+    },
     b,
     mod,
     input,
@@ -150,9 +186,40 @@ export interface Analysis {
   warnings: string[];
 }
 
-/** Runs the analysis steps in order. */
-export function analyse(m: ModuleContext, steps: Steps, checks: Checks): Analysis {
-  const summaries = steps.run('summarize', () => summarizeAll(m.b, m.mod));
+/**
+ * Step 'summarize' (before binaryen reads the module): every function's summary from the raw
+ * bytes (src/wasm/summaries.ts), keyed by absolute index ('0', '1', …) until binaryen names them.
+ */
+export function summarize(input: Input): RawSummaries {
+  const names: string[] = [];
+  for (let i = 0; i < input.info.functionTypes.length; i++) names.push(String(i));
+  return rawSummaries(input.bytes, input.info, names);
+}
+
+/**
+ * The summaries by binaryen's function names; those the raw model leaves to binaryen
+ * (`needsBinaryen`, never left out of a slice) summarised on its IR.
+ */
+function namedSummaries(m: ModuleContext, raw: RawSummaries): Map<string, FunctionSummary> {
+  const name = (key: string): string => m.names[Number(key)] ?? key;
+  const out = new Map<string, FunctionSummary>();
+  for (const [key, s] of raw.summaries) {
+    const f = name(key);
+    out.set(f, {
+      ...s,
+      name: f,
+      calls: new Set([...s.calls].map(name)),
+      callArgs: new Map([...s.callArgs].map(([t, args]) => [name(t), args])),
+      refFuncs: new Map([...s.refFuncs].map(([t, n]) => [name(t), n])),
+    });
+  }
+  for (const key of raw.needsBinaryen) out.set(name(key), summarizeOne(m.b, m.mod, name(key)));
+  return out;
+}
+
+/** Runs the analysis steps in order, on the summaries of step 'summarize'. */
+export function analyse(m: ModuleContext, raw: RawSummaries, steps: Steps, checks: Checks): Analysis {
+  const summaries = namedSummaries(m, raw);
   const stateOf = stateFinder(m, summaries);
   const family = steps.run('identify', () => identify(m, summaries, stateOf, checks));
   const members = steps.run('check-signatures', () =>
@@ -206,7 +273,9 @@ export function identify(
     fingerprints,
     importModule: input.importModule,
   });
-  found.push(...identifyMore(b, mod, summaries, found, names, stateOf, input.glue?.bindgen));
+  found.push(
+    ...identifyMore(b, mod, summaries, found, names, stateOf, m.forwardedCallee, input.glue?.bindgen),
+  );
   const foundSet = new Set(found.map((f) => f.func));
   const prelim = stateOf(foundSet);
   // Directly, or through a helper that is not itself a member (internal_memalign -> dispose_chunk).
@@ -302,7 +371,7 @@ export function oldState(
   const members = new Set(family.members.map((f) => f.func));
   const stateFamily = new Set([...members, ...family.initializers]);
   const first = stateOf(stateFamily);
-  const neutralised = neutraliseInitializers(b, mod, summaries, first.regions, members);
+  const neutralised = neutraliseInitializers(b, mod, summaries, first.regions, members, m.forwardedCallee);
   const pinged = removeDeadStateReads(
     b,
     mod,
@@ -310,14 +379,15 @@ export function oldState(
     m.input.layout.memory.initialPages * 65536,
     new Set(),
     summaries,
+    m.dropsConstantLoads,
   );
   const rebuilt = rebuildFromSpecification(m, summaries, first.regions, family.members);
   const changed = new Set([...neutralised, ...pinged, ...rebuilt.map((r) => r.func)]);
   if (changed.size === 0) return { state: first, summaries, neutralised, rebuilt, changed };
   const after = new Map(summaries);
-  for (const f of changed) after.set(f, summarize(b, mod, f));
+  for (const f of changed) after.set(f, summarizeOne(b, mod, f));
   if (rebuilt.some((r) => r.func in ALIGNED_NEW))
-    after.set(ALIGNED_NEW_IMPORT, summarize(b, mod, ALIGNED_NEW_IMPORT));
+    after.set(ALIGNED_NEW_IMPORT, summarizeOne(b, mod, ALIGNED_NEW_IMPORT));
   const state = stateFinder(m, after)(stateFamily);
   return { state, summaries: after, neutralised, rebuilt, changed };
 }

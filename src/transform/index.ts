@@ -2,9 +2,9 @@
  * @fileoverview transform(): the pipeline, one named step after another (PIPELINE in ./pipeline.ts
  * lists and describes them; `wasm-hostalloc passes` prints it):
  *
- *   read ─ already-compliant? ─ adopt? ─ safe-names                          (./read.ts, no binaryen)
- *   summarize ─ identify ─ check-signatures ─ old-state ─ find-grow-import ─ metadata-reads
- *                                                                           (./analyse.ts)
+ *   read ─ already-compliant? ─ adopt? ─ safe-names ─ summarize ─ slice     (./read.ts, ./slice.ts:
+ *                                                                            no binaryen)
+ *   identify ─ check-signatures ─ old-state ─ find-grow-import ─ metadata-reads  (./analyse.ts)
  *   replace-allocator ─ calloc-always-clear ─ usable-size-from-host ─ drop-exports ─ export-layout
  *   ─ strip ─ check-hazards ─ emit ─ output-gate                             (./rewrite.ts)
  *
@@ -18,11 +18,12 @@ import { withModule } from '../binaryen/module.js';
 import { ABI_EXPORT } from '../conventions.js';
 import { ErrorCodes, HostAllocError } from '../errors.js';
 import type { TransformOptions, TransformResult } from '../types.js';
-import { analyse, moduleContext } from './analyse.js';
+import { analyse, moduleContext, summarize } from './analyse.js';
 import { outputGate } from './gate.js';
 import { Checks, Steps } from './pipeline.js';
 import { alreadyCompliant, type BinaryenInput, binaryenInput, type Input, readInput } from './read.js';
 import { emit, rewrite } from './rewrite.js';
+import { planSlice, SliceMiss } from './slice.js';
 import { emitSpliced, SpliceMismatch } from './splice.js';
 
 export { PIPELINE, type StepInfo, type StepKind } from './pipeline.js';
@@ -40,7 +41,17 @@ export async function transform(input: Uint8Array, options: TransformOptions = {
   const forBinaryen = steps.run('safe-names', () => binaryenInput(given));
 
   try {
-    return await convert(given, forBinaryen, steps, options);
+    return await convert(given, forBinaryen, steps, options, options.read !== 'whole').catch((e: unknown) => {
+      if (!(e instanceof SliceMiss)) throw e;
+      if (options.read === 'slice-strict') {
+        throw new HostAllocError(
+          ErrorCodes.INTERNAL,
+          `a step looked into the body of ${e.func}, which the slice left out: this is a bug in wasm-hostalloc, please report it with the input module`,
+        );
+      }
+      // A step looked into a body the slice left out: the same steps on the whole module.
+      return convert(given, forBinaryen, steps, options, false);
+    });
   } catch (e) {
     if (!(e instanceof SpliceMismatch)) throw e;
     if (options.emit === 'splice-strict') {
@@ -54,17 +65,23 @@ export async function transform(input: Uint8Array, options: TransformOptions = {
   }
 }
 
-/** The steps from summarize to output-gate, on binaryen's reading of the module. */
-function convert(
+/**
+ * The steps from summarize to output-gate, on binaryen's reading of the module: of its slice
+ * (./slice.ts) when `slice` and the module allows one.
+ */
+async function convert(
   given: Input,
   forBinaryen: BinaryenInput,
   steps: Steps,
   options: TransformOptions,
+  slice: boolean,
 ): Promise<TransformResult> {
   const checks = new Checks(options.force ? 'force' : 'throw');
-  return withModule(forBinaryen.bytes, forBinaryen.features, (mod, b) => {
-    const m = moduleContext(b, mod, given, forBinaryen.bytes);
-    const analysis = analyse(m, steps, checks);
+  const raw = steps.run('summarize', () => summarize(given));
+  const plan = slice ? steps.run('slice', () => planSlice(given, forBinaryen, raw)) : null;
+  return withModule(plan?.bytes ?? forBinaryen.bytes, forBinaryen.features, (mod, b) => {
+    const m = moduleContext(b, mod, given, forBinaryen.bytes, plan);
+    const analysis = analyse(m, raw, steps, checks);
     const done = rewrite(m, analysis, steps, checks);
     const warnings = [...analysis.warnings, ...done.warnings];
     const forced = checks.forced;

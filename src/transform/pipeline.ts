@@ -58,8 +58,16 @@ export const PIPELINE = [
   {
     name: 'summarize',
     kind: 'analyse',
-    source: 'src/binaryen/walk.ts',
-    summary: 'one walk of every function: calls, constant-address accesses, memory.grow, function references',
+    source: 'src/wasm/summaries.ts',
+    summary:
+      "one walk of every function's bytes, before binaryen reads them: calls, constant-address accesses, memory.grow, function references, binaryen's expression counts",
+  },
+  {
+    name: 'slice',
+    kind: 'read',
+    source: 'src/transform/slice.ts',
+    summary:
+      "binaryen reads only the bodies the steps will look into (the others become `unreachable`; emit splices the input's back); a step that looks into a left-out body makes the transform read everything",
   },
   {
     name: 'identify',

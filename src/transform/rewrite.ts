@@ -12,7 +12,7 @@
 import type { Binaryen, BinaryenModule, ExpressionRef } from '../binaryen/module.js';
 import { captureOutput, validationErrors } from '../binaryen/module.js';
 import { definedFunctions, emittedFunctionNames, importedFunction } from '../binaryen/queries.js';
-import type { FunctionSummary } from '../binaryen/walk.js';
+import { type FunctionSummary, refFuncSites } from '../binaryen/walk.js';
 import { HOST_IMPORT_SIGNATURES, HOST_IMPORTS, type HostImport, isEmscripten } from '../conventions.js';
 import { ErrorCodes, HostAllocError } from '../errors.js';
 import { deriveDataEnd, refineHeapBase } from '../layout.js';
@@ -30,6 +30,7 @@ import {
 } from './passes/replace-allocator.js';
 import { usableSizeFromHost } from './passes/usable-size-from-host.js';
 import type { Checks, Steps } from './pipeline.js';
+import { SliceMiss } from './slice.js';
 import { installPlaceholders, type Placeholders, pin, spliceRefusal, unpin } from './splice.js';
 
 /** What the rewrite did, for the report. */
@@ -111,7 +112,7 @@ function replace(
     memory64: m.is64,
     memoryName: memory,
   });
-  fixReferences(b, mod, swapped, refFuncSites(a.old.summaries, swapped));
+  fixReferences(b, mod, swapped, swappedRefFuncSites(b, mod, a.old.summaries, swapped));
   const generated = new Set<string>();
   const warnings: string[] = [];
   for (const f of emptyInitializers(b, mod, a.family.initializers)) {
@@ -124,16 +125,21 @@ function replace(
   return { replaced, generated, warnings };
 }
 
-/** ref.func sites naming a swapped function, in functions that keep their bodies. */
-function refFuncSites(
+/**
+ * ref.func sites naming a swapped function, in functions that keep their bodies: only the functions
+ * whose summary counts such a reference are walked.
+ */
+function swappedRefFuncSites(
+  b: Binaryen,
+  mod: BinaryenModule,
   summaries: Map<string, FunctionSummary>,
   swapped: Set<string>,
 ): Map<string, ExpressionRef[]> {
   const out = new Map<string, ExpressionRef[]>();
   for (const s of summaries.values()) {
     if (swapped.has(s.name)) continue; // its body is gone
-    for (const [target, sites] of s.refFuncs) {
-      if (!swapped.has(target)) continue;
+    if (![...s.refFuncs.keys()].some((t) => swapped.has(t))) continue;
+    for (const [target, sites] of refFuncSites(b, mod, s.name, swapped)) {
       out.set(target, [...(out.get(target) ?? []), ...sites]);
     }
   }
@@ -204,7 +210,10 @@ function strip(
   const keepDwarf = m.input.options.keepDwarf === true;
   const after = ['duplicate-import-elimination'];
   if (hasDwarf && !keepDwarf) after.push('strip-dwarf');
-  const placeholders = spliceRefusal(m, hasDwarf) === null ? installPlaceholders(m, changed) : null;
+  const refusal = spliceRefusal(m, hasDwarf);
+  // A slice's left-out bodies exist only in the input's bytes: only a splice writes them.
+  if (refusal !== null && m.slice) throw new SliceMiss(`(no splice: ${refusal})`);
+  const placeholders = refusal === null ? installPlaceholders(m, changed) : null;
   if (placeholders) {
     pin(m, placeholders, changed);
     captureOutput(() => m.mod.runPasses(['remove-unused-module-elements']));

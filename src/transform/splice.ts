@@ -41,6 +41,7 @@ import {
 } from '../wasm/splice.js';
 import { WA } from '../wasm-api.js';
 import type { ModuleContext } from './analyse.js';
+import { SliceMiss } from './slice.js';
 
 /** The splice could not be carried out; transform() runs again with binaryen writing every body. */
 export class SpliceMismatch extends Error {
@@ -74,15 +75,23 @@ export function spliceRefusal(m: ModuleContext, hasDwarf: boolean): string | nul
 
 /** Gives each untouched, spliceable function the body `unreachable` (see the file overview). */
 export function installPlaceholders(m: ModuleContext, changed: ReadonlySet<string>): Placeholders | null {
-  const { b, mod } = m;
+  const { b, mod, slice } = m;
   const { bytes, info } = m.input;
-  if (m.globalNames.length !== info.globals.length || m.tableNames.length !== info.tables.length) return null;
-  const index = indexBodies(bytes, info);
+  if (m.globalNames.length !== info.globals.length || m.tableNames.length !== info.tables.length) {
+    if (slice) throw new SliceMiss('(global or table names differ)');
+    return null;
+  }
+  const index = slice?.index ?? indexBodies(bytes, info);
   const imported = info.numImportedFunctions;
   const body: number[] = new Array(info.codeRanges.length).fill(0);
   for (let k = 0; k < body.length; k++) {
     const name = m.names[imported + k]!;
     const range = info.codeRanges[k]!;
+    if (slice?.kept[k] === 0) {
+      // Left out of the slice: binaryen already holds a placeholder, unless a step gave it a body.
+      if (!changed.has(name)) body[k] = slice.unguarded.Function.getBody(m.functionRefs[imported + k]!);
+      continue;
+    }
     // Tiny bodies are not worth it, and an empty start function must stay a nop for the strip.
     if (!index.spliceable[k] || changed.has(name) || range.end - range.start <= 4) continue;
     const u = mod.unreachable();
@@ -374,7 +383,8 @@ export function emitSpliced(
     const k = (m.indexOf(names[imported + j]!) ?? -1) - inputImported;
     if (k < 0 || p.body[k] === 0) continue;
     // remove-unused-module-elements empties functions it only found referenced: keep binaryen's.
-    if (b.Function.getBody(m.functionRefs[k + inputImported]!) === p.body[k]) source[j] = k;
+    if ((m.slice?.unguarded ?? b).Function.getBody(m.functionRefs[k + inputImported]!) === p.body[k])
+      source[j] = k;
   }
   const spliced = spliceBodies(
     { built, builtInfo, input: m.input.bytes, inputInfo: info, index: p.index },

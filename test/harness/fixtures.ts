@@ -2,7 +2,7 @@
  * @fileoverview Access to the committed fixture modules: fixtures/manifest.json and fixtures/wasm.
  * The fixtures are rebuilt from fixtures/src by `npm run fixtures`; tests only read them.
  */
-import { readFileSync } from 'node:fs';
+import { readdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 
@@ -90,3 +90,34 @@ export function gluePath(entry: FixtureEntry): string | undefined {
 export function readFixture(name: string): Uint8Array {
   return new Uint8Array(readFileSync(fixturePath(getFixture(name))));
 }
+
+/** Every committed fixture module, absolute paths (the GC ones, refused at once, left out). */
+export function fixtureModules(): string[] {
+  const out: string[] = [];
+  const walk = (dir: string): void => {
+    for (const e of readdirSync(dir, { withFileTypes: true })) {
+      const path = join(dir, e.name);
+      if (e.isDirectory()) walk(path);
+      else if (e.name.endsWith('.wasm') && !path.includes('/gc/')) out.push(path);
+    }
+  };
+  walk(FIXTURES_DIR);
+  return out.sort();
+}
+
+/**
+ * Real published modules (pinned devDependencies) for structural checks of the output: several
+ * toolchains, with and without names, one to two thousand functions each.
+ */
+export const PACKAGE_MODULES = [
+  'sql.js/dist/sql-wasm.wasm',
+  '@jitl/quickjs-wasmfile-release-sync/dist/emscripten-module.wasm',
+  '@silvia-odwyer/photon-node/photon_rs_bg.wasm', // Rust: two tables, wasm-bindgen's externref table
+  '@jsquash/png/codec/pkg/squoosh_png_bg.wasm',
+  '@bokuweb/zstd-wasm/dist/common/zstd.wasm',
+  'harfbuzzjs/dist/harfbuzz.wasm',
+];
+
+/** The absolute path of a module in node_modules. */
+export const packageModulePath = (p: string): string =>
+  fileURLToPath(new URL(`../../node_modules/${p}`, import.meta.url));

@@ -27,15 +27,18 @@ export function removeDeadStateReads(
   memoryBytes: number,
   skip: Set<string>,
   summaries?: ReadonlyMap<string, FunctionSummary>,
+  mayDropLoads?: (func: string) => boolean,
 ): string[] {
   if (regions.length === 0) return [];
   const inRegion = (a: number): boolean => regions.some((r) => a >= r.start && a < r.end);
   const changed: string[] = [];
   for (let i = 0; i < mod.getNumFunctions(); i++) {
     const fi = b.getFunctionInfo(mod.getFunctionByIndex(i));
-    if (fi.module !== '' || !fi.body || skip.has(fi.name)) continue;
+    // The summary first: a body is looked into only when it may hold such a read.
     const known = summaries?.get(fi.name);
     if (known && !known.constAccesses.some((a) => a.kind === 'read' && inRegion(a.address))) continue;
+    if (mayDropLoads && !mayDropLoads(fi.name)) continue;
+    if (fi.module !== '' || !fi.body || skip.has(fi.name)) continue;
     const drops: ExpressionRef[] = [];
     walk(b, fi.body, (e, id) => {
       if (id !== b.DropId) return;

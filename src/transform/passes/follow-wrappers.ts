@@ -12,37 +12,9 @@
  * that merely calls the allocator (strdup, a constructor) is never taken for it.
  */
 
-import type { Binaryen, BinaryenModule, ExpressionRef } from '../../binaryen/module.js';
+import type { Binaryen, BinaryenModule } from '../../binaryen/module.js';
 import { functionExports } from '../../binaryen/queries.js';
 import { analysedMember, type FoundMember } from './find-allocator.js';
-
-/** The callee when `func`'s body is exactly `call F (local.get 0) … (local.get n-1)`, else null. */
-export function wrappedCallee(b: Binaryen, mod: BinaryenModule, func: string): string | null {
-  const fi = b.getFunctionInfo(mod.getFunction(func));
-  if (fi.module !== '' || !fi.body) return null;
-  const nParams = b.expandType(fi.params).length;
-  let e: ExpressionRef = fi.body;
-  for (;;) {
-    const id = b.getExpressionId(e);
-    if (id === b.BlockId && b.Block.getNumChildren(e) === 1) {
-      e = b.Block.getChildAt(e, 0);
-    } else if (id === b.ReturnId && b.Return.getValue(e)) {
-      e = b.Return.getValue(e);
-    } else break;
-  }
-  if (b.getExpressionId(e) !== b.CallId) return null;
-  const n = b.Call.getNumOperands(e);
-  if (n !== nParams) return null;
-  for (let i = 0; i < n; i++) {
-    const op = b.Call.getOperandAt(e, i);
-    if (b.getExpressionId(op) !== b.LocalGetId || b.LocalGet.getIndex(op) !== i) return null;
-  }
-  const target = b.Call.getTarget(e);
-  if (target === func) return null;
-  const ti = b.getFunctionInfo(mod.getFunction(target));
-  if (ti.module !== '' || ti.params !== fi.params || ti.results !== fi.results) return null;
-  return target;
-}
 
 /**
  * Adds, for every member that wraps another function, the wrapped function with the same role
@@ -53,6 +25,7 @@ export function followWrappers(
   mod: BinaryenModule,
   members: FoundMember[],
   indexOf: (func: string) => number,
+  forwardedCallee: (func: string) => string | null,
 ): FoundMember[] {
   const known = new Set(members.map((m) => m.func));
   const exportsOf = new Map<string, string[]>();
@@ -63,7 +36,7 @@ export function followWrappers(
   while (queue.length > 0) {
     const m = queue.shift()!;
     if (m.imported) continue;
-    const inner = wrappedCallee(b, mod, m.func);
+    const inner = forwardedCallee(m.func);
     if (inner === null || known.has(inner)) continue;
     known.add(inner);
     const member = analysedMember(m.role, inner, indexOf(inner), {

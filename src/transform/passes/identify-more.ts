@@ -21,6 +21,7 @@ export function identifyMore(
   found: FoundMember[],
   names: string[],
   stateOf: (family: Set<string>) => AllocatorState,
+  forwardedCallee: (func: string) => string | null,
   bindgenFromGlue?: ReadonlyMap<string, BindgenAllocExport>,
 ): FoundMember[] {
   const index = new Map(names.map((n, i) => [n, i]));
@@ -28,7 +29,7 @@ export function identifyMore(
   const known = new Set(found.map((m) => m.func));
   const bindgen = wasmBindgenMembers(b, mod, summaries, known, indexOf, bindgenFromGlue);
   const all = [...found, ...bindgen];
-  const added = [...bindgen, ...followWrappers(b, mod, all, indexOf)];
+  const added = [...bindgen, ...followWrappers(b, mod, all, indexOf, forwardedCallee)];
   // Only for modules where wasm-bindgen's exports led to the allocator (Rust's shim layout).
   if (bindgen.length === 0) return added;
   const { regions } = stateOf(new Set([...found, ...added].map((m) => m.func)));

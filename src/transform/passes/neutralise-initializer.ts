@@ -25,8 +25,6 @@ import type { FunctionSummary } from '../../binaryen/walk.js';
 import { walk } from '../../binaryen/walk.js';
 import { type Region, touchedRegions } from './allocator-state.js';
 
-import { wrappedCallee } from './follow-wrappers.js';
-
 /** Bytes around a state region that still count as its neighbouring fields (an array of structs). */
 const NEAR = 16;
 
@@ -35,6 +33,7 @@ function constructors(
   b: Binaryen,
   mod: BinaryenModule,
   summaries: Map<string, FunctionSummary>,
+  forwardedCallee: (func: string) => string | null,
 ): Set<string> {
   const out = new Set<string>();
   const exports = functionExports(b, mod);
@@ -47,7 +46,7 @@ function constructors(
   if (summaries.has('__wasm_call_ctors')) out.add('__wasm_call_ctors');
   // wasi-libc's `_initialize` only calls `__wasm_call_ctors` (stripped: by index).
   const init = exports.get('_initialize');
-  const inner = init ? wrappedCallee(b, mod, init) : null;
+  const inner = init ? forwardedCallee(init) : null;
   if (inner) out.add(inner);
   return out;
 }
@@ -62,6 +61,7 @@ export function neutraliseInitializers(
   summaries: Map<string, FunctionSummary>,
   regions: Region[],
   members: Set<string>,
+  forwardedCallee: (func: string) => string | null,
 ): string[] {
   if (regions.length === 0) return [];
   const inRegion = (a: number, slack: number): boolean =>
@@ -138,7 +138,7 @@ export function neutraliseInitializers(
   };
 
   const changed: string[] = [];
-  for (const ctor of constructors(b, mod, summaries)) {
+  for (const ctor of constructors(b, mod, summaries, forwardedCallee)) {
     const f = mod.getFunction(ctor);
     if (!f || members.has(ctor)) continue;
     const fi = b.getFunctionInfo(f);

@@ -1,0 +1,114 @@
+/**
+ * @fileoverview Two body shapes read from the raw bytes, for the steps that used to ask binaryen
+ * (and so needed every body read): whether a function only forwards to another, and whether it
+ * drops a load from a constant address.
+ *
+ *   forwarder      (local.get 0) … (local.get n-1) (call F) [return] end, around it only blocks
+ *                  without a label use: what binaryen reads as `call F (local.get 0) …`, alone in
+ *                  the body (follow-wrappers, neutralise-initializer)
+ *   dropped load   (i32.const A) (load* …) (drop): binaryen's `drop (load (i32.const A))`
+ *                  (dead-state-reads rewrites those; a body without one is never looked into)
+ *   load below     (i32.const k) (i32.sub) (load* …) with 0 < k <= 16, or (i32.const -k) (i32.add):
+ *                  binaryen's `load (X - k)`, the shape of a header read (headerProbes in
+ *                  src/binaryen/walk.ts looks for those, in the functions the pointer flow names)
+ */
+
+import { lastLeb, nextInstruction, readLeb, skipLocals } from './instructions.js';
+import type { ModuleInfo } from './reader.js';
+
+/** i32.load … i64.load32_u. */
+function isLoad(op: number): boolean {
+  return op >= 0x28 && op <= 0x35;
+}
+
+/**
+ * The callee when defined function `k`'s body is a forwarder (above) of its own parameters to a
+ * defined function of the same signature, else null (absolute function indices).
+ */
+export function forwardedCallee(bytes: Uint8Array, info: ModuleInfo, k: number): number | null {
+  const range = info.codeRanges[k];
+  if (!range) return null;
+  const self = info.numImportedFunctions + k;
+  const type = info.types[info.functionTypes[self]!];
+  if (type?.kind !== 'func') return null;
+  const end = range.end;
+  let p = skipLocals(bytes, range.start, end);
+  if (p < 0) return null;
+  // Blocks around the forwarding sequence (no branch can target them: nothing else is in them).
+  let blocks = 0;
+  while (p < end && bytes[p] === 0x02) {
+    p = nextInstruction(bytes, p, end);
+    if (p < 0) return null;
+    blocks++;
+  }
+  for (let i = 0; i < type.params.length; i++) {
+    if (bytes[p] !== 0x20) return null;
+    p = readLeb(bytes, p + 1, end);
+    if (p < 0 || lastLeb() !== i) return null;
+  }
+  if (bytes[p] !== 0x10 && bytes[p] !== 0x12) return null; // call, return_call
+  p = readLeb(bytes, p + 1, end);
+  if (p < 0) return null;
+  const target = lastLeb();
+  if (bytes[p] === 0x0f) p++; // return
+  for (let i = 0; i <= blocks; i++) if (bytes[p++] !== 0x0b) return null;
+  if (p !== end || target === self || target < info.numImportedFunctions) return null;
+  const other = info.types[info.functionTypes[target] ?? -1];
+  if (other?.kind !== 'func' || !sameTypes(other.params, type.params)) return null;
+  return sameTypes(other.results, type.results) ? target : null;
+}
+
+function sameTypes(a: readonly unknown[], b: readonly unknown[]): boolean {
+  return a.length === b.length && a.every((t, i) => JSON.stringify(t) === JSON.stringify(b[i]));
+}
+
+/** Largest k of a `load (X - k)` header probe (as headerProbes). */
+const PROBE_LIMIT = 16;
+
+/** The signed LEB128 (up to 32 bits) at `p`, or undefined when it runs past `end`. */
+function signedLeb(bytes: Uint8Array, p: number, end: number): number | undefined {
+  let result = 0;
+  let shift = 0;
+  for (let i = 0; i < 5 && p < end; i++) {
+    const byte = bytes[p++]!;
+    result |= (byte & 0x7f) << shift;
+    shift += 7;
+    if ((byte & 0x80) === 0) return shift < 32 && byte & 0x40 ? result | (-1 << shift) : result;
+  }
+  return undefined;
+}
+
+/** Per defined function, the shapes above: bit DROPS_CONSTANT_LOAD, bit LOADS_BELOW_POINTER. */
+export const DROPS_CONSTANT_LOAD = 1;
+export const LOADS_BELOW_POINTER = 2;
+
+/** One pass over every body: which of the shapes above each one has (bits, by defined function). */
+export function bodyShapes(bytes: Uint8Array, info: ModuleInfo): Uint8Array {
+  const out = new Uint8Array(info.codeRanges.length);
+  for (let k = 0; k < info.codeRanges.length; k++) {
+    const { start, end } = info.codeRanges[k]!;
+    let p = skipLocals(bytes, start, end);
+    // The last two instructions: opcodes, and where the one before the last started.
+    let prev = -1;
+    let prev2 = -1;
+    let prev2At = -1;
+    let prevAt = -1;
+    let found = 0;
+    while (p >= 0 && p < end && found !== (DROPS_CONSTANT_LOAD | LOADS_BELOW_POINTER)) {
+      const op = bytes[p]!;
+      if (op === 0x1a && prev2 === 0x41 && isLoad(prev)) found |= DROPS_CONSTANT_LOAD;
+      else if (isLoad(op) && prev2 === 0x41 && (prev === 0x6b || prev === 0x6a)) {
+        const c = signedLeb(bytes, prev2At + 1, end);
+        if (c !== undefined && (prev === 0x6b ? c > 0 && c <= PROBE_LIMIT : c < 0 && c >= -PROBE_LIMIT))
+          found |= LOADS_BELOW_POINTER;
+      }
+      prev2 = prev;
+      prev2At = prevAt;
+      prev = op;
+      prevAt = p;
+      p = nextInstruction(bytes, p, end);
+    }
+    out[k] = found;
+  }
+  return out;
+}
