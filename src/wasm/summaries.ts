@@ -33,7 +33,7 @@
  */
 
 import type { ConstAccess, FunctionSummary } from '../binaryen/walk.js';
-import { lastLeb, readLeb, skipLocals } from './instructions.js';
+import { lastLeb, readLeb } from './instructions.js';
 import type { ModuleInfo } from './reader.js';
 
 /** Raw summaries, by function name in index order, and the functions left to binaryen. */
@@ -69,31 +69,6 @@ const E_COPY = 5;
 const E_ACCESS = 6;
 const E_BASE = 7;
 
-interface Ev {
-  e: number;
-  name: string;
-  args: (number | null)[] | null;
-  access: ConstAccess | null;
-  base: number;
-}
-
-/** Events of a subtree in walk order: events and nested ropes. */
-type Rope = (Ev | Rope)[];
-
-const ev = (e: number, name = '', args: (number | null)[] | null = null): Ev => ({
-  e,
-  name,
-  args,
-  access: null,
-  base: 0,
-});
-
-// The flag events carry nothing: one of each serves every site.
-const CALL_INDIRECT = ev(E_CALL_INDIRECT);
-const GROW = ev(E_GROW);
-const FILL = ev(E_FILL);
-const COPY = ev(E_COPY);
-
 /**
  * The expressions of the function being decoded, numbered from 0 (a pool of typed arrays, reset
  * per function): type class, subtree size, subtree shape size, kind, values, events.
@@ -107,7 +82,20 @@ class Pool {
   v: Float64Array;
   a: Float64Array;
   b: Float64Array;
-  ev: (Rope | null)[];
+  /** First and last event of the subtree (-1: none): a list linked through `eNext`. */
+  evH: Int32Array;
+  evT: Int32Array;
+
+  // Events: kind, next in walk order, values (function index, address or base; width or call
+  // operands; access kind). A call's operands are in `args`.
+  en = 0;
+  eCap = 1024;
+  eKind = new Uint8Array(this.eCap);
+  eNext = new Int32Array(this.eCap);
+  eA = new Float64Array(this.eCap);
+  eB = new Int32Array(this.eCap);
+  eC = new Uint8Array(this.eCap);
+  args: (number | null)[][] = [];
 
   /** `cap`: the expected largest count (a body's size in bytes bounds its instructions). */
   constructor(public cap: number) {
@@ -118,37 +106,84 @@ class Pool {
     this.v = new Float64Array(cap);
     this.a = new Float64Array(cap);
     this.b = new Float64Array(cap);
-    this.ev = new Array<Rope | null>(cap).fill(null);
+    this.evH = new Int32Array(cap);
+    this.evT = new Int32Array(cap);
   }
 
-  alloc(t: number, sz: number, sh: number, k: number, ev: Rope | null): number {
+  reset(): void {
+    this.n = 0;
+    this.en = 0;
+    this.args.length = 0;
+  }
+
+  /** A new expression; `own` is its own event (-1: none), before its operands'. */
+  alloc(t: number, sz: number, sh: number, k: number, own: number): number {
     if (this.n === this.cap) this.grow();
     const i = this.n++;
     this.t[i] = t;
     this.sz[i] = sz;
     this.sh[i] = sh;
     this.k[i] = k;
-    this.ev[i] = ev;
+    this.evH[i] = own;
+    this.evT[i] = own;
+    return i;
+  }
+
+  /** Appends the events of operand `c` to those of `n` (each expression has one parent). */
+  cat(n: number, c: number): void {
+    const h = this.evH[c]!;
+    if (h < 0) return;
+    if (this.evH[n]! < 0) this.evH[n] = h;
+    else this.eNext[this.evT[n]!] = h;
+    this.evT[n] = this.evT[c]!;
+  }
+
+  event(kind: number, a = 0, b = 0, c = 0): number {
+    if (this.en === this.eCap) this.growEvents();
+    const i = this.en++;
+    this.eKind[i] = kind;
+    this.eNext[i] = -1;
+    this.eA[i] = a;
+    this.eB[i] = b;
+    this.eC[i] = c;
     return i;
   }
 
   private grow(): void {
     const cap = this.cap * 2;
-    const copy = <A extends Uint8Array | Int32Array | Float64Array>(a: A, b: A): A => {
-      b.set(a);
-      return b;
-    };
-    this.t = copy(this.t, new Uint8Array(cap));
-    this.k = copy(this.k, new Uint8Array(cap));
-    this.sz = copy(this.sz, new Int32Array(cap));
-    this.sh = copy(this.sh, new Int32Array(cap));
-    this.v = copy(this.v, new Float64Array(cap));
-    this.a = copy(this.a, new Float64Array(cap));
-    this.b = copy(this.b, new Float64Array(cap));
-    for (let i = this.cap; i < cap; i++) this.ev.push(null);
+    this.t = grown(this.t, new Uint8Array(cap));
+    this.k = grown(this.k, new Uint8Array(cap));
+    this.sz = grown(this.sz, new Int32Array(cap));
+    this.sh = grown(this.sh, new Int32Array(cap));
+    this.v = grown(this.v, new Float64Array(cap));
+    this.a = grown(this.a, new Float64Array(cap));
+    this.b = grown(this.b, new Float64Array(cap));
+    this.evH = grown(this.evH, new Int32Array(cap));
+    this.evT = grown(this.evT, new Int32Array(cap));
     this.cap = cap;
   }
+
+  private growEvents(): void {
+    const cap = this.eCap * 2;
+    this.eKind = grown(this.eKind, new Uint8Array(cap));
+    this.eNext = grown(this.eNext, new Int32Array(cap));
+    this.eA = grown(this.eA, new Float64Array(cap));
+    this.eB = grown(this.eB, new Int32Array(cap));
+    this.eC = grown(this.eC, new Uint8Array(cap));
+    this.eCap = cap;
+  }
 }
+
+function grown<A extends Uint8Array | Int32Array | Float64Array>(from: A, to: A): A {
+  to.set(from);
+  return to;
+}
+
+/** Access kinds by event value. */
+const ACCESS_KINDS: ConstAccess['kind'][] = ['read', 'write', 'rmw'];
+const READ = 0;
+const WRITE = 1;
+const RMW = 2;
 
 // Scope kinds.
 const S_FUNC = 0;
@@ -176,18 +211,6 @@ class Unmodelled extends Error {}
 
 function unmodelled(): never {
   throw new Unmodelled();
-}
-
-/** Events of an expression: its own, then its operands' (in walk order), as a rope. */
-function rope2(own: Ev | null, x: Rope | null, y: Rope | null): Rope | null {
-  if (own) {
-    const r: Rope = [own];
-    if (x) r.push(x);
-    if (y) r.push(y);
-    return r;
-  }
-  if (x && y) return [x, y];
-  return x ?? y;
 }
 
 // Operand counts of the one-byte numeric opcodes 0x45..0xc4 (1 unary, 2 binary).
@@ -291,45 +314,35 @@ class Body {
   // --- expressions ------------------------------------------------------------------------
 
   leaf(t: number, shape: number, k = K_OTHER, v = Number.NaN): number {
-    const n = this.pool.alloc(t, 1, shape, k, null);
+    const n = this.pool.alloc(t, 1, shape, k, -1);
     this.pool.v[n] = v;
     return n;
   }
 
   /** An expression of one operand: unreachable when the operand is. */
-  mk1(c: number, type: number, own: Ev | null, k = K_OTHER): number {
+  mk1(c: number, type: number, own: number, k = K_OTHER): number {
     const P = this.pool;
-    return P.alloc(
-      P.t[c] === UNREACH ? UNREACH : type,
-      1 + P.sz[c]!,
-      1 + P.sh[c]!,
-      k,
-      rope2(own, P.ev[c]!, null),
-    );
+    const n = P.alloc(P.t[c] === UNREACH ? UNREACH : type, 1 + P.sz[c]!, 1 + P.sh[c]!, k, own);
+    P.cat(n, c);
+    return n;
   }
 
   /** An expression of `n` operands in `kids` (walk order). */
-  mkN(n: number, type: number, own: Ev | null, k = K_OTHER): number {
+  mkN(n: number, type: number, own: number, k = K_OTHER): number {
     const P = this.pool;
     const kids = this.kids;
     let t = type;
     let sz = 1;
     let sh = 1;
-    let rope: Rope | null = own ? [own] : null;
-    let single: Rope | null = null;
     for (let i = 0; i < n; i++) {
       const c = kids[i]!;
       if (P.t[c] === UNREACH) t = UNREACH;
       sz += P.sz[c]!;
       sh += P.sh[c]!;
-      const e = P.ev[c]!;
-      if (e) {
-        if (rope) rope.push(e);
-        else if (single) rope = [single, e];
-        else single = e;
-      }
     }
-    return P.alloc(t, sz, sh, k, rope ?? single);
+    const e = P.alloc(t, sz, sh, k, own);
+    for (let i = 0; i < n; i++) P.cat(e, kids[i]!);
+    return e;
   }
 
   /**
@@ -341,22 +354,16 @@ class Body {
     let sz = 1;
     let sh = 0;
     let dead = false;
-    let rope: Rope | null = null;
-    let single: Rope | null = null;
     for (let i = from; i < to; i++) {
       const c = stack[i]!;
       if (P.t[c] === UNREACH) dead = true;
       sz += P.sz[c]!;
       sh += P.sh[c]!;
-      const e = P.ev[c]!;
-      if (e) {
-        if (rope) rope.push(e);
-        else if (single) rope = [single, e];
-        else single = e;
-      }
     }
     const t = type === NONE ? (dead && !branched ? UNREACH : NONE) : type;
-    return P.alloc(t, sz, sh, branched ? K_OTHER : K_UNNAMED_BLOCK, rope ?? single);
+    const b = P.alloc(t, sz, sh, branched ? K_OTHER : K_UNNAMED_BLOCK, -1);
+    for (let i = from; i < to; i++) P.cat(b, stack[i]!);
+    return b;
   }
 
   /** The address value of a constant operand (NaN when not a usable constant). */
@@ -367,7 +374,15 @@ class Body {
   // --- immediates -------------------------------------------------------------------------
 
   u32(): number {
-    const q = readLeb(this.bytes, this.p, this.end);
+    const p = this.p;
+    if (p < this.end) {
+      const b = this.bytes[p]!;
+      if (b < 0x80) {
+        this.p = p + 1;
+        return b;
+      }
+    }
+    const q = readLeb(this.bytes, p, this.end);
     if (q < 0) unmodelled();
     this.p = q;
     return lastLeb();
@@ -377,6 +392,14 @@ class Body {
   sconst(bits: 32 | 64): number {
     const { bytes, end } = this;
     let p = this.p;
+    if (p < end) {
+      const b = bytes[p]!;
+      if (b < 0x40) {
+        // One byte, non-negative.
+        this.p = p + 1;
+        return b;
+      }
+    }
     let result = 0;
     let mul = 1;
     let big: bigint | null = null;
@@ -412,6 +435,21 @@ class Body {
     if ((align & ~0x40) > 8) unmodelled(); // memory orders, array backing
     if (align & 0x40) this.u32();
     return this.u32() | 0;
+  }
+
+  /**
+   * Skips a body's local declarations; returns where its code starts. (Binaryen's reader fixes up
+   * non-nullable locals only where they do not validate, TypeUpdating::handleNonDefaultableLocals.)
+   */
+  locals(start: number, end: number): number {
+    this.p = start;
+    this.end = end;
+    const groups = this.u32();
+    for (let i = 0; i < groups; i++) {
+      this.u32();
+      this.valType();
+    }
+    return this.p;
   }
 
   /** Skips `n` bytes of immediates. */
@@ -479,7 +517,7 @@ class Body {
     if (greedy) while (hoist > base && T[vs[hoist - 1]!] === NONE) hoist--;
     if (val !== last && T[vs[val]!] === VAL) {
       // local.set $scratch of the value, then local.get $scratch on top.
-      vs[val] = this.mk1(vs[val]!, NONE, null);
+      vs[val] = this.mk1(vs[val]!, NONE, -1);
       this.push(this.leaf(VAL, 1));
     }
     const sp = this.sp;
@@ -533,9 +571,9 @@ class Body {
   }
 
   /** Pushes an expression of `n` operands (walk order = stack order). */
-  op(n: number, type: number, own: Ev | null = null): number {
+  op(n: number, type: number, own = -1): number {
     let e: number;
-    if (n === 0) e = this.pool.alloc(type, 1, 1, K_OTHER, own ? [own] : null);
+    if (n === 0) e = this.pool.alloc(type, 1, 1, K_OTHER, own);
     else if (n === 1) e = this.mk1(this.pop(false), type, own);
     else {
       this.pops(n);
@@ -557,32 +595,26 @@ class Body {
   }
 
   /** A memory access at `ptr`: a constant address or an indexed base, as summarizeFunction records it. */
-  access(ptr: number, offset: number, bytes: number, kind: ConstAccess['kind']): Ev | null {
+  access(ptr: number, offset: number, bytes: number, kind: number): number {
     const P = this.pool;
     const k = P.k[ptr];
     if (k === K_CONST) {
       const c = P.v[ptr]!;
-      if (Number.isNaN(c)) return null;
-      const e = ev(E_ACCESS);
-      e.access = { address: c + offset, bytes, kind };
-      return e;
+      return Number.isNaN(c) ? -1 : P.event(E_ACCESS, c + offset, bytes, kind);
     }
-    if (k !== K_ADD) return null;
+    if (k !== K_ADD) return -1;
     const base = Number.isNaN(P.b[ptr]!) ? P.a[ptr]! : P.b[ptr]!;
-    if (Number.isNaN(base)) return null;
-    const e = ev(E_BASE);
-    e.base = base + offset;
-    return e;
+    return Number.isNaN(base) ? -1 : P.event(E_BASE, base + offset);
   }
 
   /** A load-like expression of one pointer operand (Load, SIMDLoad, atomic loads). */
   load(offset: number, bytes: number): void {
     const ptr = this.pop(false);
-    this.push(this.mk1(ptr, VAL, this.access(ptr, offset, bytes, 'read')));
+    this.push(this.mk1(ptr, VAL, this.access(ptr, offset, bytes, READ)));
   }
 
   /** An access of `n` operands, pointer first (Store, AtomicRMW, AtomicCmpxchg). */
-  access2(n: number, type: number, offset: number, bytes: number, kind: ConstAccess['kind']): void {
+  access2(n: number, type: number, offset: number, bytes: number, kind: number): void {
     this.pops(n);
     this.push(this.mkN(n, type, this.access(this.kids[0]!, offset, bytes, kind)));
   }
@@ -627,7 +659,7 @@ class Body {
       for (let i = this.sp - 1; i >= s.base; i--) {
         const n = vs[i]!;
         if (saw) {
-          if (T[n] === VAL) vs[i] = this.mk1(n, NONE, null); // drop
+          if (T[n] === VAL) vs[i] = this.mk1(n, NONE, -1); // drop
         } else if (T[n] === UNREACH) saw = true;
       }
     }
@@ -636,7 +668,7 @@ class Body {
       while (val >= s.base && T[vs[val]!] === NONE) val--;
       if (val < s.base) unmodelled();
       if (val !== this.sp - 1 && T[vs[val]!] === VAL) {
-        vs[val] = this.mk1(vs[val]!, NONE, null);
+        vs[val] = this.mk1(vs[val]!, NONE, -1);
         this.push(this.leaf(VAL, 1));
       }
     }
@@ -655,7 +687,9 @@ class Body {
   /** A block named for the scope's label around `n` (a branch targets it). */
   wrap(n: number, type: number): number {
     const P = this.pool;
-    return P.alloc(type, 1 + P.sz[n]!, P.sh[n]!, K_OTHER, P.ev[n]!);
+    const b = P.alloc(type, 1 + P.sz[n]!, P.sh[n]!, K_OTHER, -1);
+    P.cat(b, n);
+    return b;
   }
 
   /** `end`: closes the innermost scope; returns the function body when it was the function's. */
@@ -681,7 +715,7 @@ class Body {
       }
       case S_LOOP: {
         const body = this.scopeExpr(s);
-        const loop = this.mk1(body, s.type, null);
+        const loop = this.mk1(body, s.type, -1);
         P.t[loop] = s.type === VAL ? VAL : P.t[body] === UNREACH ? UNREACH : NONE;
         this.push(loop);
         return -1;
@@ -698,7 +732,7 @@ class Body {
           kids[2] = arm;
           n = 3;
         }
-        const iff = this.mkN(n, s.type, null);
+        const iff = this.mkN(n, s.type, -1);
         const deadArms = s.kind === S_ELSE && P.t[s.ifTrue] === UNREACH && P.t[arm] === UNREACH;
         P.t[iff] = P.t[s.cond] === UNREACH || deadArms ? UNREACH : s.type;
         this.push(s.labelUsed ? this.wrap(iff, s.type) : iff);
@@ -726,7 +760,7 @@ class Body {
     this.depth = 0;
     this.sp = 0;
     this.opaque = false;
-    this.pool.n = 0;
+    this.pool.reset();
     this.pushScope(S_FUNC, result);
     const { bytes } = this;
     const P = this.pool;
@@ -734,17 +768,17 @@ class Body {
       const op = bytes[this.p++]!;
       if (op >= 0x45 && op <= 0xc4) {
         if (NUMERIC[op] === 1) {
-          this.push(this.mk1(this.pop(false), VAL, null));
+          this.push(this.mk1(this.pop(false), VAL, -1));
         } else {
           this.pops(2);
           if (op === 0x6a || op === 0x7c) {
             const l = this.kids[0]!;
             const r = this.kids[1]!;
-            const e = this.mkN(2, VAL, null, K_ADD);
+            const e = this.mkN(2, VAL, -1, K_ADD);
             P.a[e] = this.constOf(l);
             P.b[e] = this.constOf(r);
             this.push(e);
-          } else this.push(this.mkN(2, VAL, null));
+          } else this.push(this.mkN(2, VAL, -1));
         }
         continue;
       }
@@ -774,7 +808,7 @@ class Body {
         continue;
       }
       if (op >= 0x36 && op <= 0x3e) {
-        this.access2(2, NONE, this.memarg(), STORE_WIDTHS[op - 0x36]!, 'write');
+        this.access2(2, NONE, this.memarg(), STORE_WIDTHS[op - 0x36]!, WRITE);
         continue;
       }
       switch (op) {
@@ -816,7 +850,7 @@ class Body {
             const v = this.kids[0]!;
             this.kids[0] = this.kids[1]!;
             this.kids[1] = v;
-            this.push(this.mkN(2, type, null));
+            this.push(this.mkN(2, type, -1));
           } else this.op(value || op === 0x0d ? 1 : 0, type);
           break;
         }
@@ -830,7 +864,7 @@ class Body {
             const v = this.kids[0]!;
             this.kids[0] = this.kids[1]!;
             this.kids[1] = v;
-            this.push(this.mkN(2, UNREACH, null));
+            this.push(this.mkN(2, UNREACH, -1));
           } else this.op(1, UNREACH);
           break;
         }
@@ -842,15 +876,15 @@ class Body {
           const f = this.u32();
           const params = this.funcParams[f] ?? -1;
           const result = this.funcResult[f] ?? -1;
-          const name = this.names[f];
-          if (params < 0 || result < 0 || name === undefined) unmodelled();
+          if (params < 0 || result < 0 || this.names[f] === undefined) unmodelled();
           if (params > 0) this.pops(params);
-          const args: (number | null)[] = [];
+          const args = new Array<number | null>(params);
           for (let i = 0; i < params; i++) {
             const c = this.kids[i]!;
-            args.push(P.k[c] === K_LOCAL_GET ? P.v[c]! : null);
+            args[i] = P.k[c] === K_LOCAL_GET ? P.v[c]! : null;
           }
-          this.push(this.mkN(params, op === 0x12 ? UNREACH : result, ev(E_CALL, name, args)));
+          P.args.push(args);
+          this.push(this.mkN(params, op === 0x12 ? UNREACH : result, P.event(E_CALL, f, P.args.length - 1)));
           break;
         }
         case 0x11:
@@ -866,7 +900,7 @@ class Body {
           const target = kids[params]!;
           kids.copyWithin(1, 0, params);
           kids[0] = target;
-          this.push(this.mkN(params + 1, op === 0x13 ? UNREACH : result, CALL_INDIRECT));
+          this.push(this.mkN(params + 1, op === 0x13 ? UNREACH : result, P.event(E_CALL_INDIRECT)));
           break;
         }
         case 0x1a:
@@ -895,7 +929,7 @@ class Body {
           break;
         case 0x40: // memory.grow
           this.u32();
-          this.op(1, VAL, GROW);
+          this.op(1, VAL, this.pool.event(E_GROW));
           break;
         case 0x42:
           this.push(this.leaf(VAL, 1, K_CONST, this.sconst(64)));
@@ -914,9 +948,9 @@ class Body {
           this.op(1, VAL);
           break;
         case 0xd2: {
-          const name = this.names[this.u32()];
-          if (name === undefined) unmodelled();
-          this.op(0, VAL, ev(E_REF_FUNC, name));
+          const f = this.u32();
+          if (this.names[f] === undefined) unmodelled();
+          this.op(0, VAL, P.event(E_REF_FUNC, f));
           break;
         }
         case 0xd5: // ref.eq
@@ -966,11 +1000,11 @@ class Body {
       case 10: // memory.copy
         this.u32();
         this.u32();
-        this.op(3, NONE, COPY);
+        this.op(3, NONE, this.pool.event(E_COPY));
         return;
       case 11: // memory.fill
         this.u32();
-        this.op(3, NONE, FILL);
+        this.op(3, NONE, this.pool.event(E_FILL));
         return;
       case 12: // table.init elem table
       case 14: // table.copy table table
@@ -1010,7 +1044,7 @@ class Body {
       return;
     }
     if (sub === 11) {
-      this.access2(2, NONE, this.memarg(), 16, 'write');
+      this.access2(2, NONE, this.memarg(), 16, WRITE);
       return;
     }
     if (sub === 12) {
@@ -1061,9 +1095,9 @@ class Body {
     const offset = this.memarg();
     const width = ATOMIC_WIDTHS[(sub - 0x10) % 7]!;
     if (sub <= 0x16) this.load(offset, width);
-    else if (sub <= 0x1d) this.access2(2, NONE, offset, width, 'write');
-    else if (sub <= 0x47) this.access2(2, VAL, offset, width, 'rmw');
-    else this.access2(3, VAL, offset, width, 'rmw');
+    else if (sub <= 0x1d) this.access2(2, NONE, offset, width, WRITE);
+    else if (sub <= 0x47) this.access2(2, VAL, offset, width, RMW);
+    else this.access2(3, VAL, offset, width, RMW);
   }
 }
 
@@ -1092,41 +1126,26 @@ function emptySummary(name: string, imported: boolean): FunctionSummary {
 }
 
 /** The summary of a body's root expression: its events in walk order. */
-function fromRoot(sum: FunctionSummary, pool: Pool, root: number): void {
+function fromRoot(sum: FunctionSummary, pool: Pool, root: number, names: readonly string[]): void {
   sum.size = pool.sz[root]!;
   sum.shapeSize = pool.sh[root]!;
-  const ev = pool.ev[root];
-  if (!ev) return;
-  // Depth-first over the rope, elements in order.
-  const work: Rope[] = [ev];
-  const at: number[] = [0];
-  while (work.length > 0) {
-    const top = work.length - 1;
-    const rope = work[top]!;
-    const i = at[top]!;
-    if (i >= rope.length) {
-      work.pop();
-      at.pop();
-      continue;
-    }
-    at[top] = i + 1;
-    const item = rope[i]!;
-    if (Array.isArray(item)) {
-      work.push(item);
-      at.push(0);
-      continue;
-    }
-    switch (item.e) {
+  const { eKind, eNext, eA, eB, eC } = pool;
+  for (let e = pool.evH[root]!; e >= 0; e = eNext[e]!) {
+    switch (eKind[e]) {
       case E_CALL: {
-        sum.calls.add(item.name);
-        const list = sum.callArgs.get(item.name);
-        if (list) list.push(item.args!);
-        else sum.callArgs.set(item.name, [item.args!]);
+        const name = names[eA[e]!]!;
+        const args = pool.args[eB[e]!]!;
+        sum.calls.add(name);
+        const list = sum.callArgs.get(name);
+        if (list) list.push(args);
+        else sum.callArgs.set(name, [args]);
         break;
       }
-      case E_REF_FUNC:
-        sum.refFuncs.set(item.name, (sum.refFuncs.get(item.name) ?? 0) + 1);
+      case E_REF_FUNC: {
+        const name = names[eA[e]!]!;
+        sum.refFuncs.set(name, (sum.refFuncs.get(name) ?? 0) + 1);
         break;
+      }
       case E_CALL_INDIRECT:
         sum.callIndirect = true;
         break;
@@ -1140,10 +1159,10 @@ function fromRoot(sum: FunctionSummary, pool: Pool, root: number): void {
         sum.memoryCopy = true;
         break;
       case E_ACCESS:
-        sum.constAccesses.push(item.access!);
+        sum.constAccesses.push({ address: eA[e]!, bytes: eB[e]!, kind: ACCESS_KINDS[eC[e]!]! });
         break;
       case E_BASE:
-        sum.indexedBases.push(item.base);
+        sum.indexedBases.push(eA[e]!);
         break;
     }
   }
@@ -1166,12 +1185,11 @@ export function rawSummaries(bytes: Uint8Array, info: ModuleInfo, names: readonl
     summaries.set(name, sum);
     const { start, end } = info.codeRanges[k]!;
     try {
-      const first = skipLocals(bytes, start, end);
-      if (first < 0) unmodelled();
+      const first = body.locals(start, end);
       const type = info.types[info.functions[k]!];
       if (type?.kind !== 'func') unmodelled();
       const root = body.run(first, end, resultClass(type.results.length));
-      fromRoot(sum, body.pool, root);
+      fromRoot(sum, body.pool, root, names);
       sum.opaque = body.opaque;
     } catch (e) {
       if (!(e instanceof Unmodelled)) throw e;
