@@ -13,11 +13,24 @@
  *   call s+o   o bytes past what the direct call at position s returns (resolved through the
  *              callee's summary with this call's arguments: memset returns its dest argument)
  *
- * with o = null for "any offset" (pointer + index, masks). Constants and the stack pointer carry no
+ * or the base at any offset (pointer + index, masks). Constants and the stack pointer carry no
  * atom. Control flow is followed: blocks, ifs and branches join their states, and a loop's head is
  * iterated until the locals it assigns are stable. Only loads are recorded whose pointer may lie
  * below one of those bases (offset < 0 or unknown), and every direct call's arguments and every
  * return value, for the interprocedural resolution.
+ *
+ * Representation (numbers only, so that the hot loops see small integers and few objects): a set
+ * of atoms (`AtomSet`) is one array of numbers, two per atom: the atom's code, then its offset.
+ *
+ *   code = 8 n + 2 kind + any      kind: 0 alloc, 1 call result, 2 parameter, 3 unknown
+ *                                  n: the call's position (kind 1), the parameter's index (2), else 0
+ *                                  any: 1 for "any offset" (the offset is then 0), else 0
+ *
+ * A canonical set (what normalizeAtoms gives) is sorted the way the first versions of this file,
+ * which named bases by strings ('a', 'c<position>', 'p<index>', 'u'), sorted them: by the base's
+ * name as a string ('a' < 'c10' < 'c9' < 'p0' < 'u': numbers in decimal string order), then by
+ * offset, any offset last. The order is kept because the resolution's results depend on it (it
+ * walks sets in order, and its memo has a depth cut-off). atomsToObjects gives that naming back.
  *
  * A function the interpreter cannot follow (an opcode it does not model, a stack it cannot
  * balance, too much work) is marked `opaque`: the analysis then trusts nothing about it.
@@ -25,13 +38,129 @@
 
 import type { ModuleInfo } from './reader.js';
 
-/** The base of an atom: 'a' alloc, 'u' unknown, 'p<i>' parameter i, 'c<s>' result of the call at s. */
-export type AtomBase = string;
+/**
+ * A set of atoms: code, offset, code, offset … (see the file header). Never changed once made;
+ * shared between values, sites and summaries.
+ */
+export type AtomSet = number[];
 
-/** `base + offset`; offset null means any offset. */
-export interface Atom {
-  base: AtomBase;
+/** Atom kinds (bits 1-2 of a code). */
+export const ALLOC = 0;
+export const CALL = 1;
+export const PARAM = 2;
+export const UNKNOWN_KIND = 3;
+
+/** The code of an exact-offset atom of kind `kind` and number `n`. */
+export function atomCode(kind: number, n: number): number {
+  return n * 8 + kind * 2;
+}
+
+/** The atom's kind (ALLOC, CALL, PARAM or UNKNOWN_KIND). */
+export function kindOf(code: number): number {
+  return ((code % 8) - (code % 2)) / 2;
+}
+
+/** The atom's number: a call's position, a parameter's index (0 for alloc and unknown). */
+export function numberOf(code: number): number {
+  return (code - (code % 8)) / 8;
+}
+
+/** True for an any-offset atom. */
+export function isAny(code: number): boolean {
+  return code % 2 === 1;
+}
+
+/** The code of the same base at any offset. */
+export function anyCode(code: number): number {
+  return code - (code % 2) + 1;
+}
+
+/** The code of the same base at an exact offset. */
+export function exactCode(code: number): number {
+  return code - (code % 2);
+}
+
+const A_CODE = atomCode(ALLOC, 0);
+const U_CODE = atomCode(UNKNOWN_KIND, 0);
+
+/** An atom in the shape of the first versions of this file, for tests and debugging. */
+export interface AtomObject {
+  /** 'a' alloc, 'u' unknown, 'p<i>' parameter i, 'c<s>' result of the call at s. */
+  base: string;
+  /** null: any offset. */
   offset: number | null;
+}
+
+/** The atoms of a set as objects (same order). */
+export function atomsToObjects(atoms: AtomSet): AtomObject[] {
+  const out: AtomObject[] = [];
+  for (let i = 0; i < atoms.length; i += 2) {
+    const code = atoms[i]!;
+    const kind = kindOf(code);
+    const base =
+      kind === ALLOC ? 'a' : kind === UNKNOWN_KIND ? 'u' : `${kind === CALL ? 'c' : 'p'}${numberOf(code)}`;
+    out.push({ base, offset: isAny(code) ? null : atoms[i + 1]! });
+  }
+  return out;
+}
+
+/** The set of atoms given as objects (same order, not normalized). */
+export function atomsFromObjects(atoms: readonly AtomObject[]): AtomSet {
+  const out: AtomSet = [];
+  for (const a of atoms) {
+    const c = a.base.charAt(0);
+    const kind = c === 'a' ? ALLOC : c === 'u' ? UNKNOWN_KIND : c === 'c' ? CALL : PARAM;
+    const n = kind === CALL || kind === PARAM ? Number(a.base.slice(1)) : 0;
+    const code = atomCode(kind, n);
+    if (a.offset === null) out.push(code + 1, 0);
+    else out.push(code, a.offset);
+  }
+  return out;
+}
+
+/** Powers of ten up to 10^15. */
+const POW10: number[] = [];
+for (let i = 0, p = 1; i <= 15; i++, p *= 10) POW10.push(p);
+
+/** Decimal digits of n >= 0. */
+function digits(n: number): number {
+  let d = 1;
+  while (d < 16 && n >= POW10[d]!) d++;
+  return d;
+}
+
+/**
+ * Order of two different numbers >= 0 as decimal strings ('10' < '9', '1' < '10'): negative when
+ * x comes first. The shorter is scaled to the other's length; equal then, it is a prefix: first.
+ */
+function decimalOrder(x: number, y: number): number {
+  const dx = digits(x);
+  const dy = digits(y);
+  const sx = dx < dy ? x * POW10[dy - dx]! : x;
+  const sy = dy < dx ? y * POW10[dx - dy]! : y;
+  return sx !== sy ? sx - sy : dx - dy;
+}
+
+/** Order of two codes: by base name (see the file header), exact before any offset. */
+function compareCodes(x: number, y: number): number {
+  if (x === y) return 0;
+  const kx = x % 8;
+  const ky = y % 8;
+  // Kinds first (kind * 2 + any: the same kind differs by at most 1 here).
+  if (kx - (kx % 2) !== ky - (ky % 2)) return kx - ky;
+  const nx = (x - kx) / 8;
+  const ny = (y - ky) / 8;
+  if (nx !== ny) return decimalOrder(nx, ny);
+  return kx - ky; // the same base: exact first
+}
+
+/**
+ * Order of atoms (x at offset xo, y at yo): by code, then offset. Two any-offset atoms of one base
+ * have equal codes and offsets 0.
+ */
+function compareAtoms(xc: number, xo: number, yc: number, yo: number): number {
+  if (xc !== yc) return compareCodes(xc, yc);
+  return xo - yo;
 }
 
 /** A load whose pointer may sit below a base. */
@@ -39,7 +168,7 @@ export interface LoadSite {
   /** Byte position of the load instruction in the module (a stable key). */
   at: number;
   /** The pointer's atoms, with the load's static offset already added. */
-  atoms: Atom[];
+  atoms: AtomSet;
   /** Width in bytes. */
   bytes: number;
   /** Constants the loaded value is and-ed with (directly or through the locals it is stored in). */
@@ -60,7 +189,7 @@ export interface CallSite {
   /** Position of the call instruction (the `c<at>` atoms of its result). */
   at: number;
   target: number;
-  args: Atom[][];
+  args: AtomSet[];
 }
 
 /** What the interpreter learnt about one defined function. */
@@ -71,7 +200,7 @@ export interface FunctionFlow {
   loads: LoadSite[];
   calls: CallSite[];
   /** Atoms of every value the function may return. */
-  returns: Atom[];
+  returns: AtomSet;
   /** Targets of ref.func (their callers are unknown). */
   refFuncs: number[];
   /** Constant addresses the function loads from or stores to (static data it touches). */
@@ -111,7 +240,7 @@ const SYMBOLIC_LIMIT = 16;
  */
 class Val {
   constructor(
-    readonly atoms: Atom[],
+    readonly atoms: AtomSet,
     /** Index into `loads` when this is exactly a recorded load's result, else -1. */
     readonly load: number = -1,
     /** Exact constant, when known (i32/i64 within ±2^53). */
@@ -122,16 +251,15 @@ class Val {
 }
 
 const NONE = new Val([]);
-const UNKNOWN = new Val([{ base: 'u', offset: 0 }]);
+const UNKNOWN = new Val([U_CODE, 0]);
 /** What an allocating call returns. */
-const ALLOCATED = new Val([{ base: 'a', offset: 0 }]);
+const ALLOCATED = new Val([A_CODE, 0]);
 /** No values (a block without results); never changed in place, like every value list here. */
 const NO_VALS: Val[] = [];
 
-function sameAtoms(a: Atom[], b: Atom[]): boolean {
+function sameAtoms(a: AtomSet, b: AtomSet): boolean {
   if (a.length !== b.length) return false;
-  for (let i = 0; i < a.length; i++)
-    if (a[i]!.base !== b[i]!.base || a[i]!.offset !== b[i]!.offset) return false;
+  for (let i = 0; i < a.length; i++) if (a[i] !== b[i]) return false;
   return true;
 }
 
@@ -139,88 +267,98 @@ function sameAtoms(a: Atom[], b: Atom[]): boolean {
  * Any allocation or unknown value at any offset: what a value widens to when it has too many bases.
  * It absorbs everything it is joined with, so widening stays monotone (loop heads settle).
  */
-const TOP: Atom[] = [
-  { base: 'a', offset: null },
-  { base: 'u', offset: null },
-];
+const TOP: AtomSet = [A_CODE + 1, 0, U_CODE + 1, 0];
 
 /**
  * The canonical form of a set of atoms: duplicates dropped; more than MAX_ATOMS atoms widened to
  * one any-offset atom per base (more than MAX_ATOMS bases: TOP); an any-offset atom absorbs its
  * base's exact ones; sorted by base, then offset (any offset last).
  */
-export function normalizeAtoms(atoms: Atom[]): Atom[] {
+export function normalizeAtoms(atoms: AtomSet): AtomSet {
   return normalize(atoms);
 }
 
-function normalize(atoms: Atom[]): Atom[] {
-  if (atoms.length <= 1) return atoms;
+function normalize(atoms: AtomSet): AtomSet {
+  const n = atoms.length >> 1;
+  if (n <= 1) return atoms;
   // Already canonical (few atoms, sorted, no duplicates, nothing to absorb): as it is.
-  if (atoms.length <= MAX_ATOMS && isNormal(atoms)) return atoms;
-  if (atoms.length === 2) {
-    const [x, y] = atoms as [Atom, Atom];
-    if (x.base === y.base && x.offset === y.offset) return [x];
-    if (x.base === y.base && (x.offset === null || y.offset === null))
-      return [{ base: x.base, offset: null }];
-    const xFirst = x.base < y.base || (x.base === y.base && (x.offset ?? 1e18) < (y.offset ?? 1e18));
-    return xFirst ? atoms : [y, x];
+  if (n <= MAX_ATOMS && isNormal(atoms)) return atoms;
+  if (n === 2) {
+    const xc = atoms[0]!;
+    const xo = atoms[1]!;
+    const yc = atoms[2]!;
+    const yo = atoms[3]!;
+    if (xc === yc && xo === yo) return [xc, xo];
+    if (exactCode(xc) === exactCode(yc) && (isAny(xc) || isAny(yc))) return [anyCode(xc), 0];
+    return compareAtoms(xc, xo, yc, yo) < 0 ? atoms : [yc, yo, xc, xo];
   }
-  const seen = new Map<string, Atom>();
-  for (const a of atoms) {
-    const key = `${a.base}:${a.offset}`;
-    if (!seen.has(key)) seen.set(key, a);
+  // Distinct atoms, first occurrences in order.
+  let out: AtomSet = [];
+  for (let i = 0; i < atoms.length; i += 2) {
+    const c = atoms[i]!;
+    const o = atoms[i + 1]!;
+    let seen = false;
+    for (let j = 0; j < out.length && !seen; j += 2) if (out[j] === c && out[j + 1] === o) seen = true;
+    if (!seen) out.push(c, o);
   }
-  let out = [...seen.values()];
-  if (out.length > MAX_ATOMS) {
+  if (out.length > 2 * MAX_ATOMS) {
     // Widen: one atom per base, any offset.
-    const bases = new Set(out.map((a) => a.base));
-    out = [...bases].map((base) => ({ base, offset: null }));
-    if (out.length > MAX_ATOMS) return TOP;
+    const bases: AtomSet = [];
+    for (let i = 0; i < out.length; i += 2) {
+      const c = anyCode(out[i]!);
+      if (!bases.includes(c)) bases.push(c);
+    }
+    if (bases.length > MAX_ATOMS) return TOP;
+    out = [];
+    for (const c of bases) out.push(c, 0);
   }
   // A base with an any-offset atom subsumes its exact ones.
-  const anyBases = new Set(out.filter((a) => a.offset === null).map((a) => a.base));
-  if (anyBases.size > 0) out = out.filter((a) => a.offset === null || !anyBases.has(a.base));
-  out.sort((x, y) => (x.base < y.base ? -1 : x.base > y.base ? 1 : (x.offset ?? 1e18) - (y.offset ?? 1e18)));
-  return out;
+  const kept: number[] = [];
+  for (let i = 0; i < out.length; i += 2) {
+    const c = out[i]!;
+    if (!isAny(c) && hasCode(out, anyCode(c))) continue;
+    kept.push(i);
+  }
+  kept.sort((i, j) => compareAtoms(out[i]!, out[i + 1]!, out[j]!, out[j + 1]!));
+  const sorted: AtomSet = [];
+  for (const i of kept) sorted.push(out[i]!, out[i + 1]!);
+  return sorted;
 }
 
-export function joinAtoms(a: Atom[], b: Atom[]): Atom[] {
+/** True when an atom of `atoms` has code `code`. */
+function hasCode(atoms: AtomSet, code: number): boolean {
+  for (let i = 0; i < atoms.length; i += 2) if (atoms[i] === code) return true;
+  return false;
+}
+
+export function joinAtoms(a: AtomSet, b: AtomSet): AtomSet {
   if (a === TOP || b === TOP) return TOP;
   if (a === b || b.length === 0) return a;
   if (a.length === 0) return b;
-  if (a.length === 1 && b.length === 1) {
+  if (a.length === 2 && b.length === 2) {
     // Two single atoms: what mergeNormal gives, without its checks and copies.
-    const x = a[0]!;
-    const y = b[0]!;
-    if (x.base === y.base) {
-      if (x.offset === y.offset || x.offset === null) return a;
-      if (y.offset === null) return b;
-      return x.offset < y.offset ? [x, y] : [y, x];
+    const xc = a[0]!;
+    const xo = a[1]!;
+    const yc = b[0]!;
+    const yo = b[1]!;
+    if (exactCode(xc) === exactCode(yc)) {
+      if ((xc === yc && xo === yo) || isAny(xc)) return a;
+      if (isAny(yc)) return b;
+      return xo < yo ? [xc, xo, yc, yo] : [yc, yo, xc, xo];
     }
-    return x.base < y.base ? [x, y] : [y, x];
+    return compareCodes(xc, yc) < 0 ? [xc, xo, yc, yo] : [yc, yo, xc, xo];
   }
   if (sameAtoms(a, b)) return a;
-  return mergeNormal(a, b) ?? normalize([...a, ...b]);
-}
-
-/** The sort key of an offset: any offset after every exact one. */
-function offsetKey(o: number | null): number {
-  return o ?? 1e18;
-}
-
-/** Order of normalized atoms: by base, then offset (any offset last). */
-function compareAtoms(x: Atom, y: Atom): number {
-  if (x.base !== y.base) return x.base < y.base ? -1 : 1;
-  return offsetKey(x.offset) - offsetKey(y.offset);
+  return mergeNormal(a, b) ?? normalize(a.concat(b));
 }
 
 /** True when `atoms` is what normalize returns: sorted, no duplicates, an any-offset atom alone in its base. */
-function isNormal(atoms: Atom[]): boolean {
-  for (let i = 1; i < atoms.length; i++) {
-    const x = atoms[i - 1]!;
-    const y = atoms[i]!;
-    if (compareAtoms(x, y) >= 0) return false;
-    if (x.base === y.base && (x.offset === null || y.offset === null)) return false;
+function isNormal(atoms: AtomSet): boolean {
+  for (let i = 2; i < atoms.length; i += 2) {
+    const xc = atoms[i - 2]!;
+    const yc = atoms[i]!;
+    if (compareAtoms(xc, atoms[i - 1]!, yc, atoms[i + 1]!) >= 0) return false;
+    if (exactCode(xc) === exactCode(yc) && (isAny(xc) || isAny(yc))) return false;
   }
   return true;
 }
@@ -230,73 +368,82 @@ function isNormal(atoms: Atom[]): boolean {
  * content): a normalized set of at most MAX_ATOMS atoms that is not TOP itself (whose identity
  * absorbs what it is joined with, which a copy of it does not).
  */
-export function isCanonicalSet(atoms: Atom[]): boolean {
-  return atoms !== TOP && atoms.length <= MAX_ATOMS && isNormal(atoms);
+export function isCanonicalSet(atoms: AtomSet): boolean {
+  return atoms !== TOP && atoms.length <= 2 * MAX_ATOMS && isNormal(atoms);
 }
 
 /** Every atom of `b` is one of `a` (both normalized, so both sorted by compareAtoms). */
-function contains(a: Atom[], b: Atom[]): boolean {
+function contains(a: AtomSet, b: AtomSet): boolean {
   if (b.length > a.length) return false;
   let i = 0;
-  for (const y of b) {
-    while (i < a.length && compareAtoms(a[i]!, y) < 0) i++;
+  for (let j = 0; j < b.length; j += 2) {
+    const yc = b[j]!;
+    const yo = b[j + 1]!;
+    while (i < a.length && compareAtoms(a[i]!, a[i + 1]!, yc, yo) < 0) i += 2;
     if (i === a.length) return false;
-    const x = a[i]!;
-    if (x.base !== y.base || x.offset !== y.offset) return false;
-    i++;
+    if (a[i] !== yc || a[i + 1] !== yo) return false;
+    i += 2;
   }
   return true;
 }
 
 /**
- * normalize([...a, ...b]) for two normalized sets, by merging them (no string keys, no sort); null
- * when either is not normalized. Same content as normalize: the union is counted before any-offset
- * atoms absorb exact ones, as there.
+ * normalize(a.concat(b)) for two normalized sets, by merging them (no sort); null when either is
+ * not normalized. Same content as normalize: the union is counted before any-offset atoms absorb
+ * exact ones, as there.
  */
-function mergeNormal(a: Atom[], b: Atom[]): Atom[] | null {
+function mergeNormal(a: AtomSet, b: AtomSet): AtomSet | null {
   if (!isNormal(a) || !isNormal(b)) return null;
   // One holds the other (a join that adds nothing, the common case at branches and loop heads):
   // the union is that one, canonical as it is.
-  if (a.length <= MAX_ATOMS && contains(a, b)) return a;
-  if (b.length <= MAX_ATOMS && contains(b, a)) return b;
-  const union: Atom[] = [];
+  if (a.length <= 2 * MAX_ATOMS && contains(a, b)) return a;
+  if (b.length <= 2 * MAX_ATOMS && contains(b, a)) return b;
+  const union: AtomSet = [];
   let i = 0;
   let j = 0;
   while (i < a.length || j < b.length) {
-    if (j >= b.length) union.push(a[i++]!);
-    else if (i >= a.length) union.push(b[j++]!);
-    else {
-      const c = compareAtoms(a[i]!, b[j]!);
-      if (c < 0) union.push(a[i++]!);
-      else if (c > 0) union.push(b[j++]!);
-      else {
-        union.push(a[i++]!);
-        j++;
+    if (j >= b.length) {
+      union.push(a[i]!, a[i + 1]!);
+      i += 2;
+    } else if (i >= a.length) {
+      union.push(b[j]!, b[j + 1]!);
+      j += 2;
+    } else {
+      const c = compareAtoms(a[i]!, a[i + 1]!, b[j]!, b[j + 1]!);
+      if (c <= 0) {
+        union.push(a[i]!, a[i + 1]!);
+        i += 2;
+        if (c === 0) j += 2;
+      } else {
+        union.push(b[j]!, b[j + 1]!);
+        j += 2;
       }
     }
   }
-  if (union.length > MAX_ATOMS) {
-    const out: Atom[] = [];
-    for (const x of union)
-      if (out.length === 0 || out[out.length - 1]!.base !== x.base) out.push({ base: x.base, offset: null });
-    return out.length > MAX_ATOMS ? TOP : out;
+  if (union.length > 2 * MAX_ATOMS) {
+    // One any-offset atom per base (a base's atoms are next to each other in the union).
+    const out: AtomSet = [];
+    for (let k = 0; k < union.length; k += 2) {
+      const c = anyCode(union[k]!);
+      if (out.length === 0 || out[out.length - 2] !== c) out.push(c, 0);
+    }
+    return out.length > 2 * MAX_ATOMS ? TOP : out;
   }
   // A base with an any-offset atom keeps only that one (it sorts last among its base's atoms).
   let absorbed = false;
-  for (let k = 1; k < union.length; k++)
-    if (union[k]!.offset === null && union[k - 1]!.base === union[k]!.base) absorbed = true;
+  for (let k = 2; k < union.length; k += 2)
+    if (isAny(union[k]!) && exactCode(union[k - 2]!) === exactCode(union[k]!)) absorbed = true;
   if (!absorbed) return union;
-  const out: Atom[] = [];
-  for (let k = 0; k < union.length; k++) {
-    const x = union[k]!;
-    const last = union[k + 1];
-    if (x.offset !== null && last !== undefined && last.base === x.base) {
-      // Drop x when its base's group ends with an any-offset atom.
-      let e = k + 1;
-      while (e + 1 < union.length && union[e + 1]!.base === x.base) e++;
-      if (union[e]!.offset === null) continue;
+  const out: AtomSet = [];
+  for (let k = 0; k < union.length; k += 2) {
+    const c = union[k]!;
+    // Dropped when its base's any-offset atom is in the union (last of the base's atoms).
+    if (!isAny(c)) {
+      let e = k;
+      while (e + 2 < union.length && exactCode(union[e + 2]!) === c) e += 2;
+      if (e > k && isAny(union[e]!)) continue;
     }
-    out.push(x);
+    out.push(c, union[k + 1]!);
   }
   return out;
 }
@@ -337,31 +484,42 @@ function shift(v: Val, by: number, plusConst: number | undefined): Val {
   if (atoms.length === 0)
     return plusConst === undefined ? NONE : new Val(NONE.atoms, -1, undefined, plusConst);
   if (atoms === TOP) return new Val(TOP, -1, undefined, plusConst);
-  if (atoms.length === 1) {
-    const a = atoms[0]!;
-    const moved = a.offset === null ? atoms : [{ base: a.base, offset: a.offset + by }];
+  if (atoms.length === 2) {
+    const c = atoms[0]!;
+    const moved = isAny(c) ? atoms : [c, atoms[1]! + by];
     return new Val(moved, -1, undefined, plusConst);
   }
   let exact = false;
-  for (const a of atoms) if (a.offset !== null) exact = true;
-  const moved = exact
-    ? normalize(atoms.map((a) => ({ base: a.base, offset: a.offset === null ? null : a.offset + by })))
-    : normalize(atoms.slice());
+  for (let i = 0; i < atoms.length; i += 2) if (!isAny(atoms[i]!)) exact = true;
+  let moved: AtomSet;
+  if (exact) {
+    const out: AtomSet = [];
+    for (let i = 0; i < atoms.length; i += 2) {
+      const c = atoms[i]!;
+      out.push(c, isAny(c) ? 0 : atoms[i + 1]! + by);
+    }
+    moved = normalize(out);
+  } else moved = normalize(atoms.slice());
   return new Val(moved, -1, undefined, plusConst);
+}
+
+/** The atoms' bases, each at any offset (same order, not normalized). */
+function anyOffsetsOf(atoms: AtomSet, out: AtomSet): void {
+  for (let i = 0; i < atoms.length; i += 2) out.push(anyCode(atoms[i]!), 0);
 }
 
 /** The value of arithmetic that is not `+ const`: same bases, any offset. */
 function derived(v: Val): Val {
   if (v.atoms.length === 0) return NONE;
   if (v.atoms === TOP) return new Val(TOP);
-  if (v.atoms.length === 1) {
-    const a = v.atoms[0]!;
-    return new Val(a.offset === null ? v.atoms : [{ base: a.base, offset: null }]);
+  if (v.atoms.length === 2) {
+    const c = v.atoms[0]!;
+    return new Val(isAny(c) ? v.atoms : [anyCode(c), 0]);
   }
   const merged = anyOffsets(v.atoms, NO_ATOMS);
   if (merged !== null) return new Val(merged);
-  const atoms: Atom[] = [];
-  for (const a of v.atoms) atoms.push({ base: a.base, offset: null });
+  const atoms: AtomSet = [];
+  anyOffsetsOf(v.atoms, atoms);
   return new Val(normalize(atoms));
 }
 
@@ -372,45 +530,49 @@ function derived2(x: Val, y: Val): Val {
   if (x.atoms === TOP || y.atoms === TOP) return new Val(TOP);
   const merged = anyOffsets(x.atoms, y.atoms);
   if (merged !== null) return new Val(merged);
-  const atoms: Atom[] = [];
-  for (const a of x.atoms) atoms.push({ base: a.base, offset: null });
-  for (const a of y.atoms) atoms.push({ base: a.base, offset: null });
+  const atoms: AtomSet = [];
+  anyOffsetsOf(x.atoms, atoms);
+  anyOffsetsOf(y.atoms, atoms);
   return new Val(normalize(atoms));
 }
 
-const NO_ATOMS: Atom[] = [];
+const NO_ATOMS: AtomSet = [];
 
 /**
  * What normalize gives for the any-offset atoms of every base of `x` and `y`, both normalized (so
  * sorted by base), by merging them: one any-offset atom per base in base order, TOP past MAX_ATOMS
  * bases; `x` itself when that is what it holds. Null when either is not normalized.
  */
-function anyOffsets(x: Atom[], y: Atom[]): Atom[] | null {
+function anyOffsets(x: AtomSet, y: AtomSet): AtomSet | null {
   if (!isNormal(x) || !isNormal(y)) return null;
-  let asX = x.length <= MAX_ATOMS;
-  for (let i = 0; i < x.length && asX; i++) if (x[i]!.offset !== null) asX = false;
+  let asX = x.length <= 2 * MAX_ATOMS;
+  for (let i = 0; i < x.length && asX; i += 2) if (!isAny(x[i]!)) asX = false;
   if (asX) {
     // x is one any-offset atom per base: the result when every base of y is one of x's.
     let i = 0;
-    for (const b of y) {
-      while (i < x.length && x[i]!.base < b.base) i++;
-      if (i === x.length || x[i]!.base !== b.base) {
+    for (let j = 0; j < y.length; j += 2) {
+      const b = anyCode(y[j]!);
+      while (i < x.length && compareCodes(x[i]!, b) < 0) i += 2;
+      if (i === x.length || x[i] !== b) {
         asX = false;
         break;
       }
     }
     if (asX) return x;
   }
-  const out: Atom[] = [];
+  const out: AtomSet = [];
   let i = 0;
   let j = 0;
   while (i < x.length || j < y.length) {
-    const base = j >= y.length || (i < x.length && x[i]!.base <= y[j]!.base) ? x[i]!.base : y[j]!.base;
-    while (i < x.length && x[i]!.base === base) i++;
-    while (j < y.length && y[j]!.base === base) j++;
-    out.push({ base, offset: null });
+    const base =
+      j >= y.length || (i < x.length && compareCodes(anyCode(x[i]!), anyCode(y[j]!)) <= 0)
+        ? anyCode(x[i]!)
+        : anyCode(y[j]!);
+    while (i < x.length && anyCode(x[i]!) === base) i += 2;
+    while (j < y.length && anyCode(y[j]!) === base) j += 2;
+    out.push(base, 0);
   }
-  return out.length > MAX_ATOMS ? TOP : out;
+  return out.length > 2 * MAX_ATOMS ? TOP : out;
 }
 
 class Opaque extends Error {}
@@ -700,7 +862,7 @@ let calls: CallSite[] = [];
 /** The value of each direct call's result, by its result slot; `callValAt` its position. */
 const callVals: Val[] = [];
 const callValAt: number[] = [];
-let returns: Atom[] = [];
+let returns: AtomSet = [];
 const refFuncs = new Set<number>();
 const staticAccesses = new Set<number>();
 // Local states are shared between frames copy-on-write: `snap()` hands out the current array,
@@ -724,7 +886,7 @@ let dirty = true;
 const PARAM_VALS: Val[] = [];
 
 function paramVal(i: number): Val {
-  while (PARAM_VALS.length <= i) PARAM_VALS.push(new Val([{ base: `p${PARAM_VALS.length}`, offset: 0 }]));
+  while (PARAM_VALS.length <= i) PARAM_VALS.push(new Val([atomCode(PARAM, PARAM_VALS.length), 0]));
   return PARAM_VALS[i]!;
 }
 
@@ -962,12 +1124,13 @@ function recordLoad(at: number, ptr: Val, offset: number, width: number, probe?:
   // Recorded before with these atoms (a loop's body, a later pass): the join would add nothing.
   const known = loadSlot[at - slotBase]! - 1;
   if (known >= 0 && holdsLoadAtoms(loads[known]!.atoms, ptr.atoms, offset)) return loadVal(known);
-  const atoms: Atom[] = [];
-  for (const a of ptr.atoms) {
-    if (a.offset === null) continue;
-    const o = a.offset + offset;
-    const symbolic = a.base !== 'a' && a.base !== 'u';
-    if (o < 0 || (symbolic && o < SYMBOLIC_LIMIT)) atoms.push({ base: a.base, offset: o });
+  const atoms: AtomSet = [];
+  const from = ptr.atoms;
+  for (let i = 0; i < from.length; i += 2) {
+    const c = from[i]!;
+    if (isAny(c)) continue;
+    const o = from[i + 1]! + offset;
+    if (o < 0 || (isSymbolic(c) && o < SYMBOLIC_LIMIT)) atoms.push(c, o);
   }
   if (atoms.length === 0 && probe === undefined) return UNKNOWN;
   let k = loadSlot[at - slotBase]! - 1;
@@ -998,21 +1161,27 @@ function loadVal(k: number): Val {
  * True when every atom recordLoad would record for `ptr` + `offset` is one of `recorded` (a
  * load's atoms: normalized, at most MAX_ATOMS): joining them in would give `recorded` again.
  */
-function holdsLoadAtoms(recorded: Atom[], ptr: Atom[], offset: number): boolean {
-  for (const a of ptr) {
-    if (a.offset === null) continue;
-    const o = a.offset + offset;
-    const symbolic = a.base !== 'a' && a.base !== 'u';
-    if (!(o < 0 || (symbolic && o < SYMBOLIC_LIMIT))) continue;
+function holdsLoadAtoms(recorded: AtomSet, ptr: AtomSet, offset: number): boolean {
+  for (let i = 0; i < ptr.length; i += 2) {
+    const c = ptr[i]!;
+    if (isAny(c)) continue;
+    const o = ptr[i + 1]! + offset;
+    if (!(o < 0 || (isSymbolic(c) && o < SYMBOLIC_LIMIT))) continue;
     let found = false;
-    for (const r of recorded)
-      if (r.base === a.base && r.offset === o) {
+    for (let j = 0; j < recorded.length; j += 2)
+      if (recorded[j] === c && recorded[j + 1] === o) {
         found = true;
         break;
       }
     if (!found) return false;
   }
   return true;
+}
+
+/** A parameter or call-result atom (resolved later), not an allocation or unknown one. */
+function isSymbolic(code: number): boolean {
+  const kind = kindOf(code);
+  return kind === CALL || kind === PARAM;
 }
 
 /** Records the direct call at `at`: its arguments are `vals[from .. from + n)`. */
@@ -1023,7 +1192,7 @@ function recordCall(at: number, target: number, vals: Val[], from: number, n: nu
     for (let i = 0; i < n; i++) site.args[i] = joinAtoms(site.args[i]!, vals[from + i]!.atoms);
   } else {
     callSlot[at - slotBase] = calls.length + 1;
-    const atoms: Atom[][] = [];
+    const atoms: AtomSet[] = [];
     for (let i = 0; i < n; i++) atoms.push(vals[from + i]!.atoms);
     calls.push({ at, target, args: atoms });
   }
@@ -1231,7 +1400,7 @@ function runPass(): void {
           const k = resultSlot[at - slotBase]! - 1;
           if (k >= 0) result = callVals[k]!;
           else {
-            result = new Val([{ base: `c${at}`, offset: 0 }]);
+            result = new Val([atomCode(CALL, at), 0]);
             resultSlot[at - slotBase] = callVals.length + 1;
             callVals.push(result);
             callValAt.push(at);
