@@ -55,29 +55,38 @@ export function atomCode(kind: number, n: number): number {
   return n * 8 + kind * 2;
 }
 
+/**
+ * code % 8 (the kind and the any bit). Codes are integers >= 0: below 2^31 (every call position
+ * below 256 MB) they are int32 and bit operations apply, which stay cheap when V8 holds the code as
+ * a double (`%` on a double is a call into the runtime); above, `%` is exact.
+ */
+function low3(code: number): number {
+  return code < 0x80000000 ? code & 7 : code % 8;
+}
+
 /** The atom's kind (ALLOC, CALL, PARAM or UNKNOWN_KIND). */
 export function kindOf(code: number): number {
-  return ((code % 8) - (code % 2)) / 2;
+  return low3(code) >> 1;
 }
 
 /** The atom's number: a call's position, a parameter's index (0 for alloc and unknown). */
 export function numberOf(code: number): number {
-  return (code - (code % 8)) / 8;
+  return code < 0x80000000 ? code >>> 3 : (code - (code % 8)) / 8;
 }
 
 /** True for an any-offset atom. */
 export function isAny(code: number): boolean {
-  return code % 2 === 1;
+  return (low3(code) & 1) === 1;
 }
 
 /** The code of the same base at any offset. */
 export function anyCode(code: number): number {
-  return code - (code % 2) + 1;
+  return code - (low3(code) & 1) + 1;
 }
 
 /** The code of the same base at an exact offset. */
 export function exactCode(code: number): number {
-  return code - (code % 2);
+  return code - (low3(code) & 1);
 }
 
 const A_CODE = atomCode(ALLOC, 0);
@@ -144,12 +153,12 @@ function decimalOrder(x: number, y: number): number {
 /** Order of two codes: by base name (see the file header), exact before any offset. */
 function compareCodes(x: number, y: number): number {
   if (x === y) return 0;
-  const kx = x % 8;
-  const ky = y % 8;
+  const kx = low3(x);
+  const ky = low3(y);
   // Kinds first (kind * 2 + any: the same kind differs by at most 1 here).
-  if (kx - (kx % 2) !== ky - (ky % 2)) return kx - ky;
-  const nx = (x - kx) / 8;
-  const ny = (y - ky) / 8;
+  if (kx >> 1 !== ky >> 1) return kx - ky;
+  const nx = numberOf(x);
+  const ny = numberOf(y);
   if (nx !== ny) return decimalOrder(nx, ny);
   return kx - ky; // the same base: exact first
 }
@@ -179,14 +188,14 @@ export interface LoadSite {
    * The pointer is syntactically `X - k` or `X + -k` with a small k (src/walk.ts headerProbes sees
    * the same loads in the same order): the effective offset from X. Undefined for other shapes.
    */
-  probe?: number;
+  probe: number | undefined;
   /** Position among this function's loads that have a `probe` (the headerProbes index). */
-  probeIndex?: number;
+  probeIndex: number | undefined;
 }
 
 /** A direct call's arguments. */
 export interface CallSite {
-  /** Position of the call instruction (the `c<at>` atoms of its result). */
+  /** Position of the call instruction (the number of the CALL atoms of its result). */
   at: number;
   target: number;
   args: AtomSet[];
@@ -208,7 +217,7 @@ export interface FunctionFlow {
   /** The interpreter could not follow the body. */
   opaque: boolean;
   /** Why, when opaque. */
-  why?: string;
+  why: string | undefined;
 }
 
 export interface PointerFlowOptions {
@@ -331,7 +340,26 @@ function hasCode(atoms: AtomSet, code: number): boolean {
   return false;
 }
 
+/**
+ * The canonical form of the union of two sets: normalize(a.concat(b)), except that TOP absorbs
+ * whatever it is joined with (it is returned by identity).
+ */
 export function joinAtoms(a: AtomSet, b: AtomSet): AtomSet {
+  const quick = joinQuick(a, b);
+  if (quick !== null) return quick;
+  return isNormal(a) && isNormal(b) ? mergeNormal(a, b) : normalize(a.concat(b));
+}
+
+/**
+ * joinAtoms of two normalized sets, without checking that they are: every set the interpreter
+ * makes is (the constants, single atoms, and what normalize, joins and anyOffsets return).
+ */
+function joinNormal(a: AtomSet, b: AtomSet): AtomSet {
+  return joinQuick(a, b) ?? mergeNormal(a, b);
+}
+
+/** joinAtoms where it needs no merge (TOP, the same set, an empty one, two single atoms), else null. */
+function joinQuick(a: AtomSet, b: AtomSet): AtomSet | null {
   if (a === TOP || b === TOP) return TOP;
   if (a === b || b.length === 0) return a;
   if (a.length === 0) return b;
@@ -349,7 +377,7 @@ export function joinAtoms(a: AtomSet, b: AtomSet): AtomSet {
     return compareCodes(xc, yc) < 0 ? [xc, xo, yc, yo] : [yc, yo, xc, xo];
   }
   if (sameAtoms(a, b)) return a;
-  return mergeNormal(a, b) ?? normalize(a.concat(b));
+  return null;
 }
 
 /** True when `atoms` is what normalize returns: sorted, no duplicates, an any-offset atom alone in its base. */
@@ -388,12 +416,10 @@ function contains(a: AtomSet, b: AtomSet): boolean {
 }
 
 /**
- * normalize(a.concat(b)) for two normalized sets, by merging them (no sort); null when either is
- * not normalized. Same content as normalize: the union is counted before any-offset atoms absorb
- * exact ones, as there.
+ * normalize(a.concat(b)) for two normalized sets, by merging them (no sort). Same content as
+ * normalize: the union is counted before any-offset atoms absorb exact ones, as there.
  */
-function mergeNormal(a: AtomSet, b: AtomSet): AtomSet | null {
-  if (!isNormal(a) || !isNormal(b)) return null;
+function mergeNormal(a: AtomSet, b: AtomSet): AtomSet {
   // One holds the other (a join that adds nothing, the common case at branches and loop heads):
   // the union is that one, canonical as it is.
   if (a.length <= 2 * MAX_ATOMS && contains(a, b)) return a;
@@ -453,7 +479,7 @@ function join(a: Val, b: Val): Val {
   if (a.atoms.length === 0 && b.atoms.length === 0 && a.load < 0 && b.load < 0) {
     return a.konst !== undefined && a.konst === b.konst ? a : NONE;
   }
-  const atoms = joinAtoms(a.atoms, b.atoms);
+  const atoms = joinNormal(a.atoms, b.atoms);
   const load = a.load === b.load ? a.load : -1;
   const konst = a.konst !== undefined && a.konst === b.konst ? a.konst : undefined;
   // Nothing new: `a` itself (when it carries no `X + k` shape, which a join drops).
@@ -503,11 +529,6 @@ function shift(v: Val, by: number, plusConst: number | undefined): Val {
   return new Val(moved, -1, undefined, plusConst);
 }
 
-/** The atoms' bases, each at any offset (same order, not normalized). */
-function anyOffsetsOf(atoms: AtomSet, out: AtomSet): void {
-  for (let i = 0; i < atoms.length; i += 2) out.push(anyCode(atoms[i]!), 0);
-}
-
 /** The value of arithmetic that is not `+ const`: same bases, any offset. */
 function derived(v: Val): Val {
   if (v.atoms.length === 0) return NONE;
@@ -516,11 +537,7 @@ function derived(v: Val): Val {
     const c = v.atoms[0]!;
     return new Val(isAny(c) ? v.atoms : [anyCode(c), 0]);
   }
-  const merged = anyOffsets(v.atoms, NO_ATOMS);
-  if (merged !== null) return new Val(merged);
-  const atoms: AtomSet = [];
-  anyOffsetsOf(v.atoms, atoms);
-  return new Val(normalize(atoms));
+  return new Val(anyOffsets(v.atoms, NO_ATOMS));
 }
 
 /** derived of two values. */
@@ -528,23 +545,17 @@ function derived2(x: Val, y: Val): Val {
   if (y.atoms.length === 0) return derived(x);
   if (x.atoms.length === 0) return derived(y);
   if (x.atoms === TOP || y.atoms === TOP) return new Val(TOP);
-  const merged = anyOffsets(x.atoms, y.atoms);
-  if (merged !== null) return new Val(merged);
-  const atoms: AtomSet = [];
-  anyOffsetsOf(x.atoms, atoms);
-  anyOffsetsOf(y.atoms, atoms);
-  return new Val(normalize(atoms));
+  return new Val(anyOffsets(x.atoms, y.atoms));
 }
 
 const NO_ATOMS: AtomSet = [];
 
 /**
  * What normalize gives for the any-offset atoms of every base of `x` and `y`, both normalized (so
- * sorted by base), by merging them: one any-offset atom per base in base order, TOP past MAX_ATOMS
- * bases; `x` itself when that is what it holds. Null when either is not normalized.
+ * sorted by base; every set the interpreter makes is), by merging them: one any-offset atom per
+ * base in base order, TOP past MAX_ATOMS bases; `x` itself when that is what it holds.
  */
-function anyOffsets(x: AtomSet, y: AtomSet): AtomSet | null {
-  if (!isNormal(x) || !isNormal(y)) return null;
+function anyOffsets(x: AtomSet, y: AtomSet): AtomSet {
   let asX = x.length <= 2 * MAX_ATOMS;
   for (let i = 0; i < x.length && asX; i += 2) if (!isAny(x[i]!)) asX = false;
   if (asX) {
@@ -660,7 +671,7 @@ export function pointerFlow(
       refFuncs: [],
       staticAccesses: [],
       opaque: why !== undefined,
-      ...(why !== undefined ? { why } : {}),
+      why,
     });
     if (options.skip?.(index)) {
       out.push(empty());
@@ -984,6 +995,7 @@ function interpret(
     refFuncs: [...refFuncs],
     staticAccesses: [...staticAccesses],
     opaque: false,
+    why: undefined,
   };
 }
 
@@ -1080,12 +1092,18 @@ function joinLocals(a: Val[] | null, b: Val[]): Val[] {
   return out ?? a;
 }
 
-function sameLocals(a: Val[], b: Val[]): boolean {
-  if (a === b) return true;
-  for (let i = 0; i < a.length; i++) {
-    const x = a[i]!;
-    const y = b[i]!;
-    if (x !== y && !sameAtoms(x.atoms, y.atoms)) return false;
+/**
+ * True when joining `next` into the loop head's locals `head` adds no atom to any of them (what
+ * comparing the atoms of joinLocals(head, next) with head's tells, without making the join).
+ */
+function headHolds(head: Val[], next: Val[]): boolean {
+  if (head === next) return true;
+  for (let i = 0; i < head.length; i++) {
+    const x = head[i]!.atoms;
+    const y = next[i]!.atoms;
+    if (x === y) continue;
+    const joined = joinNormal(x, y);
+    if (joined !== x && !sameAtoms(joined, x)) return false;
   }
   return true;
 }
@@ -1104,7 +1122,7 @@ function branch(depth: number): void {
     const vals = nResults === 0 ? NO_VALS : stack.slice(Math.max(0, stack.length - nResults));
     for (const v of vals) {
       use(v);
-      returns = joinAtoms(returns, v.atoms);
+      returns = joinNormal(returns, v.atoms);
     }
     return;
   }
@@ -1137,11 +1155,18 @@ function recordLoad(at: number, ptr: Val, offset: number, width: number, probe?:
   if (k < 0) {
     k = loads.length;
     loadSlot[at - slotBase] = k + 1;
-    const site: LoadSite = { at, atoms: normalize(atoms), bytes: width, masks: [], otherUse: false };
-    if (probe !== undefined) site.probe = probe;
+    const site: LoadSite = {
+      at,
+      atoms: normalize(atoms),
+      bytes: width,
+      masks: [],
+      otherUse: false,
+      probe,
+      probeIndex: undefined,
+    };
     loads.push(site);
   } else {
-    loads[k]!.atoms = joinAtoms(loads[k]!.atoms, normalize(atoms));
+    loads[k]!.atoms = joinNormal(loads[k]!.atoms, normalize(atoms));
   }
   return loadVal(k);
 }
@@ -1189,7 +1214,7 @@ function recordCall(at: number, target: number, vals: Val[], from: number, n: nu
   const k = callSlot[at - slotBase]! - 1;
   if (k >= 0) {
     const site = calls[k]!;
-    for (let i = 0; i < n; i++) site.args[i] = joinAtoms(site.args[i]!, vals[from + i]!.atoms);
+    for (let i = 0; i < n; i++) site.args[i] = joinNormal(site.args[i]!, vals[from + i]!.atoms);
   } else {
     callSlot[at - slotBase] = calls.length + 1;
     const atoms: AtomSet[] = [];
@@ -1365,7 +1390,7 @@ function runPass(): void {
           const vals = nResults === 0 ? NO_VALS : stack.slice(Math.max(0, stack.length - nResults));
           for (const v of vals) {
             use(v);
-            returns = joinAtoms(returns, v.atoms);
+            returns = joinNormal(returns, v.atoms);
           }
         }
         stopReaching();
@@ -1407,7 +1432,7 @@ function runPass(): void {
           }
         }
         if (op === 0x12) {
-          if (reachable) returns = joinAtoms(returns, t.results.length > 0 ? result.atoms : []);
+          if (reachable) returns = joinNormal(returns, t.results.length > 0 ? result.atoms : []);
           stopReaching();
         } else {
           for (let i = 0; i < t.results.length; i++) push(i === 0 ? result : UNKNOWN);
@@ -1427,7 +1452,7 @@ function runPass(): void {
         pop(); // table index or reference
         popN(t.params.length);
         if (op === 0x13 || op === 0x15) {
-          if (reachable && t.results.length > 0) returns = joinAtoms(returns, UNKNOWN.atoms);
+          if (reachable && t.results.length > 0) returns = joinNormal(returns, UNKNOWN.atoms);
           stopReaching();
         } else for (let i = 0; i < t.results.length; i++) push(UNKNOWN);
         break;
@@ -1626,6 +1651,18 @@ function adoptJoined(joined: Val[], own: Val[], ownShared: boolean): void {
   } else adopt(joined);
 }
 
+/** The join of the arms of an if that reach its end, so far (see addArm). */
+let armVals: Val[] | null = null;
+let armLocals: Val[] | null = null;
+
+/** Joins an arm's end state (none when `vs` or `ls` is null) into armVals and armLocals. */
+function addArm(vs: Val[] | null, ls: Val[] | null, results: number): void {
+  if (vs === null || ls === null) return;
+  const into = armVals;
+  armVals = into === null || results === 0 ? vs : vs.map((v, i) => join(v, into[i]!));
+  armLocals = joinLocals(armLocals, ls);
+}
+
 /** Ends the innermost frame; true at the function's end. */
 function endFrame(): boolean {
   const f = frames[frames.length - 1]!;
@@ -1636,7 +1673,7 @@ function endFrame(): boolean {
     const key = f.bodyStart;
     const known = loopBack.get(key);
     let next = joinLocals(known ?? null, f.backLocals);
-    if (!sameLocals(f.headLocals!, joinLocals(f.headLocals!, next))) {
+    if (!headHolds(f.headLocals!, next)) {
       // After a few passes, locals that still change get any offset (pointer walks): stable.
       if (pass >= LOOP_ROUNDS) {
         const head = f.headLocals!;
@@ -1651,23 +1688,21 @@ function endFrame(): boolean {
   if (f.kind === 'if') {
     const elseVals = reachable ? (f.results === 0 ? NO_VALS : stack.slice(stack.length - f.results)) : null;
     const elseLocals = reachable ? snap() : null;
-    let joinedVals: Val[] | null = null;
-    let joinedLocals: Val[] | null = null;
-    const add = (vs: Val[] | null, ls: Val[] | null): void => {
-      if (vs === null || ls === null) return;
-      joinedVals = joinedVals === null || f.results === 0 ? vs : vs.map((v, i) => join(v, joinedVals![i]!));
-      joinedLocals = joinLocals(joinedLocals, ls);
-    };
+    armVals = null;
+    armLocals = null;
     if (f.sawElse) {
-      add(f.thenVals, f.thenLocals);
-      add(elseVals, elseLocals);
+      addArm(f.thenVals, f.thenLocals, f.results);
+      addArm(elseVals, elseLocals, f.results);
     } else {
-      add(elseVals, elseLocals); // the then arm's end
+      addArm(elseVals, elseLocals, f.results); // the then arm's end
       // No else: the condition was false.
-      add(unknowns(f.results), f.entryLocals);
+      addArm(unknowns(f.results), f.entryLocals, f.results);
     }
-    add(f.exitVals, f.exitLocals);
-    vals = joinedVals ?? NO_VALS;
+    addArm(f.exitVals, f.exitLocals, f.results);
+    const joinedLocals = armLocals as Val[] | null;
+    vals = armVals ?? NO_VALS;
+    armVals = null;
+    armLocals = null;
     reachable = joinedLocals !== null;
     if (joinedLocals !== null) adoptJoined(joinedLocals, own, ownShared);
   } else {
@@ -1688,7 +1723,7 @@ function endFrame(): boolean {
   if (frames.length === 0) {
     for (const v of vals) {
       use(v);
-      returns = joinAtoms(returns, v.atoms);
+      returns = joinNormal(returns, v.atoms);
     }
     freeFrame(f);
     return true;
