@@ -564,6 +564,12 @@ function dependencies(
   return { params, summaries };
 }
 
+/** One of the masks is an allocator header's. */
+function headerMasked(masks: number[]): boolean {
+  for (let i = 0; i < masks.length; i++) if (HEADER_MASKS.has(masks[i]!)) return true;
+  return false;
+}
+
 /** Classifies every recorded load of `input.flows`. */
 export function metadataReads(input: MetadataReadInput): MetadataReadResult {
   const { flows } = input;
@@ -574,7 +580,7 @@ export function metadataReads(input: MetadataReadInput): MetadataReadResult {
     if (f.opaque || input.ignore?.(f.index)) continue;
     let atoms: AtomSet | undefined;
     for (const l of f.loads) {
-      if (!l.masks.some((m) => HEADER_MASKS.has(m))) continue;
+      if (!headerMasked(l.masks)) continue;
       atoms ??= [];
       for (let i = 0; i < l.atoms.length; i += 2)
         if (!isAny(l.atoms[i]!)) atoms.push(l.atoms[i]!, l.atoms[i + 1]!);
@@ -591,7 +597,7 @@ export function metadataReads(input: MetadataReadInput): MetadataReadResult {
       // Every allocator idiom that reads a header masks it (flags, or the size without them); an
       // unmasked word below a pointer is a user's own prefix, C++'s base-class adjustment or an
       // array cookie, which a may-alias join would otherwise make look like a header read.
-      const masked = site.masks.some((m) => HEADER_MASKS.has(m));
+      const masked = headerMasked(site.masks);
       if (!masked) continue;
       const atoms = site.atoms;
       for (let i = 0; i < atoms.length && !found; i += 2) {

@@ -658,6 +658,7 @@ export function pointerFlow(
   options: PointerFlowOptions,
 ): FunctionFlow[] {
   const out: FunctionFlow[] = [];
+  prepareCallees(info);
   for (let i = 0; i < info.codeRanges.length; i++) {
     const index = info.numImportedFunctions + i;
     const type = info.types[info.functions[i]!];
@@ -684,6 +685,7 @@ export function pointerFlow(
       if (!(e instanceof Opaque)) {
         release();
         shrinkSlots();
+        forgetCallees();
         throw e;
       }
       out.push(empty(e.message));
@@ -691,6 +693,7 @@ export function pointerFlow(
   }
   release();
   shrinkSlots();
+  forgetCallees();
   return out;
 }
 
@@ -851,6 +854,43 @@ let bytes: Uint8Array = new Uint8Array(0);
 let end = 0;
 let info!: ModuleInfo;
 let options!: PointerFlowOptions;
+/**
+ * By function index, for the module being read: its parameter and result counts (-1: its type is
+ * not a function type), and whether it allocates (0: not asked yet, 1: yes, 2: no).
+ */
+let calleeParams = new Int32Array(0);
+let calleeResults = new Int32Array(0);
+let allocating = new Uint8Array(0);
+
+/** options.allocating(target), asked once per function and module (it is a fixed predicate). */
+function allocates(target: number): boolean {
+  let a = allocating[target]!;
+  if (a === 0) {
+    a = options.allocating(target) ? 1 : 2;
+    allocating[target] = a;
+  }
+  return a === 1;
+}
+
+/** Drops the module's callee tables. */
+function forgetCallees(): void {
+  calleeParams = new Int32Array(0);
+  calleeResults = new Int32Array(0);
+  allocating = new Uint8Array(0);
+}
+
+/** Fills calleeParams, calleeResults and allocating for a module. */
+function prepareCallees(info: ModuleInfo): void {
+  const n = info.functionTypes.length;
+  calleeParams = new Int32Array(n);
+  calleeResults = new Int32Array(n);
+  allocating = new Uint8Array(n);
+  for (let f = 0; f < n; f++) {
+    const t = info.types[info.functionTypes[f]!];
+    calleeParams[f] = t?.kind === 'func' ? t.params.length : -1;
+    calleeResults[f] = t?.kind === 'func' ? t.results.length : 0;
+  }
+}
 let nParams = 0;
 let nResults = 0;
 let bodyStart = 0;
@@ -1401,9 +1441,9 @@ function runPass(): void {
         // return_call
         const target = uleb(bytes, p, end);
         p = lebNext;
-        const t = info.types[info.functionTypes[target] ?? -1];
-        if (t?.kind !== 'func') throw new Opaque(`call target ${target}`);
-        const n = t.params.length;
+        const n = target < calleeParams.length ? calleeParams[target]! : -1;
+        if (n < 0) throw new Opaque(`call target ${target}`);
+        const nr = calleeResults[target]!;
         const from = stack.length - n;
         if (from >= frames[frames.length - 1]!.height) {
           // The arguments are on the stack (popN without its array): used, recorded, popped.
@@ -1416,9 +1456,9 @@ function runPass(): void {
         }
         // A call without results makes no value (its result atom would reach nothing).
         let result: Val = NONE;
-        if (t.results.length === 0) {
+        if (nr === 0) {
           // no value
-        } else if (options.allocating(target)) result = ALLOCATED;
+        } else if (allocates(target)) result = ALLOCATED;
         else if (target < info.numImportedFunctions) result = UNKNOWN;
         else {
           // One value per call site across passes (values are immutable).
@@ -1432,10 +1472,10 @@ function runPass(): void {
           }
         }
         if (op === 0x12) {
-          if (reachable) returns = joinNormal(returns, t.results.length > 0 ? result.atoms : []);
+          if (reachable) returns = joinNormal(returns, nr > 0 ? result.atoms : []);
           stopReaching();
         } else {
-          for (let i = 0; i < t.results.length; i++) push(i === 0 ? result : UNKNOWN);
+          for (let i = 0; i < nr; i++) push(i === 0 ? result : UNKNOWN);
         }
         break;
       }
