@@ -1396,16 +1396,24 @@ function runPass(): void {
       }
       case 0x0c: {
         // br
-        const depth = uleb(bytes, p, end);
-        p = lebNext;
+        let depth = p < stop ? code[p]! : 0x80;
+        if (depth < 0x80) p++;
+        else {
+          depth = uleb(code, p, stop);
+          p = lebNext;
+        }
         branch(depth);
         stopReaching();
         break;
       }
       case 0x0d: {
         // br_if
-        const depth = uleb(bytes, p, end);
-        p = lebNext;
+        let depth = p < stop ? code[p]! : 0x80;
+        if (depth < 0x80) p++;
+        else {
+          depth = uleb(code, p, stop);
+          p = lebNext;
+        }
         pop();
         branch(depth);
         break;
@@ -1439,8 +1447,12 @@ function runPass(): void {
       case 0x10: // call
       case 0x12: {
         // return_call
-        const target = uleb(bytes, p, end);
-        p = lebNext;
+        let target = p < stop ? code[p]! : 0x80;
+        if (target < 0x80) p++;
+        else {
+          target = uleb(code, p, stop);
+          p = lebNext;
+        }
         const n = target < calleeParams.length ? calleeParams[target]! : -1;
         if (n < 0) throw new Opaque(`call target ${target}`);
         const nr = calleeResults[target]!;
@@ -1544,8 +1556,13 @@ function runPass(): void {
         break;
       }
       case 0x20: {
-        const i = uleb(bytes, p, end);
-        p = lebNext;
+        // (one-byte immediates read inline: uleb is not inlined into this large function)
+        let i = p < stop ? code[p]! : 0x80;
+        if (i < 0x80) p++;
+        else {
+          i = uleb(code, p, stop);
+          p = lebNext;
+        }
         const v = locals[i];
         if (!v) throw new Opaque('local index');
         push(v);
@@ -1554,8 +1571,12 @@ function runPass(): void {
       case 0x21: // local.set
       case 0x22: {
         // local.tee
-        const i = uleb(bytes, p, end);
-        p = lebNext;
+        let i = p < stop ? code[p]! : 0x80;
+        if (i < 0x80) p++;
+        else {
+          i = uleb(code, p, stop);
+          p = lebNext;
+        }
         if (i >= locals.length) throw new Opaque('local index');
         const v = take();
         const stored = v.plusConst === undefined ? v : new Val(v.atoms, v.load, v.konst);
@@ -1600,8 +1621,15 @@ function runPass(): void {
         break;
       case 0x41:
       case 0x42: {
-        const v = sleb(bytes, p, end);
-        p = lebNext;
+        // One byte: -64 .. 63 (what sleb gives it).
+        let v = p < stop ? code[p]! : 0x80;
+        if (v < 0x80) {
+          if (v & 0x40) v -= 128;
+          p++;
+        } else {
+          v = sleb(code, p, stop);
+          p = lebNext;
+        }
         push(Number.isNaN(v) ? NONE : constant(v));
         break;
       }
@@ -1656,14 +1684,24 @@ function runPass(): void {
         break;
       default: {
         if (op >= 0x28 && op <= 0x35) {
-          const offset = memarg(bytes, p, end);
-          p = lebNext;
+          // A one-byte alignment (no memory index) and offset read inline, as memarg would.
+          let offset = p + 1 < stop ? code[p + 1]! : 0x80;
+          if (offset < 0x80 && code[p]! < 0x40) p += 2;
+          else {
+            offset = memarg(code, p, stop);
+            p = lebNext;
+          }
           const ptr = pop();
           access(ptr, offset);
           push(reachable ? recordLoad(at, ptr, offset, LOAD_BYTES[op]!, probeOf(ptr, offset)) : UNKNOWN);
         } else if (op >= 0x36 && op <= 0x3e) {
-          const offset = memarg(bytes, p, end);
-          p = lebNext;
+          // A one-byte alignment (no memory index) and offset read inline, as memarg would.
+          let offset = p + 1 < stop ? code[p + 1]! : 0x80;
+          if (offset < 0x80 && code[p]! < 0x40) p += 2;
+          else {
+            offset = memarg(code, p, stop);
+            p = lebNext;
+          }
           pop();
           access(pop(), offset);
         } else if (op >= 0x45 && op <= 0xc4) {
