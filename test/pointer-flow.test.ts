@@ -35,7 +35,24 @@ const ROOT = join(import.meta.dirname, '..');
 const GOLDEN = join(ROOT, 'test/goldens/pointer-flow.json');
 
 const atom = fc.record({
-  base: fc.constantFrom('a', 'u', 'p0', 'p1', 'p2', 'c10', 'c200', 'c31', 'c4', 'c5', 'c66'),
+  // (c268435456 and up: codes past 2^31, where bit operations no longer apply)
+  base: fc.constantFrom(
+    'a',
+    'u',
+    'p0',
+    'p1',
+    'p2',
+    'p10',
+    'c10',
+    'c200',
+    'c31',
+    'c4',
+    'c5',
+    'c66',
+    'c268435456',
+    'c3000000000',
+    'c3',
+  ),
   offset: fc.oneof(fc.constant(null), fc.integer({ min: -12, max: 12 })),
 });
 
