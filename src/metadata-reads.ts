@@ -188,7 +188,8 @@ class Resolver {
    * resolution later computes it in the same order as without this.
    */
   private neededParams(flows: FunctionFlow[], wanted: Map<number, AtomSet>): (Uint8Array | undefined)[] {
-    const needed: (Uint8Array | undefined)[] = [];
+    // Sized up front (by function index, filled out of order: a growing array would turn into a dictionary).
+    const needed: (Uint8Array | undefined)[] = new Array(this.params.length);
     const stack: number[] = []; // function, parameter, function, parameter, ...
     const need = (f: number, j: number): void => {
       const params = this.params[f];
@@ -209,7 +210,7 @@ class Resolver {
       for (const j of names) need(f, j);
     }
     // The call sites that pass arguments to each function, as caller and call.
-    const sitesTo: ({ caller: number; call: CallSite }[] | undefined)[] = [];
+    const sitesTo: ({ caller: number; call: CallSite }[] | undefined)[] = new Array(this.params.length);
     for (const g of flows) {
       if (g.opaque) continue; // its calls are never followed
       for (const call of g.calls) {
