@@ -110,7 +110,7 @@ const NO_PARAMS = new Uint8Array(0);
 /** The empty set, shared (atom arrays are never changed in place). */
 const NO_ATOMS: AtomSet = [];
 
-/** True when `atoms` holds an atom of kind `kind` (CALL or PARAM). */
+/** True when `atoms` holds an atom of kind `kind`. */
 function hasKind(atoms: AtomSet, kind: number): boolean {
   for (let i = 0; i < atoms.length; i += 2) if (kindOf(atoms[i]!) === kind) return true;
   return false;
@@ -125,7 +125,8 @@ function hasKind(atoms: AtomSet, kind: number): boolean {
  *   that call and not every pointer any caller passed to memset.
  * - Each parameter then gets the join of what every call site passes (unknown for entry points).
  *
- * Tables are arrays by function index (imports are holes).
+ * Tables are arrays by function index (imports are holes). Atoms are written a, u, p<j>, c<s> below:
+ * kinds ALLOC, UNKNOWN_KIND, PARAM numbered j, CALL numbered s (see src/wasm/pointer-flow.ts).
  */
 class Resolver {
   /** Each function's flow (the last one given for an index), for its call sites. */

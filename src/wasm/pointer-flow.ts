@@ -164,13 +164,18 @@ function compareCodes(x: number, y: number): number {
 }
 
 /**
- * Order of atoms (x at offset xo, y at yo): by code, then offset. Two any-offset atoms of one base
- * have equal codes and offsets 0.
+ * Order of atoms (x at offset xo, y at yo): by base, then offset, any offset counted as 1e18 (so
+ * last, but for exact offsets no code makes): the order of the first versions, to the letter.
+ * Two any-offset atoms of one base have equal codes and offsets 0.
  */
 function compareAtoms(xc: number, xo: number, yc: number, yo: number): number {
-  if (xc !== yc) return compareCodes(xc, yc);
-  return xo - yo;
+  if (xc === yc) return xo - yo;
+  if (exactCode(xc) !== exactCode(yc)) return compareCodes(xc, yc);
+  return (isAny(xc) ? ANY_KEY : xo) - (isAny(yc) ? ANY_KEY : yo);
 }
+
+/** The sort key of an any offset (see compareAtoms). */
+const ANY_KEY = 1e18;
 
 /** A load whose pointer may sit below a base. */
 export interface LoadSite {
