@@ -24,12 +24,21 @@
 import { closure } from './graph.js';
 import { findStackPointer } from './layout.js';
 import {
-  type Atom,
+  ALLOC,
+  type AtomSet,
+  anyCode,
+  atomCode,
+  CALL,
   type CallSite,
   type FunctionFlow,
+  isAny,
   isCanonicalSet,
   joinAtoms,
+  kindOf,
+  numberOf,
+  PARAM,
   pointerFlow,
+  UNKNOWN_KIND,
 } from './wasm/pointer-flow.js';
 import { functionLabel, type ModuleInfo } from './wasm/reader.js';
 
@@ -71,38 +80,39 @@ export interface MetadataReadResult {
 
 const MAX_ROUNDS = 40;
 
-function shiftAtoms(atoms: Atom[], by: number | null): Atom[] {
-  return atoms.map((a) => ({
-    base: a.base,
-    offset: a.offset === null || by === null ? null : a.offset + by,
-  }));
+/**
+ * The atoms moved by `by` bytes (null: to any offset), in the same order, not normalized. An atom
+ * at any offset stays there.
+ */
+function shiftAtoms(atoms: AtomSet, by: number | null): AtomSet {
+  const out: AtomSet = [];
+  for (let i = 0; i < atoms.length; i += 2) {
+    const c = atoms[i]!;
+    if (isAny(c) || by === null) out.push(anyCode(c), 0);
+    else out.push(c, atoms[i + 1]! + by);
+  }
+  return out;
 }
 
-function same(a: Atom[], b: Atom[]): boolean {
-  return a.length === b.length && a.every((x, i) => x.base === b[i]!.base && x.offset === b[i]!.offset);
+function same(a: AtomSet, b: AtomSet): boolean {
+  if (a.length !== b.length) return false;
+  for (let i = 0; i < a.length; i++) if (a[i] !== b[i]) return false;
+  return true;
 }
 
-const UNKNOWN: Atom[] = [{ base: 'u', offset: 0 }];
-
-/** First characters of the call-result and parameter bases ('c<position>', 'p<index>'). */
-const C = 'c'.charCodeAt(0);
-const P = 'p'.charCodeAt(0);
+const UNKNOWN: AtomSet = [atomCode(UNKNOWN_KIND, 0), 0];
+/** The code of an allocation at an exact offset. */
+const ALLOC_EXACT = atomCode(ALLOC, 0);
 
 const NO_INDICES: number[] = [];
 const NO_PARAMS = new Uint8Array(0);
 
 /** The empty set, shared (atom arrays are never changed in place). */
-const NO_ATOMS: Atom[] = [];
-/** The number after a base's first character ('c123' → 123, 'p2' → 2), without slicing the string. */
-function baseNumber(base: string): number {
-  let n = 0;
-  for (let i = 1; i < base.length; i++) n = n * 10 + (base.charCodeAt(i) - 48);
-  return n;
-}
+const NO_ATOMS: AtomSet = [];
 
-/** True when `atoms` holds an atom whose base starts with `kind` ('c' or 'p'). */
-function hasBase(atoms: Atom[], kind: number): boolean {
-  for (const a of atoms) if (a.base.charCodeAt(0) === kind) return true;
+/** True when `atoms` holds an atom of kind `kind`. */
+function hasKind(atoms: AtomSet, kind: number): boolean {
+  for (let i = 0; i < atoms.length; i += 2) if (kindOf(atoms[i]!) === kind) return true;
   return false;
 }
 
@@ -115,7 +125,8 @@ function hasBase(atoms: Atom[], kind: number): boolean {
  *   that call and not every pointer any caller passed to memset.
  * - Each parameter then gets the join of what every call site passes (unknown for entry points).
  *
- * Tables are arrays by function index (imports are holes).
+ * Tables are arrays by function index (imports are holes). Atoms are written a, u, p<j>, c<s> below:
+ * kinds ALLOC, UNKNOWN_KIND, PARAM numbered j, CALL numbered s (see src/wasm/pointer-flow.ts).
  */
 class Resolver {
   /** Each function's flow (the last one given for an index), for its call sites. */
@@ -123,11 +134,11 @@ class Resolver {
   /** Each function's call sites by position, made when first asked. */
   private readonly calls: (Map<number, CallSite> | undefined)[];
   /** What each function returns, over atoms a, u and p<j> (its own parameters). */
-  private readonly summaries: (Atom[] | undefined)[];
+  private readonly summaries: (AtomSet | undefined)[];
   /** What each parameter may hold, over atoms a and u. */
-  private readonly params: (Atom[][] | undefined)[];
+  private readonly params: (AtomSet[] | undefined)[];
   /** Symbolic result of each call site (offset 0), by function, then position; valid while summaries are. */
-  private readonly callResults: (Map<number, Atom[]> | undefined)[];
+  private readonly callResults: (Map<number, AtomSet> | undefined)[];
 
   /**
    * `wanted`: the atoms that will be resolved, by function (all of every function when absent).
@@ -137,7 +148,7 @@ class Resolver {
    * neededParams). Both sets are closed under what they depend on, so their rounds run exactly as
    * over the whole module.
    */
-  constructor(flows: FunctionFlow[], entryPoints: Set<number>, wanted?: Map<number, Atom[]>) {
+  constructor(flows: FunctionFlow[], entryPoints: Set<number>, wanted?: Map<number, AtomSet>) {
     // Tables sized up front: filled out of order, a growing array would turn into a dictionary.
     const size = indexBound(flows);
     this.flowOf = new Array(size);
@@ -152,7 +163,7 @@ class Resolver {
     for (const f of flows) {
       this.summaries[f.index] = f.opaque ? UNKNOWN : NO_ATOMS;
       const outside = entryPoints.has(f.index) || refTargets.has(f.index) || anyOpaque;
-      const params: Atom[][] = [];
+      const params: AtomSet[] = [];
       for (let i = 0; i < f.params; i++) params.push(outside ? UNKNOWN : NO_ATOMS);
       this.params[f.index] = params;
     }
@@ -177,8 +188,9 @@ class Resolver {
    * summaries without joining (a join may only drop names), and without the call-result memo, so
    * resolution later computes it in the same order as without this.
    */
-  private neededParams(flows: FunctionFlow[], wanted: Map<number, Atom[]>): (Uint8Array | undefined)[] {
-    const needed: (Uint8Array | undefined)[] = [];
+  private neededParams(flows: FunctionFlow[], wanted: Map<number, AtomSet>): (Uint8Array | undefined)[] {
+    // Sized up front (by function index, filled out of order: a growing array would turn into a dictionary).
+    const needed: (Uint8Array | undefined)[] = new Array(this.params.length);
     const stack: number[] = []; // function, parameter, function, parameter, ...
     const need = (f: number, j: number): void => {
       const params = this.params[f];
@@ -199,7 +211,7 @@ class Resolver {
       for (const j of names) need(f, j);
     }
     // The call sites that pass arguments to each function, as caller and call.
-    const sitesTo: ({ caller: number; call: CallSite }[] | undefined)[] = [];
+    const sitesTo: ({ caller: number; call: CallSite }[] | undefined)[] = new Array(this.params.length);
     for (const g of flows) {
       if (g.opaque) continue; // its calls are never followed
       for (const call of g.calls) {
@@ -227,22 +239,23 @@ class Resolver {
    * for each call result, those the call's arguments name where the callee's summary names its
    * parameter (followed with a work list: chains of calls can be long).
    */
-  private paramNames(atoms: Atom[], f: number, out: Set<number>): void {
+  private paramNames(atoms: AtomSet, f: number, out: Set<number>): void {
     /** Call sites and arguments already followed, as position * 65536 + argument. */
     const seen = new Set<number>();
-    const work: Atom[][] = [atoms];
+    const work: AtomSet[] = [atoms];
     while (work.length > 0) {
-      for (const a of work.pop()!) {
-        const kind = a.base.charCodeAt(0);
-        if (kind === P) out.add(baseNumber(a.base));
-        else if (kind === C) {
-          const at = baseNumber(a.base);
+      const set = work.pop()!;
+      for (let i = 0; i < set.length; i += 2) {
+        const kind = kindOf(set[i]!);
+        if (kind === PARAM) out.add(numberOf(set[i]!));
+        else if (kind === CALL) {
+          const at = numberOf(set[i]!);
           const site = this.callSites(f)?.get(at);
           const summary = site ? this.summaries[site.target] : undefined;
           if (!site || !summary) continue;
-          for (const s of summary) {
-            if (s.base.charCodeAt(0) !== P) continue;
-            const k = baseNumber(s.base);
+          for (let j = 0; j < summary.length; j += 2) {
+            if (kindOf(summary[j]!) !== PARAM) continue;
+            const k = numberOf(summary[j]!);
             const arg = site.args[k];
             const key = at * 65536 + k;
             if (arg === undefined || seen.has(key)) continue;
@@ -255,40 +268,47 @@ class Resolver {
   }
 
   /** `atoms` of function `f`, with call results replaced by the callees' summaries: over a, u, p<j>. */
-  symbolic(atoms: Atom[], f: number, depth = 0): Atom[] {
+  symbolic(atoms: AtomSet, f: number, depth = 0): AtomSet {
     // Without call results, joining the atoms one by one gives a canonical set back.
-    if (!hasBase(atoms, C) && isCanonicalSet(atoms)) return atoms;
-    let out: Atom[] = [];
-    for (const a of atoms) {
-      if (a.base.charCodeAt(0) !== C) {
-        out = joinAtoms(out, [a]);
+    if (!hasKind(atoms, CALL) && isCanonicalSet(atoms)) return atoms;
+    let out: AtomSet = [];
+    for (let i = 0; i < atoms.length; i += 2) {
+      const c = atoms[i]!;
+      if (kindOf(c) !== CALL) {
+        out = joinAtoms(out, [c, atoms[i + 1]!]);
         continue;
       }
-      out = joinAtoms(out, shiftAtoms(this.callResult(f, a.base, depth), a.offset));
+      out = joinAtoms(
+        out,
+        shiftAtoms(this.callResult(f, numberOf(c), depth), isAny(c) ? null : atoms[i + 1]!),
+      );
     }
     return out;
   }
 
-  /** The symbolic result of the call `base` ('c<position>') in function `f`, memoised. */
-  private callResult(f: number, base: string, depth: number): Atom[] {
+  /** The symbolic result of the call at position `at` in function `f`, memoised. */
+  private callResult(f: number, at: number, depth: number): AtomSet {
     let results = this.callResults[f];
     if (results === undefined) {
       results = new Map();
       this.callResults[f] = results;
     }
-    const at = baseNumber(base);
     const known = results.get(at);
     if (known) return known;
     const site = this.callSites(f)?.get(at);
     const summary = site ? this.summaries[site.target] : undefined;
-    let out: Atom[] = [];
+    let out: AtomSet = [];
     if (!site || !summary || depth > 64) out = UNKNOWN;
     else {
-      for (const s of summary) {
-        if (s.base.charCodeAt(0) !== P) out = joinAtoms(out, [s]);
+      for (let j = 0; j < summary.length; j += 2) {
+        const c = summary[j]!;
+        if (kindOf(c) !== PARAM) out = joinAtoms(out, [c, summary[j + 1]!]);
         else {
-          const arg = site.args[baseNumber(s.base)] ?? UNKNOWN;
-          out = joinAtoms(out, this.symbolic(shiftAtoms(arg, s.offset), f, depth + 1));
+          const arg = site.args[numberOf(c)] ?? UNKNOWN;
+          out = joinAtoms(
+            out,
+            this.symbolic(shiftAtoms(arg, isAny(c) ? null : summary[j + 1]!), f, depth + 1),
+          );
         }
       }
     }
@@ -309,20 +329,21 @@ class Resolver {
   }
 
   /** `atoms` of function `f` in concrete terms: a and u only. */
-  concrete(atoms: Atom[], f: number): Atom[] {
+  concrete(atoms: AtomSet, f: number): AtomSet {
     return this.substitute(this.symbolic(atoms, f), f);
   }
 
   /** Symbolic atoms of function `f` (over a, u, p<j>) with its parameters put in. */
-  private substitute(symbolic: Atom[], f: number): Atom[] {
+  private substitute(symbolic: AtomSet, f: number): AtomSet {
     // Without parameters, joining the atoms one by one gives a canonical set back.
-    if (!hasBase(symbolic, P) && isCanonicalSet(symbolic)) return symbolic;
-    let out: Atom[] = [];
-    for (const a of symbolic) {
-      if (a.base.charCodeAt(0) !== P) out = joinAtoms(out, [a]);
+    if (!hasKind(symbolic, PARAM) && isCanonicalSet(symbolic)) return symbolic;
+    let out: AtomSet = [];
+    for (let i = 0; i < symbolic.length; i += 2) {
+      const c = symbolic[i]!;
+      if (kindOf(c) !== PARAM) out = joinAtoms(out, [c, symbolic[i + 1]!]);
       else {
-        const v = this.params[f]?.[baseNumber(a.base)] ?? UNKNOWN;
-        out = joinAtoms(out, shiftAtoms(v, a.offset));
+        const v = this.params[f]?.[numberOf(c)] ?? UNKNOWN;
+        out = joinAtoms(out, shiftAtoms(v, isAny(c) ? null : symbolic[i + 1]!));
       }
     }
     return out;
@@ -357,7 +378,7 @@ class Resolver {
     const slotOf = new Map<CallSite[], number>();
     const edgeCaller: number[] = [];
     const edgeCall: CallSite[] = [];
-    const edgeTarget: Atom[][][] = [];
+    const edgeTarget: AtomSet[][] = [];
     const edgeSlot: number[] = [];
     /** Arguments the call passes to parameters its target has. */
     const edgeArgs: number[] = [];
@@ -387,7 +408,7 @@ class Resolver {
       }
     }
     /** The argument over a, u and p<j> (final once computed, as the summaries are). */
-    const slotSymbolic = new Array<Atom[] | null>(slots).fill(null);
+    const slotSymbolic = new Array<AtomSet | null>(slots).fill(null);
     // A function's call-result memo is read only by symbolic over its own atoms: those of the
     // callers whose arguments the rounds join, or whose loads are resolved (`wanted`), are made
     // in the order the first round would make them; the others are never read.
@@ -413,10 +434,10 @@ class Resolver {
     /** Version of the caller's parameters the slot's argument was computed for (-1: not yet). */
     const slotVersion = new Array<number>(slots).fill(-1);
     /** The argument in concrete terms. */
-    const slotArg = new Array<Atom[]>(slots).fill(NO_ATOMS);
+    const slotArg = new Array<AtomSet>(slots).fill(NO_ATOMS);
     /** The last operands joined into the parameter without changing it. */
-    const slotLastTarget = new Array<Atom[] | null>(slots).fill(null);
-    const slotLastArg = new Array<Atom[] | null>(slots).fill(null);
+    const slotLastTarget = new Array<AtomSet | null>(slots).fill(null);
+    const slotLastArg = new Array<AtomSet | null>(slots).fill(null);
     for (let round = 0; ; round++) {
       let changed = false;
       for (let e = 0; e < edgeCall.length; e++) {
@@ -545,19 +566,26 @@ function dependencies(
   return { params, summaries };
 }
 
+/** One of the masks is an allocator header's. */
+function headerMasked(masks: number[]): boolean {
+  for (let i = 0; i < masks.length; i++) if (HEADER_MASKS.has(masks[i]!)) return true;
+  return false;
+}
+
 /** Classifies every recorded load of `input.flows`. */
 export function metadataReads(input: MetadataReadInput): MetadataReadResult {
   const { flows } = input;
   // Only masked loads can be header reads (below): resolve what their atoms depend on (those with
   // an offset: the others are not resolved).
-  const wanted = new Map<number, Atom[]>();
+  const wanted = new Map<number, AtomSet>();
   for (const f of flows) {
     if (f.opaque || input.ignore?.(f.index)) continue;
-    let atoms: Atom[] | undefined;
+    let atoms: AtomSet | undefined;
     for (const l of f.loads) {
-      if (!l.masks.some((m) => HEADER_MASKS.has(m))) continue;
+      if (!headerMasked(l.masks)) continue;
       atoms ??= [];
-      for (const a of l.atoms) if (a.offset !== null) atoms.push(a);
+      for (let i = 0; i < l.atoms.length; i += 2)
+        if (!isAny(l.atoms[i]!)) atoms.push(l.atoms[i]!, l.atoms[i + 1]!);
     }
     if (atoms !== undefined) wanted.set(f.index, atoms);
   }
@@ -571,45 +599,46 @@ export function metadataReads(input: MetadataReadInput): MetadataReadResult {
       // Every allocator idiom that reads a header masks it (flags, or the size without them); an
       // unmasked word below a pointer is a user's own prefix, C++'s base-class adjustment or an
       // array cookie, which a may-alias join would otherwise make look like a header read.
-      const masked = site.masks.some((m) => HEADER_MASKS.has(m));
+      const masked = headerMasked(site.masks);
       if (!masked) continue;
-      for (const atom of site.atoms) {
-        if (atom.offset === null) continue;
-        for (const c of resolver.concrete([atom], f.index)) {
-          if (c.base !== 'a' || c.offset === null || !headerDeltas.has(c.offset) || !masked) continue;
+      const atoms = site.atoms;
+      for (let i = 0; i < atoms.length && !found; i += 2) {
+        const code = atoms[i]!;
+        if (isAny(code)) continue;
+        const concrete = resolver.concrete([code, atoms[i + 1]!], f.index);
+        for (let j = 0; j < concrete.length; j += 2) {
+          const c = concrete[j]!;
+          const delta = concrete[j + 1]!;
+          if (c !== ALLOC_EXACT || !headerDeltas.has(delta)) continue;
           found = {
             func: f.index,
             at: site.at,
-            delta: c.offset,
+            delta,
             bytes: site.bytes,
             masks: site.masks,
             otherUse: site.otherUse,
             evidence: 'allocation',
-            via: describe(atom),
+            via: describe(code),
           };
           break;
         }
-        if (found) break;
       }
-      if (!found && masked) {
-        const atom = site.atoms.find(
-          (a) =>
-            a.offset !== null &&
-            headerDeltas.has(a.offset) &&
-            resolver.concrete([{ base: a.base, offset: 0 }], f.index).some((c) => c.base === 'u'),
-        );
-        if (atom) {
-          found = {
-            func: f.index,
-            at: site.at,
-            delta: atom.offset!,
-            bytes: site.bytes,
-            masks: site.masks,
-            otherUse: site.otherUse,
-            evidence: 'pattern',
-            via: `${origin(atom)}, masked like an allocator header (& ${site.masks.join(', & ')})`,
-          };
-        }
+      // Else the first atom at a header offset whose base may be unknown.
+      for (let i = 0; i < atoms.length && !found; i += 2) {
+        const code = atoms[i]!;
+        const delta = atoms[i + 1]!;
+        if (isAny(code) || !headerDeltas.has(delta)) continue;
+        if (!hasKind(resolver.concrete([code, 0], f.index), UNKNOWN_KIND)) continue;
+        found = {
+          func: f.index,
+          at: site.at,
+          delta,
+          bytes: site.bytes,
+          masks: site.masks,
+          otherUse: site.otherUse,
+          evidence: 'pattern',
+          via: `${origin(code)}, masked like an allocator header (& ${site.masks.join(', & ')})`,
+        };
       }
       if (found) {
         if (site.probeIndex !== undefined) found.probeIndex = site.probeIndex;
@@ -625,16 +654,18 @@ export function metadataReads(input: MetadataReadInput): MetadataReadResult {
   };
 }
 
-function origin(atom: Atom): string {
-  if (atom.base === 'u') return 'a pointer of unknown origin (loaded from memory, a global or an import)';
-  if (atom.base[0] === 'p') return `parameter ${atom.base.slice(1)} (its callers are not all known)`;
+function origin(code: number): string {
+  const kind = kindOf(code);
+  if (kind === UNKNOWN_KIND) return 'a pointer of unknown origin (loaded from memory, a global or an import)';
+  if (kind === PARAM) return `parameter ${numberOf(code)} (its callers are not all known)`;
   return 'the result of a call';
 }
 
-function describe(atom: Atom): string {
-  if (atom.base === 'a') return 'a pointer an allocation call returned';
-  if (atom.base === 'u') return 'a pointer';
-  if (atom.base[0] === 'p') return `parameter ${atom.base.slice(1)}, which callers pass allocations to`;
+function describe(code: number): string {
+  const kind = kindOf(code);
+  if (kind === ALLOC) return 'a pointer an allocation call returned';
+  if (kind === UNKNOWN_KIND) return 'a pointer';
+  if (kind === PARAM) return `parameter ${numberOf(code)}, which callers pass allocations to`;
   return 'the result of a call that returns an allocation';
 }
 

@@ -4,6 +4,9 @@
  *
  * - joinAtoms merges two canonical atom sets without a sort; it must give what normalizing their
  *   concatenation gives (widening and absorption included).
+ * - Atom sets are arrays of numbers (see the header of src/wasm/pointer-flow.ts); the digests are
+ *   taken over the flows with their atoms as the objects of the first versions (`{ base: 'p3',
+ *   offset: null }`, atomsToObjects), in the same order, so they are the digests of then.
  * - The flows of every fixture and of real modules (two option sets each; sql.js's debug build
  *   pinned with the digests the code gave before the speed work of 2026-12-02) and the metadata reads
  *   resolved from them are pinned by digest in test/goldens/pointer-flow.json, written by
@@ -16,52 +19,107 @@ import { join } from 'node:path';
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import { convertedMetadataReads, metadataReads } from '../src/metadata-reads.js';
-import { type Atom, joinAtoms, normalizeAtoms, pointerFlow } from '../src/wasm/pointer-flow.js';
+import {
+  type AtomObject,
+  type AtomSet,
+  atomsFromObjects,
+  atomsToObjects,
+  type FunctionFlow,
+  joinAtoms,
+  normalizeAtoms,
+  pointerFlow,
+} from '../src/wasm/pointer-flow.js';
 import { readModule } from '../src/wasm/reader.js';
 
 const ROOT = join(import.meta.dirname, '..');
 const GOLDEN = join(ROOT, 'test/goldens/pointer-flow.json');
 
 const atom = fc.record({
-  base: fc.constantFrom('a', 'u', 'p0', 'p1', 'p2', 'c10', 'c200', 'c31', 'c4', 'c5', 'c66'),
+  // (c268435456 and up: codes past 2^31, where bit operations no longer apply)
+  base: fc.constantFrom(
+    'a',
+    'u',
+    'p0',
+    'p1',
+    'p2',
+    'p10',
+    'c10',
+    'c200',
+    'c31',
+    'c4',
+    'c5',
+    'c66',
+    'c268435456',
+    'c3000000000',
+    'c3',
+  ),
   offset: fc.oneof(fc.constant(null), fc.integer({ min: -12, max: 12 })),
 });
 
 /** The widened "anything" set: normalizing more than eight bases gives it (by identity). */
 const TOP = normalizeAtoms(
-  ['a', 'u', 'p0', 'p1', 'p2', 'c1', 'c2', 'c3', 'c4'].map((base) => ({ base, offset: 0 })),
+  atomsFromObjects(['a', 'u', 'p0', 'p1', 'p2', 'c1', 'c2', 'c3', 'c4'].map((base) => ({ base, offset: 0 }))),
 );
+
+/** normalizeAtoms over atoms given as objects. */
+function normalized(atoms: AtomObject[]): AtomSet {
+  return normalizeAtoms(atomsFromObjects(atoms));
+}
 
 describe('joinAtoms', () => {
   it('equals normalizing the concatenation, for canonical sets', () => {
     fc.assert(
       fc.property(fc.array(atom, { maxLength: 14 }), fc.array(atom, { maxLength: 14 }), (xs, ys) => {
-        const a = normalizeAtoms(xs);
-        const b = normalizeAtoms(ys);
+        const a = normalized(xs);
+        const b = normalized(ys);
         // TOP (what more than eight bases widen to) absorbs whatever it is joined with.
         const expected = a === TOP || b === TOP ? TOP : normalizeAtoms([...a, ...b]);
         expect(joinAtoms(a, b)).toEqual(expected);
+        // The canonical order is the string order of base names, then offset, any offset last.
+        const objects = atomsToObjects(expected);
+        for (let i = 1; i < objects.length; i++) {
+          const x = objects[i - 1]!;
+          const y = objects[i]!;
+          expect(
+            x.base < y.base || (x.base === y.base && (y.offset === null || (x.offset ?? 1e18) < y.offset)),
+          ).toBe(true);
+        }
       }),
       { numRuns: 3000 },
     );
   });
 
   it('widens past eight atoms and absorbs exact offsets into any offset', () => {
-    const exact = (base: string, n: number): Atom[] =>
+    const exact = (base: string, n: number): AtomObject[] =>
       Array.from({ length: n }, (_, i) => ({ base, offset: i }));
-    expect(joinAtoms(normalizeAtoms(exact('a', 5)), normalizeAtoms(exact('u', 4)))).toEqual([
+    const join = (x: AtomObject[], y: AtomObject[]): AtomObject[] =>
+      atomsToObjects(joinAtoms(normalized(x), normalized(y)));
+    expect(join(exact('a', 5), exact('u', 4))).toEqual([
       { base: 'a', offset: null },
       { base: 'u', offset: null },
     ]);
-    expect(joinAtoms([{ base: 'a', offset: 3 }], [{ base: 'a', offset: null }])).toEqual([
+    expect(join([{ base: 'a', offset: 3 }], [{ base: 'a', offset: null }])).toEqual([
       { base: 'a', offset: null },
     ]);
     // Counted before absorption, as normalize does: 9 distinct atoms widen every base.
-    const a = normalizeAtoms([{ base: 'a', offset: null }, ...exact('u', 7)]);
-    expect(joinAtoms(a, [{ base: 'a', offset: 5 }])).toEqual([
+    expect(join([{ base: 'a', offset: null }, ...exact('u', 7)], [{ base: 'a', offset: 5 }])).toEqual([
       { base: 'a', offset: null },
       { base: 'u', offset: null },
     ]);
+    // Bases sort as strings: c10 before c9, p10 before p2.
+    expect(
+      atomsToObjects(
+        normalized([
+          { base: 'u', offset: 0 },
+          { base: 'p2', offset: 0 },
+          { base: 'c9', offset: 4 },
+          { base: 'p10', offset: null },
+          { base: 'c10', offset: 0 },
+          { base: 'c9', offset: -4 },
+          { base: 'a', offset: 8 },
+        ]),
+      ).map((x) => `${x.base}${x.offset === null ? '+any' : x.offset}`),
+    ).toEqual(['a8', 'c100', 'c9-4', 'c94', 'p10+any', 'p20', 'u0']);
   });
 });
 
@@ -79,6 +137,16 @@ function modules(): string[] {
   ];
   for (const r of real) expect(existsSync(join(ROOT, r)), `${r} (npm ci)`).toBe(true);
   return [...fixtures, ...real];
+}
+
+/** The flows with their atoms as objects (the shape the digests were first taken over). */
+function asObjects(flows: FunctionFlow[]): unknown[] {
+  return flows.map((f) => ({
+    ...f,
+    loads: f.loads.map((l) => ({ ...l, atoms: atomsToObjects(l.atoms) })),
+    calls: f.calls.map((c) => ({ ...c, args: c.args.map(atomsToObjects) })),
+    returns: atomsToObjects(f.returns),
+  }));
 }
 
 function digest(value: unknown): string {
@@ -100,14 +168,14 @@ function digests(file: string): Record<string, string> {
     stackPointer: 0,
     skip,
   });
-  out['flowsIn'] = digest(flowsIn);
+  out['flowsIn'] = digest(asObjects(flowsIn));
   out['readsIn'] = digest(metadataReads({ flows: flowsIn, entryPoints, pointerBytes: 4, ignore: skip }));
   // After: imports allocate, as convertedFlows sets it up.
   const flowsOut = pointerFlow(bytes, info, {
     allocating: (i) => imports.includes(i) && i % 2 === 0,
     stackPointer: null,
   });
-  out['flowsOut'] = digest(flowsOut);
+  out['flowsOut'] = digest(asObjects(flowsOut));
   out['readsOut'] = digest(convertedMetadataReads(info, flowsOut));
   return out;
 }

@@ -149,7 +149,19 @@ function reusableFlows(info: ModuleInfo, reuse: GateReuse): Map<number, Function
     if (index === undefined || index < info.numImportedFunctions || paramsOf(index) !== f.params) continue;
     if (f.calls.some((c) => target(c.target) < 0) || f.refFuncs.some((r) => target(r) < 0)) continue;
     const calls = f.calls.map((c): CallSite => ({ at: c.at, target: target(c.target), args: c.args }));
-    out.set(index, { ...f, index, calls, refFuncs: f.refFuncs.map(target) });
+    // Spelt out in FunctionFlow's field order (a spread makes objects of another map: the
+    // resolver, which reads these and fresh flows alike, would see two shapes).
+    out.set(index, {
+      index,
+      params: f.params,
+      loads: f.loads,
+      calls,
+      returns: f.returns,
+      refFuncs: f.refFuncs.map(target),
+      staticAccesses: f.staticAccesses,
+      opaque: f.opaque,
+      why: f.why,
+    });
   }
   return out;
 }

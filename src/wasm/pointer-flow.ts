@@ -13,11 +13,24 @@
  *   call s+o   o bytes past what the direct call at position s returns (resolved through the
  *              callee's summary with this call's arguments: memset returns its dest argument)
  *
- * with o = null for "any offset" (pointer + index, masks). Constants and the stack pointer carry no
+ * or the base at any offset (pointer + index, masks). Constants and the stack pointer carry no
  * atom. Control flow is followed: blocks, ifs and branches join their states, and a loop's head is
  * iterated until the locals it assigns are stable. Only loads are recorded whose pointer may lie
  * below one of those bases (offset < 0 or unknown), and every direct call's arguments and every
  * return value, for the interprocedural resolution.
+ *
+ * Representation (numbers only, so that the hot loops see small integers and few objects): a set
+ * of atoms (`AtomSet`) is one array of numbers, two per atom: the atom's code, then its offset.
+ *
+ *   code = 8 n + 2 kind + any      kind: 0 alloc, 1 call result, 2 parameter, 3 unknown
+ *                                  n: the call's position (kind 1), the parameter's index (2), else 0
+ *                                  any: 1 for "any offset" (the offset is then 0), else 0
+ *
+ * A canonical set (what normalizeAtoms gives) is sorted the way the first versions of this file,
+ * which named bases by strings ('a', 'c<position>', 'p<index>', 'u'), sorted them: by the base's
+ * name as a string ('a' < 'c10' < 'c9' < 'p0' < 'u': numbers in decimal string order), then by
+ * offset, any offset last. The order is kept because the resolution's results depend on it (it
+ * walks sets in order, and its memo has a depth cut-off). atomsToObjects gives that naming back.
  *
  * A function the interpreter cannot follow (an opcode it does not model, a stack it cannot
  * balance, too much work) is marked `opaque`: the analysis then trusts nothing about it.
@@ -25,21 +38,151 @@
 
 import type { ModuleInfo } from './reader.js';
 
-/** The base of an atom: 'a' alloc, 'u' unknown, 'p<i>' parameter i, 'c<s>' result of the call at s. */
-export type AtomBase = string;
+/**
+ * A set of atoms: code, offset, code, offset … (see the file header). Never changed once made;
+ * shared between values, sites and summaries.
+ */
+export type AtomSet = number[];
 
-/** `base + offset`; offset null means any offset. */
-export interface Atom {
-  base: AtomBase;
+/** Atom kinds (bits 1-2 of a code). */
+export const ALLOC = 0;
+export const CALL = 1;
+export const PARAM = 2;
+export const UNKNOWN_KIND = 3;
+
+/** The code of an exact-offset atom of kind `kind` and number `n`. */
+export function atomCode(kind: number, n: number): number {
+  return n * 8 + kind * 2;
+}
+
+/**
+ * code % 8 (the kind and the any bit). Codes are integers >= 0: below 2^31 (every call position
+ * below 256 MB) they are int32 and bit operations apply, which stay cheap when V8 holds the code as
+ * a double (`%` on a double is a call into the runtime); above, `%` is exact.
+ */
+function low3(code: number): number {
+  return code < 0x80000000 ? code & 7 : code % 8;
+}
+
+/** The atom's kind (ALLOC, CALL, PARAM or UNKNOWN_KIND). */
+export function kindOf(code: number): number {
+  return low3(code) >> 1;
+}
+
+/** The atom's number: a call's position, a parameter's index (0 for alloc and unknown). */
+export function numberOf(code: number): number {
+  return code < 0x80000000 ? code >>> 3 : (code - (code % 8)) / 8;
+}
+
+/** True for an any-offset atom. */
+export function isAny(code: number): boolean {
+  return (low3(code) & 1) === 1;
+}
+
+/** The code of the same base at any offset. */
+export function anyCode(code: number): number {
+  return code - (low3(code) & 1) + 1;
+}
+
+/** The code of the same base at an exact offset. */
+export function exactCode(code: number): number {
+  return code - (low3(code) & 1);
+}
+
+const A_CODE = atomCode(ALLOC, 0);
+const U_CODE = atomCode(UNKNOWN_KIND, 0);
+
+/** An atom in the shape of the first versions of this file, for tests and debugging. */
+export interface AtomObject {
+  /** 'a' alloc, 'u' unknown, 'p<i>' parameter i, 'c<s>' result of the call at s. */
+  base: string;
+  /** null: any offset. */
   offset: number | null;
 }
+
+/** The atoms of a set as objects (same order). */
+export function atomsToObjects(atoms: AtomSet): AtomObject[] {
+  const out: AtomObject[] = [];
+  for (let i = 0; i < atoms.length; i += 2) {
+    const code = atoms[i]!;
+    const kind = kindOf(code);
+    const base =
+      kind === ALLOC ? 'a' : kind === UNKNOWN_KIND ? 'u' : `${kind === CALL ? 'c' : 'p'}${numberOf(code)}`;
+    out.push({ base, offset: isAny(code) ? null : atoms[i + 1]! });
+  }
+  return out;
+}
+
+/** The set of atoms given as objects (same order, not normalized). */
+export function atomsFromObjects(atoms: readonly AtomObject[]): AtomSet {
+  const out: AtomSet = [];
+  for (const a of atoms) {
+    const c = a.base.charAt(0);
+    const kind = c === 'a' ? ALLOC : c === 'u' ? UNKNOWN_KIND : c === 'c' ? CALL : PARAM;
+    const n = kind === CALL || kind === PARAM ? Number(a.base.slice(1)) : 0;
+    const code = atomCode(kind, n);
+    if (a.offset === null) out.push(code + 1, 0);
+    else out.push(code, a.offset);
+  }
+  return out;
+}
+
+/** Powers of ten up to 10^15. */
+const POW10: number[] = [];
+for (let i = 0, p = 1; i <= 15; i++, p *= 10) POW10.push(p);
+
+/** Decimal digits of n >= 0. */
+function digits(n: number): number {
+  let d = 1;
+  while (d < 16 && n >= POW10[d]!) d++;
+  return d;
+}
+
+/**
+ * Order of two different numbers >= 0 as decimal strings ('10' < '9', '1' < '10'): negative when
+ * x comes first. The shorter is scaled to the other's length; equal then, it is a prefix: first.
+ */
+function decimalOrder(x: number, y: number): number {
+  const dx = digits(x);
+  const dy = digits(y);
+  const sx = dx < dy ? x * POW10[dy - dx]! : x;
+  const sy = dy < dx ? y * POW10[dx - dy]! : y;
+  return sx !== sy ? sx - sy : dx - dy;
+}
+
+/** Order of two codes: by base name (see the file header), exact before any offset. */
+function compareCodes(x: number, y: number): number {
+  if (x === y) return 0;
+  const kx = low3(x);
+  const ky = low3(y);
+  // Kinds first (kind * 2 + any: the same kind differs by at most 1 here).
+  if (kx >> 1 !== ky >> 1) return kx - ky;
+  const nx = numberOf(x);
+  const ny = numberOf(y);
+  if (nx !== ny) return decimalOrder(nx, ny);
+  return kx - ky; // the same base: exact first
+}
+
+/**
+ * Order of atoms (x at offset xo, y at yo): by base, then offset, any offset counted as 1e18 (so
+ * last, but for exact offsets no code makes): the order of the first versions, to the letter.
+ * Two any-offset atoms of one base have equal codes and offsets 0.
+ */
+function compareAtoms(xc: number, xo: number, yc: number, yo: number): number {
+  if (xc === yc) return xo - yo;
+  if (exactCode(xc) !== exactCode(yc)) return compareCodes(xc, yc);
+  return (isAny(xc) ? ANY_KEY : xo) - (isAny(yc) ? ANY_KEY : yo);
+}
+
+/** The sort key of an any offset (see compareAtoms). */
+const ANY_KEY = 1e18;
 
 /** A load whose pointer may sit below a base. */
 export interface LoadSite {
   /** Byte position of the load instruction in the module (a stable key). */
   at: number;
   /** The pointer's atoms, with the load's static offset already added. */
-  atoms: Atom[];
+  atoms: AtomSet;
   /** Width in bytes. */
   bytes: number;
   /** Constants the loaded value is and-ed with (directly or through the locals it is stored in). */
@@ -50,17 +193,17 @@ export interface LoadSite {
    * The pointer is syntactically `X - k` or `X + -k` with a small k (src/walk.ts headerProbes sees
    * the same loads in the same order): the effective offset from X. Undefined for other shapes.
    */
-  probe?: number;
+  probe: number | undefined;
   /** Position among this function's loads that have a `probe` (the headerProbes index). */
-  probeIndex?: number;
+  probeIndex: number | undefined;
 }
 
 /** A direct call's arguments. */
 export interface CallSite {
-  /** Position of the call instruction (the `c<at>` atoms of its result). */
+  /** Position of the call instruction (the number of the CALL atoms of its result). */
   at: number;
   target: number;
-  args: Atom[][];
+  args: AtomSet[];
 }
 
 /** What the interpreter learnt about one defined function. */
@@ -71,7 +214,7 @@ export interface FunctionFlow {
   loads: LoadSite[];
   calls: CallSite[];
   /** Atoms of every value the function may return. */
-  returns: Atom[];
+  returns: AtomSet;
   /** Targets of ref.func (their callers are unknown). */
   refFuncs: number[];
   /** Constant addresses the function loads from or stores to (static data it touches). */
@@ -79,7 +222,7 @@ export interface FunctionFlow {
   /** The interpreter could not follow the body. */
   opaque: boolean;
   /** Why, when opaque. */
-  why?: string;
+  why: string | undefined;
 }
 
 export interface PointerFlowOptions {
@@ -111,7 +254,7 @@ const SYMBOLIC_LIMIT = 16;
  */
 class Val {
   constructor(
-    readonly atoms: Atom[],
+    readonly atoms: AtomSet,
     /** Index into `loads` when this is exactly a recorded load's result, else -1. */
     readonly load: number = -1,
     /** Exact constant, when known (i32/i64 within ±2^53). */
@@ -122,16 +265,15 @@ class Val {
 }
 
 const NONE = new Val([]);
-const UNKNOWN = new Val([{ base: 'u', offset: 0 }]);
+const UNKNOWN = new Val([U_CODE, 0]);
 /** What an allocating call returns. */
-const ALLOCATED = new Val([{ base: 'a', offset: 0 }]);
+const ALLOCATED = new Val([A_CODE, 0]);
 /** No values (a block without results); never changed in place, like every value list here. */
 const NO_VALS: Val[] = [];
 
-function sameAtoms(a: Atom[], b: Atom[]): boolean {
+function sameAtoms(a: AtomSet, b: AtomSet): boolean {
   if (a.length !== b.length) return false;
-  for (let i = 0; i < a.length; i++)
-    if (a[i]!.base !== b[i]!.base || a[i]!.offset !== b[i]!.offset) return false;
+  for (let i = 0; i < a.length; i++) if (a[i] !== b[i]) return false;
   return true;
 }
 
@@ -139,88 +281,117 @@ function sameAtoms(a: Atom[], b: Atom[]): boolean {
  * Any allocation or unknown value at any offset: what a value widens to when it has too many bases.
  * It absorbs everything it is joined with, so widening stays monotone (loop heads settle).
  */
-const TOP: Atom[] = [
-  { base: 'a', offset: null },
-  { base: 'u', offset: null },
-];
+const TOP: AtomSet = [A_CODE + 1, 0, U_CODE + 1, 0];
 
 /**
  * The canonical form of a set of atoms: duplicates dropped; more than MAX_ATOMS atoms widened to
  * one any-offset atom per base (more than MAX_ATOMS bases: TOP); an any-offset atom absorbs its
  * base's exact ones; sorted by base, then offset (any offset last).
  */
-export function normalizeAtoms(atoms: Atom[]): Atom[] {
+export function normalizeAtoms(atoms: AtomSet): AtomSet {
   return normalize(atoms);
 }
 
-function normalize(atoms: Atom[]): Atom[] {
-  if (atoms.length <= 1) return atoms;
+function normalize(atoms: AtomSet): AtomSet {
+  const n = atoms.length >> 1;
+  if (n <= 1) return atoms;
   // Already canonical (few atoms, sorted, no duplicates, nothing to absorb): as it is.
-  if (atoms.length <= MAX_ATOMS && isNormal(atoms)) return atoms;
-  if (atoms.length === 2) {
-    const [x, y] = atoms as [Atom, Atom];
-    if (x.base === y.base && x.offset === y.offset) return [x];
-    if (x.base === y.base && (x.offset === null || y.offset === null))
-      return [{ base: x.base, offset: null }];
-    const xFirst = x.base < y.base || (x.base === y.base && (x.offset ?? 1e18) < (y.offset ?? 1e18));
-    return xFirst ? atoms : [y, x];
+  if (n <= MAX_ATOMS && isNormal(atoms)) return atoms;
+  if (n === 2) {
+    const xc = atoms[0]!;
+    const xo = atoms[1]!;
+    const yc = atoms[2]!;
+    const yo = atoms[3]!;
+    if (xc === yc && xo === yo) return [xc, xo];
+    if (exactCode(xc) === exactCode(yc) && (isAny(xc) || isAny(yc))) return [anyCode(xc), 0];
+    return compareAtoms(xc, xo, yc, yo) < 0 ? atoms : [yc, yo, xc, xo];
   }
-  const seen = new Map<string, Atom>();
-  for (const a of atoms) {
-    const key = `${a.base}:${a.offset}`;
-    if (!seen.has(key)) seen.set(key, a);
+  // Distinct atoms, first occurrences in order.
+  let out: AtomSet = [];
+  for (let i = 0; i < atoms.length; i += 2) {
+    const c = atoms[i]!;
+    const o = atoms[i + 1]!;
+    let seen = false;
+    for (let j = 0; j < out.length && !seen; j += 2) if (out[j] === c && out[j + 1] === o) seen = true;
+    if (!seen) out.push(c, o);
   }
-  let out = [...seen.values()];
-  if (out.length > MAX_ATOMS) {
+  if (out.length > 2 * MAX_ATOMS) {
     // Widen: one atom per base, any offset.
-    const bases = new Set(out.map((a) => a.base));
-    out = [...bases].map((base) => ({ base, offset: null }));
-    if (out.length > MAX_ATOMS) return TOP;
+    const bases: AtomSet = [];
+    for (let i = 0; i < out.length; i += 2) {
+      const c = anyCode(out[i]!);
+      if (!bases.includes(c)) bases.push(c);
+    }
+    if (bases.length > MAX_ATOMS) return TOP;
+    out = [];
+    for (const c of bases) out.push(c, 0);
   }
   // A base with an any-offset atom subsumes its exact ones.
-  const anyBases = new Set(out.filter((a) => a.offset === null).map((a) => a.base));
-  if (anyBases.size > 0) out = out.filter((a) => a.offset === null || !anyBases.has(a.base));
-  out.sort((x, y) => (x.base < y.base ? -1 : x.base > y.base ? 1 : (x.offset ?? 1e18) - (y.offset ?? 1e18)));
-  return out;
+  const kept: number[] = [];
+  for (let i = 0; i < out.length; i += 2) {
+    const c = out[i]!;
+    if (!isAny(c) && hasCode(out, anyCode(c))) continue;
+    kept.push(i);
+  }
+  kept.sort((i, j) => compareAtoms(out[i]!, out[i + 1]!, out[j]!, out[j + 1]!));
+  const sorted: AtomSet = [];
+  for (const i of kept) sorted.push(out[i]!, out[i + 1]!);
+  return sorted;
 }
 
-export function joinAtoms(a: Atom[], b: Atom[]): Atom[] {
+/** True when an atom of `atoms` has code `code`. */
+function hasCode(atoms: AtomSet, code: number): boolean {
+  for (let i = 0; i < atoms.length; i += 2) if (atoms[i] === code) return true;
+  return false;
+}
+
+/**
+ * The canonical form of the union of two sets: normalize(a.concat(b)), except that TOP absorbs
+ * whatever it is joined with (it is returned by identity).
+ */
+export function joinAtoms(a: AtomSet, b: AtomSet): AtomSet {
+  const quick = joinQuick(a, b);
+  if (quick !== null) return quick;
+  return isNormal(a) && isNormal(b) ? mergeNormal(a, b) : normalize(a.concat(b));
+}
+
+/**
+ * joinAtoms of two normalized sets, without checking that they are: every set the interpreter
+ * makes is (the constants, single atoms, and what normalize, joins and anyOffsets return).
+ */
+function joinNormal(a: AtomSet, b: AtomSet): AtomSet {
+  return joinQuick(a, b) ?? mergeNormal(a, b);
+}
+
+/** joinAtoms where it needs no merge (TOP, the same set, an empty one, two single atoms), else null. */
+function joinQuick(a: AtomSet, b: AtomSet): AtomSet | null {
   if (a === TOP || b === TOP) return TOP;
   if (a === b || b.length === 0) return a;
   if (a.length === 0) return b;
-  if (a.length === 1 && b.length === 1) {
+  if (a.length === 2 && b.length === 2) {
     // Two single atoms: what mergeNormal gives, without its checks and copies.
-    const x = a[0]!;
-    const y = b[0]!;
-    if (x.base === y.base) {
-      if (x.offset === y.offset || x.offset === null) return a;
-      if (y.offset === null) return b;
-      return x.offset < y.offset ? [x, y] : [y, x];
+    const xc = a[0]!;
+    const xo = a[1]!;
+    const yc = b[0]!;
+    const yo = b[1]!;
+    if (exactCode(xc) === exactCode(yc)) {
+      if ((xc === yc && xo === yo) || isAny(xc)) return a;
+      if (isAny(yc)) return b;
+      return xo < yo ? [xc, xo, yc, yo] : [yc, yo, xc, xo];
     }
-    return x.base < y.base ? [x, y] : [y, x];
+    return compareCodes(xc, yc) < 0 ? [xc, xo, yc, yo] : [yc, yo, xc, xo];
   }
   if (sameAtoms(a, b)) return a;
-  return mergeNormal(a, b) ?? normalize([...a, ...b]);
-}
-
-/** The sort key of an offset: any offset after every exact one. */
-function offsetKey(o: number | null): number {
-  return o ?? 1e18;
-}
-
-/** Order of normalized atoms: by base, then offset (any offset last). */
-function compareAtoms(x: Atom, y: Atom): number {
-  if (x.base !== y.base) return x.base < y.base ? -1 : 1;
-  return offsetKey(x.offset) - offsetKey(y.offset);
+  return null;
 }
 
 /** True when `atoms` is what normalize returns: sorted, no duplicates, an any-offset atom alone in its base. */
-function isNormal(atoms: Atom[]): boolean {
-  for (let i = 1; i < atoms.length; i++) {
-    const x = atoms[i - 1]!;
-    const y = atoms[i]!;
-    if (compareAtoms(x, y) >= 0) return false;
-    if (x.base === y.base && (x.offset === null || y.offset === null)) return false;
+function isNormal(atoms: AtomSet): boolean {
+  for (let i = 2; i < atoms.length; i += 2) {
+    const xc = atoms[i - 2]!;
+    const yc = atoms[i]!;
+    if (compareAtoms(xc, atoms[i - 1]!, yc, atoms[i + 1]!) >= 0) return false;
+    if (exactCode(xc) === exactCode(yc) && (isAny(xc) || isAny(yc))) return false;
   }
   return true;
 }
@@ -230,73 +401,80 @@ function isNormal(atoms: Atom[]): boolean {
  * content): a normalized set of at most MAX_ATOMS atoms that is not TOP itself (whose identity
  * absorbs what it is joined with, which a copy of it does not).
  */
-export function isCanonicalSet(atoms: Atom[]): boolean {
-  return atoms !== TOP && atoms.length <= MAX_ATOMS && isNormal(atoms);
+export function isCanonicalSet(atoms: AtomSet): boolean {
+  return atoms !== TOP && atoms.length <= 2 * MAX_ATOMS && isNormal(atoms);
 }
 
 /** Every atom of `b` is one of `a` (both normalized, so both sorted by compareAtoms). */
-function contains(a: Atom[], b: Atom[]): boolean {
+function contains(a: AtomSet, b: AtomSet): boolean {
   if (b.length > a.length) return false;
   let i = 0;
-  for (const y of b) {
-    while (i < a.length && compareAtoms(a[i]!, y) < 0) i++;
+  for (let j = 0; j < b.length; j += 2) {
+    const yc = b[j]!;
+    const yo = b[j + 1]!;
+    while (i < a.length && compareAtoms(a[i]!, a[i + 1]!, yc, yo) < 0) i += 2;
     if (i === a.length) return false;
-    const x = a[i]!;
-    if (x.base !== y.base || x.offset !== y.offset) return false;
-    i++;
+    if (a[i] !== yc || a[i + 1] !== yo) return false;
+    i += 2;
   }
   return true;
 }
 
 /**
- * normalize([...a, ...b]) for two normalized sets, by merging them (no string keys, no sort); null
- * when either is not normalized. Same content as normalize: the union is counted before any-offset
- * atoms absorb exact ones, as there.
+ * normalize(a.concat(b)) for two normalized sets, by merging them (no sort). Same content as
+ * normalize: the union is counted before any-offset atoms absorb exact ones, as there.
  */
-function mergeNormal(a: Atom[], b: Atom[]): Atom[] | null {
-  if (!isNormal(a) || !isNormal(b)) return null;
+function mergeNormal(a: AtomSet, b: AtomSet): AtomSet {
   // One holds the other (a join that adds nothing, the common case at branches and loop heads):
   // the union is that one, canonical as it is.
-  if (a.length <= MAX_ATOMS && contains(a, b)) return a;
-  if (b.length <= MAX_ATOMS && contains(b, a)) return b;
-  const union: Atom[] = [];
+  if (a.length <= 2 * MAX_ATOMS && contains(a, b)) return a;
+  if (b.length <= 2 * MAX_ATOMS && contains(b, a)) return b;
+  const union: AtomSet = [];
   let i = 0;
   let j = 0;
   while (i < a.length || j < b.length) {
-    if (j >= b.length) union.push(a[i++]!);
-    else if (i >= a.length) union.push(b[j++]!);
-    else {
-      const c = compareAtoms(a[i]!, b[j]!);
-      if (c < 0) union.push(a[i++]!);
-      else if (c > 0) union.push(b[j++]!);
-      else {
-        union.push(a[i++]!);
-        j++;
+    if (j >= b.length) {
+      union.push(a[i]!, a[i + 1]!);
+      i += 2;
+    } else if (i >= a.length) {
+      union.push(b[j]!, b[j + 1]!);
+      j += 2;
+    } else {
+      const c = compareAtoms(a[i]!, a[i + 1]!, b[j]!, b[j + 1]!);
+      if (c <= 0) {
+        union.push(a[i]!, a[i + 1]!);
+        i += 2;
+        if (c === 0) j += 2;
+      } else {
+        union.push(b[j]!, b[j + 1]!);
+        j += 2;
       }
     }
   }
-  if (union.length > MAX_ATOMS) {
-    const out: Atom[] = [];
-    for (const x of union)
-      if (out.length === 0 || out[out.length - 1]!.base !== x.base) out.push({ base: x.base, offset: null });
-    return out.length > MAX_ATOMS ? TOP : out;
+  if (union.length > 2 * MAX_ATOMS) {
+    // One any-offset atom per base (a base's atoms are next to each other in the union).
+    const out: AtomSet = [];
+    for (let k = 0; k < union.length; k += 2) {
+      const c = anyCode(union[k]!);
+      if (out.length === 0 || out[out.length - 2] !== c) out.push(c, 0);
+    }
+    return out.length > 2 * MAX_ATOMS ? TOP : out;
   }
   // A base with an any-offset atom keeps only that one (it sorts last among its base's atoms).
   let absorbed = false;
-  for (let k = 1; k < union.length; k++)
-    if (union[k]!.offset === null && union[k - 1]!.base === union[k]!.base) absorbed = true;
+  for (let k = 2; k < union.length; k += 2)
+    if (isAny(union[k]!) && exactCode(union[k - 2]!) === exactCode(union[k]!)) absorbed = true;
   if (!absorbed) return union;
-  const out: Atom[] = [];
-  for (let k = 0; k < union.length; k++) {
-    const x = union[k]!;
-    const last = union[k + 1];
-    if (x.offset !== null && last !== undefined && last.base === x.base) {
-      // Drop x when its base's group ends with an any-offset atom.
-      let e = k + 1;
-      while (e + 1 < union.length && union[e + 1]!.base === x.base) e++;
-      if (union[e]!.offset === null) continue;
+  const out: AtomSet = [];
+  for (let k = 0; k < union.length; k += 2) {
+    const c = union[k]!;
+    // Dropped when its base's any-offset atom is in the union (last of the base's atoms).
+    if (!isAny(c)) {
+      let e = k;
+      while (e + 2 < union.length && exactCode(union[e + 2]!) === c) e += 2;
+      if (e > k && isAny(union[e]!)) continue;
     }
-    out.push(x);
+    out.push(c, union[k + 1]!);
   }
   return out;
 }
@@ -306,7 +484,7 @@ function join(a: Val, b: Val): Val {
   if (a.atoms.length === 0 && b.atoms.length === 0 && a.load < 0 && b.load < 0) {
     return a.konst !== undefined && a.konst === b.konst ? a : NONE;
   }
-  const atoms = joinAtoms(a.atoms, b.atoms);
+  const atoms = joinNormal(a.atoms, b.atoms);
   const load = a.load === b.load ? a.load : -1;
   const konst = a.konst !== undefined && a.konst === b.konst ? a.konst : undefined;
   // Nothing new: `a` itself (when it carries no `X + k` shape, which a join drops).
@@ -337,16 +515,22 @@ function shift(v: Val, by: number, plusConst: number | undefined): Val {
   if (atoms.length === 0)
     return plusConst === undefined ? NONE : new Val(NONE.atoms, -1, undefined, plusConst);
   if (atoms === TOP) return new Val(TOP, -1, undefined, plusConst);
-  if (atoms.length === 1) {
-    const a = atoms[0]!;
-    const moved = a.offset === null ? atoms : [{ base: a.base, offset: a.offset + by }];
+  if (atoms.length === 2) {
+    const c = atoms[0]!;
+    const moved = isAny(c) ? atoms : [c, atoms[1]! + by];
     return new Val(moved, -1, undefined, plusConst);
   }
   let exact = false;
-  for (const a of atoms) if (a.offset !== null) exact = true;
-  const moved = exact
-    ? normalize(atoms.map((a) => ({ base: a.base, offset: a.offset === null ? null : a.offset + by })))
-    : normalize(atoms.slice());
+  for (let i = 0; i < atoms.length; i += 2) if (!isAny(atoms[i]!)) exact = true;
+  let moved: AtomSet;
+  if (exact) {
+    const out: AtomSet = [];
+    for (let i = 0; i < atoms.length; i += 2) {
+      const c = atoms[i]!;
+      out.push(c, isAny(c) ? 0 : atoms[i + 1]! + by);
+    }
+    moved = normalize(out);
+  } else moved = normalize(atoms.slice());
   return new Val(moved, -1, undefined, plusConst);
 }
 
@@ -354,15 +538,11 @@ function shift(v: Val, by: number, plusConst: number | undefined): Val {
 function derived(v: Val): Val {
   if (v.atoms.length === 0) return NONE;
   if (v.atoms === TOP) return new Val(TOP);
-  if (v.atoms.length === 1) {
-    const a = v.atoms[0]!;
-    return new Val(a.offset === null ? v.atoms : [{ base: a.base, offset: null }]);
+  if (v.atoms.length === 2) {
+    const c = v.atoms[0]!;
+    return new Val(isAny(c) ? v.atoms : [anyCode(c), 0]);
   }
-  const merged = anyOffsets(v.atoms, NO_ATOMS);
-  if (merged !== null) return new Val(merged);
-  const atoms: Atom[] = [];
-  for (const a of v.atoms) atoms.push({ base: a.base, offset: null });
-  return new Val(normalize(atoms));
+  return new Val(anyOffsets(v.atoms, NO_ATOMS));
 }
 
 /** derived of two values. */
@@ -370,47 +550,45 @@ function derived2(x: Val, y: Val): Val {
   if (y.atoms.length === 0) return derived(x);
   if (x.atoms.length === 0) return derived(y);
   if (x.atoms === TOP || y.atoms === TOP) return new Val(TOP);
-  const merged = anyOffsets(x.atoms, y.atoms);
-  if (merged !== null) return new Val(merged);
-  const atoms: Atom[] = [];
-  for (const a of x.atoms) atoms.push({ base: a.base, offset: null });
-  for (const a of y.atoms) atoms.push({ base: a.base, offset: null });
-  return new Val(normalize(atoms));
+  return new Val(anyOffsets(x.atoms, y.atoms));
 }
 
-const NO_ATOMS: Atom[] = [];
+const NO_ATOMS: AtomSet = [];
 
 /**
  * What normalize gives for the any-offset atoms of every base of `x` and `y`, both normalized (so
- * sorted by base), by merging them: one any-offset atom per base in base order, TOP past MAX_ATOMS
- * bases; `x` itself when that is what it holds. Null when either is not normalized.
+ * sorted by base; every set the interpreter makes is), by merging them: one any-offset atom per
+ * base in base order, TOP past MAX_ATOMS bases; `x` itself when that is what it holds.
  */
-function anyOffsets(x: Atom[], y: Atom[]): Atom[] | null {
-  if (!isNormal(x) || !isNormal(y)) return null;
-  let asX = x.length <= MAX_ATOMS;
-  for (let i = 0; i < x.length && asX; i++) if (x[i]!.offset !== null) asX = false;
+function anyOffsets(x: AtomSet, y: AtomSet): AtomSet {
+  let asX = x.length <= 2 * MAX_ATOMS;
+  for (let i = 0; i < x.length && asX; i += 2) if (!isAny(x[i]!)) asX = false;
   if (asX) {
     // x is one any-offset atom per base: the result when every base of y is one of x's.
     let i = 0;
-    for (const b of y) {
-      while (i < x.length && x[i]!.base < b.base) i++;
-      if (i === x.length || x[i]!.base !== b.base) {
+    for (let j = 0; j < y.length; j += 2) {
+      const b = anyCode(y[j]!);
+      while (i < x.length && compareCodes(x[i]!, b) < 0) i += 2;
+      if (i === x.length || x[i] !== b) {
         asX = false;
         break;
       }
     }
     if (asX) return x;
   }
-  const out: Atom[] = [];
+  const out: AtomSet = [];
   let i = 0;
   let j = 0;
   while (i < x.length || j < y.length) {
-    const base = j >= y.length || (i < x.length && x[i]!.base <= y[j]!.base) ? x[i]!.base : y[j]!.base;
-    while (i < x.length && x[i]!.base === base) i++;
-    while (j < y.length && y[j]!.base === base) j++;
-    out.push({ base, offset: null });
+    const base =
+      j >= y.length || (i < x.length && compareCodes(anyCode(x[i]!), anyCode(y[j]!)) <= 0)
+        ? anyCode(x[i]!)
+        : anyCode(y[j]!);
+    while (i < x.length && anyCode(x[i]!) === base) i += 2;
+    while (j < y.length && anyCode(y[j]!) === base) j += 2;
+    out.push(base, 0);
   }
-  return out.length > MAX_ATOMS ? TOP : out;
+  return out.length > 2 * MAX_ATOMS ? TOP : out;
 }
 
 class Opaque extends Error {}
@@ -485,6 +663,7 @@ export function pointerFlow(
   options: PointerFlowOptions,
 ): FunctionFlow[] {
   const out: FunctionFlow[] = [];
+  prepareCallees(info);
   for (let i = 0; i < info.codeRanges.length; i++) {
     const index = info.numImportedFunctions + i;
     const type = info.types[info.functions[i]!];
@@ -498,7 +677,7 @@ export function pointerFlow(
       refFuncs: [],
       staticAccesses: [],
       opaque: why !== undefined,
-      ...(why !== undefined ? { why } : {}),
+      why,
     });
     if (options.skip?.(index)) {
       out.push(empty());
@@ -511,6 +690,7 @@ export function pointerFlow(
       if (!(e instanceof Opaque)) {
         release();
         shrinkSlots();
+        forgetCallees();
         throw e;
       }
       out.push(empty(e.message));
@@ -518,6 +698,7 @@ export function pointerFlow(
   }
   release();
   shrinkSlots();
+  forgetCallees();
   return out;
 }
 
@@ -678,6 +859,43 @@ let bytes: Uint8Array = new Uint8Array(0);
 let end = 0;
 let info!: ModuleInfo;
 let options!: PointerFlowOptions;
+/**
+ * By function index, for the module being read: its parameter and result counts (-1: its type is
+ * not a function type), and whether it allocates (0: not asked yet, 1: yes, 2: no).
+ */
+let calleeParams = new Int32Array(0);
+let calleeResults = new Int32Array(0);
+let allocating = new Uint8Array(0);
+
+/** options.allocating(target), asked once per function and module (it is a fixed predicate). */
+function allocates(target: number): boolean {
+  let a = allocating[target]!;
+  if (a === 0) {
+    a = options.allocating(target) ? 1 : 2;
+    allocating[target] = a;
+  }
+  return a === 1;
+}
+
+/** Drops the module's callee tables. */
+function forgetCallees(): void {
+  calleeParams = new Int32Array(0);
+  calleeResults = new Int32Array(0);
+  allocating = new Uint8Array(0);
+}
+
+/** Fills calleeParams, calleeResults and allocating for a module. */
+function prepareCallees(info: ModuleInfo): void {
+  const n = info.functionTypes.length;
+  calleeParams = new Int32Array(n);
+  calleeResults = new Int32Array(n);
+  allocating = new Uint8Array(n);
+  for (let f = 0; f < n; f++) {
+    const t = info.types[info.functionTypes[f]!];
+    calleeParams[f] = t?.kind === 'func' ? t.params.length : -1;
+    calleeResults[f] = t?.kind === 'func' ? t.results.length : 0;
+  }
+}
 let nParams = 0;
 let nResults = 0;
 let bodyStart = 0;
@@ -700,7 +918,7 @@ let calls: CallSite[] = [];
 /** The value of each direct call's result, by its result slot; `callValAt` its position. */
 const callVals: Val[] = [];
 const callValAt: number[] = [];
-let returns: Atom[] = [];
+let returns: AtomSet = [];
 const refFuncs = new Set<number>();
 const staticAccesses = new Set<number>();
 // Local states are shared between frames copy-on-write: `snap()` hands out the current array,
@@ -724,7 +942,7 @@ let dirty = true;
 const PARAM_VALS: Val[] = [];
 
 function paramVal(i: number): Val {
-  while (PARAM_VALS.length <= i) PARAM_VALS.push(new Val([{ base: `p${PARAM_VALS.length}`, offset: 0 }]));
+  while (PARAM_VALS.length <= i) PARAM_VALS.push(new Val([atomCode(PARAM, PARAM_VALS.length), 0]));
   return PARAM_VALS[i]!;
 }
 
@@ -822,6 +1040,7 @@ function interpret(
     refFuncs: [...refFuncs],
     staticAccesses: [...staticAccesses],
     opaque: false,
+    why: undefined,
   };
 }
 
@@ -918,12 +1137,18 @@ function joinLocals(a: Val[] | null, b: Val[]): Val[] {
   return out ?? a;
 }
 
-function sameLocals(a: Val[], b: Val[]): boolean {
-  if (a === b) return true;
-  for (let i = 0; i < a.length; i++) {
-    const x = a[i]!;
-    const y = b[i]!;
-    if (x !== y && !sameAtoms(x.atoms, y.atoms)) return false;
+/**
+ * True when joining `next` into the loop head's locals `head` adds no atom to any of them (what
+ * comparing the atoms of joinLocals(head, next) with head's tells, without making the join).
+ */
+function headHolds(head: Val[], next: Val[]): boolean {
+  if (head === next) return true;
+  for (let i = 0; i < head.length; i++) {
+    const x = head[i]!.atoms;
+    const y = next[i]!.atoms;
+    if (x === y) continue;
+    const joined = joinNormal(x, y);
+    if (joined !== x && !sameAtoms(joined, x)) return false;
   }
   return true;
 }
@@ -942,7 +1167,7 @@ function branch(depth: number): void {
     const vals = nResults === 0 ? NO_VALS : stack.slice(Math.max(0, stack.length - nResults));
     for (const v of vals) {
       use(v);
-      returns = joinAtoms(returns, v.atoms);
+      returns = joinNormal(returns, v.atoms);
     }
     return;
   }
@@ -962,23 +1187,31 @@ function recordLoad(at: number, ptr: Val, offset: number, width: number, probe?:
   // Recorded before with these atoms (a loop's body, a later pass): the join would add nothing.
   const known = loadSlot[at - slotBase]! - 1;
   if (known >= 0 && holdsLoadAtoms(loads[known]!.atoms, ptr.atoms, offset)) return loadVal(known);
-  const atoms: Atom[] = [];
-  for (const a of ptr.atoms) {
-    if (a.offset === null) continue;
-    const o = a.offset + offset;
-    const symbolic = a.base !== 'a' && a.base !== 'u';
-    if (o < 0 || (symbolic && o < SYMBOLIC_LIMIT)) atoms.push({ base: a.base, offset: o });
+  const atoms: AtomSet = [];
+  const from = ptr.atoms;
+  for (let i = 0; i < from.length; i += 2) {
+    const c = from[i]!;
+    if (isAny(c)) continue;
+    const o = from[i + 1]! + offset;
+    if (o < 0 || (isSymbolic(c) && o < SYMBOLIC_LIMIT)) atoms.push(c, o);
   }
   if (atoms.length === 0 && probe === undefined) return UNKNOWN;
   let k = loadSlot[at - slotBase]! - 1;
   if (k < 0) {
     k = loads.length;
     loadSlot[at - slotBase] = k + 1;
-    const site: LoadSite = { at, atoms: normalize(atoms), bytes: width, masks: [], otherUse: false };
-    if (probe !== undefined) site.probe = probe;
+    const site: LoadSite = {
+      at,
+      atoms: normalize(atoms),
+      bytes: width,
+      masks: [],
+      otherUse: false,
+      probe,
+      probeIndex: undefined,
+    };
     loads.push(site);
   } else {
-    loads[k]!.atoms = joinAtoms(loads[k]!.atoms, normalize(atoms));
+    loads[k]!.atoms = joinNormal(loads[k]!.atoms, normalize(atoms));
   }
   return loadVal(k);
 }
@@ -998,15 +1231,15 @@ function loadVal(k: number): Val {
  * True when every atom recordLoad would record for `ptr` + `offset` is one of `recorded` (a
  * load's atoms: normalized, at most MAX_ATOMS): joining them in would give `recorded` again.
  */
-function holdsLoadAtoms(recorded: Atom[], ptr: Atom[], offset: number): boolean {
-  for (const a of ptr) {
-    if (a.offset === null) continue;
-    const o = a.offset + offset;
-    const symbolic = a.base !== 'a' && a.base !== 'u';
-    if (!(o < 0 || (symbolic && o < SYMBOLIC_LIMIT))) continue;
+function holdsLoadAtoms(recorded: AtomSet, ptr: AtomSet, offset: number): boolean {
+  for (let i = 0; i < ptr.length; i += 2) {
+    const c = ptr[i]!;
+    if (isAny(c)) continue;
+    const o = ptr[i + 1]! + offset;
+    if (!(o < 0 || (isSymbolic(c) && o < SYMBOLIC_LIMIT))) continue;
     let found = false;
-    for (const r of recorded)
-      if (r.base === a.base && r.offset === o) {
+    for (let j = 0; j < recorded.length; j += 2)
+      if (recorded[j] === c && recorded[j + 1] === o) {
         found = true;
         break;
       }
@@ -1015,15 +1248,21 @@ function holdsLoadAtoms(recorded: Atom[], ptr: Atom[], offset: number): boolean 
   return true;
 }
 
+/** A parameter or call-result atom (resolved later), not an allocation or unknown one. */
+function isSymbolic(code: number): boolean {
+  const kind = kindOf(code);
+  return kind === CALL || kind === PARAM;
+}
+
 /** Records the direct call at `at`: its arguments are `vals[from .. from + n)`. */
 function recordCall(at: number, target: number, vals: Val[], from: number, n: number): void {
   const k = callSlot[at - slotBase]! - 1;
   if (k >= 0) {
     const site = calls[k]!;
-    for (let i = 0; i < n; i++) site.args[i] = joinAtoms(site.args[i]!, vals[from + i]!.atoms);
+    for (let i = 0; i < n; i++) site.args[i] = joinNormal(site.args[i]!, vals[from + i]!.atoms);
   } else {
     callSlot[at - slotBase] = calls.length + 1;
-    const atoms: Atom[][] = [];
+    const atoms: AtomSet[] = [];
     for (let i = 0; i < n; i++) atoms.push(vals[from + i]!.atoms);
     calls.push({ at, target, args: atoms });
   }
@@ -1162,16 +1401,24 @@ function runPass(): void {
       }
       case 0x0c: {
         // br
-        const depth = uleb(bytes, p, end);
-        p = lebNext;
+        let depth = p < stop ? code[p]! : 0x80;
+        if (depth < 0x80) p++;
+        else {
+          depth = uleb(code, p, stop);
+          p = lebNext;
+        }
         branch(depth);
         stopReaching();
         break;
       }
       case 0x0d: {
         // br_if
-        const depth = uleb(bytes, p, end);
-        p = lebNext;
+        let depth = p < stop ? code[p]! : 0x80;
+        if (depth < 0x80) p++;
+        else {
+          depth = uleb(code, p, stop);
+          p = lebNext;
+        }
         pop();
         branch(depth);
         break;
@@ -1196,7 +1443,7 @@ function runPass(): void {
           const vals = nResults === 0 ? NO_VALS : stack.slice(Math.max(0, stack.length - nResults));
           for (const v of vals) {
             use(v);
-            returns = joinAtoms(returns, v.atoms);
+            returns = joinNormal(returns, v.atoms);
           }
         }
         stopReaching();
@@ -1205,11 +1452,15 @@ function runPass(): void {
       case 0x10: // call
       case 0x12: {
         // return_call
-        const target = uleb(bytes, p, end);
-        p = lebNext;
-        const t = info.types[info.functionTypes[target] ?? -1];
-        if (t?.kind !== 'func') throw new Opaque(`call target ${target}`);
-        const n = t.params.length;
+        let target = p < stop ? code[p]! : 0x80;
+        if (target < 0x80) p++;
+        else {
+          target = uleb(code, p, stop);
+          p = lebNext;
+        }
+        const n = target < calleeParams.length ? calleeParams[target]! : -1;
+        if (n < 0) throw new Opaque(`call target ${target}`);
+        const nr = calleeResults[target]!;
         const from = stack.length - n;
         if (from >= frames[frames.length - 1]!.height) {
           // The arguments are on the stack (popN without its array): used, recorded, popped.
@@ -1222,26 +1473,26 @@ function runPass(): void {
         }
         // A call without results makes no value (its result atom would reach nothing).
         let result: Val = NONE;
-        if (t.results.length === 0) {
+        if (nr === 0) {
           // no value
-        } else if (options.allocating(target)) result = ALLOCATED;
+        } else if (allocates(target)) result = ALLOCATED;
         else if (target < info.numImportedFunctions) result = UNKNOWN;
         else {
           // One value per call site across passes (values are immutable).
           const k = resultSlot[at - slotBase]! - 1;
           if (k >= 0) result = callVals[k]!;
           else {
-            result = new Val([{ base: `c${at}`, offset: 0 }]);
+            result = new Val([atomCode(CALL, at), 0]);
             resultSlot[at - slotBase] = callVals.length + 1;
             callVals.push(result);
             callValAt.push(at);
           }
         }
         if (op === 0x12) {
-          if (reachable) returns = joinAtoms(returns, t.results.length > 0 ? result.atoms : []);
+          if (reachable) returns = joinNormal(returns, nr > 0 ? result.atoms : []);
           stopReaching();
         } else {
-          for (let i = 0; i < t.results.length; i++) push(i === 0 ? result : UNKNOWN);
+          for (let i = 0; i < nr; i++) push(i === 0 ? result : UNKNOWN);
         }
         break;
       }
@@ -1258,7 +1509,7 @@ function runPass(): void {
         pop(); // table index or reference
         popN(t.params.length);
         if (op === 0x13 || op === 0x15) {
-          if (reachable && t.results.length > 0) returns = joinAtoms(returns, UNKNOWN.atoms);
+          if (reachable && t.results.length > 0) returns = joinNormal(returns, UNKNOWN.atoms);
           stopReaching();
         } else for (let i = 0; i < t.results.length; i++) push(UNKNOWN);
         break;
@@ -1310,8 +1561,13 @@ function runPass(): void {
         break;
       }
       case 0x20: {
-        const i = uleb(bytes, p, end);
-        p = lebNext;
+        // (one-byte immediates read inline: uleb is not inlined into this large function)
+        let i = p < stop ? code[p]! : 0x80;
+        if (i < 0x80) p++;
+        else {
+          i = uleb(code, p, stop);
+          p = lebNext;
+        }
         const v = locals[i];
         if (!v) throw new Opaque('local index');
         push(v);
@@ -1320,8 +1576,12 @@ function runPass(): void {
       case 0x21: // local.set
       case 0x22: {
         // local.tee
-        const i = uleb(bytes, p, end);
-        p = lebNext;
+        let i = p < stop ? code[p]! : 0x80;
+        if (i < 0x80) p++;
+        else {
+          i = uleb(code, p, stop);
+          p = lebNext;
+        }
         if (i >= locals.length) throw new Opaque('local index');
         const v = take();
         const stored = v.plusConst === undefined ? v : new Val(v.atoms, v.load, v.konst);
@@ -1366,8 +1626,15 @@ function runPass(): void {
         break;
       case 0x41:
       case 0x42: {
-        const v = sleb(bytes, p, end);
-        p = lebNext;
+        // One byte: -64 .. 63 (what sleb gives it).
+        let v = p < stop ? code[p]! : 0x80;
+        if (v < 0x80) {
+          if (v & 0x40) v -= 128;
+          p++;
+        } else {
+          v = sleb(code, p, stop);
+          p = lebNext;
+        }
         push(Number.isNaN(v) ? NONE : constant(v));
         break;
       }
@@ -1422,14 +1689,24 @@ function runPass(): void {
         break;
       default: {
         if (op >= 0x28 && op <= 0x35) {
-          const offset = memarg(bytes, p, end);
-          p = lebNext;
+          // A one-byte alignment (no memory index) and offset read inline, as memarg would.
+          let offset = p + 1 < stop ? code[p + 1]! : 0x80;
+          if (offset < 0x80 && code[p]! < 0x40) p += 2;
+          else {
+            offset = memarg(code, p, stop);
+            p = lebNext;
+          }
           const ptr = pop();
           access(ptr, offset);
           push(reachable ? recordLoad(at, ptr, offset, LOAD_BYTES[op]!, probeOf(ptr, offset)) : UNKNOWN);
         } else if (op >= 0x36 && op <= 0x3e) {
-          const offset = memarg(bytes, p, end);
-          p = lebNext;
+          // A one-byte alignment (no memory index) and offset read inline, as memarg would.
+          let offset = p + 1 < stop ? code[p + 1]! : 0x80;
+          if (offset < 0x80 && code[p]! < 0x40) p += 2;
+          else {
+            offset = memarg(code, p, stop);
+            p = lebNext;
+          }
           pop();
           access(pop(), offset);
         } else if (op >= 0x45 && op <= 0xc4) {
@@ -1457,6 +1734,18 @@ function adoptJoined(joined: Val[], own: Val[], ownShared: boolean): void {
   } else adopt(joined);
 }
 
+/** The join of the arms of an if that reach its end, so far (see addArm). */
+let armVals: Val[] | null = null;
+let armLocals: Val[] | null = null;
+
+/** Joins an arm's end state (none when `vs` or `ls` is null) into armVals and armLocals. */
+function addArm(vs: Val[] | null, ls: Val[] | null, results: number): void {
+  if (vs === null || ls === null) return;
+  const into = armVals;
+  armVals = into === null || results === 0 ? vs : vs.map((v, i) => join(v, into[i]!));
+  armLocals = joinLocals(armLocals, ls);
+}
+
 /** Ends the innermost frame; true at the function's end. */
 function endFrame(): boolean {
   const f = frames[frames.length - 1]!;
@@ -1467,7 +1756,7 @@ function endFrame(): boolean {
     const key = f.bodyStart;
     const known = loopBack.get(key);
     let next = joinLocals(known ?? null, f.backLocals);
-    if (!sameLocals(f.headLocals!, joinLocals(f.headLocals!, next))) {
+    if (!headHolds(f.headLocals!, next)) {
       // After a few passes, locals that still change get any offset (pointer walks): stable.
       if (pass >= LOOP_ROUNDS) {
         const head = f.headLocals!;
@@ -1482,23 +1771,21 @@ function endFrame(): boolean {
   if (f.kind === 'if') {
     const elseVals = reachable ? (f.results === 0 ? NO_VALS : stack.slice(stack.length - f.results)) : null;
     const elseLocals = reachable ? snap() : null;
-    let joinedVals: Val[] | null = null;
-    let joinedLocals: Val[] | null = null;
-    const add = (vs: Val[] | null, ls: Val[] | null): void => {
-      if (vs === null || ls === null) return;
-      joinedVals = joinedVals === null || f.results === 0 ? vs : vs.map((v, i) => join(v, joinedVals![i]!));
-      joinedLocals = joinLocals(joinedLocals, ls);
-    };
+    armVals = null;
+    armLocals = null;
     if (f.sawElse) {
-      add(f.thenVals, f.thenLocals);
-      add(elseVals, elseLocals);
+      addArm(f.thenVals, f.thenLocals, f.results);
+      addArm(elseVals, elseLocals, f.results);
     } else {
-      add(elseVals, elseLocals); // the then arm's end
+      addArm(elseVals, elseLocals, f.results); // the then arm's end
       // No else: the condition was false.
-      add(unknowns(f.results), f.entryLocals);
+      addArm(unknowns(f.results), f.entryLocals, f.results);
     }
-    add(f.exitVals, f.exitLocals);
-    vals = joinedVals ?? NO_VALS;
+    addArm(f.exitVals, f.exitLocals, f.results);
+    const joinedLocals = armLocals as Val[] | null;
+    vals = armVals ?? NO_VALS;
+    armVals = null;
+    armLocals = null;
     reachable = joinedLocals !== null;
     if (joinedLocals !== null) adoptJoined(joinedLocals, own, ownShared);
   } else {
@@ -1519,7 +1806,7 @@ function endFrame(): boolean {
   if (frames.length === 0) {
     for (const v of vals) {
       use(v);
-      returns = joinAtoms(returns, v.atoms);
+      returns = joinNormal(returns, v.atoms);
     }
     freeFrame(f);
     return true;
