@@ -6,6 +6,10 @@
  * binaryen.js has no generic visitor, and getExpressionInfo is slow (it calls every getter of the
  * class) and throws on some ids. SHAPES names, per expression class, the getters of its children;
  * an id we do not know marks the function `opaque` (analyses then treat it conservatively).
+ *
+ * The transform's first summaries of the module as read come from the raw bytes
+ * (src/wasm/summaries.ts, equal to `summarizeAll`); `summarize` here serves the functions that
+ * model leaves out and the bodies the analysis changes.
  */
 
 import { ErrorCodes, HostAllocError } from '../errors.js';
