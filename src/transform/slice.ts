@@ -8,13 +8,15 @@
  * bodies back (./splice.ts). So binaryen is given the *slice*: the input with each body the
  * pipeline will not look at replaced by `unreachable`.
  *
- *   choose    `sliceSet`: the bodies binaryen keeps (those a splice cannot carry, tiny ones, and
- *             those the analysis will look into, predicted from the raw summaries)
- *   read      `sliceBytes`: the code section rewritten, everything else as it is (names included:
- *             function indices and names stay the same)
+ *   choose    `sliceSet`: the bodies binaryen keeps: those a splice cannot carry, tiny ones,
+ *             those the raw summaries leave to binaryen's IR, and those the steps will look into
+ *             (./slice-prediction.ts)
+ *   read      `sliceBytes`: the code section rewritten, each left-out body its own locals then
+ *             `unreachable` (binaryen writes a function it empties with its locals), everything
+ *             else as it is (names included: function indices and names stay the same)
  *   guard     `guardBodies`: the binaryen namespace the steps see throws SliceMiss when a step asks
- *             for a left-out function's body or locals (getFunctionInfo's `body`/`vars`,
- *             Function.getBody), unless a step gave it a new body first
+ *             for a left-out function's body (getFunctionInfo's `body`, Function.getBody), unless
+ *             a step gave it a new body or removed it first
  *
  * A miss costs time, never a different output: transform() runs again on the whole module. The
  * steps see exactly the module binaryen alone would read for every function they look into, and
