@@ -602,6 +602,16 @@ export function metadataReads(input: MetadataReadInput): MetadataReadResult {
       const masked = headerMasked(site.masks);
       if (!masked) continue;
       const atoms = site.atoms;
+      const read = (delta: number, evidence: MetadataRead['evidence'], via: string): MetadataRead => ({
+        func: f.index,
+        at: site.at,
+        delta,
+        bytes: site.bytes,
+        masks: site.masks,
+        otherUse: site.otherUse,
+        evidence,
+        via,
+      });
       for (let i = 0; i < atoms.length && !found; i += 2) {
         const code = atoms[i]!;
         if (isAny(code)) continue;
@@ -610,16 +620,7 @@ export function metadataReads(input: MetadataReadInput): MetadataReadResult {
           const c = concrete[j]!;
           const delta = concrete[j + 1]!;
           if (c !== ALLOC_EXACT || !headerDeltas.has(delta)) continue;
-          found = {
-            func: f.index,
-            at: site.at,
-            delta,
-            bytes: site.bytes,
-            masks: site.masks,
-            otherUse: site.otherUse,
-            evidence: 'allocation',
-            via: describe(code),
-          };
+          found = read(delta, 'allocation', describe(code));
           break;
         }
       }
@@ -629,16 +630,11 @@ export function metadataReads(input: MetadataReadInput): MetadataReadResult {
         const delta = atoms[i + 1]!;
         if (isAny(code) || !headerDeltas.has(delta)) continue;
         if (!hasKind(resolver.concrete([code, 0], f.index), UNKNOWN_KIND)) continue;
-        found = {
-          func: f.index,
-          at: site.at,
+        found = read(
           delta,
-          bytes: site.bytes,
-          masks: site.masks,
-          otherUse: site.otherUse,
-          evidence: 'pattern',
-          via: `${origin(code)}, masked like an allocator header (& ${site.masks.join(', & ')})`,
-        };
+          'pattern',
+          `${origin(code)}, masked like an allocator header (& ${site.masks.join(', & ')})`,
+        );
       }
       if (found) {
         if (site.probeIndex !== undefined) found.probeIndex = site.probeIndex;

@@ -6,7 +6,7 @@
  * blocks, branch values). A function the raw model leaves out is listed in `needsBinaryen`.
  */
 
-import { readdirSync, readFileSync } from 'node:fs';
+import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { withModule } from '../src/binaryen/module.js';
@@ -16,33 +16,11 @@ import { binaryenInput, readInput } from '../src/transform/read.js';
 import { readModule } from '../src/wasm/reader.js';
 import { rawSummaries } from '../src/wasm/summaries.js';
 import { moduleBytes, name, section, sleb, uleb, vec } from './harness/encode.js';
-import { FIXTURES_DIR } from './harness/fixtures.js';
+import { FIXTURES_DIR, fixtureModules, PACKAGE_MODULES, packageModulePath } from './harness/fixtures.js';
 import { WA } from './harness/wasm.js';
 
-/** Every committed fixture module but the GC ones (refused before any analysis). */
-function fixtureModules(): string[] {
-  const out: string[] = [];
-  const walk = (dir: string): void => {
-    for (const e of readdirSync(dir, { withFileTypes: true })) {
-      const path = join(dir, e.name);
-      if (e.isDirectory()) walk(path);
-      else if (e.name.endsWith('.wasm') && !path.includes('/gc/')) out.push(path);
-    }
-  };
-  walk(FIXTURES_DIR);
-  return out.sort();
-}
-
-const PACKAGES = [
-  'sql.js/dist/sql-wasm.wasm',
-  'sql.js/dist/sql-wasm-debug.wasm',
-  '@jitl/quickjs-wasmfile-release-sync/dist/emscripten-module.wasm',
-  '@silvia-odwyer/photon-node/photon_rs_bg.wasm',
-  '@jsquash/png/codec/pkg/squoosh_png_bg.wasm',
-  '@bokuweb/zstd-wasm/dist/common/zstd.wasm',
-  'harfbuzzjs/dist/harfbuzz.wasm',
-];
-const packagePath = (p: string): string => new URL(`../node_modules/${p}`, import.meta.url).pathname;
+/** The real packages of the other structural tests, and sql.js's debug build (the transform target). */
+const PACKAGES = [...PACKAGE_MODULES, 'sql.js/dist/sql-wasm-debug.wasm'];
 
 /** Comparable form: Sets and Maps as ordered entry lists. */
 const plain = (s: FunctionSummary) => ({
@@ -79,7 +57,7 @@ describe('raw summaries equal binaryen', () => {
     expect(needs).toEqual([]);
   });
   it.each(PACKAGES.map((p) => [p]))('%s', { timeout: 120_000 }, async (p) => {
-    const { needs, n } = await compare(new Uint8Array(readFileSync(packagePath(p))));
+    const { needs, n } = await compare(new Uint8Array(readFileSync(packageModulePath(p))));
     // Only wasm-bindgen's multi-value shims (photon) are left to binaryen.
     expect(needs.every((f) => f.endsWith('multivalue shim'))).toBe(true);
     expect(needs.length).toBeLessThan(n / 100);

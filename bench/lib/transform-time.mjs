@@ -4,7 +4,7 @@
 // after one untimed warm-up of each, so drift hits both sides alike. Each run is timed by the wall
 // clock and by the CPU time of the process (user + system, all threads: V8's compiler and GC
 // threads included), which other work on a shared machine disturbs far less than the wall clock.
-//   node bench/lib/transform-time.mjs <in.wasm> <runs> <mode: transform|force>
+//   node bench/lib/transform-time.mjs <in.wasm> <runs> <mode: transform|force> [warm-ups, default 1]
 // mode transform: transform(bytes) (a refusal is timed up to the throw and reported as such);
 // mode force: transform(bytes, { force: true }).
 import { readFileSync } from 'node:fs';
@@ -12,8 +12,10 @@ import { join } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { cpuMs, DIST, emit, median, nowMs } from './common.mjs';
 
-const [file, runsArg, mode = 'transform'] = process.argv.slice(2);
+const [file, runsArg, mode = 'transform', warmArg = '1'] = process.argv.slice(2);
 const RUNS = Number(runsArg ?? 5);
+/** Untimed runs of each side first: one by default; more for the steady state of V8's JIT. */
+const WARMUPS = Number(warmArg);
 const lib = await import(pathToFileURL(join(DIST, 'src/index.js')).href);
 const bmod = await import(pathToFileURL(join(DIST, 'src/binaryen/module.js')).href);
 const t0 = nowMs();
@@ -49,6 +51,10 @@ async function subject() {
   }
 }
 
+for (let i = 1; i < WARMUPS; i++) {
+  floor();
+  await subject();
+}
 floor();
 const first = await subject();
 const floorMs = [];

@@ -358,10 +358,11 @@ export function summarizeAll(b: Binaryen, mod: BinaryenModule): Map<string, Func
   return out;
 }
 
-function summarizeFunction(b: Binaryen, fi: FunctionInfo): FunctionSummary {
-  const sum: FunctionSummary = {
-    name: fi.name,
-    imported: fi.module !== '',
+/** A summary with nothing in it yet (what an import's stays). */
+export function emptySummary(name: string, imported: boolean): FunctionSummary {
+  return {
+    name,
+    imported,
     calls: new Set(),
     callArgs: new Map(),
     refFuncs: new Map(),
@@ -375,6 +376,10 @@ function summarizeFunction(b: Binaryen, fi: FunctionInfo): FunctionSummary {
     size: 0,
     shapeSize: 0,
   };
+}
+
+function summarizeFunction(b: Binaryen, fi: FunctionInfo): FunctionSummary {
+  const sum = emptySummary(fi.name, fi.module !== '');
   if (sum.imported || !fi.body) return sum;
 
   const { getId, getType, num } = fastFor(b);

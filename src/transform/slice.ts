@@ -33,7 +33,7 @@ import type {
 } from '../binaryen/module.js';
 import type { ModuleInfo } from '../wasm/reader.js';
 import { bodyShapes } from '../wasm/shapes.js';
-import { type BodyIndex, indexBodies } from '../wasm/splice.js';
+import { type BodyIndex, ByteWriter, indexBodies, lebLength } from '../wasm/splice.js';
 import type { RawSummaries } from '../wasm/summaries.js';
 import type { BinaryenInput, Input } from './read.js';
 import { predictedBodies } from './slice-prediction.js';
@@ -164,49 +164,28 @@ export function sliceBytes(
   const n = ranges.length;
   /** The size of each body binaryen reads. */
   const size = new Uint32Array(n);
-  let content = leb128Size(n);
+  let content = lebLength(n);
   for (let k = 0; k < n; k++) {
     const r = ranges[k]!;
     size[k] = kept[k] ? r.end - r.start : codeStart[k]! - r.start + PLACEHOLDER_CODE.length;
-    content += leb128Size(size[k]!) + size[k]!;
+    content += lebLength(size[k]!) + size[k]!;
   }
-  const out = new Uint8Array(code.start + 1 + leb128Size(content) + content + (bytes.length - code.end));
-  out.set(bytes.subarray(0, code.start));
-  let o = code.start;
-  out[o++] = 10;
-  o = writeLeb128(out, o, content);
-  o = writeLeb128(out, o, n);
+  const out = new ByteWriter(code.start + 1 + lebLength(content) + content + (bytes.length - code.end));
+  out.copy(bytes, 0, code.start);
+  out.byte(10);
+  out.leb(content);
+  out.leb(n);
   for (let k = 0; k < n; k++) {
     const r = ranges[k]!;
-    o = writeLeb128(out, o, size[k]!);
-    if (kept[k]) {
-      out.set(bytes.subarray(r.start + shift, r.end + shift), o);
-    } else {
-      out.set(bytes.subarray(r.start + shift, codeStart[k]! + shift), o);
-      out.set(PLACEHOLDER_CODE, o + codeStart[k]! - r.start);
+    out.leb(size[k]!);
+    if (kept[k]) out.copy(bytes, r.start + shift, r.end + shift);
+    else {
+      out.copy(bytes, r.start + shift, codeStart[k]! + shift);
+      for (const b of PLACEHOLDER_CODE) out.byte(b);
     }
-    o += size[k]!;
   }
-  out.set(bytes.subarray(code.end), o);
-  return out;
-}
-
-function leb128Size(v: number): number {
-  let n = 1;
-  while (v >= 0x80) {
-    v = Math.floor(v / 128);
-    n++;
-  }
-  return n;
-}
-
-function writeLeb128(out: Uint8Array, at: number, v: number): number {
-  while (v >= 0x80) {
-    out[at++] = (v & 0x7f) | 0x80;
-    v = Math.floor(v / 128);
-  }
-  out[at++] = v;
-  return at;
+  out.copy(bytes, code.end, bytes.length);
+  return out.bytes();
 }
 
 /**

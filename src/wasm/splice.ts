@@ -202,7 +202,8 @@ export interface SplicePlan {
 }
 
 /** A byte buffer that grows. */
-class Out {
+/** A growing byte buffer (module encoding). */
+export class ByteWriter {
   buf: Uint8Array;
   n = 0;
 
@@ -244,7 +245,7 @@ class Out {
 }
 
 /** Length of the unsigned LEB128 encoding of `v` (< 2^32). */
-function lebLength(v: number): number {
+export function lebLength(v: number): number {
   let n = 1;
   while (v >= 0x80) {
     v = Math.floor(v / 128);
@@ -303,7 +304,7 @@ function mapTypes(
 }
 
 /** Encodes function types given as `params->results` keys. */
-function encodeTypes(out: Out, keys: string[]): void {
+function encodeTypes(out: ByteWriter, keys: string[]): void {
   for (const key of keys) {
     const [params, results] = key.split('->') as [string, string];
     out.byte(0x60);
@@ -344,7 +345,7 @@ export function spliceBodies(modules: SpliceModules, plan: SplicePlan): Uint8Arr
   const types = mapTypes(inputInfo, builtInfo, neededTypes);
   if (types === null) return null;
 
-  const out = new Out(built.length + input.length);
+  const out = new ByteWriter(built.length + input.length);
   out.copy(built, 0, 8);
   for (const section of builtInfo.sections) {
     if (section.id === 10) {
@@ -361,20 +362,20 @@ export function spliceBodies(modules: SpliceModules, plan: SplicePlan): Uint8Arr
 }
 
 /** A section's header: its id and content size. */
-function sectionHeader(out: Out, id: number, size: number): void {
+function sectionHeader(out: ByteWriter, id: number, size: number): void {
   out.byte(id);
   out.leb(size);
 }
 
 /** The code section, each body binaryen's or the input's. */
 function writeCode(
-  out: Out,
+  out: ByteWriter,
   modules: SpliceModules,
   plan: SplicePlan,
   typeMap: Map<number, number>,
 ): boolean {
   const { built, builtInfo, input, inputInfo, index } = modules;
-  const body = new Out(built.length + input.length);
+  const body = new ByteWriter(built.length + input.length);
   const { source } = plan;
   body.leb(source.length);
   for (let j = 0; j < source.length; j++) {
@@ -428,14 +429,14 @@ function mapped(index: BodyIndex, s: number, plan: SplicePlan, typeMap: Map<numb
 
 /** The type section with `appended` function types after binaryen's. */
 function writeTypes(
-  out: Out,
+  out: ByteWriter,
   built: Uint8Array,
   builtInfo: ModuleInfo,
   section: { contentStart: number; end: number },
   appended: string[],
 ): void {
   const p = readLeb(built, section.contentStart, section.end);
-  const body = new Out(section.end - section.contentStart + appended.length * 16);
+  const body = new ByteWriter(section.end - section.contentStart + appended.length * 16);
   body.leb(builtInfo.types.length + appended.length);
   body.copy(built, p, section.end);
   encodeTypes(body, appended);
@@ -506,7 +507,7 @@ function localNameMaps(bytes: Uint8Array): Map<number, [number, number]> {
 
 /** The name section with the input's local names for the spliced functions. */
 function writeNames(
-  out: Out,
+  out: ByteWriter,
   built: Uint8Array,
   builtInfo: ModuleInfo,
   section: { start: number; contentStart: number; end: number },
@@ -532,7 +533,7 @@ function writeNames(
         entries.set(j + imported, [inputNames.bytes, from[0], from[1]]);
     }
   }
-  const locals = new Out(1024);
+  const locals = new ByteWriter(1024);
   const order = [...entries.keys()].sort((a, b) => a - b);
   locals.leb(order.length);
   for (const f of order) {
@@ -541,7 +542,7 @@ function writeNames(
     locals.copy(src, s, e);
   }
 
-  const body = new Out(section.end - section.contentStart + locals.n);
+  const body = new ByteWriter(section.end - section.contentStart + locals.n);
   const payload = customPayload(built, section, 'name');
   body.copy(built, section.contentStart, payload);
   // Subsections go in id order: the local names (2) come before any later one.

@@ -32,7 +32,7 @@
  * names binaryen gives, passed in), equal `summarizeAll`'s on every field.
  */
 
-import type { ConstAccess, FunctionSummary } from '../binaryen/walk.js';
+import { type ConstAccess, emptySummary, type FunctionSummary } from '../binaryen/walk.js';
 import { lastLeb, readLeb } from './instructions.js';
 import type { ModuleInfo } from './reader.js';
 
@@ -1104,25 +1104,6 @@ class Body {
 function resultClass(n: number): number {
   if (n > 1) unmodelled();
   return n === 0 ? NONE : VAL;
-}
-
-function emptySummary(name: string, imported: boolean): FunctionSummary {
-  return {
-    name,
-    imported,
-    calls: new Set(),
-    callArgs: new Map(),
-    refFuncs: new Map(),
-    callIndirect: false,
-    memoryGrow: false,
-    memoryFill: false,
-    memoryCopy: false,
-    constAccesses: [],
-    indexedBases: [],
-    opaque: false,
-    size: 0,
-    shapeSize: 0,
-  };
 }
 
 /** The summary of a body's root expression: its events in walk order. */
