@@ -13,6 +13,7 @@ import { allocatorState } from '../src/transform/passes/allocator-state.js';
 import { findAllocator } from '../src/transform/passes/find-allocator.js';
 import {
   type FingerprintEntry,
+  functionSignature,
   MIN_FINGERPRINT_SIZE,
   shapeHash,
 } from '../src/transform/passes/fingerprint.js';
@@ -63,6 +64,7 @@ for (const f of manifest.fixtures) {
         allocator: `${f.toolchain}-${f.allocator}`,
         name: func,
         size: s.size,
+        signature: functionSignature(b, b.getFunctionInfo(mod.getFunction(func))),
       });
     }
   });
@@ -76,7 +78,7 @@ const out = `/**
  * shape hashes of known allocators' functions (see passes/fingerprint.ts). Do not edit by hand.
  */
 
-import type { FingerprintDb } from '../src/transform/passes/fingerprint.js';
+import type { FingerprintDb } from './transform/passes/fingerprint.js';
 
 export const FINGERPRINTS: FingerprintDb = {
   version: 1,

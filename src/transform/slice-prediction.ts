@@ -9,7 +9,7 @@
 import { FINGERPRINTS } from '../fingerprints.js';
 import type { ModuleInfo } from '../wasm/reader.js';
 import { forwardedCallee } from '../wasm/shapes.js';
-import { MIN_FINGERPRINT_SIZE } from './passes/fingerprint.js';
+import { fingerprintShapes, MIN_FINGERPRINT_SIZE, signatureKey } from './passes/fingerprint.js';
 
 /**
  * The functions whose bodies the steps will look into (absolute indices), by the same gates they
@@ -17,7 +17,8 @@ import { MIN_FINGERPRINT_SIZE } from './passes/fingerprint.js';
  * binaryen's expression count without blocks, nops and unreachables) and its body shapes
  * (`shapes`, src/wasm/shapes.ts bodyShapes):
  *
- *   fingerprint             a module without names: functions of a size some known allocator has
+ *   fingerprint             a module without names: functions of a size and signature some known
+ *                           allocator has
  *   neutralise-initializer  the constructors: start, `_initialize` and what it forwards to,
  *                           `__wasm_call_ctors`
  *   dead-state-reads        bodies that drop a load from a constant address
@@ -34,10 +35,14 @@ export function predictedBodies(
   const out: number[] = [];
   const imported = info.numImportedFunctions;
   if (!info.customSections.some((s) => s.name === 'name')) {
-    const sizes = new Set(FINGERPRINTS.entries.map((e) => e.size));
+    const shapes = fingerprintShapes(FINGERPRINTS);
     for (let i = imported; i < shapeSizes.length; i++) {
       const size = shapeSizes[i]!;
-      if (size >= MIN_FINGERPRINT_SIZE && sizes.has(size)) out.push(i);
+      if (size < MIN_FINGERPRINT_SIZE) continue;
+      const type = info.types[info.functionTypes[i]!];
+      if (type?.kind !== 'func' || !shapes.has(`${size}|${signatureKey(type.params, type.results)}`))
+        continue;
+      out.push(i);
     }
   }
   if (info.start !== null) out.push(info.start);

@@ -30,11 +30,45 @@ export interface FingerprintEntry {
   name: string;
   /** Number of expressions (tiny functions are not fingerprinted: they match too easily). */
   size: number;
+  /** Its signature as {@link signatureKey} writes it (the hash covers it too). */
+  signature: string;
 }
 
 export interface FingerprintDb {
   version: 1;
   entries: FingerprintEntry[];
+}
+
+/**
+ * A signature as `params->results`, each type `i32`, `i64`, `f32`, `f64`, `v128` or `ref` (every
+ * reference type alike): what the shape hash mixes in first, coarser. Given the value types by
+ * name, as the raw reader writes them.
+ */
+export function signatureKey(params: readonly string[], results: readonly string[]): string {
+  const name = (t: string): string =>
+    t === 'i32' || t === 'i64' || t === 'f32' || t === 'f64' || t === 'v128' ? t : 'ref';
+  return `${params.map(name).join(',')}->${results.map(name).join(',')}`;
+}
+
+/** {@link signatureKey} of a binaryen function. */
+export function functionSignature(b: Binaryen, fi: { params: number; results: number }): string {
+  const names = new Map<number, string>([
+    [b.i32, 'i32'],
+    [b.i64, 'i64'],
+    [b.f32, 'f32'],
+    [b.f64, 'f64'],
+    [b.v128, 'v128'],
+  ]);
+  const name = (t: number): string => names.get(t) ?? 'ref';
+  return signatureKey(b.expandType(fi.params).map(name), b.expandType(fi.results).map(name));
+}
+
+/**
+ * The (size, signature) pairs some entry of `db` has, as `size|signature`: a function whose pair is
+ * not among them cannot match (its hash covers both).
+ */
+export function fingerprintShapes(db: FingerprintDb): Set<string> {
+  return new Set(db.entries.map((e) => `${e.size}|${e.signature}`));
 }
 
 /** Functions with fewer expressions than this are too generic to identify by shape. */
@@ -117,8 +151,9 @@ export interface FingerprintMatch {
 /**
  * Matches every defined function of `mod` against `db`. A hash the database gives conflicting
  * roles for is ignored (it cannot identify anything). With the module's `summaries`, only functions
- * whose expression count (FunctionSummary.shapeSize, the hash's own `size`) some entry has are
- * hashed: the same matches, for a few percent of the walks.
+ * whose expression count (FunctionSummary.shapeSize, the hash's own `size`) and signature some
+ * entry has are hashed: the same matches, for a few percent of the walks (and the slice read
+ * predicts exactly those: src/transform/slice-prediction.ts).
  */
 export function matchFingerprints(
   b: Binaryen,
@@ -134,10 +169,15 @@ export function matchFingerprints(
     else if (prev !== null && !sameService(prev.role, e.role)) byHash.set(e.hash, null);
   }
   const sizes = new Set(db.entries.map((e) => e.size));
+  const shapes = fingerprintShapes(db);
   const out: FingerprintMatch[] = [];
   for (const func of names) {
     const known = summaries?.get(func);
     if (known && (known.imported || !sizes.has(known.shapeSize))) continue;
+    if (known) {
+      const signature = functionSignature(b, b.getFunctionInfo(mod.getFunction(func)));
+      if (!shapes.has(`${known.shapeSize}|${signature}`)) continue;
+    }
     const s = shapeHash(b, mod, func);
     if (!s || s.size < MIN_FINGERPRINT_SIZE) continue;
     const entry = byHash.get(s.hash);
