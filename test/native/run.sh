@@ -216,7 +216,10 @@ build_driver() {
 
 # ------------------------------------------------------------------------------ 3. from source
 HOSTABI_WASM="$HERE/plugin_hostabi.wasm"
-if command -v clang-16 >/dev/null 2>&1 && command -v wasm2wat >/dev/null 2>&1 && command -v wat2wasm >/dev/null 2>&1; then
+# clang-16 links wasm with wasm-ld-16 (Debian lld-16): the libFuzzer step above may have installed
+# clang-16 without it.
+if command -v clang-16 >/dev/null 2>&1 && command -v wasm-ld-16 >/dev/null 2>&1 &&
+  command -v wasm2wat >/dev/null 2>&1 && command -v wat2wasm >/dev/null 2>&1; then
   if clang-16 --target=wasm32-unknown-unknown -nostdlib -O2 -fno-builtin -DWL_FREESTANDING \
     -I"$ROOT/fixtures/src" -c "$HERE/plugin_hostabi.c" -o "$B/plugin_hostabi.o" 2>"$B/plugin_hostabi.log" &&
     clang-16 --target=wasm32-unknown-unknown -nostdlib -Wl,--no-entry -Wl,--export=__heap_base \
@@ -231,7 +234,7 @@ if command -v clang-16 >/dev/null 2>&1 && command -v wasm2wat >/dev/null 2>&1 &&
     fail "build plugin_hostabi.wasm from source" "see $B/plugin_hostabi.log"
   fi
 else
-  echo "note: clang-16/wasm2wat/wat2wasm missing: using the committed test/native/plugin_hostabi.wasm"
+  echo "note: clang-16/wasm-ld-16/wasm2wat/wat2wasm missing: using the committed test/native/plugin_hostabi.wasm"
 fi
 if [ -f "$HOSTABI_WASM" ]; then
   if msg=$(build_driver "$HOSTABI_WASM" "$B/hostabi"); then
