@@ -13,14 +13,10 @@
  */
 
 import { ErrorCodes, HostAllocError } from '../errors.js';
+import { type ConstAccess, emptySummary, type FunctionSummary } from '../summary.js';
 import type { Binaryen, BinaryenModule, ExpressionRef, FunctionInfo } from './module.js';
 
-/** One memory access at a constant address (pointer operand is i32.const/i64.const). */
-export interface ConstAccess {
-  address: number;
-  bytes: number;
-  kind: 'read' | 'write' | 'rmw';
-}
+export type { ConstAccess, FunctionSummary };
 
 /**
  * A load just below a pointer: `load (X - k)` or `load (X + -k)`, k in 1..16 after the static
@@ -38,37 +34,6 @@ export interface NegativeProbe {
   parent: ExpressionRef;
   /** Width of the load in bytes. */
   bytes: number;
-}
-
-export interface FunctionSummary {
-  name: string;
-  imported: boolean;
-  /** Direct call targets (call and return_call). */
-  calls: Set<string>;
-  /** Per call target, each call's operands that are a plain `local.get` (the local index), else null. */
-  callArgs: Map<string, (number | null)[][]>;
-  /**
-   * Targets of ref.func, with the number of sites (`refFuncSites` finds the expressions, for
-   * retyping after a swap).
-   */
-  refFuncs: Map<string, number>;
-  callIndirect: boolean;
-  memoryGrow: boolean;
-  /** Contains memory.fill / memory.copy. */
-  memoryFill: boolean;
-  memoryCopy: boolean;
-  constAccesses: ConstAccess[];
-  /** Base addresses of accesses of the form `load (i32.add (i32.const BASE) X)`. */
-  indexedBases: number[];
-  /** An expression id we cannot walk was found. */
-  opaque: boolean;
-  /** Number of expressions walked. */
-  size: number;
-  /**
-   * Number of expressions the fingerprint's shape hash counts: all but blocks, nops and
-   * unreachables (passes/fingerprint.ts hashes only functions whose count a known allocator has).
-   */
-  shapeSize: number;
 }
 
 /** How to reach (and replace) an expression class's children: plain getters, and a (count, at) list. */
@@ -356,26 +321,6 @@ export function summarizeAll(b: Binaryen, mod: BinaryenModule): Map<string, Func
     out.set(fi.name, summarizeFunction(b, fi));
   }
   return out;
-}
-
-/** A summary with nothing in it yet (what an import's stays). */
-export function emptySummary(name: string, imported: boolean): FunctionSummary {
-  return {
-    name,
-    imported,
-    calls: new Set(),
-    callArgs: new Map(),
-    refFuncs: new Map(),
-    callIndirect: false,
-    memoryGrow: false,
-    memoryFill: false,
-    memoryCopy: false,
-    constAccesses: [],
-    indexedBases: [],
-    opaque: false,
-    size: 0,
-    shapeSize: 0,
-  };
 }
 
 function summarizeFunction(b: Binaryen, fi: FunctionInfo): FunctionSummary {

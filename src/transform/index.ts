@@ -18,6 +18,7 @@ import { withModule } from '../binaryen/module.js';
 import { ABI_EXPORT } from '../conventions.js';
 import { ErrorCodes, HostAllocError } from '../errors.js';
 import type { TransformOptions, TransformResult } from '../types.js';
+import type { RawSummaries } from '../wasm/summaries.js';
 import { analyse, moduleContext, summarize } from './analyse.js';
 import { outputGate } from './gate.js';
 import { Checks, Steps } from './pipeline.js';
@@ -29,9 +30,9 @@ import { emitSpliced, SpliceMismatch } from './splice.js';
 export { PIPELINE, type StepInfo, type StepKind } from './pipeline.js';
 export { isCompliant } from './read.js';
 
-export async function transform(input: Uint8Array, options: TransformOptions = {}): Promise<TransformResult> {
+export async function transform(bytes: Uint8Array, options: TransformOptions = {}): Promise<TransformResult> {
   const steps = new Steps();
-  const given = steps.run('read', () => readInput(input, options));
+  const given = steps.run('read', () => readInput(bytes, options));
   const early =
     (await steps.runAsync('already-compliant', () => alreadyCompliant(given))) ??
     (await steps.runAsync('adopt', () =>
@@ -39,18 +40,20 @@ export async function transform(input: Uint8Array, options: TransformOptions = {
     ));
   if (early) return withTimings(early, steps, options);
   const forBinaryen = steps.run('safe-names', () => binaryenInput(given));
+  const raw = steps.run('summarize', () => summarize(given));
+  const input = { given, forBinaryen, raw };
 
   try {
-    return await convert(given, forBinaryen, steps, options, options.read !== 'whole').catch((e: unknown) => {
+    return await convert(input, steps, options, options.read !== 'whole').catch((e: unknown) => {
       if (!(e instanceof SliceMiss)) throw e;
       if (options.read === 'slice-strict') {
         throw new HostAllocError(
           ErrorCodes.INTERNAL,
-          `a step looked into the body of ${e.func}, which the slice left out: this is a bug in wasm-hostalloc, please report it with the input module`,
+          `${e.message}: this is a bug in wasm-hostalloc, please report it with the input module`,
         );
       }
       // A step looked into a body the slice left out: the same steps on the whole module.
-      return convert(given, forBinaryen, steps, options, false);
+      return convert(input, steps, options, false);
     });
   } catch (e) {
     if (!(e instanceof SpliceMismatch)) throw e;
@@ -61,23 +64,21 @@ export async function transform(input: Uint8Array, options: TransformOptions = {
       );
     }
     // Never a different output: binaryen writes every body instead.
-    return transform(input, { ...options, emit: 'binaryen' });
+    return transform(bytes, { ...options, emit: 'binaryen' });
   }
 }
 
 /**
- * The steps from summarize to output-gate, on binaryen's reading of the module: of its slice
+ * The steps from slice to output-gate, on binaryen's reading of the module: of its slice
  * (./slice.ts) when `slice` and the module allows one.
  */
 async function convert(
-  given: Input,
-  forBinaryen: BinaryenInput,
+  { given, forBinaryen, raw }: { given: Input; forBinaryen: BinaryenInput; raw: RawSummaries },
   steps: Steps,
   options: TransformOptions,
   slice: boolean,
 ): Promise<TransformResult> {
   const checks = new Checks(options.force ? 'force' : 'throw');
-  const raw = steps.run('summarize', () => summarize(given));
   const plan = slice ? steps.run('slice', () => planSlice(given, forBinaryen, raw)) : null;
   return withModule(plan?.bytes ?? forBinaryen.bytes, forBinaryen.features, (mod, b) => {
     const m = moduleContext(b, mod, given, forBinaryen.bytes, plan);

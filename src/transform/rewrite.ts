@@ -212,7 +212,8 @@ function strip(
   if (hasDwarf && !keepDwarf) after.push('strip-dwarf');
   const refusal = spliceRefusal(m, hasDwarf);
   // A slice's left-out bodies exist only in the input's bytes: only a splice writes them.
-  if (refusal !== null && m.slice) throw new SliceMiss(`(no splice: ${refusal})`);
+  if (refusal !== null && m.slice)
+    throw new SliceMiss(`no splice (${refusal}), so no left-out body can be written`);
   const placeholders = refusal === null ? installPlaceholders(m, changed) : null;
   if (placeholders) {
     pin(m, placeholders, changed);

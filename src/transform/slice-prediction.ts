@@ -35,13 +35,12 @@ export function predictedBodies(
   const out: number[] = [];
   const imported = info.numImportedFunctions;
   if (!info.customSections.some((s) => s.name === 'name')) {
-    const shapes = fingerprintShapes(FINGERPRINTS);
+    const known = fingerprintShapes(FINGERPRINTS);
     for (let i = imported; i < shapeSizes.length; i++) {
       const size = shapeSizes[i]!;
       if (size < MIN_FINGERPRINT_SIZE) continue;
       const type = info.types[info.functionTypes[i]!];
-      if (type?.kind !== 'func' || !shapes.has(`${size}|${signatureKey(type.params, type.results)}`))
-        continue;
+      if (type?.kind !== 'func' || !known.has(`${size}|${signatureKey(type.params, type.results)}`)) continue;
       out.push(i);
     }
   }

@@ -31,6 +31,7 @@ import type {
   FunctionInfo,
   FunctionRef,
 } from '../binaryen/module.js';
+import { lastLeb, readLeb } from '../wasm/instructions.js';
 import type { ModuleInfo } from '../wasm/reader.js';
 import { bodyShapes } from '../wasm/shapes.js';
 import { type BodyIndex, ByteWriter, indexBodies, lebLength } from '../wasm/splice.js';
@@ -38,10 +39,10 @@ import type { RawSummaries } from '../wasm/summaries.js';
 import type { BinaryenInput, Input } from './read.js';
 import { predictedBodies } from './slice-prediction.js';
 
-/** A step asked for the body of a function the slice left out; transform() reads everything. */
+/** The slice does not hold what a step needs (a left-out body); transform() reads everything. */
 export class SliceMiss extends Error {
-  constructor(readonly func: string) {
-    super(`slice: the body of ${func} was left out`);
+  constructor(readonly why: string) {
+    super(`slice: ${why}`);
   }
 }
 
@@ -59,8 +60,6 @@ export interface SlicePlan {
   readonly index: BodyIndex;
   /** Per defined function (input order): 1 when binaryen reads its real body. */
   readonly kept: Uint8Array;
-  /** How many bodies are left out. */
-  readonly leftOut: number;
   /** The body shapes of src/wasm/shapes.ts, by defined function. */
   readonly shapes: Uint8Array;
 }
@@ -89,22 +88,19 @@ export function planSlice(input: Input, forBinaryen: BinaryenInput, raw: RawSumm
   const shapeSizes: number[] = [];
   for (let i = 0; i < info.functionTypes.length; i++)
     shapeSizes.push(raw.summaries.get(String(i))?.shapeSize ?? 0);
-  // The raw model leaves a few functions to binaryen's IR (see src/wasm/summaries.ts).
   const shapes = bodyShapes(input.bytes, info);
   const wanted = [
     ...predictedBodies(input.bytes, info, shapeSizes, shapes),
+    // The raw model leaves a few functions to binaryen's IR (see src/wasm/summaries.ts).
     ...raw.needsBinaryen.map(Number),
   ];
   const kept = sliceSet(info, index, wanted);
-  let leftOut = 0;
-  for (const k of kept) if (k === 0) leftOut++;
-  if (leftOut === 0) return null;
+  if (kept.every((k) => k === 1)) return null;
   const shift = code.start - inputCode.start;
   return {
     bytes: sliceBytes(forBinaryen.bytes, code, info.codeRanges, index.codeStart, shift, kept),
     index,
     kept,
-    leftOut,
     shapes,
   };
 }
@@ -114,17 +110,10 @@ function sectionRange(bytes: Uint8Array, id: number): { start: number; end: numb
   let at = 8;
   while (at < bytes.length) {
     const start = at;
-    const sid = bytes[at++]!;
-    let size = 0;
-    let shift = 0;
-    let byte: number;
-    do {
-      byte = bytes[at++]!;
-      size += (byte & 0x7f) * 2 ** shift;
-      shift += 7;
-    } while (byte & 0x80 && at < bytes.length);
-    const end = at + size;
-    if (sid === id) return end <= bytes.length ? { start, end } : null;
+    const contentStart = readLeb(bytes, at + 1, bytes.length);
+    if (contentStart < 0) return null;
+    const end = contentStart + lastLeb();
+    if (bytes[start] === id) return end <= bytes.length ? { start, end } : null;
     at = end;
   }
   return null;
@@ -134,7 +123,7 @@ function sectionRange(bytes: Uint8Array, id: number): { start: number; end: numb
  * Per defined function, 1 when binaryen must read its real body: bodies a splice cannot carry
  * (binaryen writes them), tiny ones (never placeholders), and `wanted` (by absolute index).
  */
-export function sliceSet(info: ModuleInfo, index: BodyIndex, wanted: Iterable<number>): Uint8Array {
+function sliceSet(info: ModuleInfo, index: BodyIndex, wanted: Iterable<number>): Uint8Array {
   const n = info.codeRanges.length;
   const kept = new Uint8Array(n);
   for (let k = 0; k < n; k++) {
@@ -205,7 +194,7 @@ export function guardBodies(
     if (name === undefined) return info;
     return Object.defineProperty(info, 'body', {
       get: (): never => {
-        throw new SliceMiss(name);
+        throw new SliceMiss(`a step looked into the body of ${name}, which was left out`);
       },
       enumerable: true,
     });
@@ -217,7 +206,8 @@ export function guardBodies(
     getResults: (f) => fn.getResults(f),
     getBody: (f): ExpressionRef => {
       const name = leftOut.get(f);
-      if (name !== undefined) throw new SliceMiss(name);
+      if (name !== undefined)
+        throw new SliceMiss(`a step looked into the body of ${name}, which was left out`);
       return fn.getBody(f);
     },
     setBody: (f, body) => {

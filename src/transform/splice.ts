@@ -78,7 +78,8 @@ export function installPlaceholders(m: ModuleContext, changed: ReadonlySet<strin
   const { b, mod, slice } = m;
   const { bytes, info } = m.input;
   if (m.globalNames.length !== info.globals.length || m.tableNames.length !== info.tables.length) {
-    if (slice) throw new SliceMiss('(global or table names differ)');
+    if (slice)
+      throw new SliceMiss('binaryen names globals or tables differently, so no left-out body can be written');
     return null;
   }
   const index = slice?.index ?? indexBodies(bytes, info);

@@ -122,7 +122,23 @@ export function readLeb(bytes: Uint8Array, p: number, end: number): number {
   return p;
 }
 
-/** The value the last `readLeb` decoded. */
+/** Reads a signed LEB128 of up to 32 bits (an i32.const) like `readLeb`. */
+export function readSignedLeb(bytes: Uint8Array, p: number, end: number): number {
+  let result = 0;
+  let shift = 0;
+  for (;;) {
+    if (p >= end || shift > 28) return TRUNCATED;
+    const b = bytes[p++]!;
+    result |= (b & 0x7f) << shift;
+    shift += 7;
+    if ((b & 0x80) === 0) {
+      lebValue = shift < 32 && b & 0x40 ? result | (-1 << shift) : result;
+      return p;
+    }
+  }
+}
+
+/** The value the last `readLeb` or `readSignedLeb` decoded. */
 export function lastLeb(): number {
   return lebValue;
 }

@@ -85,7 +85,7 @@ export function anyCode(code: number): number {
 }
 
 /** The code of the same base at an exact offset. */
-export function exactCode(code: number): number {
+function exactCode(code: number): number {
   return code - (low3(code) & 1);
 }
 

@@ -1,7 +1,7 @@
 /**
- * @fileoverview Two body shapes read from the raw bytes, for the steps that used to ask binaryen
- * (and so needed every body read): whether a function only forwards to another, and whether it
- * drops a load from a constant address.
+ * @fileoverview Body shapes read from the raw bytes, for the steps that used to ask binaryen (and so
+ * needed every body read): whether a function only forwards to another, whether it drops a load
+ * from a constant address, whether it loads below a pointer.
  *
  *   forwarder      (local.get 0) … (local.get n-1) (call F) [return] end, around it only blocks
  *                  without a label use: what binaryen reads as `call F (local.get 0) …`, alone in
@@ -13,7 +13,7 @@
  *                  src/binaryen/walk.ts looks for those, in the functions the pointer flow names)
  */
 
-import { lastLeb, nextInstruction, readLeb, skipLocals } from './instructions.js';
+import { lastLeb, nextInstruction, readLeb, readSignedLeb, skipLocals } from './instructions.js';
 import type { ModuleInfo } from './reader.js';
 
 /** i32.load … i64.load32_u. */
@@ -58,25 +58,12 @@ export function forwardedCallee(bytes: Uint8Array, info: ModuleInfo, k: number):
   return sameTypes(other.results, type.results) ? target : null;
 }
 
-function sameTypes(a: readonly unknown[], b: readonly unknown[]): boolean {
-  return a.length === b.length && a.every((t, i) => JSON.stringify(t) === JSON.stringify(b[i]));
+function sameTypes(a: readonly string[], b: readonly string[]): boolean {
+  return a.length === b.length && a.every((t, i) => t === b[i]);
 }
 
 /** Largest k of a `load (X - k)` header probe (as headerProbes). */
 const PROBE_LIMIT = 16;
-
-/** The signed LEB128 (up to 32 bits) at `p`, or undefined when it runs past `end`. */
-function signedLeb(bytes: Uint8Array, p: number, end: number): number | undefined {
-  let result = 0;
-  let shift = 0;
-  for (let i = 0; i < 5 && p < end; i++) {
-    const byte = bytes[p++]!;
-    result |= (byte & 0x7f) << shift;
-    shift += 7;
-    if ((byte & 0x80) === 0) return shift < 32 && byte & 0x40 ? result | (-1 << shift) : result;
-  }
-  return undefined;
-}
 
 /** Per defined function, the shapes above: bit DROPS_CONSTANT_LOAD, bit LOADS_BELOW_POINTER. */
 export const DROPS_CONSTANT_LOAD = 1;
@@ -98,8 +85,8 @@ export function bodyShapes(bytes: Uint8Array, info: ModuleInfo): Uint8Array {
       const op = bytes[p]!;
       if (op === 0x1a && prev2 === 0x41 && isLoad(prev)) found |= DROPS_CONSTANT_LOAD;
       else if (isLoad(op) && prev2 === 0x41 && (prev === 0x6b || prev === 0x6a)) {
-        const c = signedLeb(bytes, prev2At + 1, end);
-        if (c !== undefined && (prev === 0x6b ? c > 0 && c <= PROBE_LIMIT : c < 0 && c >= -PROBE_LIMIT))
+        const c = readSignedLeb(bytes, prev2At + 1, end) < 0 ? 0 : lastLeb();
+        if (prev === 0x6b ? c > 0 && c <= PROBE_LIMIT : c < 0 && c >= -PROBE_LIMIT)
           found |= LOADS_BELOW_POINTER;
       }
       prev2 = prev;

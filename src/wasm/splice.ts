@@ -202,7 +202,6 @@ export interface SplicePlan {
 }
 
 /** A byte buffer that grows. */
-/** A growing byte buffer (module encoding). */
 export class ByteWriter {
   buf: Uint8Array;
   n = 0;

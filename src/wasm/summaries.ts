@@ -32,7 +32,7 @@
  * names binaryen gives, passed in), equal `summarizeAll`'s on every field.
  */
 
-import { type ConstAccess, emptySummary, type FunctionSummary } from '../binaryen/walk.js';
+import { type ConstAccess, emptySummary, type FunctionSummary } from '../summary.js';
 import { lastLeb, readLeb } from './instructions.js';
 import type { ModuleInfo } from './reader.js';
 

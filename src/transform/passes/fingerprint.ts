@@ -168,12 +168,11 @@ export function matchFingerprints(
     if (prev === undefined) byHash.set(e.hash, e);
     else if (prev !== null && !sameService(prev.role, e.role)) byHash.set(e.hash, null);
   }
-  const sizes = new Set(db.entries.map((e) => e.size));
   const shapes = fingerprintShapes(db);
   const out: FingerprintMatch[] = [];
   for (const func of names) {
     const known = summaries?.get(func);
-    if (known && (known.imported || !sizes.has(known.shapeSize))) continue;
+    if (known?.imported) continue;
     if (known) {
       const signature = functionSignature(b, b.getFunctionInfo(mod.getFunction(func)));
       if (!shapes.has(`${known.shapeSize}|${signature}`)) continue;
