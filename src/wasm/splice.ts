@@ -80,7 +80,7 @@ class Sites {
 }
 
 /** `into`, holding `from` at its start. */
-function grown<T extends Uint8Array | Uint32Array>(from: T, into: T): T {
+export function grown<T extends Uint8Array | Uint32Array | Int32Array | Float64Array>(from: T, into: T): T {
   into.set(from);
   return into;
 }

@@ -35,6 +35,7 @@
 import { type ConstAccess, emptySummary, type FunctionSummary } from '../summary.js';
 import { lastLeb, readLeb } from './instructions.js';
 import type { ModuleInfo } from './reader.js';
+import { grown } from './splice.js';
 
 /** Raw summaries, by function name in index order, and the functions left to binaryen. */
 export interface RawSummaries {
@@ -172,11 +173,6 @@ class Pool {
     this.eC = grown(this.eC, new Uint8Array(cap));
     this.eCap = cap;
   }
-}
-
-function grown<A extends Uint8Array | Int32Array | Float64Array>(from: A, to: A): A {
-  to.set(from);
-  return to;
 }
 
 /** Access kinds by event value. */
