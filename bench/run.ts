@@ -278,6 +278,17 @@ raw['machine'] = machine;
 
 // ------------------------------------------------------------------------------------ 1. transform time
 
+/** bench/lib/jit.mjs --json. */
+interface Jit {
+  workload: string;
+  functionsCompiled: number;
+  compiles: number;
+  repeatedCompiles: number;
+  compileMs: number;
+  repeatedCompileMs: number;
+  deopts: number;
+}
+
 interface TT {
   mode: string;
   inputBytes: number;
@@ -393,6 +404,23 @@ if (steady && !QUICK) {
   });
 }
 raw['transformTime'] = transformTimes;
+
+// What the warm-up above consists of: V8's optimising compiles of the library in a fresh process,
+// most of the first runs' CPU, paid again by every batch worker (bench/lib/jit.mjs).
+if (!QUICK) {
+  log('JIT: optimising compiles over a fixed workload');
+  const j = child<Jit>('jit.mjs', ['--json', '--top', '0']);
+  raw['jit'] = j;
+  rows.push({
+    section: '1. Transform time',
+    metric: `V8's optimising (TurboFan) compiles of the library in a fresh process over ${j.workload}`,
+    value: `${fmtMs(j.compileMs)} in ${j.compiles} compiles`,
+    baseline: `${j.functionsCompiled} functions`,
+    ratio: null,
+    chart: false,
+    note: `${j.repeatedCompiles} compiles (${fmtMs(j.repeatedCompileMs)}) compile a function again after a deopt or for on-stack replacement; ${j.deopts} deopts; compile time is CPU on V8's background thread; informational`,
+  });
+}
 
 // Native wasm-opt (read + write, all features, no passes).
 const wasmOpt: Record<string, { ms: number[]; medianMs: number; status: number | null }> = {};
