@@ -1113,6 +1113,11 @@ function popN(n: number): Val[] {
   return vs.reverse();
 }
 
+/** The top n values (what a block ends with, what a branch carries), not popped. */
+function topVals(n: number): Val[] {
+  return n === 0 ? NO_VALS : stack.slice(stack.length - n);
+}
+
 /** n unknown values. */
 function unknowns(n: number): Val[] {
   if (n === 0) return NO_VALS;
@@ -1191,7 +1196,7 @@ function branch(depth: number): void {
     }
     return;
   }
-  const vals = f.results === 0 ? NO_VALS : stack.slice(stack.length - f.results);
+  const vals = topVals(f.results);
   if (vals.length !== f.results) throw new Opaque('branch arity');
   f.exitVals = f.exitVals === null || f.results === 0 ? vals : joinVals(vals, f.exitVals);
   f.exitLocals = joinCurrent(f.exitLocals);
@@ -1573,7 +1578,7 @@ function rareOp(op: number, at: number, p: number): number {
       const f = frames[frames.length - 1]!;
       if (f.kind !== 'if') throw new Opaque('else without if');
       if (reachable) {
-        f.thenVals = f.results === 0 ? NO_VALS : stack.slice(stack.length - f.results);
+        f.thenVals = topVals(f.results);
         f.thenLocals = snap();
       }
       f.sawElse = true;
@@ -1599,7 +1604,7 @@ function rareOp(op: number, at: number, p: number): number {
         tagParams = t && t.kind === 'func' ? t.params.length : 0;
       }
       if (reachable) {
-        const vals = f.results === 0 ? NO_VALS : stack.slice(stack.length - f.results);
+        const vals = topVals(f.results);
         f.exitVals = f.exitVals === null || f.results === 0 ? vals : joinVals(vals, f.exitVals);
         f.exitLocals = joinCurrent(f.exitLocals);
       }
@@ -1809,7 +1814,7 @@ function endFrame(): boolean {
   frames.pop();
   let vals: Val[];
   if (f.kind === 'if') {
-    const elseVals = reachable ? (f.results === 0 ? NO_VALS : stack.slice(stack.length - f.results)) : null;
+    const elseVals = reachable ? topVals(f.results) : null;
     const elseLocals = reachable ? snap() : null;
     armVals = null;
     armLocals = null;
@@ -1829,7 +1834,7 @@ function endFrame(): boolean {
     reachable = joinedLocals !== null;
     if (joinedLocals !== null) adoptJoined(joinedLocals, own, ownShared);
   } else {
-    const fallVals = reachable ? (f.results === 0 ? NO_VALS : stack.slice(stack.length - f.results)) : null;
+    const fallVals = reachable ? topVals(f.results) : null;
     let joinedVals = fallVals;
     let joinedLocals = reachable ? snap() : null;
     if (f.exitVals !== null) {
