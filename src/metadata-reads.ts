@@ -757,9 +757,9 @@ export function convertedFlows(
   info: ModuleInfo,
   skip?: (index: number) => boolean,
 ): FunctionFlow[] {
-  const allocating = new Set(
-    info.imports.filter((i) => i.kind === 'function' && ALLOCATING_IMPORTS.has(i.name)).map((i) => i.index),
-  );
+  const allocating = new Set<number>();
+  for (const i of info.imports)
+    if (i.kind === 'function' && ALLOCATING_IMPORTS.has(i.name)) allocating.add(i.index);
   return pointerFlow(bytes, info, {
     allocating: (i) => allocating.has(i),
     stackPointer: findStackPointer(info)?.global ?? null,
@@ -778,11 +778,11 @@ export function convertedMetadataReads(info: ModuleInfo, flows: FunctionFlow[]):
   for (const e of info.exports) if (e.kind === 'function') entryPoints.add(e.index);
   if (info.start !== null) entryPoints.add(info.start);
   const found = metadataReads({ flows, entryPoints, pointerBytes: is64 ? 8 : 4 });
-  return [
-    ...found.reads.map(
-      (r) =>
-        `${functionLabel(info, r.func)} reads p${r.delta} (${r.bytes} bytes${r.masks.length ? `, masked & ${r.masks.join(', & ')}` : ''}) of ${r.via}`,
-    ),
-    ...found.opaque.map((o) => `${functionLabel(info, o.func)} could not be analysed (${o.why})`),
-  ];
+  const lines: string[] = [];
+  for (const r of found.reads) {
+    const masks = r.masks.length ? `, masked & ${r.masks.join(', & ')}` : '';
+    lines.push(`${functionLabel(info, r.func)} reads p${r.delta} (${r.bytes} bytes${masks}) of ${r.via}`);
+  }
+  for (const o of found.opaque) lines.push(`${functionLabel(info, o.func)} could not be analysed (${o.why})`);
+  return lines;
 }

@@ -148,14 +148,24 @@ function reusableFlows(info: ModuleInfo, reuse: GateReuse): Map<number, Function
     if (reuse.changed.has(name) || reuse.family.has(name)) continue;
     const index = outIndex.get(name);
     if (index === undefined || index < info.numImportedFunctions || paramsOf(index) !== f.params) continue;
-    if (f.calls.some((c) => target(c.target) < 0) || f.refFuncs.some((r) => target(r) < 0)) continue;
     // Lists built by pushing, as pointerFlow builds them, and objects spelt out in their types'
     // field order: the resolver reads these and fresh flows alike, and `map` (holey when TurboFan
-    // inlines it) or a spread would give it arrays or objects of other maps.
+    // inlines it) or a spread would give it arrays or objects of other maps. A target that is
+    // gone or allocates on one side only: the flow is not reused.
     const calls: CallSite[] = [];
-    for (const c of f.calls) calls.push({ at: c.at, target: target(c.target), args: c.args });
+    for (const c of f.calls) {
+      const t = target(c.target);
+      if (t < 0) break;
+      calls.push({ at: c.at, target: t, args: c.args });
+    }
+    if (calls.length < f.calls.length) continue;
     const refFuncs: number[] = [];
-    for (const r of f.refFuncs) refFuncs.push(target(r));
+    for (const r of f.refFuncs) {
+      const t = target(r);
+      if (t < 0) break;
+      refFuncs.push(t);
+    }
+    if (refFuncs.length < f.refFuncs.length) continue;
     out.set(index, {
       index,
       params: f.params,
