@@ -668,19 +668,8 @@ export function pointerFlow(
     const index = info.numImportedFunctions + i;
     const type = info.types[info.functions[i]!];
     const params = type && type.kind === 'func' ? type.params.length : 0;
-    const empty = (why?: string): FunctionFlow => ({
-      index,
-      params,
-      loads: [],
-      calls: [],
-      returns: [],
-      refFuncs: [],
-      staticAccesses: [],
-      opaque: why !== undefined,
-      why,
-    });
     if (options.skip?.(index)) {
-      out.push(empty());
+      out.push(emptyFlow(index, params, undefined));
       continue;
     }
     const range = info.codeRanges[i]!;
@@ -693,13 +682,28 @@ export function pointerFlow(
         forgetCallees();
         throw e;
       }
-      out.push(empty(e.message));
+      out.push(emptyFlow(index, params, e.message));
     }
   }
   release();
   shrinkSlots();
   forgetCallees();
   return out;
+}
+
+/** The flow of a function that is skipped (why undefined) or that the interpreter gave up on. */
+function emptyFlow(index: number, params: number, why: string | undefined): FunctionFlow {
+  return {
+    index,
+    params,
+    loads: [],
+    calls: [],
+    returns: [],
+    refFuncs: [],
+    staticAccesses: [],
+    opaque: why !== undefined,
+    why,
+  };
 }
 
 /** Slot tables grown past this many positions are dropped after a module (12 bytes a position). */
@@ -1152,7 +1156,7 @@ function joinVals(a: Val[], b: Val[]): Val[] {
   return out;
 }
 
-/** Loop-head locals `next` whose atoms still differ from `head`'s widened to any offset (see endFrame). */
+/** `next` with each local whose atoms differ from the loop head's (`head`) widened to any offset. */
 function widened(next: Val[], head: Val[]): Val[] {
   const out: Val[] = [];
   for (let i = 0; i < next.length; i++) {
