@@ -97,17 +97,28 @@ export function allocatorState(input: StateInput): AllocatorState {
   return { exclusive, survivors, regions: mergeRegions(intervals), maxStaticAddress };
 }
 
+/** Whether `summary` reads or writes any of `regions` (whether {@link touchedRegions} is not empty). */
+export function touchesRegions(summary: FunctionSummary, regions: readonly Region[]): boolean {
+  for (const a of summary.constAccesses) if (regionAt(regions, a.address, a.address + a.bytes)) return true;
+  for (const base of summary.indexedBases) if (regionAt(regions, base, base + 1)) return true;
+  return false;
+}
+
+/** The first of `regions` that [start, end) overlaps. */
+function regionAt(regions: readonly Region[], start: number, end: number): Region | undefined {
+  for (const r of regions) if (start < r.end && end > r.start) return r;
+  return undefined;
+}
+
 /** The regions that `summary` reads or writes. */
 export function touchedRegions(summary: FunctionSummary, regions: Region[]): Region[] {
   const hits: Region[] = [];
-  const inside = (start: number, end: number): Region | undefined =>
-    regions.find((r) => start < r.end && end > r.start);
   for (const a of summary.constAccesses) {
-    const r = inside(a.address, a.address + a.bytes);
+    const r = regionAt(regions, a.address, a.address + a.bytes);
     if (r && !hits.includes(r)) hits.push(r);
   }
   for (const base of summary.indexedBases) {
-    const r = inside(base, base + 1);
+    const r = regionAt(regions, base, base + 1);
     if (r && !hits.includes(r)) hits.push(r);
   }
   return hits;
