@@ -9,7 +9,9 @@ import { type Binaryen, type BinaryenModule, captureOutput, type FunctionRef } f
 
 /** binaryen's internal names of all functions, by absolute index (imports first). */
 export function functionNames(b: Binaryen, mod: BinaryenModule): string[] {
-  return functionRefs(mod).map((f) => b.Function.getName(f));
+  const names: string[] = [];
+  for (const f of functionRefs(mod)) names.push(b.Function.getName(f));
+  return names;
 }
 
 /**

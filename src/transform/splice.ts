@@ -125,7 +125,8 @@ function tableContents(m: ModuleContext): { tables: Map<string, TableContents>; 
   const { b, mod } = m;
   const tables = new Map<string, TableContents>();
   const initial = new Map<string, number>();
-  for (let i = 0; i < mod.getNumTables(); i++) {
+  const numTables = mod.getNumTables();
+  for (let i = 0; i < numTables; i++) {
     const t = b.getTableInfo(mod.getTableByIndex(i));
     initial.set(t.name, t.initial);
     tables.set(t.name, {
@@ -136,13 +137,15 @@ function tableContents(m: ModuleContext): { tables: Map<string, TableContents>; 
       called: new Set(),
     });
   }
-  for (let i = 0; i < mod.getNumExports(); i++) {
+  const numExports = mod.getNumExports();
+  for (let i = 0; i < numExports; i++) {
     const e = b.getExportInfo(mod.getExportByIndex(i));
     const t = e.kind === b.ExternalTable ? tables.get(e.value) : undefined;
     if (t) t.visible = true;
   }
   const passive: string[] = [];
-  for (let i = 0; i < mod.getNumElementSegments(); i++) {
+  const numElementSegments = mod.getNumElementSegments();
+  for (let i = 0; i < numElementSegments; i++) {
     const seg = b.getElementSegmentInfo(mod.getElementSegmentByIndex(i));
     const t = seg.table ? tables.get(seg.table) : undefined;
     if (!t) {
