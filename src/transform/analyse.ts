@@ -218,15 +218,20 @@ function renamedSummaries(
   const out = new Map<string, FunctionSummary>();
   for (const [key, s] of summaries) {
     const f = nameOfKey(names, key);
-    const calls = new Set<string>();
-    for (const c of s.calls) calls.add(nameOfKey(names, c));
-    const callArgs: FunctionSummary['callArgs'] = new Map();
-    for (const [t, args] of s.callArgs) callArgs.set(nameOfKey(names, t), args);
-    const refFuncs: FunctionSummary['refFuncs'] = new Map();
-    for (const [t, n] of s.refFuncs) refFuncs.set(nameOfKey(names, t), n);
-    out.set(f, { ...s, name: f, calls, callArgs, refFuncs });
+    out.set(f, renamedSummary(names, s, f));
   }
   return out;
+}
+
+/** Raw summary `s` of function `f`, its callees named by binaryen's names. */
+function renamedSummary(names: readonly string[], s: FunctionSummary, f: string): FunctionSummary {
+  const calls = new Set<string>();
+  for (const c of s.calls) calls.add(nameOfKey(names, c));
+  const callArgs: FunctionSummary['callArgs'] = new Map();
+  for (const [t, args] of s.callArgs) callArgs.set(nameOfKey(names, t), args);
+  const refFuncs: FunctionSummary['refFuncs'] = new Map();
+  for (const [t, n] of s.refFuncs) refFuncs.set(nameOfKey(names, t), n);
+  return { ...s, name: f, calls, callArgs, refFuncs };
 }
 
 /** binaryen's name of the function a raw summary keys `key` (its absolute index). */

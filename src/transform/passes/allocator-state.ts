@@ -14,7 +14,6 @@
  */
 
 import type { FunctionSummary } from '../../binaryen/walk.js';
-import { closure } from '../../graph.js';
 
 export interface Region {
   start: number;
@@ -47,15 +46,27 @@ export interface StateInput {
   staticRange: { low: number; high: number };
 }
 
+/**
+ * `from` and what it calls or references, transitively, through functions outside `barrier` (the
+ * closure of src/graph.ts, walked over the summaries directly).
+ */
 function reach(
   from: Iterable<string>,
   summaries: Map<string, FunctionSummary>,
   barrier: Set<string>,
 ): Set<string> {
-  return closure(from, (f) => {
+  const seen = new Set<string>();
+  const stack = [...from];
+  while (stack.length > 0) {
+    const f = stack.pop()!;
+    if (seen.has(f)) continue;
+    seen.add(f);
     const s = summaries.get(f);
-    return s ? [...s.calls, ...s.refFuncs.keys()].filter((c) => !barrier.has(c)) : [];
-  });
+    if (!s) continue;
+    for (const c of s.calls) if (!barrier.has(c) && !seen.has(c)) stack.push(c);
+    for (const c of s.refFuncs.keys()) if (!barrier.has(c) && !seen.has(c)) stack.push(c);
+  }
+  return seen;
 }
 
 /** Merges [start, end) intervals that touch or are within `gap` bytes. */
