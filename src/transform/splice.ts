@@ -250,7 +250,8 @@ class Reachability {
     }
     if (t.called.has(key)) return;
     t.called.add(key);
-    if (!t.whole) for (const f of t.bySignature.get(key) ?? []) this.use(f);
+    // Already used when the table is whole (use is idempotent).
+    for (const f of t.bySignature.get(key) ?? []) this.use(f);
   }
 
   /** What untouched defined function `k` uses, by its input body's sites. */
