@@ -110,6 +110,18 @@ const NO_PARAMS = new Uint8Array(0);
 /** The empty set, shared (atom arrays are never changed in place). */
 const NO_ATOMS: AtomSet = [];
 
+/**
+ * A table by function index (or call slot) of n entries, each `fill`, to be filled out of order:
+ * sized up front (a growing array would turn into a dictionary) and built by pushing, so it is
+ * packed and keeps its elements kind when filled (`new Array(n)` is holey, and changes kind with
+ * its first object), one array map for every table.
+ */
+function table<T>(n: number, fill: T): T[] {
+  const t: T[] = [];
+  for (let i = 0; i < n; i++) t.push(fill);
+  return t;
+}
+
 /** True when `atoms` holds an atom of kind `kind`. */
 function hasKind(atoms: AtomSet, kind: number): boolean {
   for (let i = 0; i < atoms.length; i += 2) if (kindOf(atoms[i]!) === kind) return true;
@@ -149,13 +161,12 @@ class Resolver {
    * over the whole module.
    */
   constructor(flows: FunctionFlow[], entryPoints: Set<number>, wanted?: Map<number, AtomSet>) {
-    // Tables sized up front: filled out of order, a growing array would turn into a dictionary.
     const size = indexBound(flows);
-    this.flowOf = new Array(size);
-    this.calls = new Array(size);
-    this.summaries = new Array(size);
-    this.params = new Array(size);
-    this.callResults = new Array(size);
+    this.flowOf = table(size, undefined);
+    this.calls = table(size, undefined);
+    this.summaries = table(size, undefined);
+    this.params = table(size, undefined);
+    this.callResults = table(size, undefined);
     for (const f of flows) this.flowOf[f.index] = f;
     const anyOpaque = flows.some((f) => f.opaque);
     const refTargets = new Set<number>();
@@ -189,49 +200,43 @@ class Resolver {
    * resolution later computes it in the same order as without this.
    */
   private neededParams(flows: FunctionFlow[], wanted: Map<number, AtomSet>): (Uint8Array | undefined)[] {
-    // Sized up front (by function index, filled out of order: a growing array would turn into a dictionary).
-    const needed: (Uint8Array | undefined)[] = new Array(this.params.length);
+    const needed: (Uint8Array | undefined)[] = table(this.params.length, undefined);
     const stack: number[] = []; // function, parameter, function, parameter, ...
-    const need = (f: number, j: number): void => {
-      const params = this.params[f];
-      if (params === undefined || j >= params.length) return; // read as unknown
-      let marks = needed[f];
-      if (marks === undefined) {
-        marks = new Uint8Array(params.length);
-        needed[f] = marks;
-      }
-      if (marks[j] === 1) return;
-      marks[j] = 1;
-      stack.push(f, j);
-    };
     const names = new Set<number>();
     for (const [f, atoms] of wanted) {
       names.clear();
       this.paramNames(atoms, f, names);
-      for (const j of names) need(f, j);
+      for (const j of names) this.need(needed, stack, f, j);
     }
-    // The call sites that pass arguments to each function, as caller and call.
-    const sitesTo: ({ caller: number; call: CallSite }[] | undefined)[] = new Array(this.params.length);
-    for (const g of flows) {
-      if (g.opaque) continue; // its calls are never followed
-      for (const call of g.calls) {
-        const sites = sitesTo[call.target];
-        if (sites === undefined) sitesTo[call.target] = [{ caller: g.index, call }];
-        else sites.push({ caller: g.index, call });
-      }
-    }
+    const sitesTo = callSitesTo(flows, this.params.length);
     while (stack.length > 0) {
       const j = stack.pop()!;
       const f = stack.pop()!;
-      for (const { caller, call } of sitesTo[f] ?? []) {
+      const sites = sitesTo[f];
+      if (sites === undefined) continue;
+      for (const { caller, call } of sites) {
         const arg = call.args[j];
         if (arg === undefined) continue;
         names.clear();
         this.paramNames(arg, caller, names);
-        for (const k of names) need(caller, k);
+        for (const k of names) this.need(needed, stack, caller, k);
       }
     }
     return needed;
+  }
+
+  /** Marks parameter j of f needed (neededParams), and pushes it on `stack` when it was not. */
+  private need(needed: (Uint8Array | undefined)[], stack: number[], f: number, j: number): void {
+    const params = this.params[f];
+    if (params === undefined || j >= params.length) return; // read as unknown
+    let marks = needed[f];
+    if (marks === undefined) {
+      marks = new Uint8Array(params.length);
+      needed[f] = marks;
+    }
+    if (marks[j] === 1) return;
+    marks[j] = 1;
+    stack.push(f, j);
   }
 
   /**
@@ -322,7 +327,8 @@ class Resolver {
     if (sites === undefined) {
       const flow = this.flowOf[f];
       if (flow === undefined) return undefined;
-      sites = new Map(flow.calls.map((c) => [c.at, c]));
+      sites = new Map();
+      for (const c of flow.calls) sites.set(c.at, c);
       this.calls[f] = sites;
     }
     return sites;
@@ -356,6 +362,18 @@ class Resolver {
    * order the first round would make them, for every caller whose call-result memo is read later
    * (its arguments are joined, or its loads resolved: `wanted`), so those memos (whose depth
    * cut-off makes them depend on the order they are filled in) end up as without `needed`.
+   *
+   * What a call passes, in concrete terms, depends only on its caller's parameters (the summaries
+   * are final here, and so is each argument's symbolic form): kept per call site and argument
+   * (a slot) with the version of the caller's parameters it was computed for, so each round
+   * recomputes only the calls of functions whose parameters changed. A join whose two operands
+   * are the very arrays of a join that changed nothing is not redone, and a call all of whose
+   * joins were such, with neither its caller's nor its target's parameters changed since, is
+   * passed over whole. The rounds, their order and their joins are the same as without these
+   * caches.
+   *
+   * Three steps, one function each (each a long loop, run once per module: V8 compiles such a
+   * loop while it runs, and what follows it, not run yet, would send that code back).
    */
   private settleParams(
     flows: FunctionFlow[],
@@ -363,27 +381,20 @@ class Resolver {
     needed: (Uint8Array | undefined)[] | null,
     wanted?: Iterable<number>,
   ): void {
-    // What a call passes, in concrete terms, depends only on its caller's parameters (the summaries
-    // are final here, and so is each argument's symbolic form): kept per call site and argument
-    // (a slot) with the version of the caller's parameters it was computed for, so each round
-    // recomputes only the calls of functions whose parameters changed. A join whose two operands
-    // are the very arrays of a join that changed nothing is not redone, and a call all of whose
-    // joins were such, with neither its caller's nor its target's parameters changed since, is
-    // passed over whole. The rounds, their order and their joins are the same as without these
-    // caches.
-    /** Version of each function's parameters: bumped whenever one of them changes. */
-    const version = new Float64Array(this.params.length);
-    // The calls the rounds visit, in order, each with its first slot (the calls of a flow met twice
-    // share them: keyed by the flow's list of calls).
+    const edges = this.paramEdges(flows, visited, needed);
+    const slotSymbolic = this.argumentForms(edges, needed, wanted);
+    this.paramRounds(edges, slotSymbolic);
+  }
+
+  /** The calls settleParams' rounds visit, in order, each with its first slot. */
+  private paramEdges(
+    flows: FunctionFlow[],
+    visited: Uint8Array | null,
+    needed: (Uint8Array | undefined)[] | null,
+  ): ParamEdges {
+    const edges: ParamEdges = { caller: [], call: [], target: [], slot: [], args: [], needed: [], slots: 0 };
+    // The calls of a flow met twice share their slots: keyed by the flow's list of calls.
     const slotOf = new Map<CallSite[], number>();
-    const edgeCaller: number[] = [];
-    const edgeCall: CallSite[] = [];
-    const edgeTarget: AtomSet[][] = [];
-    const edgeSlot: number[] = [];
-    /** Arguments the call passes to parameters its target has. */
-    const edgeArgs: number[] = [];
-    /** Which of them the rounds join (null: all). */
-    const edgeNeeded: (Uint8Array | null)[] = [];
     let slots = 0;
     for (const f of flows) {
       if (f.opaque) continue;
@@ -399,16 +410,28 @@ class Resolver {
         if (visited !== null && visited[call.target] !== 1) continue;
         const target = this.params[call.target];
         if (!target) continue; // an import
-        edgeCaller.push(f.index);
-        edgeCall.push(call);
-        edgeTarget.push(target);
-        edgeSlot.push(first);
-        edgeArgs.push(Math.min(call.args.length, target.length));
-        edgeNeeded.push(needed === null ? null : (needed[call.target] ?? NO_PARAMS));
+        edges.caller.push(f.index);
+        edges.call.push(call);
+        edges.target.push(target);
+        edges.slot.push(first);
+        edges.args.push(Math.min(call.args.length, target.length));
+        edges.needed.push(needed === null ? null : (needed[call.target] ?? NO_PARAMS));
       }
     }
-    /** The argument over a, u and p<j> (final once computed, as the summaries are). */
-    const slotSymbolic = new Array<AtomSet | null>(slots).fill(null);
+    edges.slots = slots;
+    return edges;
+  }
+
+  /**
+   * Each slot's argument over a, u and p<j> (final once computed, as the summaries are), made in
+   * the order the first round would make them; null for a slot that is never read.
+   */
+  private argumentForms(
+    edges: ParamEdges,
+    needed: (Uint8Array | undefined)[] | null,
+    wanted: Iterable<number> | undefined,
+  ): (AtomSet | null)[] {
+    const slotSymbolic: (AtomSet | null)[] = table(edges.slots, null);
     // A function's call-result memo is read only by symbolic over its own atoms: those of the
     // callers whose arguments the rounds join, or whose loads are resolved (`wanted`), are made
     // in the order the first round would make them; the others are never read.
@@ -416,28 +439,37 @@ class Resolver {
     if (needed !== null) {
       warm = new Uint8Array(this.params.length);
       for (const f of wanted ?? []) warm[f] = 1;
-      for (let e = 0; e < edgeCall.length; e++) {
-        const marks = edgeNeeded[e]!;
-        for (let i = 0; i < edgeArgs[e]!; i++) if (marks[i] === 1) warm[edgeCaller[e]!] = 1;
+      for (let e = 0; e < edges.call.length; e++) {
+        const marks = edges.needed[e]!;
+        for (let i = 0; i < edges.args[e]!; i++) if (marks[i] === 1) warm[edges.caller[e]!] = 1;
       }
     }
-    for (let e = 0; e < edgeCall.length; e++) {
-      if (warm !== null && warm[edgeCaller[e]!] !== 1) continue;
-      const call = edgeCall[e]!;
-      for (let i = 0, s = edgeSlot[e]!; i < edgeArgs[e]!; i++, s++)
-        slotSymbolic[s] ??= this.symbolic(call.args[i]!, edgeCaller[e]!);
+    for (let e = 0; e < edges.call.length; e++) {
+      if (warm !== null && warm[edges.caller[e]!] !== 1) continue;
+      const call = edges.call[e]!;
+      for (let i = 0, s = edges.slot[e]!; i < edges.args[e]!; i++, s++)
+        slotSymbolic[s] ??= this.symbolic(call.args[i]!, edges.caller[e]!);
     }
+    return slotSymbolic;
+  }
+
+  /** settleParams' rounds, over its edges and their slots' symbolic arguments. */
+  private paramRounds(edges: ParamEdges, slotSymbolic: (AtomSet | null)[]): void {
+    const { caller: edgeCaller, call: edgeCall, target: edgeTarget, slot: edgeSlot } = edges;
+    const { args: edgeArgs, needed: edgeNeeded, slots } = edges;
+    /** Version of each function's parameters: bumped whenever one of them changes. */
+    const version = new Float64Array(this.params.length);
     /** The call's last visit changed nothing: with these versions of its caller's and target's parameters. */
     const edgeQuiet = new Uint8Array(edgeCall.length);
     const edgeCallerVersion = new Float64Array(edgeCall.length);
     const edgeTargetVersion = new Float64Array(edgeCall.length);
     /** Version of the caller's parameters the slot's argument was computed for (-1: not yet). */
-    const slotVersion = new Array<number>(slots).fill(-1);
+    const slotVersion = new Float64Array(slots).fill(-1);
     /** The argument in concrete terms. */
-    const slotArg = new Array<AtomSet>(slots).fill(NO_ATOMS);
+    const slotArg: AtomSet[] = table(slots, NO_ATOMS);
     /** The last operands joined into the parameter without changing it. */
-    const slotLastTarget = new Array<AtomSet | null>(slots).fill(null);
-    const slotLastArg = new Array<AtomSet | null>(slots).fill(null);
+    const slotLastTarget: (AtomSet | null)[] = table(slots, null);
+    const slotLastArg: (AtomSet | null)[] = table(slots, null);
     for (let round = 0; ; round++) {
       let changed = false;
       for (let e = 0; e < edgeCall.length; e++) {
@@ -496,15 +528,7 @@ class Resolver {
     // visited again.
     /** 1: to visit (never visited, or a callee's summary changed since its last visit). */
     const stale = new Uint8Array(this.params.length).fill(1);
-    // The functions whose memoised call results read each function's summary: those whose flow
-    // (the one callSites reads) has a call site with it as target.
-    const callersOf: (number[] | undefined)[] = new Array(this.params.length);
-    for (const f of flows)
-      for (const c of (this.flowOf[f.index] ?? f).calls) {
-        const list = callersOf[c.target];
-        if (list === undefined) callersOf[c.target] = [f.index];
-        else if (list[list.length - 1] !== f.index) list.push(f.index);
-      }
+    const callersOf = this.summaryReaders(flows);
     for (let round = 0; ; round++) {
       let changed = false;
       for (let k = 0; k < flows.length; k++) {
@@ -524,6 +548,58 @@ class Resolver {
       if (!changed || round > MAX_ROUNDS + 2) return;
     }
   }
+
+  /**
+   * By function index: the functions of `flows` whose memoised call results read its summary,
+   * those whose flow (the one callSites reads) has a call site with it as target.
+   */
+  private summaryReaders(flows: FunctionFlow[]): (number[] | undefined)[] {
+    const callersOf: (number[] | undefined)[] = table(this.params.length, undefined);
+    for (const f of flows)
+      for (const c of (this.flowOf[f.index] ?? f).calls) {
+        const list = callersOf[c.target];
+        if (list === undefined) callersOf[c.target] = [f.index];
+        else if (list[list.length - 1] !== f.index) list.push(f.index);
+      }
+    return callersOf;
+  }
+}
+
+/** The calls settleParams visits, as parallel lists (one entry per call). */
+interface ParamEdges {
+  /** The calling function. */
+  caller: number[];
+  call: CallSite[];
+  /** The target's parameters (the resolver's own list, which the rounds update). */
+  target: AtomSet[][];
+  /** The call's first slot: argument i is in slot + i. */
+  slot: number[];
+  /** Arguments the call passes to parameters its target has. */
+  args: number[];
+  /** Which of them the rounds join (null: all). */
+  needed: (Uint8Array | null)[];
+  /** Slots in all. */
+  slots: number;
+}
+
+/** A call site passing arguments to a function: the calling function and the call. */
+interface SiteTo {
+  caller: number;
+  call: CallSite;
+}
+
+/** By function index (below `size`): the call sites of `flows` that call it (opaque flows' calls are never followed). */
+function callSitesTo(flows: FunctionFlow[], size: number): (SiteTo[] | undefined)[] {
+  const sitesTo: (SiteTo[] | undefined)[] = table(size, undefined);
+  for (const g of flows) {
+    if (g.opaque) continue;
+    for (const call of g.calls) {
+      const sites = sitesTo[call.target];
+      if (sites === undefined) sitesTo[call.target] = [{ caller: g.index, call }];
+      else sites.push({ caller: g.index, call });
+    }
+  }
+  return sitesTo;
 }
 
 /** One more than the largest function index `flows` mention (their own and their calls' targets). */
@@ -546,8 +622,9 @@ function dependencies(
   wanted: Set<number>,
 ): { params: Set<number>; summaries: Set<number> } {
   // By function index: the targets of its calls (of the last flow given for it) and its callers.
-  const callees: (number[] | undefined)[] = new Array(indexBound(flows));
-  const callers: (number[] | undefined)[] = new Array(indexBound(flows));
+  const size = indexBound(flows);
+  const callees: (number[] | undefined)[] = table(size, undefined);
+  const callers: (number[] | undefined)[] = table(size, undefined);
   for (const f of flows) {
     const targets: number[] = [];
     for (const c of f.calls) targets.push(c.target);
@@ -575,11 +652,18 @@ function headerMasked(masks: number[]): boolean {
 /** Classifies every recorded load of `input.flows`. */
 export function metadataReads(input: MetadataReadInput): MetadataReadResult {
   const { flows } = input;
+  // The flows whose loads are classified, and those that could not be: `ignore` asked once each.
+  const classified: FunctionFlow[] = [];
+  const opaque: MetadataReadResult['opaque'] = [];
+  for (const f of flows) {
+    if (input.ignore?.(f.index)) continue;
+    if (f.opaque) opaque.push({ func: f.index, why: f.why ?? '' });
+    else classified.push(f);
+  }
   // Only masked loads can be header reads (below): resolve what their atoms depend on (those with
   // an offset: the others are not resolved).
   const wanted = new Map<number, AtomSet>();
-  for (const f of flows) {
-    if (f.opaque || input.ignore?.(f.index)) continue;
+  for (const f of classified) {
     let atoms: AtomSet | undefined;
     for (const l of f.loads) {
       if (!headerMasked(l.masks)) continue;
@@ -592,8 +676,7 @@ export function metadataReads(input: MetadataReadInput): MetadataReadResult {
   const resolver = new Resolver(flows, input.entryPoints, wanted);
   const headerDeltas = new Set([-input.pointerBytes, -2 * input.pointerBytes]);
   const reads: MetadataRead[] = [];
-  for (const f of flows) {
-    if (f.opaque || input.ignore?.(f.index)) continue;
+  for (const f of classified) {
     for (const site of f.loads) {
       let found: MetadataRead | undefined;
       // Every allocator idiom that reads a header masks it (flags, or the size without them); an
@@ -642,12 +725,7 @@ export function metadataReads(input: MetadataReadInput): MetadataReadResult {
       }
     }
   }
-  return {
-    reads,
-    opaque: flows
-      .filter((f) => f.opaque && !input.ignore?.(f.index))
-      .map((f) => ({ func: f.index, why: f.why ?? '' })),
-  };
+  return { reads, opaque };
 }
 
 function origin(code: number): string {
@@ -679,9 +757,9 @@ export function convertedFlows(
   info: ModuleInfo,
   skip?: (index: number) => boolean,
 ): FunctionFlow[] {
-  const allocating = new Set(
-    info.imports.filter((i) => i.kind === 'function' && ALLOCATING_IMPORTS.has(i.name)).map((i) => i.index),
-  );
+  const allocating = new Set<number>();
+  for (const i of info.imports)
+    if (i.kind === 'function' && ALLOCATING_IMPORTS.has(i.name)) allocating.add(i.index);
   return pointerFlow(bytes, info, {
     allocating: (i) => allocating.has(i),
     stackPointer: findStackPointer(info)?.global ?? null,
@@ -700,11 +778,11 @@ export function convertedMetadataReads(info: ModuleInfo, flows: FunctionFlow[]):
   for (const e of info.exports) if (e.kind === 'function') entryPoints.add(e.index);
   if (info.start !== null) entryPoints.add(info.start);
   const found = metadataReads({ flows, entryPoints, pointerBytes: is64 ? 8 : 4 });
-  return [
-    ...found.reads.map(
-      (r) =>
-        `${functionLabel(info, r.func)} reads p${r.delta} (${r.bytes} bytes${r.masks.length ? `, masked & ${r.masks.join(', & ')}` : ''}) of ${r.via}`,
-    ),
-    ...found.opaque.map((o) => `${functionLabel(info, o.func)} could not be analysed (${o.why})`),
-  ];
+  const lines: string[] = [];
+  for (const r of found.reads) {
+    const masks = r.masks.length ? `, masked & ${r.masks.join(', & ')}` : '';
+    lines.push(`${functionLabel(info, r.func)} reads p${r.delta} (${r.bytes} bytes${masks}) of ${r.via}`);
+  }
+  for (const o of found.opaque) lines.push(`${functionLabel(info, o.func)} could not be analysed (${o.why})`);
+  return lines;
 }

@@ -9,7 +9,9 @@ import { type Binaryen, type BinaryenModule, captureOutput, type FunctionRef } f
 
 /** binaryen's internal names of all functions, by absolute index (imports first). */
 export function functionNames(b: Binaryen, mod: BinaryenModule): string[] {
-  return functionRefs(mod).map((f) => b.Function.getName(f));
+  const names: string[] = [];
+  for (const f of functionRefs(mod)) names.push(b.Function.getName(f));
+  return names;
 }
 
 /**
@@ -18,22 +20,24 @@ export function functionNames(b: Binaryen, mod: BinaryenModule): string[] {
  */
 export function functionRefs(mod: BinaryenModule): FunctionRef[] {
   const n = mod.getNumFunctions();
-  const refs: FunctionRef[] = new Array(n);
-  for (let i = 0; i < n; i++) refs[i] = mod.getFunctionByIndex(i);
+  const refs: FunctionRef[] = [];
+  for (let i = 0; i < n; i++) refs.push(mod.getFunctionByIndex(i));
   return refs;
 }
 
 /** binaryen's internal names of all globals, in binaryen's order (as read: the binary's order). */
 export function globalNames(b: Binaryen, mod: BinaryenModule): string[] {
   const out: string[] = [];
-  for (let i = 0; i < mod.getNumGlobals(); i++) out.push(b.getGlobalInfo(mod.getGlobalByIndex(i)).name);
+  const n = mod.getNumGlobals();
+  for (let i = 0; i < n; i++) out.push(b.getGlobalInfo(mod.getGlobalByIndex(i)).name);
   return out;
 }
 
 /** binaryen's internal names of all tables, in binaryen's order (as read: the binary's order). */
 export function tableNames(b: Binaryen, mod: BinaryenModule): string[] {
   const out: string[] = [];
-  for (let i = 0; i < mod.getNumTables(); i++) out.push(b.getTableInfo(mod.getTableByIndex(i)).name);
+  const n = mod.getNumTables();
+  for (let i = 0; i < n; i++) out.push(b.getTableInfo(mod.getTableByIndex(i)).name);
   return out;
 }
 
@@ -41,11 +45,18 @@ export function tableNames(b: Binaryen, mod: BinaryenModule): string[] {
  * Names by their index in the emitted binary: binaryen writes the imported ones first, then the
  * defined ones, each in its own order.
  */
-export function emittedOrder(items: readonly { name: string; module: string }[]): string[] {
-  const imported: string[] = [];
-  const defined: string[] = [];
-  for (const e of items) (e.module ? imported : defined).push(e.name);
-  return [...imported, ...defined];
+class EmittedOrder {
+  private readonly imported: string[] = [];
+  private readonly defined: string[] = [];
+
+  /** The next item in binaryen's order: `module` is its import module, '' when defined. */
+  add(name: string, module: string): void {
+    (module ? this.imported : this.defined).push(name);
+  }
+
+  names(): string[] {
+    return this.imported.concat(this.defined);
+  }
 }
 
 /**
@@ -54,23 +65,35 @@ export function emittedOrder(items: readonly { name: string; module: string }[])
  * the rewrite come after the module's defined ones internally, but before them in the binary).
  */
 export function emittedFunctionNames(b: Binaryen, mod: BinaryenModule): string[] {
-  const all = [];
-  for (let i = 0; i < mod.getNumFunctions(); i++) all.push(b.getFunctionInfo(mod.getFunctionByIndex(i)));
-  return emittedOrder(all);
+  const order = new EmittedOrder();
+  const n = mod.getNumFunctions();
+  for (let i = 0; i < n; i++) {
+    const info = b.getFunctionInfo(mod.getFunctionByIndex(i));
+    order.add(info.name, info.module);
+  }
+  return order.names();
 }
 
 /** binaryen's internal names of all globals by their index in the emitted binary. */
 export function emittedGlobalNames(b: Binaryen, mod: BinaryenModule): string[] {
-  const all = [];
-  for (let i = 0; i < mod.getNumGlobals(); i++) all.push(b.getGlobalInfo(mod.getGlobalByIndex(i)));
-  return emittedOrder(all);
+  const order = new EmittedOrder();
+  const n = mod.getNumGlobals();
+  for (let i = 0; i < n; i++) {
+    const info = b.getGlobalInfo(mod.getGlobalByIndex(i));
+    order.add(info.name, info.module);
+  }
+  return order.names();
 }
 
 /** binaryen's internal names of all tables by their index in the emitted binary. */
 export function emittedTableNames(b: Binaryen, mod: BinaryenModule): string[] {
-  const all = [];
-  for (let i = 0; i < mod.getNumTables(); i++) all.push(b.getTableInfo(mod.getTableByIndex(i)));
-  return emittedOrder(all);
+  const order = new EmittedOrder();
+  const n = mod.getNumTables();
+  for (let i = 0; i < n; i++) {
+    const info = b.getTableInfo(mod.getTableByIndex(i));
+    order.add(info.name, info.module);
+  }
+  return order.names();
 }
 
 /** Export name -> internal function name, for function exports. */
@@ -133,10 +156,10 @@ export function roots(b: Binaryen, mod: BinaryenModule): Set<string> {
 
 /** Number of defined (not imported) functions. */
 export function definedFunctions(b: Binaryen, mod: BinaryenModule): number {
-  let n = 0;
-  for (let i = 0; i < mod.getNumFunctions(); i++)
-    if (b.getFunctionInfo(mod.getFunctionByIndex(i)).module === '') n++;
-  return n;
+  let defined = 0;
+  const n = mod.getNumFunctions();
+  for (let i = 0; i < n; i++) if (b.getFunctionInfo(mod.getFunctionByIndex(i)).module === '') defined++;
+  return defined;
 }
 
 /** binaryen's name of the function importing `base` from `module`, or undefined. */
@@ -146,9 +169,19 @@ export function importedFunction(
   module: string,
   base: string,
 ): string | undefined {
-  for (let i = 0; i < mod.getNumFunctions(); i++) {
+  return importedFunctions(b, mod, module).get(base);
+}
+
+/**
+ * The functions imported from `module`: import name -> binaryen's name (the first, when a name is
+ * imported twice). One pass over the functions, for a caller asking about several imports.
+ */
+export function importedFunctions(b: Binaryen, mod: BinaryenModule, module: string): Map<string, string> {
+  const out = new Map<string, string>();
+  const n = mod.getNumFunctions();
+  for (let i = 0; i < n; i++) {
     const fi = b.getFunctionInfo(mod.getFunctionByIndex(i));
-    if (fi.module === module && fi.base === base) return fi.name;
+    if (fi.module === module && !out.has(fi.base)) out.set(fi.base, fi.name);
   }
-  return undefined;
+  return out;
 }

@@ -36,13 +36,19 @@ export interface NegativeProbe {
   bytes: number;
 }
 
-/** How to reach (and replace) an expression class's children: plain getters, and a (count, at) list. */
-type ChildSpec = {
-  single: ((e: ExpressionRef) => ExpressionRef)[];
-  setters: ((e: ExpressionRef, v: ExpressionRef) => void)[];
-  list?: [(e: ExpressionRef) => number, (e: ExpressionRef, i: number) => ExpressionRef];
-  setAt?: (e: ExpressionRef, i: number, v: ExpressionRef) => void;
-};
+/**
+ * How to reach (and replace) an expression class's children: plain getters (and their setters),
+ * and a (count, at) list with its setter, null when the class has none. One shape for every class
+ * (a leaf has no getters and no list), so the walker's loop reads them all alike.
+ */
+class ChildSpec {
+  constructor(
+    readonly single: ((e: ExpressionRef) => ExpressionRef)[],
+    readonly setters: ((e: ExpressionRef, v: ExpressionRef) => void)[],
+    readonly list: [(e: ExpressionRef) => number, (e: ExpressionRef, i: number) => ExpressionRef] | null,
+    readonly setAt: ((e: ExpressionRef, i: number, v: ExpressionRef) => void) | null,
+  ) {}
+}
 type Accessor = (e: ExpressionRef, i?: number, v?: ExpressionRef) => unknown;
 
 const LEAVES = [
@@ -164,7 +170,7 @@ function resolveFast(b: Binaryen): Fast {
     return f as Accessor;
   };
   for (const leaf of LEAVES) {
-    if (typeof ns[leaf] === 'number') specs[ns[leaf] as number] = { single: [], setters: [] };
+    if (typeof ns[leaf] === 'number') specs[ns[leaf] as number] = new ChildSpec([], [], null, null);
     else missing.push(leaf);
   }
   for (const [idName, cls, singles, list] of SHAPES) {
@@ -174,20 +180,24 @@ function resolveFast(b: Binaryen): Fast {
       missing.push(typeof id !== 'number' ? idName : cls);
       continue;
     }
-    const spec: ChildSpec = {
-      single: singles.map((name) => capi(cls, name) as (e: ExpressionRef) => ExpressionRef),
-      setters: singles.map(
-        (name) => fn(g, cls, `set${name.slice(3)}`) as (e: ExpressionRef, v: ExpressionRef) => void,
-      ),
-    };
+    const single: ((e: ExpressionRef) => ExpressionRef)[] = [];
+    const setters: ((e: ExpressionRef, v: ExpressionRef) => void)[] = [];
+    for (const name of singles) single.push(capi(cls, name) as (e: ExpressionRef) => ExpressionRef);
+    for (const name of singles)
+      setters.push(fn(g, cls, `set${name.slice(3)}`) as (e: ExpressionRef, v: ExpressionRef) => void);
+    let spec: ChildSpec;
     if (list) {
       const plural = list === 'Child' ? 'Children' : list === 'CatchBody' ? 'CatchBodies' : `${list}s`;
-      spec.list = [
-        capi(cls, `getNum${plural}`) as (e: ExpressionRef) => number,
-        capi(cls, `get${list}At`) as (e: ExpressionRef, i: number) => ExpressionRef,
-      ];
-      spec.setAt = fn(g, cls, `set${list}At`) as (e: ExpressionRef, i: number, v: ExpressionRef) => void;
-    }
+      spec = new ChildSpec(
+        single,
+        setters,
+        [
+          capi(cls, `getNum${plural}`) as (e: ExpressionRef) => number,
+          capi(cls, `get${list}At`) as (e: ExpressionRef, i: number) => ExpressionRef,
+        ],
+        fn(g, cls, `set${list}At`) as (e: ExpressionRef, i: number, v: ExpressionRef) => void,
+      );
+    } else spec = new ChildSpec(single, setters, null, null);
     specs[id] = spec;
   }
   const raw = (name: string): ((e: ExpressionRef, i?: number) => number) => {

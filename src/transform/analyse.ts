@@ -37,7 +37,7 @@ import {
   type AllocatorState,
   allocatorState,
   type Region,
-  touchedRegions,
+  touchesRegions,
 } from './passes/allocator-state.js';
 import { removeDeadStateReads } from './passes/dead-state-reads.js';
 import { analysedMember, type FoundMember, findAllocator } from './passes/find-allocator.js';
@@ -99,7 +99,8 @@ export function moduleContext(
   plan: SlicePlan | null = null,
 ): ModuleContext {
   const refs = functionRefs(read);
-  const names = refs.map((f) => unguarded.Function.getName(f));
+  const names: string[] = [];
+  for (const f of refs) names.push(unguarded.Function.getName(f));
   const index = new Map(names.map((n, i) => [n, i]));
   const is64 = input.layout.memory.is64;
   const imported = input.info.numImportedFunctions;
@@ -201,20 +202,41 @@ export function summarize(input: Input): RawSummaries {
  * (`needsBinaryen`, never left out of a slice) summarised on its IR.
  */
 function namedSummaries(m: ModuleContext, raw: RawSummaries): Map<string, FunctionSummary> {
-  const name = (key: string): string => m.names[Number(key)] ?? key;
-  const out = new Map<string, FunctionSummary>();
-  for (const [key, s] of raw.summaries) {
-    const f = name(key);
-    out.set(f, {
-      ...s,
-      name: f,
-      calls: new Set([...s.calls].map(name)),
-      callArgs: new Map([...s.callArgs].map(([t, args]) => [name(t), args])),
-      refFuncs: new Map([...s.refFuncs].map(([t, n]) => [name(t), n])),
-    });
+  const out = renamedSummaries(m.names, raw.summaries);
+  for (const key of raw.needsBinaryen) {
+    const f = nameOfKey(m.names, key);
+    out.set(f, summarizeOne(m.b, m.mod, f));
   }
-  for (const key of raw.needsBinaryen) out.set(name(key), summarizeOne(m.b, m.mod, name(key)));
   return out;
+}
+
+/** The raw summaries (keyed by absolute index) with binaryen's function names. */
+function renamedSummaries(
+  names: readonly string[],
+  summaries: ReadonlyMap<string, FunctionSummary>,
+): Map<string, FunctionSummary> {
+  const out = new Map<string, FunctionSummary>();
+  for (const [key, s] of summaries) {
+    const f = nameOfKey(names, key);
+    out.set(f, renamedSummary(names, s, f));
+  }
+  return out;
+}
+
+/** Raw summary `s` of function `f`, its callees named by binaryen's names. */
+function renamedSummary(names: readonly string[], s: FunctionSummary, f: string): FunctionSummary {
+  const calls = new Set<string>();
+  for (const c of s.calls) calls.add(nameOfKey(names, c));
+  const callArgs: FunctionSummary['callArgs'] = new Map();
+  for (const [t, args] of s.callArgs) callArgs.set(nameOfKey(names, t), args);
+  const refFuncs: FunctionSummary['refFuncs'] = new Map();
+  for (const [t, n] of s.refFuncs) refFuncs.set(nameOfKey(names, t), n);
+  return { ...s, name: f, calls, callArgs, refFuncs };
+}
+
+/** binaryen's name of the function a raw summary keys `key` (its absolute index). */
+function nameOfKey(names: readonly string[], key: string): string {
+  return names[Number(key)] ?? key;
 }
 
 /** Runs the analysis steps in order, on the summaries of step 'summarize'. */
@@ -281,7 +303,7 @@ export function identify(
   // Directly, or through a helper that is not itself a member (internal_memalign -> dispose_chunk).
   const touchesDirectly = (f: string): boolean => {
     const s = summaries.get(f);
-    return !!s && touchedRegions(s, prelim.regions).length > 0;
+    return !!s && touchesRegions(s, prelim.regions);
   };
   const touchesState = (f: string): boolean =>
     touchesDirectly(f) ||
@@ -316,10 +338,9 @@ export function identify(
     userExports,
     writesOnlyAllocatorMemory,
   );
-  const members = [
-    ...remapSpecialised(b, mod, summaries, found, m.is64),
-    ...analysed.map((a) => analysedMember(a.role, a.func, names.indexOf(a.func), { evidence: a.why })),
-  ];
+  const members = remapSpecialised(b, mod, summaries, found, m.is64).concat(
+    analysed.map((a) => analysedMember(a.role, a.func, names.indexOf(a.func), { evidence: a.why })),
+  );
   requireCore(members, hadNames, checks);
   const present = new Set(names);
   const initializers = [

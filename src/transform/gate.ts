@@ -101,7 +101,8 @@ function leftMetadataReads(out: Uint8Array, mode: GateMode, reuse: GateReuse): s
 function incrementalReads(out: Uint8Array, info: ModuleInfo, reuse: GateReuse): string[] {
   const reused = reusableFlows(info, reuse);
   if (reused === null) return convertedMetadataReads(info, convertedFlows(out, info));
-  const flows = convertedFlows(out, info, (i) => reused.has(i)).map((f) => reused.get(f.index) ?? f);
+  const flows: FunctionFlow[] = [];
+  for (const f of convertedFlows(out, info, (i) => reused.has(i))) flows.push(reused.get(f.index) ?? f);
   return convertedMetadataReads(info, flows);
 }
 
@@ -147,17 +148,31 @@ function reusableFlows(info: ModuleInfo, reuse: GateReuse): Map<number, Function
     if (reuse.changed.has(name) || reuse.family.has(name)) continue;
     const index = outIndex.get(name);
     if (index === undefined || index < info.numImportedFunctions || paramsOf(index) !== f.params) continue;
-    if (f.calls.some((c) => target(c.target) < 0) || f.refFuncs.some((r) => target(r) < 0)) continue;
-    const calls = f.calls.map((c): CallSite => ({ at: c.at, target: target(c.target), args: c.args }));
-    // Spelt out in FunctionFlow's field order (a spread makes objects of another map: the
-    // resolver, which reads these and fresh flows alike, would see two shapes).
+    // Lists built by pushing, as pointerFlow builds them, and objects spelt out in their types'
+    // field order: the resolver reads these and fresh flows alike, and `map` (holey when TurboFan
+    // inlines it) or a spread would give it arrays or objects of other maps. A target that is
+    // gone or allocates on one side only: the flow is not reused.
+    const calls: CallSite[] = [];
+    for (const c of f.calls) {
+      const t = target(c.target);
+      if (t < 0) break;
+      calls.push({ at: c.at, target: t, args: c.args });
+    }
+    if (calls.length < f.calls.length) continue;
+    const refFuncs: number[] = [];
+    for (const r of f.refFuncs) {
+      const t = target(r);
+      if (t < 0) break;
+      refFuncs.push(t);
+    }
+    if (refFuncs.length < f.refFuncs.length) continue;
     out.set(index, {
       index,
       params: f.params,
       loads: f.loads,
       calls,
       returns: f.returns,
-      refFuncs: f.refFuncs.map(target),
+      refFuncs,
       staticAccesses: f.staticAccesses,
       opaque: f.opaque,
       why: f.why,

@@ -11,7 +11,12 @@
 
 import type { Binaryen, BinaryenModule, ExpressionRef } from '../binaryen/module.js';
 import { captureOutput, validationErrors } from '../binaryen/module.js';
-import { definedFunctions, emittedFunctionNames, importedFunction } from '../binaryen/queries.js';
+import {
+  definedFunctions,
+  emittedFunctionNames,
+  importedFunction,
+  importedFunctions,
+} from '../binaryen/queries.js';
 import { type FunctionSummary, refFuncSites } from '../binaryen/walk.js';
 import { HOST_IMPORT_SIGNATURES, HOST_IMPORTS, type HostImport, isEmscripten } from '../conventions.js';
 import { ErrorCodes, HostAllocError } from '../errors.js';
@@ -293,11 +298,18 @@ function hostImport(
 /** host_malloc and host_free are always imported, whether or not the code still calls them. */
 function ensureCoreImports(b: Binaryen, mod: BinaryenModule, importModule: string, is64: boolean): string[] {
   const P = is64 ? b.i64 : b.i32;
-  if (importedFunction(b, mod, importModule, 'host_malloc') === undefined)
-    mod.addFunctionImport(adapterImportName('host_malloc'), importModule, 'host_malloc', P, P);
-  if (importedFunction(b, mod, importModule, 'host_free') === undefined)
-    mod.addFunctionImport(adapterImportName('host_free'), importModule, 'host_free', P, b.none);
-  return HOST_IMPORTS.filter((h) => importedFunction(b, mod, importModule, h) !== undefined);
+  const present = importedFunctions(b, mod, importModule);
+  if (!present.has('host_malloc')) {
+    const name = adapterImportName('host_malloc');
+    mod.addFunctionImport(name, importModule, 'host_malloc', P, P);
+    present.set('host_malloc', name);
+  }
+  if (!present.has('host_free')) {
+    const name = adapterImportName('host_free');
+    mod.addFunctionImport(name, importModule, 'host_free', P, b.none);
+    present.set('host_free', name);
+  }
+  return HOST_IMPORTS.filter((h) => present.has(h));
 }
 
 /**

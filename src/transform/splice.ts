@@ -28,7 +28,7 @@ import {
   functionExports,
 } from '../binaryen/queries.js';
 import { summarize } from '../binaryen/walk.js';
-import { readModule } from '../wasm/reader.js';
+import { readModule, type TypeEntry } from '../wasm/reader.js';
 import {
   type BodyIndex,
   indexBodies,
@@ -125,7 +125,8 @@ function tableContents(m: ModuleContext): { tables: Map<string, TableContents>; 
   const { b, mod } = m;
   const tables = new Map<string, TableContents>();
   const initial = new Map<string, number>();
-  for (let i = 0; i < mod.getNumTables(); i++) {
+  const numTables = mod.getNumTables();
+  for (let i = 0; i < numTables; i++) {
     const t = b.getTableInfo(mod.getTableByIndex(i));
     initial.set(t.name, t.initial);
     tables.set(t.name, {
@@ -136,13 +137,15 @@ function tableContents(m: ModuleContext): { tables: Map<string, TableContents>; 
       called: new Set(),
     });
   }
-  for (let i = 0; i < mod.getNumExports(); i++) {
+  const numExports = mod.getNumExports();
+  for (let i = 0; i < numExports; i++) {
     const e = b.getExportInfo(mod.getExportByIndex(i));
     const t = e.kind === b.ExternalTable ? tables.get(e.value) : undefined;
     if (t) t.visible = true;
   }
   const passive: string[] = [];
-  for (let i = 0; i < mod.getNumElementSegments(); i++) {
+  const numElementSegments = mod.getNumElementSegments();
+  for (let i = 0; i < numElementSegments; i++) {
     const seg = b.getElementSegmentInfo(mod.getElementSegmentByIndex(i));
     const t = seg.table ? tables.get(seg.table) : undefined;
     if (!t) {
@@ -182,102 +185,157 @@ function reachable(
   changed: ReadonlySet<string>,
 ): { functions: Set<string>; globals: Set<string>; indirect: Map<string, [string, TypeRef, TypeRef]> } {
   const { b, mod } = m;
-  const { info } = m.input;
-  const { index } = p;
-  const imported = info.numImportedFunctions;
-
-  const functions = new Set<string>();
-  const queue: string[] = [];
-  const use = (f: string): void => {
-    if (functions.has(f)) return;
-    functions.add(f);
-    queue.push(f);
-  };
+  const imported = m.input.info.numImportedFunctions;
   const { tables, passive } = tableContents(m);
-  const useWhole = (t: TableContents): void => {
+  const r = new Reachability(m, p, tables, passive);
+  for (const t of tables.values()) if (t.visible) r.useWhole(t);
+  for (const f of functionExports(b, mod).values()) r.use(f);
+  const start = mod.getStart();
+  if (start) r.use(b.getFunctionInfo(start).name);
+  for (let f = r.next(); f !== undefined; f = r.next()) {
+    const k = (m.indexOf(f) ?? -1) - imported;
+    if (k >= 0 && !changed.has(f)) r.followInput(k);
+    else if (b.getFunctionInfo(mod.getFunction(f)).module === '') r.followIR(f);
+  }
+  return { functions: r.functions, globals: r.globals, indirect: r.indirect };
+}
+
+/** The search of {@link reachable}: what is used so far, and the functions still to follow. */
+class Reachability {
+  readonly functions = new Set<string>();
+  readonly globals = new Set<string>();
+  readonly indirect = new Map<string, [string, TypeRef, TypeRef]>();
+  private readonly queue: string[] = [];
+  private allWhole = false;
+  private readonly signatures: Signatures;
+
+  constructor(
+    private readonly m: ModuleContext,
+    private readonly p: Placeholders,
+    private readonly tables: Map<string, TableContents>,
+    private readonly passive: string[],
+  ) {
+    this.signatures = new Signatures(m.b, m.input.info.types);
+  }
+
+  /** The next function to follow, or undefined when all are followed. */
+  next(): string | undefined {
+    return this.queue.pop();
+  }
+
+  use(f: string): void {
+    if (this.functions.has(f)) return;
+    this.functions.add(f);
+    this.queue.push(f);
+  }
+
+  useWhole(t: TableContents): void {
     if (t.whole) return;
     t.whole = true;
-    for (const f of t.functions) use(f);
-  };
-  let allWhole = false;
-  const useAllTables = (): void => {
-    if (allWhole) return;
-    allWhole = true;
-    for (const t of tables.values()) useWhole(t);
-    for (const f of passive) use(f);
-  };
-  const callIndirect = (table: string, key: string): void => {
-    const t = tables.get(table);
+    for (const f of t.functions) this.use(f);
+  }
+
+  useAllTables(): void {
+    if (this.allWhole) return;
+    this.allWhole = true;
+    for (const t of this.tables.values()) this.useWhole(t);
+    for (const f of this.passive) this.use(f);
+  }
+
+  callIndirect(table: string, key: string): void {
+    const t = this.tables.get(table);
     if (!t) {
-      useAllTables();
+      this.useAllTables();
       return;
     }
     if (t.called.has(key)) return;
     t.called.add(key);
-    if (!t.whole) for (const f of t.bySignature.get(key) ?? []) use(f);
-  };
-  for (const t of tables.values()) if (t.visible) useWhole(t);
+    // Already used when the table is whole (use is idempotent).
+    for (const f of t.bySignature.get(key) ?? []) this.use(f);
+  }
 
-  const typeRef = valTypeRefs(b);
-  const signatures = new Map<number, [TypeRef, TypeRef] | null>();
-  const signatureOf = (t: number): [TypeRef, TypeRef] | null => {
-    let sig = signatures.get(t);
-    if (sig !== undefined) return sig;
-    sig = null;
-    const entry = info.types[t];
-    if (entry?.kind === 'func') {
-      const params = entry.params.map((v) => typeRef.get(v));
-      const results = entry.results.map((v) => typeRef.get(v));
-      if (![...params, ...results].some((r) => r === undefined))
-        sig = [b.createType(params as TypeRef[]), b.createType(results as TypeRef[])];
-    }
-    signatures.set(t, sig);
-    return sig;
-  };
-
-  const globals = new Set<string>();
-  const indirect = new Map<string, [string, TypeRef, TypeRef]>();
-  for (const f of functionExports(b, mod).values()) use(f);
-  const start = mod.getStart();
-  if (start) use(b.getFunctionInfo(start).name);
-
-  while (queue.length > 0) {
-    const f = queue.pop()!;
-    const k = (m.indexOf(f) ?? -1) - imported;
-    if (k >= 0 && !changed.has(f)) {
-      if (index.tableOps[k]) useAllTables();
-      const placeholder = p.body[k] !== 0;
-      for (let s = index.siteStart[k]!; s < index.siteStart[k + 1]!; s++) {
-        const kind = index.kind[s];
-        const v = index.value[s]!;
-        if (kind === SITE_CALL || kind === SITE_REF_FUNC) use(m.names[v]!);
-        else if (kind === SITE_GLOBAL) {
-          if (placeholder) globals.add(m.globalNames[v]!);
-        } else if (kind === SITE_TYPE) {
-          const table = m.tableNames[index.value[s + 1]!] ?? '';
-          const sig = signatureOf(v);
-          if (sig === null) {
-            useAllTables();
-            continue;
-          }
-          const key = signatureKey(sig[0], sig[1]);
-          callIndirect(table, key);
-          if (placeholder) indirect.set(`${table}\u0000${key}`, [table, sig[0], sig[1]]);
-        } else if (kind === SITE_TABLE_OP) {
-          const t = tables.get(m.tableNames[v] ?? '');
-          if (t) useWhole(t);
-          else useAllTables();
-        }
+  /** What untouched defined function `k` uses, by its input body's sites. */
+  followInput(k: number): void {
+    const { m, p } = this;
+    const index = p.index;
+    if (index.tableOps[k]) this.useAllTables();
+    const placeholder = p.body[k] !== 0;
+    const end = index.siteStart[k + 1]!;
+    for (let s = index.siteStart[k]!; s < end; s++) {
+      const kind = index.kind[s];
+      const v = index.value[s]!;
+      if (kind === SITE_CALL || kind === SITE_REF_FUNC) this.use(m.names[v]!);
+      else if (kind === SITE_GLOBAL) {
+        if (placeholder) this.globals.add(m.globalNames[v]!);
+      } else if (kind === SITE_TYPE)
+        this.followCallIndirect(v, m.tableNames[index.value[s + 1]!] ?? '', placeholder);
+      else if (kind === SITE_TABLE_OP) {
+        const t = this.tables.get(m.tableNames[v] ?? '');
+        if (t) this.useWhole(t);
+        else this.useAllTables();
       }
-    } else if (b.getFunctionInfo(mod.getFunction(f)).module === '') {
-      const s = summarize(b, mod, f);
-      for (const c of s.calls) use(c);
-      for (const r of s.refFuncs.keys()) use(r);
-      // The summary does not say which table and signature: more than binaryen keeps, never less.
-      if (s.callIndirect) useAllTables();
     }
   }
-  return { functions, globals, indirect };
+
+  /** A call_indirect of input type `type` through `table`. */
+  private followCallIndirect(type: number, table: string, placeholder: boolean): void {
+    const sig = this.signatures.of(type);
+    if (sig === null) {
+      this.useAllTables();
+      return;
+    }
+    const key = signatureKey(sig[0], sig[1]);
+    this.callIndirect(table, key);
+    if (placeholder) this.indirect.set(`${table}\u0000${key}`, [table, sig[0], sig[1]]);
+  }
+
+  /** What changed (or added) function `f` uses, by its binaryen IR. */
+  followIR(f: string): void {
+    const s = summarize(this.m.b, this.m.mod, f);
+    for (const c of s.calls) this.use(c);
+    for (const r of s.refFuncs.keys()) this.use(r);
+    // The summary does not say which table and signature: more than binaryen keeps, never less.
+    if (s.callIndirect) this.useAllTables();
+  }
+}
+
+/** binaryen's (params, results) types of the input's function types, made when first asked. */
+class Signatures {
+  private readonly byType = new Map<number, [TypeRef, TypeRef] | null>();
+  private readonly typeRef: Map<string, TypeRef>;
+
+  constructor(
+    private readonly b: Binaryen,
+    private readonly types: readonly TypeEntry[],
+  ) {
+    this.typeRef = valTypeRefs(b);
+  }
+
+  /** Of input type `t`; null when it is no function type or has a value type binaryen's names lack. */
+  of(t: number): [TypeRef, TypeRef] | null {
+    let sig = this.byType.get(t);
+    if (sig !== undefined) return sig;
+    sig = null;
+    const entry = this.types[t];
+    if (entry?.kind === 'func') {
+      const params = this.refs(entry.params);
+      const results = this.refs(entry.results);
+      if (params !== null && results !== null) sig = [this.b.createType(params), this.b.createType(results)];
+    }
+    this.byType.set(t, sig);
+    return sig;
+  }
+
+  /** binaryen's types of value types named `names`, or null when one has none. */
+  private refs(names: readonly string[]): TypeRef[] | null {
+    const out: TypeRef[] = [];
+    for (const name of names) {
+      const ref = this.typeRef.get(name);
+      if (ref === undefined) return null;
+      out.push(ref);
+    }
+    return out;
+  }
 }
 
 /** binaryen's value types by the reader's names. */
@@ -334,7 +392,8 @@ export function unpin(m: ModuleContext, p: Placeholders): void {
     p.pin = undefined;
   }
   const seen = new Map<string, { name: string; type: number }>();
-  for (let i = 0; i < mod.getNumFunctions(); i++) {
+  const n = mod.getNumFunctions();
+  for (let i = 0; i < n; i++) {
     const f = b.getFunctionInfo(mod.getFunctionByIndex(i));
     if (!f.module) continue;
     const key = `${f.module}\u0000${f.base}`;
@@ -380,12 +439,12 @@ export function emitSpliced(
   const imported = builtInfo.numImportedFunctions;
   const inputImported = info.numImportedFunctions;
   const source = new Int32Array(builtInfo.codeRanges.length).fill(-1);
+  const unguarded = m.slice?.unguarded ?? b;
   for (let j = 0; j < source.length; j++) {
     const k = (m.indexOf(names[imported + j]!) ?? -1) - inputImported;
     if (k < 0 || p.body[k] === 0) continue;
     // remove-unused-module-elements empties functions it only found referenced: keep binaryen's.
-    if ((m.slice?.unguarded ?? b).Function.getBody(m.functionRefs[k + inputImported]!) === p.body[k])
-      source[j] = k;
+    if (unguarded.Function.getBody(m.functionRefs[k + inputImported]!) === p.body[k]) source[j] = k;
   }
   const spliced = spliceBodies(
     { built, builtInfo, input: m.input.bytes, inputInfo: info, index: p.index },

@@ -663,24 +663,13 @@ export function pointerFlow(
   options: PointerFlowOptions,
 ): FunctionFlow[] {
   const out: FunctionFlow[] = [];
-  prepareCallees(info);
+  prepareCallees(info, options);
   for (let i = 0; i < info.codeRanges.length; i++) {
     const index = info.numImportedFunctions + i;
     const type = info.types[info.functions[i]!];
     const params = type && type.kind === 'func' ? type.params.length : 0;
-    const empty = (why?: string): FunctionFlow => ({
-      index,
-      params,
-      loads: [],
-      calls: [],
-      returns: [],
-      refFuncs: [],
-      staticAccesses: [],
-      opaque: why !== undefined,
-      why,
-    });
     if (options.skip?.(index)) {
-      out.push(empty());
+      out.push(emptyFlow(index, params, undefined));
       continue;
     }
     const range = info.codeRanges[i]!;
@@ -693,13 +682,28 @@ export function pointerFlow(
         forgetCallees();
         throw e;
       }
-      out.push(empty(e.message));
+      out.push(emptyFlow(index, params, e.message));
     }
   }
   release();
   shrinkSlots();
   forgetCallees();
   return out;
+}
+
+/** The flow of a function that is skipped (why undefined) or that the interpreter gave up on. */
+function emptyFlow(index: number, params: number, why: string | undefined): FunctionFlow {
+  return {
+    index,
+    params,
+    loads: [],
+    calls: [],
+    returns: [],
+    refFuncs: [],
+    staticAccesses: [],
+    opaque: why !== undefined,
+    why,
+  };
 }
 
 /** Slot tables grown past this many positions are dropped after a module (12 bytes a position). */
@@ -823,6 +827,10 @@ function memarg(bytes: Uint8Array, p: number, end: number): number {
   return uleb(bytes, r, end);
 }
 
+/** The opcodes whose only immediate is a u32: br, br_if, call, local.get/set/tee, global.get/set. */
+const U32_IMMEDIATE = new Uint8Array(256);
+for (const op of [0x0c, 0x0d, 0x10, 0x20, 0x21, 0x22, 0x23, 0x24]) U32_IMMEDIATE[op] = 1;
+
 /** Width of the loads 0x28 .. 0x35, by opcode. */
 const LOAD_BYTES: number[] = [];
 for (const [op, width] of [
@@ -861,21 +869,11 @@ let info!: ModuleInfo;
 let options!: PointerFlowOptions;
 /**
  * By function index, for the module being read: its parameter and result counts (-1: its type is
- * not a function type), and whether it allocates (0: not asked yet, 1: yes, 2: no).
+ * not a function type), and whether it allocates (1: yes, 0: no).
  */
 let calleeParams = new Int32Array(0);
 let calleeResults = new Int32Array(0);
 let allocating = new Uint8Array(0);
-
-/** options.allocating(target), asked once per function and module (it is a fixed predicate). */
-function allocates(target: number): boolean {
-  let a = allocating[target]!;
-  if (a === 0) {
-    a = options.allocating(target) ? 1 : 2;
-    allocating[target] = a;
-  }
-  return a === 1;
-}
 
 /** Drops the module's callee tables. */
 function forgetCallees(): void {
@@ -884,8 +882,12 @@ function forgetCallees(): void {
   allocating = new Uint8Array(0);
 }
 
-/** Fills calleeParams, calleeResults and allocating for a module. */
-function prepareCallees(info: ModuleInfo): void {
+/**
+ * Fills calleeParams, calleeResults and allocating for a module. `allocating` is a fixed predicate,
+ * asked here once per function rather than from the interpreter: each module's options bring
+ * their own closure, which a call site in the interpreter's optimised code would not expect.
+ */
+function prepareCallees(info: ModuleInfo, flowOptions: PointerFlowOptions): void {
   const n = info.functionTypes.length;
   calleeParams = new Int32Array(n);
   calleeResults = new Int32Array(n);
@@ -894,6 +896,7 @@ function prepareCallees(info: ModuleInfo): void {
     const t = info.types[info.functionTypes[f]!];
     calleeParams[f] = t?.kind === 'func' ? t.params.length : -1;
     calleeResults[f] = t?.kind === 'func' ? t.results.length : 0;
+    if (flowOptions.allocating(f)) allocating[f] = 1;
   }
 }
 let nParams = 0;
@@ -1114,6 +1117,11 @@ function popN(n: number): Val[] {
   return vs.reverse();
 }
 
+/** The top n values (what a block ends with, what a branch carries), not popped. */
+function topVals(n: number): Val[] {
+  return n === 0 ? NO_VALS : stack.slice(stack.length - n);
+}
+
 /** n unknown values. */
 function unknowns(n: number): Val[] {
   if (n === 0) return NO_VALS;
@@ -1135,6 +1143,27 @@ function joinLocals(a: Val[] | null, b: Val[]): Val[] {
     out[i] = j;
   }
   return out ?? a;
+}
+
+/**
+ * The values of `a` joined one by one with those of `b` (as long). Built by pushing, like every
+ * value list here: `map` makes a holey array when TurboFan inlines it, and a second map of the
+ * same role sends the interpreter's optimised code back (wrong map).
+ */
+function joinVals(a: Val[], b: Val[]): Val[] {
+  const out: Val[] = [];
+  for (let i = 0; i < a.length; i++) out.push(join(a[i]!, b[i]!));
+  return out;
+}
+
+/** `next` with each local whose atoms differ from the loop head's (`head`) widened to any offset. */
+function widened(next: Val[], head: Val[]): Val[] {
+  const out: Val[] = [];
+  for (let i = 0; i < next.length; i++) {
+    const v = next[i]!;
+    out.push(sameAtoms(v.atoms, head[i]!.atoms) ? v : derived(join(v, head[i]!)));
+  }
+  return out;
 }
 
 /**
@@ -1171,9 +1200,9 @@ function branch(depth: number): void {
     }
     return;
   }
-  const vals = f.results === 0 ? NO_VALS : stack.slice(stack.length - f.results);
+  const vals = topVals(f.results);
   if (vals.length !== f.results) throw new Opaque('branch arity');
-  f.exitVals = f.exitVals === null || f.results === 0 ? vals : vals.map((v, i) => join(v, f.exitVals![i]!));
+  f.exitVals = f.exitVals === null || f.results === 0 ? vals : joinVals(vals, f.exitVals);
   f.exitLocals = joinCurrent(f.exitLocals);
 }
 
@@ -1275,6 +1304,13 @@ function addMask(v: Val, mask: number): void {
   }
 }
 
+/**
+ * One pass over the body. The opcodes every toolchain's code is made of are handled here; the
+ * others go through rareOp, one call site for all of them. V8 optimises this loop early, from what
+ * the first bodies ran: an opcode whose code it has never run (an `else`, a `memory.size`) sends
+ * the optimised code back to be compiled again, while a call to rareOp that ran once for any rare
+ * opcode serves them all.
+ */
 function runPass(): void {
   // The body and the work count in locals: the loop reads them on every instruction.
   const code = bytes;
@@ -1286,39 +1322,24 @@ function runPass(): void {
     if (++done > limit) throw new Opaque('too much work');
     const at = p;
     const op = code[p++]!;
+    // The immediate of the opcodes below that have one u32 (a one-byte one read inline: uleb is
+    // not inlined into this large function).
+    let imm = 0;
+    if (U32_IMMEDIATE[op] === 1) {
+      imm = p < stop ? code[p]! : 0x80;
+      if (imm < 0x80) p++;
+      else {
+        imm = uleb(code, p, stop);
+        p = lebNext;
+      }
+    }
     switch (op) {
-      case 0x00: // unreachable
-        stopReaching();
-        break;
       case 0x01: // nop
         break;
       case 0x02: // block
       case 0x03: // loop
-      case 0x06: {
-        // try (legacy)
-        p = blockType(bytes, p, end, info);
-        const height = stack.length - btParams;
-        if (height < frames[frames.length - 1]!.height && reachable) throw new Opaque('block params');
-        // Only a try's catch clauses start from its entry locals: a block or loop does not keep
-        // them (keeping them would make the next local.set copy the locals).
-        const frame = newFrame(
-          op === 0x03 ? 'loop' : op === 0x06 ? 'try' : 'block',
-          height,
-          btParams,
-          btResults,
-          op === 0x06 ? snap() : NO_VALS,
-          p,
-        );
-        if (op === 0x03) {
-          const back = loopBack.get(at);
-          if (back) adopt(joinLocals(snap(), back));
-          frame.headLocals = snap();
-          frame.backLocals = null;
-          frame.bodyStart = at;
-        }
-        frames.push(frame);
+        p = enterBlock(op, at, p);
         break;
-      }
       case 0x04: {
         // if
         p = blockType(bytes, p, end, info);
@@ -1328,70 +1349,6 @@ function runPass(): void {
         frames.push(newFrame('if', stack.length - bp, bp, br, snap(), p));
         break;
       }
-      case 0x05: {
-        // else
-        const f = frames[frames.length - 1]!;
-        if (f.kind !== 'if') throw new Opaque('else without if');
-        if (reachable) {
-          f.thenVals = f.results === 0 ? NO_VALS : stack.slice(stack.length - f.results);
-          f.thenLocals = snap();
-        }
-        f.sawElse = true;
-        truncate(f.height);
-        // The else arm starts from the entry state with the block's parameters (unknown here).
-        for (let i = 0; i < f.params; i++) push(UNKNOWN);
-        adopt(f.entryLocals);
-        reachable = true;
-        break;
-      }
-      case 0x07: // catch tag
-      case 0x19: {
-        // catch_all
-        const f = frames[frames.length - 1]!;
-        if (f.kind !== 'try') throw new Opaque('catch outside try');
-        let tagParams = 0;
-        if (op === 0x07) {
-          const tag = uleb(bytes, p, end);
-          p = lebNext;
-          const t = info.types[info.tags[tag] ?? -1];
-          tagParams = t && t.kind === 'func' ? t.params.length : 0;
-        }
-        if (reachable) {
-          const vals = f.results === 0 ? NO_VALS : stack.slice(stack.length - f.results);
-          f.exitVals =
-            f.exitVals === null || f.results === 0 ? vals : vals.map((v, i) => join(v, f.exitVals![i]!));
-          f.exitLocals = joinCurrent(f.exitLocals);
-        }
-        truncate(f.height);
-        for (let i = 0; i < tagParams; i++) push(UNKNOWN);
-        // Anything the try body assigned may be visible in the handler.
-        adopt(joinLocals(f.exitLocals, f.entryLocals));
-        reachable = true;
-        break;
-      }
-      case 0x08: {
-        // throw
-        const tag = uleb(bytes, p, end);
-        p = lebNext;
-        const t = info.types[info.tags[tag] ?? -1];
-        popN(t && t.kind === 'func' ? t.params.length : 0);
-        stopReaching();
-        break;
-      }
-      case 0x09: // rethrow
-        p = skipU(bytes, p, end);
-        stopReaching();
-        break;
-      case 0x0a: // throw_ref
-        pop();
-        stopReaching();
-        break;
-      case 0x18: {
-        // delegate: ends a try like `end`
-        p = skipU(bytes, p, end);
-        endFrame();
-        break;
-      }
       case 0x0b: {
         if (endFrame()) {
           // The function's end.
@@ -1399,176 +1356,38 @@ function runPass(): void {
         }
         break;
       }
-      case 0x0c: {
-        // br
-        let depth = p < stop ? code[p]! : 0x80;
-        if (depth < 0x80) p++;
-        else {
-          depth = uleb(code, p, stop);
-          p = lebNext;
-        }
-        branch(depth);
+      case 0x0c: // br
+        branch(imm);
         stopReaching();
         break;
-      }
-      case 0x0d: {
-        // br_if
-        let depth = p < stop ? code[p]! : 0x80;
-        if (depth < 0x80) p++;
-        else {
-          depth = uleb(code, p, stop);
-          p = lebNext;
-        }
+      case 0x0d: // br_if
         pop();
-        branch(depth);
+        branch(imm);
         break;
-      }
-      case 0x0e: {
-        // br_table
-        const n = uleb(bytes, p, end);
-        p = lebNext;
-        if (n > end - p) throw new Opaque('br_table');
-        pop();
-        for (let i = 0; i <= n; i++) {
-          const depth = uleb(bytes, p, end);
-          p = lebNext;
-          branch(depth);
-        }
-        stopReaching();
-        break;
-      }
       case 0x0f: {
         // return
-        if (reachable) {
-          const vals = nResults === 0 ? NO_VALS : stack.slice(Math.max(0, stack.length - nResults));
-          for (const v of vals) {
-            use(v);
-            returns = joinNormal(returns, v.atoms);
-          }
-        }
+        if (reachable) returnTop();
         stopReaching();
         break;
       }
-      case 0x10: // call
-      case 0x12: {
-        // return_call
-        let target = p < stop ? code[p]! : 0x80;
-        if (target < 0x80) p++;
-        else {
-          target = uleb(code, p, stop);
-          p = lebNext;
-        }
-        const n = target < calleeParams.length ? calleeParams[target]! : -1;
-        if (n < 0) throw new Opaque(`call target ${target}`);
-        const nr = calleeResults[target]!;
-        const from = stack.length - n;
-        if (from >= frames[frames.length - 1]!.height) {
-          // The arguments are on the stack (popN without its array): used, recorded, popped.
-          for (let i = from; i < stack.length; i++) use(stack[i]!);
-          if (reachable) recordCall(at, target, stack, from, n);
-          truncate(from);
-        } else {
-          const args = popN(n);
-          if (reachable) recordCall(at, target, args, 0, n);
-        }
-        // A call without results makes no value (its result atom would reach nothing).
-        let result: Val = NONE;
-        if (nr === 0) {
-          // no value
-        } else if (allocates(target)) result = ALLOCATED;
-        else if (target < info.numImportedFunctions) result = UNKNOWN;
-        else {
-          // One value per call site across passes (values are immutable).
-          const k = resultSlot[at - slotBase]! - 1;
-          if (k >= 0) result = callVals[k]!;
-          else {
-            result = new Val([atomCode(CALL, at), 0]);
-            resultSlot[at - slotBase] = callVals.length + 1;
-            callVals.push(result);
-            callValAt.push(at);
-          }
-        }
-        if (op === 0x12) {
-          if (reachable) returns = joinNormal(returns, nr > 0 ? result.atoms : []);
-          stopReaching();
-        } else {
-          for (let i = 0; i < nr; i++) push(i === 0 ? result : UNKNOWN);
-        }
+      case 0x10: {
+        // call
+        const nr = directCall(at, imm);
+        for (let i = 0; i < nr; i++) push(i === 0 ? callValue : UNKNOWN);
         break;
       }
       case 0x11: // call_indirect
-      case 0x13: // return_call_indirect
-      case 0x14: // call_ref
-      case 0x15: {
-        // return_call_ref. The callee is unknown: arguments go nowhere we follow, results are unknown.
-        const typeIdx = uleb(bytes, p, end);
-        p = lebNext;
-        if (op === 0x11 || op === 0x13) p = skipU(bytes, p, end); // the table
-        const t = info.types[typeIdx];
-        if (t?.kind !== 'func') throw new Opaque('indirect call type');
-        pop(); // table index or reference
-        popN(t.params.length);
-        if (op === 0x13 || op === 0x15) {
-          if (reachable && t.results.length > 0) returns = joinNormal(returns, UNKNOWN.atoms);
-          stopReaching();
-        } else for (let i = 0; i < t.results.length; i++) push(UNKNOWN);
+        p = indirectCall(op, p);
         break;
-      }
       case 0x1a: // drop
         take();
         break;
       case 0x1b: // select
-      case 0x1c: {
-        if (op === 0x1c) {
-          const n = uleb(bytes, p, end);
-          p = lebNext;
-          for (let i = 0; i < n; i++) {
-            if (bytes[p] === 0x63 || bytes[p] === 0x64) p = skipS(bytes, p + 1, end);
-            else p++;
-          }
-        }
-        pop();
-        const b = pop();
-        const a = pop();
-        push(join(a, b));
+        select();
         break;
-      }
-      case 0x1f: {
-        // try_table: blocktype vec(catch); handled as a block whose catches branch out with unknowns
-        p = blockType(bytes, p, end, info);
-        const bp = btParams;
-        const br = btResults;
-        const n = uleb(bytes, p, end);
-        p = lebNext;
-        const targets: number[] = [];
-        for (let i = 0; i < n; i++) {
-          const kind = bytes[p++];
-          if (kind === 0x00 || kind === 0x01) p = skipU(bytes, p, end);
-          const label = uleb(bytes, p, end);
-          p = lebNext;
-          targets.push(label);
-        }
-        const frame = newFrame('block', stack.length - bp, bp, br, NO_VALS, p);
-        // Catch clauses branch to labels outside with values we do not model: make those unknown.
-        for (const label of targets) {
-          const f = frames[frames.length - 1 - label];
-          if (f && f.kind !== 'loop') {
-            f.exitVals = unknowns(f.results);
-            f.exitLocals = joinCurrent(f.exitLocals);
-          }
-        }
-        frames.push(frame);
-        break;
-      }
       case 0x20: {
-        // (one-byte immediates read inline: uleb is not inlined into this large function)
-        let i = p < stop ? code[p]! : 0x80;
-        if (i < 0x80) p++;
-        else {
-          i = uleb(code, p, stop);
-          p = lebNext;
-        }
-        const v = locals[i];
+        // local.get
+        const v = locals[imm];
         if (!v) throw new Opaque('local index');
         push(v);
         break;
@@ -1576,12 +1395,7 @@ function runPass(): void {
       case 0x21: // local.set
       case 0x22: {
         // local.tee
-        let i = p < stop ? code[p]! : 0x80;
-        if (i < 0x80) p++;
-        else {
-          i = uleb(code, p, stop);
-          p = lebNext;
-        }
+        const i = imm;
         if (i >= locals.length) throw new Opaque('local index');
         const v = take();
         const stored = v.plusConst === undefined ? v : new Val(v.atoms, v.load, v.konst);
@@ -1595,34 +1409,11 @@ function runPass(): void {
         if (op === 0x22) push(stored);
         break;
       }
-      case 0x23: {
-        const g = uleb(bytes, p, end);
-        p = lebNext;
-        push(g === options.stackPointer ? NONE : UNKNOWN);
+      case 0x23: // global.get
+        push(imm === options.stackPointer ? NONE : UNKNOWN);
         break;
-      }
-      case 0x24:
-        p = skipU(bytes, p, end);
+      case 0x24: // global.set
         pop();
-        break;
-      case 0x25: // table.get
-        p = skipU(bytes, p, end);
-        pop();
-        push(UNKNOWN);
-        break;
-      case 0x26: // table.set
-        p = skipU(bytes, p, end);
-        pop();
-        pop();
-        break;
-      case 0x3f: // memory.size
-        p = skipU(bytes, p, end);
-        push(NONE);
-        break;
-      case 0x40: // memory.grow
-        p = skipU(bytes, p, end);
-        pop();
-        push(NONE);
         break;
       case 0x41:
       case 0x42: {
@@ -1638,55 +1429,6 @@ function runPass(): void {
         push(Number.isNaN(v) ? NONE : constant(v));
         break;
       }
-      case 0x43:
-        p += 4;
-        push(NONE);
-        break;
-      case 0x44:
-        p += 8;
-        push(NONE);
-        break;
-      case 0xd0: // ref.null
-        if (bytes[p] === 0x63 || bytes[p] === 0x64) p++;
-        p = skipS(bytes, p, end);
-        push(NONE);
-        break;
-      case 0xd1: // ref.is_null
-      case 0xd3: // ref.as_non_null
-        pop();
-        push(NONE);
-        break;
-      case 0xd2: {
-        // ref.func
-        const f = uleb(bytes, p, end);
-        p = lebNext;
-        refFuncs.add(f);
-        push(NONE);
-        break;
-      }
-      case 0xd5: // ref.eq
-        pop();
-        pop();
-        push(NONE);
-        break;
-      case 0xd4: // br_on_null
-      case 0xd6: {
-        // br_on_non_null
-        const depth = uleb(bytes, p, end);
-        p = lebNext;
-        branch(depth);
-        if (op === 0xd6) pop();
-        break;
-      }
-      case 0xfc:
-        p = prefixFC(p);
-        break;
-      case 0xfd:
-        p = prefixFD(p, at);
-        break;
-      case 0xfe:
-        p = prefixFE(p, at);
-        break;
       default: {
         if (op >= 0x28 && op <= 0x35) {
           // A one-byte alignment (no memory index) and offset read inline, as memarg would.
@@ -1713,12 +1455,322 @@ function runPass(): void {
           // A value local.set or local.tee stores loses its `X + k` shape: not made at all.
           numeric(op, code[p] === 0x21 || code[p] === 0x22);
         } else {
-          throw new Opaque(`opcode 0x${op.toString(16)}`);
+          p = rareOp(op, at, p);
         }
       }
     }
   }
   work = done;
+}
+
+/** block, loop or try (legacy) at `at`, its block type at p: the position after it. */
+function enterBlock(op: number, at: number, p: number): number {
+  p = blockType(bytes, p, end, info);
+  const height = stack.length - btParams;
+  if (height < frames[frames.length - 1]!.height && reachable) throw new Opaque('block params');
+  // Only a try's catch clauses start from its entry locals: a block or loop does not keep
+  // them (keeping them would make the next local.set copy the locals).
+  const frame = newFrame(
+    op === 0x03 ? 'loop' : op === 0x06 ? 'try' : 'block',
+    height,
+    btParams,
+    btResults,
+    op === 0x06 ? snap() : NO_VALS,
+    p,
+  );
+  if (op === 0x03) {
+    const back = loopBack.get(at);
+    if (back) adopt(joinLocals(snap(), back));
+    frame.headLocals = snap();
+    frame.backLocals = null;
+    frame.bodyStart = at;
+  }
+  frames.push(frame);
+  return p;
+}
+
+/** Returns the top values (the function's results) from a reachable point. */
+function returnTop(): void {
+  const vals = nResults === 0 ? NO_VALS : stack.slice(Math.max(0, stack.length - nResults));
+  for (const v of vals) {
+    use(v);
+    returns = joinNormal(returns, v.atoms);
+  }
+}
+
+/** The value a direct call's first result has (set by directCall). */
+let callValue: Val = NONE;
+
+/**
+ * The direct call at `at` to `target`: its arguments popped, used and recorded; its first
+ * result's value left in callValue. Returns how many results the callee has.
+ */
+function directCall(at: number, target: number): number {
+  const n = target < calleeParams.length ? calleeParams[target]! : -1;
+  if (n < 0) throw new Opaque(`call target ${target}`);
+  const nr = calleeResults[target]!;
+  const from = stack.length - n;
+  if (from >= frames[frames.length - 1]!.height) {
+    // The arguments are on the stack (popN without its array): used, recorded, popped.
+    for (let i = from; i < stack.length; i++) use(stack[i]!);
+    if (reachable) recordCall(at, target, stack, from, n);
+    truncate(from);
+  } else {
+    const args = popN(n);
+    if (reachable) recordCall(at, target, args, 0, n);
+  }
+  // A call without results makes no value (its result atom would reach nothing).
+  let result: Val = NONE;
+  if (nr === 0) {
+    // no value
+  } else if (allocating[target] === 1) result = ALLOCATED;
+  else if (target < info.numImportedFunctions) result = UNKNOWN;
+  else {
+    // One value per call site across passes (values are immutable).
+    const k = resultSlot[at - slotBase]! - 1;
+    if (k >= 0) result = callVals[k]!;
+    else {
+      result = new Val([atomCode(CALL, at), 0]);
+      resultSlot[at - slotBase] = callVals.length + 1;
+      callVals.push(result);
+      callValAt.push(at);
+    }
+  }
+  callValue = result;
+  return nr;
+}
+
+/**
+ * call_indirect, return_call_indirect, call_ref, return_call_ref (immediates at p): the position
+ * after them. The callee is unknown: arguments go nowhere we follow, results are unknown.
+ */
+function indirectCall(op: number, p: number): number {
+  const typeIdx = uleb(bytes, p, end);
+  p = lebNext;
+  if (op === 0x11 || op === 0x13) p = skipU(bytes, p, end); // the table
+  const t = info.types[typeIdx];
+  if (t?.kind !== 'func') throw new Opaque('indirect call type');
+  pop(); // table index or reference
+  popN(t.params.length);
+  if (op === 0x13 || op === 0x15) {
+    if (reachable && t.results.length > 0) returns = joinNormal(returns, UNKNOWN.atoms);
+    stopReaching();
+  } else for (let i = 0; i < t.results.length; i++) push(UNKNOWN);
+  return p;
+}
+
+/** select: the join of its two operands. */
+function select(): void {
+  pop();
+  const b = pop();
+  const a = pop();
+  push(join(a, b));
+}
+
+/**
+ * The opcodes runPass leaves out (immediates at p, the opcode at `at`): the position after them.
+ * Control flow beyond blocks and branches (else, exceptions, tail calls, br_table), constants
+ * and memory, table and reference instructions that carry no pointer, the prefixed opcodes.
+ */
+function rareOp(op: number, at: number, p: number): number {
+  switch (op) {
+    case 0x00: // unreachable
+      stopReaching();
+      return p;
+    case 0x05: {
+      // else
+      const f = frames[frames.length - 1]!;
+      if (f.kind !== 'if') throw new Opaque('else without if');
+      if (reachable) {
+        f.thenVals = topVals(f.results);
+        f.thenLocals = snap();
+      }
+      f.sawElse = true;
+      truncate(f.height);
+      // The else arm starts from the entry state with the block's parameters (unknown here).
+      for (let i = 0; i < f.params; i++) push(UNKNOWN);
+      adopt(f.entryLocals);
+      reachable = true;
+      return p;
+    }
+    case 0x06: // try (legacy)
+      return enterBlock(op, at, p);
+    case 0x07: // catch tag
+    case 0x19: {
+      // catch_all
+      const f = frames[frames.length - 1]!;
+      if (f.kind !== 'try') throw new Opaque('catch outside try');
+      let tagParams = 0;
+      if (op === 0x07) {
+        const tag = uleb(bytes, p, end);
+        p = lebNext;
+        const t = info.types[info.tags[tag] ?? -1];
+        tagParams = t && t.kind === 'func' ? t.params.length : 0;
+      }
+      if (reachable) {
+        const vals = topVals(f.results);
+        f.exitVals = f.exitVals === null || f.results === 0 ? vals : joinVals(vals, f.exitVals);
+        f.exitLocals = joinCurrent(f.exitLocals);
+      }
+      truncate(f.height);
+      for (let i = 0; i < tagParams; i++) push(UNKNOWN);
+      // Anything the try body assigned may be visible in the handler.
+      adopt(joinLocals(f.exitLocals, f.entryLocals));
+      reachable = true;
+      return p;
+    }
+    case 0x08: {
+      // throw
+      const tag = uleb(bytes, p, end);
+      p = lebNext;
+      const t = info.types[info.tags[tag] ?? -1];
+      popN(t && t.kind === 'func' ? t.params.length : 0);
+      stopReaching();
+      return p;
+    }
+    case 0x09: // rethrow
+      p = skipU(bytes, p, end);
+      stopReaching();
+      return p;
+    case 0x0a: // throw_ref
+      pop();
+      stopReaching();
+      return p;
+    case 0x18: // delegate: ends a try like `end`
+      p = skipU(bytes, p, end);
+      endFrame();
+      return p;
+    case 0x0e: {
+      // br_table
+      const n = uleb(bytes, p, end);
+      p = lebNext;
+      if (n > end - p) throw new Opaque('br_table');
+      pop();
+      for (let i = 0; i <= n; i++) {
+        const depth = uleb(bytes, p, end);
+        p = lebNext;
+        branch(depth);
+      }
+      stopReaching();
+      return p;
+    }
+    case 0x12: {
+      // return_call
+      const target = uleb(bytes, p, end);
+      p = lebNext;
+      const nr = directCall(at, target);
+      if (reachable) returns = joinNormal(returns, nr > 0 ? callValue.atoms : []);
+      stopReaching();
+      return p;
+    }
+    case 0x13: // return_call_indirect
+    case 0x14: // call_ref
+    case 0x15: // return_call_ref
+      return indirectCall(op, p);
+    case 0x1c: {
+      // select with types
+      const n = uleb(bytes, p, end);
+      p = lebNext;
+      for (let i = 0; i < n; i++) {
+        if (bytes[p] === 0x63 || bytes[p] === 0x64) p = skipS(bytes, p + 1, end);
+        else p++;
+      }
+      select();
+      return p;
+    }
+    case 0x1f: {
+      // try_table: blocktype vec(catch); handled as a block whose catches branch out with unknowns
+      p = blockType(bytes, p, end, info);
+      const bp = btParams;
+      const br = btResults;
+      const n = uleb(bytes, p, end);
+      p = lebNext;
+      const targets: number[] = [];
+      for (let i = 0; i < n; i++) {
+        const kind = bytes[p++];
+        if (kind === 0x00 || kind === 0x01) p = skipU(bytes, p, end);
+        const label = uleb(bytes, p, end);
+        p = lebNext;
+        targets.push(label);
+      }
+      const frame = newFrame('block', stack.length - bp, bp, br, NO_VALS, p);
+      // Catch clauses branch to labels outside with values we do not model: make those unknown.
+      for (const label of targets) {
+        const f = frames[frames.length - 1 - label];
+        if (f && f.kind !== 'loop') {
+          f.exitVals = unknowns(f.results);
+          f.exitLocals = joinCurrent(f.exitLocals);
+        }
+      }
+      frames.push(frame);
+      return p;
+    }
+    case 0x25: // table.get
+      p = skipU(bytes, p, end);
+      pop();
+      push(UNKNOWN);
+      return p;
+    case 0x26: // table.set
+      p = skipU(bytes, p, end);
+      pop();
+      pop();
+      return p;
+    case 0x3f: // memory.size
+      p = skipU(bytes, p, end);
+      push(NONE);
+      return p;
+    case 0x40: // memory.grow
+      p = skipU(bytes, p, end);
+      pop();
+      push(NONE);
+      return p;
+    case 0x43: // f32.const
+      push(NONE);
+      return p + 4;
+    case 0x44: // f64.const
+      push(NONE);
+      return p + 8;
+    case 0xd0: // ref.null
+      if (bytes[p] === 0x63 || bytes[p] === 0x64) p++;
+      p = skipS(bytes, p, end);
+      push(NONE);
+      return p;
+    case 0xd1: // ref.is_null
+    case 0xd3: // ref.as_non_null
+      pop();
+      push(NONE);
+      return p;
+    case 0xd2: {
+      // ref.func
+      const f = uleb(bytes, p, end);
+      p = lebNext;
+      refFuncs.add(f);
+      push(NONE);
+      return p;
+    }
+    case 0xd5: // ref.eq
+      pop();
+      pop();
+      push(NONE);
+      return p;
+    case 0xd4: // br_on_null
+    case 0xd6: {
+      // br_on_non_null
+      const depth = uleb(bytes, p, end);
+      p = lebNext;
+      branch(depth);
+      if (op === 0xd6) pop();
+      return p;
+    }
+    case 0xfc:
+      return prefixFC(p);
+    case 0xfd:
+      return prefixFD(p, at);
+    case 0xfe:
+      return prefixFE(p, at);
+    default:
+      throw new Opaque(`opcode 0x${op.toString(16)}`);
+  }
 }
 
 /**
@@ -1742,7 +1794,7 @@ let armLocals: Val[] | null = null;
 function addArm(vs: Val[] | null, ls: Val[] | null, results: number): void {
   if (vs === null || ls === null) return;
   const into = armVals;
-  armVals = into === null || results === 0 ? vs : vs.map((v, i) => join(v, into[i]!));
+  armVals = into === null || results === 0 ? vs : joinVals(vs, into);
   armLocals = joinLocals(armLocals, ls);
 }
 
@@ -1758,10 +1810,7 @@ function endFrame(): boolean {
     let next = joinLocals(known ?? null, f.backLocals);
     if (!headHolds(f.headLocals!, next)) {
       // After a few passes, locals that still change get any offset (pointer walks): stable.
-      if (pass >= LOOP_ROUNDS) {
-        const head = f.headLocals!;
-        next = next.map((v, i) => (sameAtoms(v.atoms, head[i]!.atoms) ? v : derived(join(v, head[i]!))));
-      }
+      if (pass >= LOOP_ROUNDS) next = widened(next, f.headLocals!);
       loopBack.set(key, next);
       dirty = true;
     }
@@ -1769,7 +1818,7 @@ function endFrame(): boolean {
   frames.pop();
   let vals: Val[];
   if (f.kind === 'if') {
-    const elseVals = reachable ? (f.results === 0 ? NO_VALS : stack.slice(stack.length - f.results)) : null;
+    const elseVals = reachable ? topVals(f.results) : null;
     const elseLocals = reachable ? snap() : null;
     armVals = null;
     armLocals = null;
@@ -1789,14 +1838,11 @@ function endFrame(): boolean {
     reachable = joinedLocals !== null;
     if (joinedLocals !== null) adoptJoined(joinedLocals, own, ownShared);
   } else {
-    const fallVals = reachable ? (f.results === 0 ? NO_VALS : stack.slice(stack.length - f.results)) : null;
+    const fallVals = reachable ? topVals(f.results) : null;
     let joinedVals = fallVals;
     let joinedLocals = reachable ? snap() : null;
     if (f.exitVals !== null) {
-      joinedVals =
-        joinedVals === null || f.results === 0
-          ? f.exitVals
-          : joinedVals.map((v, i) => join(v, f.exitVals![i]!));
+      joinedVals = joinedVals === null || f.results === 0 ? f.exitVals : joinVals(joinedVals, f.exitVals);
       joinedLocals = joinLocals(joinedLocals, f.exitLocals!);
     }
     vals = joinedVals ?? NO_VALS;

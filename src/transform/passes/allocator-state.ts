@@ -14,7 +14,6 @@
  */
 
 import type { FunctionSummary } from '../../binaryen/walk.js';
-import { closure } from '../../graph.js';
 
 export interface Region {
   start: number;
@@ -47,15 +46,27 @@ export interface StateInput {
   staticRange: { low: number; high: number };
 }
 
+/**
+ * `from` and what it calls or references, transitively, through functions outside `barrier` (the
+ * closure of src/graph.ts, walked over the summaries directly).
+ */
 function reach(
   from: Iterable<string>,
   summaries: Map<string, FunctionSummary>,
   barrier: Set<string>,
 ): Set<string> {
-  return closure(from, (f) => {
+  const seen = new Set<string>();
+  const stack = [...from];
+  while (stack.length > 0) {
+    const f = stack.pop()!;
+    if (seen.has(f)) continue;
+    seen.add(f);
     const s = summaries.get(f);
-    return s ? [...s.calls, ...s.refFuncs.keys()].filter((c) => !barrier.has(c)) : [];
-  });
+    if (!s) continue;
+    for (const c of s.calls) if (!barrier.has(c) && !seen.has(c)) stack.push(c);
+    for (const c of s.refFuncs.keys()) if (!barrier.has(c) && !seen.has(c)) stack.push(c);
+  }
+  return seen;
 }
 
 /** Merges [start, end) intervals that touch or are within `gap` bytes. */
@@ -97,17 +108,28 @@ export function allocatorState(input: StateInput): AllocatorState {
   return { exclusive, survivors, regions: mergeRegions(intervals), maxStaticAddress };
 }
 
+/** Whether `summary` reads or writes any of `regions` (whether {@link touchedRegions} is not empty). */
+export function touchesRegions(summary: FunctionSummary, regions: readonly Region[]): boolean {
+  for (const a of summary.constAccesses) if (regionAt(regions, a.address, a.address + a.bytes)) return true;
+  for (const base of summary.indexedBases) if (regionAt(regions, base, base + 1)) return true;
+  return false;
+}
+
+/** The first of `regions` that [start, end) overlaps. */
+function regionAt(regions: readonly Region[], start: number, end: number): Region | undefined {
+  for (const r of regions) if (start < r.end && end > r.start) return r;
+  return undefined;
+}
+
 /** The regions that `summary` reads or writes. */
 export function touchedRegions(summary: FunctionSummary, regions: Region[]): Region[] {
   const hits: Region[] = [];
-  const inside = (start: number, end: number): Region | undefined =>
-    regions.find((r) => start < r.end && end > r.start);
   for (const a of summary.constAccesses) {
-    const r = inside(a.address, a.address + a.bytes);
+    const r = regionAt(regions, a.address, a.address + a.bytes);
     if (r && !hits.includes(r)) hits.push(r);
   }
   for (const base of summary.indexedBases) {
-    const r = inside(base, base + 1);
+    const r = regionAt(regions, base, base + 1);
     if (r && !hits.includes(r)) hits.push(r);
   }
   return hits;

@@ -32,7 +32,8 @@ export function removeDeadStateReads(
   if (regions.length === 0) return [];
   const inRegion = (a: number): boolean => regions.some((r) => a >= r.start && a < r.end);
   const changed: string[] = [];
-  for (let i = 0; i < mod.getNumFunctions(); i++) {
+  const n = mod.getNumFunctions();
+  for (let i = 0; i < n; i++) {
     const fi = b.getFunctionInfo(mod.getFunctionByIndex(i));
     // The summary first: a body is looked into only when it may hold such a read.
     const known = summaries?.get(fi.name);

@@ -11,7 +11,7 @@
  *   (func $dlrealloc …)            ->  { role: 'realloc', function: 'dlrealloc', identifiedBy: 'name' }
  */
 
-import type { Binaryen, BinaryenModule } from '../../binaryen/module.js';
+import type { Binaryen, BinaryenModule, FunctionInfo } from '../../binaryen/module.js';
 import { functionExports } from '../../binaryen/queries.js';
 
 import { internalRoleOfName, isAllocRole, roleOfName } from '../../conventions.js';
@@ -85,11 +85,16 @@ const HOST_IMPORT_ROLE: Record<string, AllocRole> = {
 };
 
 export function findAllocator(b: Binaryen, mod: BinaryenModule, input: FindAllocatorInput): FoundMember[] {
-  const infos = Array.from({ length: mod.getNumFunctions() }, (_, i) =>
-    b.getFunctionInfo(mod.getFunctionByIndex(i)),
-  );
-  const names = infos.map((info) => info.name);
-  const indexOf = new Map(names.map((n, i) => [n, i]));
+  const infos: FunctionInfo[] = [];
+  const names: string[] = [];
+  const indexOf = new Map<string, number>();
+  const n = mod.getNumFunctions();
+  for (let i = 0; i < n; i++) {
+    const info = b.getFunctionInfo(mod.getFunctionByIndex(i));
+    infos.push(info);
+    names.push(info.name);
+    indexOf.set(info.name, i);
+  }
   const exportsOf = new Map<string, string[]>();
   const exportMap = functionExports(b, mod);
   for (const [exp, func] of exportMap) {

@@ -45,22 +45,52 @@ export interface FingerprintDb {
  * name, as the raw reader writes them.
  */
 export function signatureKey(params: readonly string[], results: readonly string[]): string {
-  const name = (t: string): string =>
-    t === 'i32' || t === 'i64' || t === 'f32' || t === 'f64' || t === 'v128' ? t : 'ref';
-  return `${params.map(name).join(',')}->${results.map(name).join(',')}`;
+  return `${typeList(params)}->${typeList(results)}`;
 }
 
-/** {@link signatureKey} of a binaryen function. */
-export function functionSignature(b: Binaryen, fi: { params: number; results: number }): string {
-  const names = new Map<number, string>([
+/** Value types (by name) as {@link signatureKey} lists them. */
+function typeList(types: readonly string[]): string {
+  let out = '';
+  for (let i = 0; i < types.length; i++) out += i === 0 ? keyType(types[i]!) : `,${keyType(types[i]!)}`;
+  return out;
+}
+
+function keyType(t: string): string {
+  return t === 'i32' || t === 'i64' || t === 'f32' || t === 'f64' || t === 'v128' ? t : 'ref';
+}
+
+/**
+ * {@link signatureKey} of a binaryen function; `names`: binaryen's basic value types by name (see
+ * {@link basicTypeNames}), for a caller asking about many functions.
+ */
+export function functionSignature(
+  b: Binaryen,
+  fi: { params: number; results: number },
+  names: ReadonlyMap<number, string> = basicTypeNames(b),
+): string {
+  return `${binaryenTypeList(b, names, fi.params)}->${binaryenTypeList(b, names, fi.results)}`;
+}
+
+/** A binaryen (tuple) type's value types as {@link signatureKey} lists them. */
+function binaryenTypeList(b: Binaryen, names: ReadonlyMap<number, string>, tuple: number): string {
+  const types = b.expandType(tuple);
+  let out = '';
+  for (let i = 0; i < types.length; i++) {
+    const name = names.get(types[i]!) ?? 'ref';
+    out += i === 0 ? name : `,${name}`;
+  }
+  return out;
+}
+
+/** binaryen's basic value types by their {@link signatureKey} names (every other type is `ref`). */
+function basicTypeNames(b: Binaryen): Map<number, string> {
+  return new Map<number, string>([
     [b.i32, 'i32'],
     [b.i64, 'i64'],
     [b.f32, 'f32'],
     [b.f64, 'f64'],
     [b.v128, 'v128'],
   ]);
-  const name = (t: number): string => names.get(t) ?? 'ref';
-  return signatureKey(b.expandType(fi.params).map(name), b.expandType(fi.results).map(name));
 }
 
 /**
@@ -169,12 +199,13 @@ export function matchFingerprints(
     else if (prev !== null && !sameService(prev.role, e.role)) byHash.set(e.hash, null);
   }
   const shapes = fingerprintShapes(db);
+  const typeNames = basicTypeNames(b);
   const out: FingerprintMatch[] = [];
   for (const func of names) {
     const known = summaries?.get(func);
     if (known?.imported) continue;
     if (known) {
-      const signature = functionSignature(b, b.getFunctionInfo(mod.getFunction(func)));
+      const signature = functionSignature(b, b.getFunctionInfo(mod.getFunction(func)), typeNames);
       if (!shapes.has(`${known.shapeSize}|${signature}`)) continue;
     }
     const s = shapeHash(b, mod, func);

@@ -8,7 +8,7 @@
 import type { Binaryen, BinaryenModule } from '../../binaryen/module.js';
 import type { FunctionSummary } from '../../binaryen/walk.js';
 import type { BindgenAllocExport } from '../../glue.js';
-import { type AllocatorState, touchedRegions } from './allocator-state.js';
+import { type AllocatorState, touchesRegions } from './allocator-state.js';
 import type { FoundMember } from './find-allocator.js';
 import { followWrappers } from './follow-wrappers.js';
 import { rustReallocByDataFlow, wasmBindgenMembers } from './wasm-bindgen.js';
@@ -35,7 +35,7 @@ export function identifyMore(
   const { regions } = stateOf(new Set([...found, ...added].map((m) => m.func)));
   const touches = (f: string): boolean => {
     const s = summaries.get(f);
-    return !!s && touchedRegions(s, regions).length > 0;
+    return !!s && touchesRegions(s, regions);
   };
   return [...added, ...rustReallocByDataFlow(b, mod, summaries, [...found, ...added], touches, indexOf)];
 }

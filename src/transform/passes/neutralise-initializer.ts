@@ -23,7 +23,7 @@ import type { Binaryen, BinaryenModule, ExpressionRef } from '../../binaryen/mod
 import { functionExports } from '../../binaryen/queries.js';
 import type { FunctionSummary } from '../../binaryen/walk.js';
 import { walk } from '../../binaryen/walk.js';
-import { type Region, touchedRegions } from './allocator-state.js';
+import { type Region, touchesRegions } from './allocator-state.js';
 
 /** Bytes around a state region that still count as its neighbouring fields (an array of structs). */
 const NEAR = 16;
@@ -83,7 +83,7 @@ export function neutraliseInitializers(
   const stateCallee = (f: string): boolean => {
     if (members.has(f)) return false;
     const s = summaries.get(f);
-    return !!s && !s.imported && touchedRegions(s, regions).length > 0;
+    return !!s && !s.imported && touchesRegions(s, regions);
   };
   const ALLOWED = new Set([
     b.BlockId,

@@ -28,7 +28,7 @@
 
 import type { Binaryen, BinaryenModule, ExpressionRef, TypeRef } from '../../binaryen/module.js';
 import type { FunctionSummary } from '../../binaryen/walk.js';
-import { type Region, touchedRegions } from './allocator-state.js';
+import { type Region, touchesRegions } from './allocator-state.js';
 
 /** The helpers this pass knows, with their number of parameters. */
 export const LIBC_HELPERS = { strdup: 1, strndup: 2, wcsdup: 1 } as const;
@@ -97,7 +97,7 @@ export function runsAllocatorCode(
     seen.add(g);
     const s = input.summaries.get(g);
     if (!s) continue;
-    if (touchedRegions(s, input.regions).length > 0 || s.memoryGrow) return true;
+    if (touchesRegions(s, input.regions) || s.memoryGrow) return true;
     stack.push(...s.calls);
   }
   return false;
