@@ -103,10 +103,16 @@ export interface ExportEntry {
   index: number;
 }
 
-/** A byte range [start, end) in the input. */
-export interface ByteRange {
-  start: number;
-  end: number;
+/**
+ * A byte range [start, end) in the input. A class rather than a `{ start, end }` literal: literals
+ * of that shape made elsewhere (address intervals, beyond 2^30) would otherwise share its hidden
+ * class, turn its fields into doubles, and make every body decoder that reads a position deoptimise.
+ */
+export class ByteRange {
+  constructor(
+    public start: number,
+    public end: number,
+  ) {}
 }
 
 /** One element segment (contents are only recorded in `elemFunctions`). */
@@ -681,7 +687,7 @@ export function readModule(bytes: Uint8Array, limits: ReadLimits = {}): ModuleIn
             r.fail(`function body ${i} size ${bodySize} runs past the end`, sizeAt);
           if (bodySize === 0) r.fail(`function body ${i} is empty`, sizeAt);
           r.pos = bodyStart + bodySize;
-          info.codeRanges.push({ start: bodyStart, end: r.pos });
+          info.codeRanges.push(new ByteRange(bodyStart, r.pos));
         }
         break;
       }
@@ -1036,7 +1042,7 @@ function readData(r: Cursor, info: ModuleInfo, n: number): void {
     const sizeAt = r.pos;
     const size = r.u32();
     if (size > r.limit - r.pos) r.fail(`data segment ${i} size ${size} runs past the end`, sizeAt);
-    const contents = { start: r.pos, end: r.pos + size };
+    const contents = new ByteRange(r.pos, r.pos + size);
     r.pos += size;
     info.dataSegments.push({ index: i, memory, passive, offset, size, contents });
   }
