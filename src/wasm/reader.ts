@@ -714,7 +714,7 @@ export function readModule(bytes: Uint8Array, limits: ReadLimits = {}): ModuleIn
   if (!sawData && info.dataCount !== null && info.dataCount > 0) {
     r.fail(`the data count section says ${info.dataCount} segments but there is no data section`);
   }
-  if (nameSection !== null) readNameSection(bytes, nameSection, info);
+  readNameSection(bytes, nameSection, info);
   info.assemblyScriptData = hasAssemblyScriptRuntimeData(bytes, info);
   return info;
 }
@@ -1048,8 +1048,12 @@ function readData(r: Cursor, info: ModuleInfo, n: number): void {
   }
 }
 
-/** Parses the `name` section; on any problem, leaves names empty and sets nameSectionMalformed. */
-function readNameSection(bytes: Uint8Array, section: CustomSectionInfo, info: ModuleInfo): void {
+/**
+ * Parses the `name` section (null: there is none, names stay empty); on any problem, leaves names
+ * empty and sets nameSectionMalformed.
+ */
+function readNameSection(bytes: Uint8Array, section: CustomSectionInfo | null, info: ModuleInfo): void {
+  if (section === null) return;
   const r: Cursor = new Cursor(bytes, 'name section');
   r.pos = section.contentStart;
   r.limit = section.end;
@@ -1157,14 +1161,18 @@ export function scanMemoryGrow(bytes: Uint8Array, info: ModuleInfo): number[] {
  * cannot be decoded count as using them (enabling a feature the module does not use is harmless).
  */
 export function usesAtomics(bytes: Uint8Array, info: ModuleInfo): boolean {
-  for (const range of info.codeRanges) {
-    let p = skipLocals(bytes, range.start, range.end);
+  for (const range of info.codeRanges) if (bodyUsesAtomics(bytes, range.start, range.end)) return true;
+  return false;
+}
+
+/** `usesAtomics` for the body [start, end). */
+function bodyUsesAtomics(bytes: Uint8Array, start: number, end: number): boolean {
+  let p = skipLocals(bytes, start, end);
+  if (p < 0) return true;
+  while (p < end) {
+    if (bytes[p] === 0xfe) return true;
+    p = nextInstruction(bytes, p, end);
     if (p < 0) return true;
-    while (p < range.end) {
-      if (bytes[p] === 0xfe) return true;
-      p = nextInstruction(bytes, p, range.end);
-      if (p < 0) return true;
-    }
   }
   return false;
 }
@@ -1176,14 +1184,20 @@ const AS_RUNTIME_UTF16 = new Uint8Array([...'~lib/rt/'].flatMap((c) => [c.charCo
  * source file names (for abort messages) as UTF-16 strings, which survive stripping.
  */
 export function hasAssemblyScriptRuntimeData(bytes: Uint8Array, info: ModuleInfo): boolean {
-  const needle = AS_RUNTIME_UTF16;
-  for (const seg of info.dataSegments) {
-    const { start, end } = seg.contents;
-    outer: for (let i = start; i + needle.length <= end; i++) {
-      if (bytes[i] !== 0x7e) continue;
-      for (let k = 1; k < needle.length; k++) if (bytes[i + k] !== needle[k]) continue outer;
-      return true;
-    }
+  for (let s = 0; s < info.dataSegments.length; s++) {
+    const { start, end } = info.dataSegments[s]!.contents;
+    if (holdsNeedle(bytes.subarray(start, end), AS_RUNTIME_UTF16)) return true;
+  }
+  return false;
+}
+
+/** Whether `needle` occurs in `data` (its first byte found by the native `indexOf`). */
+function holdsNeedle(data: Uint8Array, needle: Uint8Array): boolean {
+  const last = data.length - needle.length;
+  for (let i = data.indexOf(needle[0]!); i >= 0 && i <= last; i = data.indexOf(needle[0]!, i + 1)) {
+    let k = 1;
+    while (k < needle.length && data[i + k] === needle[k]) k++;
+    if (k === needle.length) return true;
   }
   return false;
 }
