@@ -824,114 +824,122 @@ class Body {
         this.access2(2, NONE, this.memarg(), STORE_WIDTHS[op - 0x36]!, WRITE);
         continue;
       }
-      switch (op) {
-        case 0x00:
-          this.push(this.leaf(UNREACH, 0));
-          break;
-        case 0x02:
-          this.pushScope(S_BLOCK, this.blockType());
-          break;
-        case 0x03:
-          this.pushScope(S_LOOP, this.blockType());
-          break;
-        case 0x04: {
-          const type = this.blockType();
-          this.pushScope(S_IF, type, this.pop(false));
-          break;
-        }
-        case 0x05:
-          this.else_();
-          break;
-        case 0x0b: {
-          const body = this.end_();
-          if (this.depth === 0) {
-            if (this.p !== end) unmodelled();
-            return body;
-          }
-          break;
-        }
-        case 0x0c:
-        case 0x0d: {
-          const value = this.branch(this.u32());
-          const type = op === 0x0c ? UNREACH : value ? VAL : NONE;
-          if (value && op === 0x0d) {
-            // Binaryen's Break walks its condition before its value.
-            this.pops(2);
-            const v = this.kids[0]!;
-            this.kids[0] = this.kids[1]!;
-            this.kids[1] = v;
-            this.push(this.mkN(2, type, -1));
-          } else this.op(value || op === 0x0d ? 1 : 0, type);
-          break;
-        }
-        case 0x0e: {
-          const count = this.u32();
-          if (count > end - this.p) unmodelled();
-          let value = false;
-          for (let i = 0; i <= count; i++) value = this.branch(this.u32());
-          if (value) {
-            this.pops(2);
-            const v = this.kids[0]!;
-            this.kids[0] = this.kids[1]!;
-            this.kids[1] = v;
-            this.push(this.mkN(2, UNREACH, -1));
-          } else this.op(1, UNREACH);
-          break;
-        }
-        case 0x0f:
-          this.op(this.scopes[0]!.type === VAL ? 1 : 0, UNREACH);
-          break;
-        case 0x10:
-        case 0x12: {
-          const f = this.u32();
-          const params = this.funcParams[f] ?? -1;
-          const result = this.funcResult[f] ?? -1;
-          if (params < 0 || result < 0 || this.names[f] === undefined) unmodelled();
-          if (params > 0) this.pops(params);
-          P.argRoom(params);
-          const from = P.an;
-          for (let i = 0; i < params; i++) {
-            const c = this.kids[i]!;
-            P.argv[P.an++] = P.k[c] === K_LOCAL_GET ? P.v[c]! : Number.NaN;
-          }
-          this.push(this.mkN(params, op === 0x12 ? UNREACH : result, P.event(E_CALL, f, from, params)));
-          break;
-        }
-        case 0x11:
-        case 0x13: {
-          const t = this.u32();
-          const params = this.typeParams[t] ?? -1;
-          const result = this.typeResult[t] ?? -1;
-          if (params < 0 || result < 0) unmodelled();
-          this.u32(); // table
-          this.pops(params + 1);
-          // Binaryen's CallIndirect walks its target (the table index) first.
-          const kids = this.kids;
-          const target = kids[params]!;
-          kids.copyWithin(1, 0, params);
-          kids[0] = target;
-          this.push(this.mkN(params + 1, op === 0x13 ? UNREACH : result, P.event(E_CALL_INDIRECT)));
-          break;
-        }
-        case 0x1a:
-          this.op(1, NONE);
-          break;
-        case 0x1b:
-          this.op(3, VAL);
-          break;
-        case 0x42:
-          this.push(this.leaf(VAL, 1, K_CONST, this.sconst(64)));
-          break;
-        case 0x43:
-        case 0x44:
-          this.skip(op === 0x43 ? 4 : 8);
-          this.push(this.leaf(VAL, 1, K_CONST));
-          break;
-        default:
-          this.rareOp(op);
+      const body = this.instruction(op);
+      if (this.depth === 0) {
+        if (this.p !== end) unmodelled();
+        return body;
       }
     }
     return unmodelled();
+  }
+
+  /**
+   * Control flow, calls and the other instructions `run` does not decode itself; returns the
+   * function body when this was its `end` (and `depth` is then 0).
+   */
+  instruction(op: number): number {
+    const P = this.pool;
+    switch (op) {
+      case 0x00:
+        this.push(this.leaf(UNREACH, 0));
+        break;
+      case 0x02:
+        this.pushScope(S_BLOCK, this.blockType());
+        break;
+      case 0x03:
+        this.pushScope(S_LOOP, this.blockType());
+        break;
+      case 0x04: {
+        const type = this.blockType();
+        this.pushScope(S_IF, type, this.pop(false));
+        break;
+      }
+      case 0x05:
+        this.else_();
+        break;
+      case 0x0b:
+        return this.end_();
+      case 0x0c:
+      case 0x0d: {
+        const value = this.branch(this.u32());
+        const type = op === 0x0c ? UNREACH : value ? VAL : NONE;
+        if (value && op === 0x0d) {
+          // Binaryen's Break walks its condition before its value.
+          this.pops(2);
+          const v = this.kids[0]!;
+          this.kids[0] = this.kids[1]!;
+          this.kids[1] = v;
+          this.push(this.mkN(2, type, -1));
+        } else this.op(value || op === 0x0d ? 1 : 0, type);
+        break;
+      }
+      case 0x0e: {
+        const count = this.u32();
+        if (count > this.end - this.p) unmodelled();
+        let value = false;
+        for (let i = 0; i <= count; i++) value = this.branch(this.u32());
+        if (value) {
+          this.pops(2);
+          const v = this.kids[0]!;
+          this.kids[0] = this.kids[1]!;
+          this.kids[1] = v;
+          this.push(this.mkN(2, UNREACH, -1));
+        } else this.op(1, UNREACH);
+        break;
+      }
+      case 0x0f:
+        this.op(this.scopes[0]!.type === VAL ? 1 : 0, UNREACH);
+        break;
+      case 0x10:
+      case 0x12: {
+        const f = this.u32();
+        const params = this.funcParams[f] ?? -1;
+        const result = this.funcResult[f] ?? -1;
+        if (params < 0 || result < 0 || this.names[f] === undefined) unmodelled();
+        if (params > 0) this.pops(params);
+        P.argRoom(params);
+        const from = P.an;
+        for (let i = 0; i < params; i++) {
+          const c = this.kids[i]!;
+          P.argv[P.an++] = P.k[c] === K_LOCAL_GET ? P.v[c]! : Number.NaN;
+        }
+        this.push(this.mkN(params, op === 0x12 ? UNREACH : result, P.event(E_CALL, f, from, params)));
+        break;
+      }
+      case 0x11:
+      case 0x13: {
+        const t = this.u32();
+        const params = this.typeParams[t] ?? -1;
+        const result = this.typeResult[t] ?? -1;
+        if (params < 0 || result < 0) unmodelled();
+        this.u32(); // table
+        this.pops(params + 1);
+        // Binaryen's CallIndirect walks its target (the table index) first.
+        const kids = this.kids;
+        const target = kids[params]!;
+        kids.copyWithin(1, 0, params);
+        kids[0] = target;
+        this.push(this.mkN(params + 1, op === 0x13 ? UNREACH : result, P.event(E_CALL_INDIRECT)));
+        break;
+      }
+      case 0x1a:
+        this.op(1, NONE);
+        break;
+      case 0x1b:
+        this.op(3, VAL);
+        break;
+      case 0x42:
+        this.push(this.leaf(VAL, 1, K_CONST, this.sconst(64)));
+        break;
+      case 0x43:
+      case 0x44:
+        this.skip(op === 0x43 ? 4 : 8);
+        this.push(this.leaf(VAL, 1, K_CONST));
+        break;
+      default:
+        this.rareOp(op);
+    }
+    return -1;
   }
 
   /**
