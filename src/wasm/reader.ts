@@ -1186,7 +1186,8 @@ const AS_RUNTIME_UTF16 = new Uint8Array([...'~lib/rt/'].flatMap((c) => [c.charCo
 export function hasAssemblyScriptRuntimeData(bytes: Uint8Array, info: ModuleInfo): boolean {
   for (let s = 0; s < info.dataSegments.length; s++) {
     const { start, end } = info.dataSegments[s]!.contents;
-    if (holdsNeedle(bytes.subarray(start, end), AS_RUNTIME_UTF16)) return true;
+    if (end - start >= AS_RUNTIME_UTF16.length && holdsNeedle(bytes.subarray(start, end), AS_RUNTIME_UTF16))
+      return true;
   }
   return false;
 }
