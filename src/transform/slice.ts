@@ -32,7 +32,7 @@ import type {
   FunctionRef,
 } from '../binaryen/module.js';
 import { lastLeb, readLeb } from '../wasm/instructions.js';
-import type { ModuleInfo } from '../wasm/reader.js';
+import { ByteRange, type ModuleInfo } from '../wasm/reader.js';
 import { bodyShapes } from '../wasm/shapes.js';
 import { type BodyIndex, ByteWriter, indexBodies, lebLength } from '../wasm/splice.js';
 import type { RawSummaries } from '../wasm/summaries.js';
@@ -106,14 +106,14 @@ export function planSlice(input: Input, forBinaryen: BinaryenInput, raw: RawSumm
 }
 
 /** Where section `id` of a module sits (its id byte to its end), or null. */
-function sectionRange(bytes: Uint8Array, id: number): { start: number; end: number } | null {
+function sectionRange(bytes: Uint8Array, id: number): ByteRange | null {
   let at = 8;
   while (at < bytes.length) {
     const start = at;
     const contentStart = readLeb(bytes, at + 1, bytes.length);
     if (contentStart < 0) return null;
     const end = contentStart + lastLeb();
-    if (bytes[start] === id) return end <= bytes.length ? { start, end } : null;
+    if (bytes[start] === id) return end <= bytes.length ? new ByteRange(start, end) : null;
     at = end;
   }
   return null;

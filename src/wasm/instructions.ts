@@ -111,12 +111,15 @@ function skipLeb(bytes: Uint8Array, p: number, end: number): number {
 export function readLeb(bytes: Uint8Array, p: number, end: number): number {
   let result = 0;
   let shift = 0;
+  // 2^shift as a running product: `2 ** shift` is a double even when small, and so would the value be.
+  let mul = 1;
   for (;;) {
     if (p >= end || shift > 28) return TRUNCATED;
     const b = bytes[p++]!;
-    result += (b & 0x7f) * 2 ** shift;
+    result += (b & 0x7f) * mul;
     if ((b & 0x80) === 0) break;
     shift += 7;
+    mul *= 128;
   }
   lebValue = result;
   return p;

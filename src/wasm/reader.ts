@@ -103,10 +103,16 @@ export interface ExportEntry {
   index: number;
 }
 
-/** A byte range [start, end) in the input. */
-export interface ByteRange {
-  start: number;
-  end: number;
+/**
+ * A byte range [start, end) in the input. A class rather than a `{ start, end }` literal: literals
+ * of that shape made elsewhere (address intervals, beyond 2^30) would otherwise share its hidden
+ * class, turn its fields into doubles, and make every body decoder that reads a position deoptimise.
+ */
+export class ByteRange {
+  constructor(
+    public start: number,
+    public end: number,
+  ) {}
 }
 
 /** One element segment (contents are only recorded in `elemFunctions`). */
@@ -681,7 +687,7 @@ export function readModule(bytes: Uint8Array, limits: ReadLimits = {}): ModuleIn
             r.fail(`function body ${i} size ${bodySize} runs past the end`, sizeAt);
           if (bodySize === 0) r.fail(`function body ${i} is empty`, sizeAt);
           r.pos = bodyStart + bodySize;
-          info.codeRanges.push({ start: bodyStart, end: r.pos });
+          info.codeRanges.push(new ByteRange(bodyStart, r.pos));
         }
         break;
       }
@@ -708,7 +714,7 @@ export function readModule(bytes: Uint8Array, limits: ReadLimits = {}): ModuleIn
   if (!sawData && info.dataCount !== null && info.dataCount > 0) {
     r.fail(`the data count section says ${info.dataCount} segments but there is no data section`);
   }
-  if (nameSection !== null) readNameSection(bytes, nameSection, info);
+  readNameSection(bytes, nameSection, info);
   info.assemblyScriptData = hasAssemblyScriptRuntimeData(bytes, info);
   return info;
 }
@@ -1036,14 +1042,18 @@ function readData(r: Cursor, info: ModuleInfo, n: number): void {
     const sizeAt = r.pos;
     const size = r.u32();
     if (size > r.limit - r.pos) r.fail(`data segment ${i} size ${size} runs past the end`, sizeAt);
-    const contents = { start: r.pos, end: r.pos + size };
+    const contents = new ByteRange(r.pos, r.pos + size);
     r.pos += size;
     info.dataSegments.push({ index: i, memory, passive, offset, size, contents });
   }
 }
 
-/** Parses the `name` section; on any problem, leaves names empty and sets nameSectionMalformed. */
-function readNameSection(bytes: Uint8Array, section: CustomSectionInfo, info: ModuleInfo): void {
+/**
+ * Parses the `name` section (null: there is none, names stay empty); on any problem, leaves names
+ * empty and sets nameSectionMalformed.
+ */
+function readNameSection(bytes: Uint8Array, section: CustomSectionInfo | null, info: ModuleInfo): void {
+  if (section === null) return;
   const r: Cursor = new Cursor(bytes, 'name section');
   r.pos = section.contentStart;
   r.limit = section.end;
@@ -1151,14 +1161,18 @@ export function scanMemoryGrow(bytes: Uint8Array, info: ModuleInfo): number[] {
  * cannot be decoded count as using them (enabling a feature the module does not use is harmless).
  */
 export function usesAtomics(bytes: Uint8Array, info: ModuleInfo): boolean {
-  for (const range of info.codeRanges) {
-    let p = skipLocals(bytes, range.start, range.end);
+  for (const range of info.codeRanges) if (bodyUsesAtomics(bytes, range.start, range.end)) return true;
+  return false;
+}
+
+/** `usesAtomics` for the body [start, end). */
+function bodyUsesAtomics(bytes: Uint8Array, start: number, end: number): boolean {
+  let p = skipLocals(bytes, start, end);
+  if (p < 0) return true;
+  while (p < end) {
+    if (bytes[p] === 0xfe) return true;
+    p = nextInstruction(bytes, p, end);
     if (p < 0) return true;
-    while (p < range.end) {
-      if (bytes[p] === 0xfe) return true;
-      p = nextInstruction(bytes, p, range.end);
-      if (p < 0) return true;
-    }
   }
   return false;
 }
@@ -1170,14 +1184,21 @@ const AS_RUNTIME_UTF16 = new Uint8Array([...'~lib/rt/'].flatMap((c) => [c.charCo
  * source file names (for abort messages) as UTF-16 strings, which survive stripping.
  */
 export function hasAssemblyScriptRuntimeData(bytes: Uint8Array, info: ModuleInfo): boolean {
-  const needle = AS_RUNTIME_UTF16;
-  for (const seg of info.dataSegments) {
-    const { start, end } = seg.contents;
-    outer: for (let i = start; i + needle.length <= end; i++) {
-      if (bytes[i] !== 0x7e) continue;
-      for (let k = 1; k < needle.length; k++) if (bytes[i + k] !== needle[k]) continue outer;
+  for (let s = 0; s < info.dataSegments.length; s++) {
+    const { start, end } = info.dataSegments[s]!.contents;
+    if (end - start >= AS_RUNTIME_UTF16.length && holdsNeedle(bytes.subarray(start, end), AS_RUNTIME_UTF16))
       return true;
-    }
+  }
+  return false;
+}
+
+/** Whether `needle` occurs in `data` (its first byte found by the native `indexOf`). */
+function holdsNeedle(data: Uint8Array, needle: Uint8Array): boolean {
+  const last = data.length - needle.length;
+  for (let i = data.indexOf(needle[0]!); i >= 0 && i <= last; i = data.indexOf(needle[0]!, i + 1)) {
+    let k = 1;
+    while (k < needle.length && data[i + k] === needle[k]) k++;
+    if (k === needle.length) return true;
   }
   return false;
 }

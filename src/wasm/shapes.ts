@@ -74,28 +74,34 @@ export function bodyShapes(bytes: Uint8Array, info: ModuleInfo): Uint8Array {
   const out = new Uint8Array(info.codeRanges.length);
   for (let k = 0; k < info.codeRanges.length; k++) {
     const { start, end } = info.codeRanges[k]!;
-    let p = skipLocals(bytes, start, end);
-    // The last two instructions: opcodes, and where the one before the last started.
-    let prev = -1;
-    let prev2 = -1;
-    let prev2At = -1;
-    let prevAt = -1;
-    let found = 0;
-    while (p >= 0 && p < end && found !== (DROPS_CONSTANT_LOAD | LOADS_BELOW_POINTER)) {
-      const op = bytes[p]!;
-      if (op === 0x1a && prev2 === 0x41 && isLoad(prev)) found |= DROPS_CONSTANT_LOAD;
-      else if (isLoad(op) && prev2 === 0x41 && (prev === 0x6b || prev === 0x6a)) {
-        const c = readSignedLeb(bytes, prev2At + 1, end) < 0 ? 0 : lastLeb();
-        if (prev === 0x6b ? c > 0 && c <= PROBE_LIMIT : c < 0 && c >= -PROBE_LIMIT)
-          found |= LOADS_BELOW_POINTER;
-      }
-      prev2 = prev;
-      prev2At = prevAt;
-      prev = op;
-      prevAt = p;
-      p = nextInstruction(bytes, p, end);
-    }
-    out[k] = found;
+    out[k] = shapesOf(bytes, start, end);
   }
   return out;
+}
+
+/** The shapes of the body [start, end) (bits). */
+function shapesOf(bytes: Uint8Array, start: number, end: number): number {
+  let p = skipLocals(bytes, start, end);
+  // The last two instructions: opcodes, and where the one before the last started.
+  let prev = -1;
+  let prev2 = -1;
+  let prev2At = -1;
+  let prevAt = -1;
+  let found = 0;
+  while (p >= 0 && p < end && found !== (DROPS_CONSTANT_LOAD | LOADS_BELOW_POINTER)) {
+    const op = bytes[p]!;
+    if (op === 0x1a && prev2 === 0x41 && isLoad(prev)) found |= DROPS_CONSTANT_LOAD;
+    else if (isLoad(op) && prev2 === 0x41 && (prev === 0x6b || prev === 0x6a)) {
+      const c = readSignedLeb(bytes, prev2At + 1, end) < 0 ? 0 : lastLeb();
+      // How far below the pointer: the constant i32.sub takes, or i32.add's negated.
+      const below = c * (prev === 0x6b ? 1 : -1);
+      if (below > 0 && below <= PROBE_LIMIT) found |= LOADS_BELOW_POINTER;
+    }
+    prev2 = prev;
+    prev2At = prevAt;
+    prev = op;
+    prevAt = p;
+    p = nextInstruction(bytes, p, end);
+  }
+  return found;
 }

@@ -101,72 +101,12 @@ export function indexBodies(bytes: Uint8Array, info: ModuleInfo): BodyIndex {
   for (let k = 0; k < n; k++) {
     siteStart[k] = sites.n;
     const { start, end } = info.codeRanges[k]!;
-    let p = skipLocals(bytes, start, end);
+    const p = skipLocals(bytes, start, end);
     if (p < 0) continue;
     codeStart[k] = p;
-    let ok = true;
-    while (p < end) {
-      const op = bytes[p]!;
-      if (op === 0x10 || op === 0x12) {
-        const q = readLeb(bytes, p + 1, end);
-        if (q < 0) break;
-        sites.add(p + 1, q, SITE_CALL, lastLeb());
-      } else if (op === 0x23 || op === 0x24) {
-        const q = readLeb(bytes, p + 1, end);
-        if (q < 0) break;
-        sites.add(p + 1, q, SITE_GLOBAL, lastLeb());
-      } else if (op === 0x11 || op === 0x13) {
-        const q = readLeb(bytes, p + 1, end);
-        if (q < 0) break;
-        sites.add(p + 1, q, SITE_TYPE, lastLeb());
-        const r = readLeb(bytes, q, end);
-        if (r < 0) break;
-        sites.add(q, r, SITE_TABLE, lastLeb());
-      } else if (op === 0xd2) {
-        const q = readLeb(bytes, p + 1, end);
-        if (q < 0) break;
-        sites.add(p + 1, q, SITE_REF_FUNC, lastLeb());
-        ok = false;
-      } else if (op >= 0x02 && op <= 0x04) {
-        if (p + 1 < end && !plainType(bytes[p + 1]!)) ok = false;
-      } else if (op === 0x25 || op === 0x26) {
-        const q = readLeb(bytes, p + 1, end);
-        if (q < 0) break;
-        sites.add(p + 1, q, SITE_TABLE_OP, lastLeb());
-        ok = false;
-      } else if (op === 0xfc) {
-        let q = readLeb(bytes, p + 1, end);
-        if (q < 0) break;
-        const sub = lastLeb();
-        if (sub === 12 || sub === 13) tableOps[k] = 1;
-        // table.copy names two tables; table.grow, table.size and table.fill one.
-        for (let t = sub === 14 ? 2 : sub >= 15 && sub <= 17 ? 1 : 0; t > 0 && q > 0; t--) {
-          const r = readLeb(bytes, q, end);
-          if (r > 0) sites.add(q, r, SITE_TABLE_OP, lastLeb());
-          q = r;
-        }
-        if (sub === 8 || sub === 9 || (sub >= 12 && sub <= 17)) ok = false;
-      } else if (op === 0x1c) {
-        if (p + 2 >= end || bytes[p + 1] !== 1 || !plainType(bytes[p + 2]!)) ok = false;
-      } else if (op === 0xd0) {
-        if (p + 1 >= end || (bytes[p + 1] !== 0x70 && bytes[p + 1] !== 0x6f)) ok = false;
-      } else if (
-        (op >= 0x06 && op <= 0x0a) ||
-        op === 0x14 ||
-        op === 0x15 ||
-        op === 0x18 ||
-        op === 0x19 ||
-        op === 0x1f ||
-        op === 0xfb
-      ) {
-        ok = false;
-      }
-      const next = nextInstruction(bytes, p, end);
-      if (next < 0) break;
-      p = next;
-    }
-    // A body that did not decode to its end keeps its sites for reachability but is not spliced.
-    spliceable[k] = ok && p === end && bytes[end - 1] === 0x0b ? 1 : 0;
+    const found = indexBody(bytes, p, end, sites);
+    spliceable[k] = found & SPLICEABLE ? 1 : 0;
+    tableOps[k] = found & USES_SEGMENTS ? 1 : 0;
   }
   siteStart[n] = sites.n;
   return {
@@ -179,6 +119,78 @@ export function indexBodies(bytes: Uint8Array, info: ModuleInfo): BodyIndex {
     tableOps,
     codeStart,
   };
+}
+
+/** `indexBody` result bits: a splice can carry the body; it uses element segments. */
+const SPLICEABLE = 1;
+const USES_SEGMENTS = 2;
+
+/** Records the sites of the code [p, end) of one body; returns SPLICEABLE | USES_SEGMENTS bits. */
+function indexBody(bytes: Uint8Array, p: number, end: number, sites: Sites): number {
+  let found = 0;
+  let ok = true;
+  while (p < end) {
+    const op = bytes[p]!;
+    if (op === 0x10 || op === 0x12) {
+      const q = readLeb(bytes, p + 1, end);
+      if (q < 0) break;
+      sites.add(p + 1, q, SITE_CALL, lastLeb());
+    } else if (op === 0x23 || op === 0x24) {
+      const q = readLeb(bytes, p + 1, end);
+      if (q < 0) break;
+      sites.add(p + 1, q, SITE_GLOBAL, lastLeb());
+    } else if (op === 0x11 || op === 0x13) {
+      const q = readLeb(bytes, p + 1, end);
+      if (q < 0) break;
+      sites.add(p + 1, q, SITE_TYPE, lastLeb());
+      const r = readLeb(bytes, q, end);
+      if (r < 0) break;
+      sites.add(q, r, SITE_TABLE, lastLeb());
+    } else if (op === 0xd2) {
+      const q = readLeb(bytes, p + 1, end);
+      if (q < 0) break;
+      sites.add(p + 1, q, SITE_REF_FUNC, lastLeb());
+      ok = false;
+    } else if (op >= 0x02 && op <= 0x04) {
+      if (p + 1 < end && !plainType(bytes[p + 1]!)) ok = false;
+    } else if (op === 0x25 || op === 0x26) {
+      const q = readLeb(bytes, p + 1, end);
+      if (q < 0) break;
+      sites.add(p + 1, q, SITE_TABLE_OP, lastLeb());
+      ok = false;
+    } else if (op === 0xfc) {
+      let q = readLeb(bytes, p + 1, end);
+      if (q < 0) break;
+      const sub = lastLeb();
+      if (sub === 12 || sub === 13) found |= USES_SEGMENTS;
+      // table.copy names two tables; table.grow, table.size and table.fill one.
+      for (let t = sub === 14 ? 2 : sub >= 15 && sub <= 17 ? 1 : 0; t > 0 && q > 0; t--) {
+        const r = readLeb(bytes, q, end);
+        if (r > 0) sites.add(q, r, SITE_TABLE_OP, lastLeb());
+        q = r;
+      }
+      if (sub === 8 || sub === 9 || (sub >= 12 && sub <= 17)) ok = false;
+    } else if (op === 0x1c) {
+      if (p + 2 >= end || bytes[p + 1] !== 1 || !plainType(bytes[p + 2]!)) ok = false;
+    } else if (op === 0xd0) {
+      if (p + 1 >= end || (bytes[p + 1] !== 0x70 && bytes[p + 1] !== 0x6f)) ok = false;
+    } else if (
+      (op >= 0x06 && op <= 0x0a) ||
+      op === 0x14 ||
+      op === 0x15 ||
+      op === 0x18 ||
+      op === 0x19 ||
+      op === 0x1f ||
+      op === 0xfb
+    ) {
+      ok = false;
+    }
+    const next = nextInstruction(bytes, p, end);
+    if (next < 0) break;
+    p = next;
+  }
+  // A body that did not decode to its end keeps its sites for reachability but is not spliced.
+  return ok && p === end && bytes[end - 1] === 0x0b ? found | SPLICEABLE : found;
 }
 
 /** What `spliceBodies` puts where. */
@@ -333,22 +345,17 @@ export function spliceBodies(modules: SpliceModules, plan: SplicePlan): Uint8Arr
   const { built, builtInfo, input, inputInfo, index } = modules;
   const { source } = plan;
   if (source.length !== builtInfo.codeRanges.length) return null;
-  const neededTypes = new Set<number>();
-  for (let j = 0; j < source.length; j++) {
-    const k = source[j]!;
-    if (k < 0) continue;
-    if (!index.spliceable[k]) return null;
-    for (let s = index.siteStart[k]!; s < index.siteStart[k + 1]!; s++)
-      if (index.kind[s] === SITE_TYPE) neededTypes.add(index.value[s]!);
-  }
+  const neededTypes = typesNamed(source, index);
+  if (neededTypes === null) return null;
   const types = mapTypes(inputInfo, builtInfo, neededTypes);
   if (types === null) return null;
+  const moves = new IndexMoves(plan.functions, plan.globals, plan.tables, types.map);
 
   const out = new ByteWriter(built.length + input.length);
   out.copy(built, 0, 8);
   for (const section of builtInfo.sections) {
     if (section.id === 10) {
-      if (!writeCode(out, modules, plan, types.map)) return null;
+      if (!writeCode(out, modules, source, moves)) return null;
     } else if (section.id === 1 && types.appended.length > 0) {
       writeTypes(out, built, builtInfo, section, types.appended);
     } else if (section.id === 0 && plan.inputNames && customPayload(built, section, 'name') >= 0) {
@@ -360,6 +367,19 @@ export function spliceBodies(modules: SpliceModules, plan: SplicePlan): Uint8Arr
   return out.bytes();
 }
 
+/** The input types the bodies `source` takes name (call_indirect); null when one is not spliceable. */
+function typesNamed(source: Int32Array, index: BodyIndex): Set<number> | null {
+  const types = new Set<number>();
+  for (let j = 0; j < source.length; j++) {
+    const k = source[j]!;
+    if (k < 0) continue;
+    if (!index.spliceable[k]) return null;
+    for (let s = index.siteStart[k]!; s < index.siteStart[k + 1]!; s++)
+      if (index.kind[s] === SITE_TYPE) types.add(index.value[s]!);
+  }
+  return types;
+}
+
 /** A section's header: its id and content size. */
 function sectionHeader(out: ByteWriter, id: number, size: number): void {
   out.byte(id);
@@ -367,15 +387,9 @@ function sectionHeader(out: ByteWriter, id: number, size: number): void {
 }
 
 /** The code section, each body binaryen's or the input's. */
-function writeCode(
-  out: ByteWriter,
-  modules: SpliceModules,
-  plan: SplicePlan,
-  typeMap: Map<number, number>,
-): boolean {
+function writeCode(out: ByteWriter, modules: SpliceModules, source: Int32Array, moves: IndexMoves): boolean {
   const { built, builtInfo, input, inputInfo, index } = modules;
   const body = new ByteWriter(built.length + input.length);
-  const { source } = plan;
   body.leb(source.length);
   for (let j = 0; j < source.length; j++) {
     const k = source[j]!;
@@ -386,43 +400,67 @@ function writeCode(
       continue;
     }
     const { start, end } = inputInfo.codeRanges[k]!;
-    const first = index.siteStart[k]!;
-    const last = index.siteStart[k + 1]!;
-    // The new size: the old one, each immediate's old length swapped for its new one.
-    let size = end - start;
-    for (let s = first; s < last; s++) {
-      const v = mapped(index, s, plan, typeMap);
-      if (v < 0) return false;
-      size += lebLength(v) - (index.end[s]! - index.pos[s]!);
-    }
-    body.leb(size);
-    let at = start;
-    for (let s = first; s < last; s++) {
-      body.copy(input, at, index.pos[s]!);
-      body.leb(mapped(index, s, plan, typeMap));
-      at = index.end[s]!;
-    }
-    body.copy(input, at, end);
+    if (!writeBody(body, input, start, end, index, k, moves)) return false;
   }
   sectionHeader(out, 10, body.n);
   out.copy(body.buf, 0, body.n);
   return true;
 }
 
-/** The output's value for site `s`, or -1 when the output lost it. */
-function mapped(index: BodyIndex, s: number, plan: SplicePlan, typeMap: Map<number, number>): number {
-  const v = index.value[s]!;
-  switch (index.kind[s]) {
-    case SITE_CALL:
-      return plan.functions[v] ?? -1;
-    case SITE_GLOBAL:
-      return plan.globals[v] ?? -1;
-    case SITE_TYPE:
-      return typeMap.get(v) ?? -1;
-    case SITE_TABLE:
-      return plan.tables[v] ?? -1;
-    default:
-      return -1;
+/** The input's body [start, end) of defined function `k`, its indices moved; false when one is lost. */
+function writeBody(
+  body: ByteWriter,
+  input: Uint8Array,
+  start: number,
+  end: number,
+  index: BodyIndex,
+  k: number,
+  moves: IndexMoves,
+): boolean {
+  const first = index.siteStart[k]!;
+  const last = index.siteStart[k + 1]!;
+  // The new size: the old one, each immediate's old length swapped for its new one.
+  let size = end - start;
+  for (let s = first; s < last; s++) {
+    const v = moves.mapped(index, s);
+    if (v < 0) return false;
+    size += lebLength(v) - (index.end[s]! - index.pos[s]!);
+  }
+  body.leb(size);
+  let at = start;
+  for (let s = first; s < last; s++) {
+    body.copy(input, at, index.pos[s]!);
+    body.leb(moves.mapped(index, s));
+    at = index.end[s]!;
+  }
+  body.copy(input, at, end);
+  return true;
+}
+
+/** Where the indices a spliced body names go in the output (the plan's, and the types'). */
+class IndexMoves {
+  constructor(
+    readonly functions: Int32Array,
+    readonly globals: Int32Array,
+    readonly tables: Int32Array,
+    readonly types: Map<number, number>,
+  ) {}
+
+  /** The output's value for site `s`, or -1 when the output lost it. */
+  mapped(index: BodyIndex, s: number): number {
+    const v = index.value[s]!;
+    switch (index.kind[s]) {
+      case SITE_CALL:
+        return this.functions[v] ?? -1;
+      case SITE_GLOBAL:
+        return this.globals[v] ?? -1;
+      case SITE_TYPE:
+        return this.types.get(v) ?? -1;
+      case SITE_TABLE:
+        return this.tables[v] ?? -1;
+      default:
+        return -1;
+    }
   }
 }
 

@@ -87,16 +87,18 @@ class Pool {
   evH: Int32Array;
   evT: Int32Array;
 
-  // Events: kind, next in walk order, values (function index, address or base; width or call
-  // operands; access kind). A call's operands are in `args`.
+  // Events: kind, next in walk order, values (function index, address or base; width or where
+  // a call's operands start in `argv`; access kind or a call's operand count).
   en = 0;
   eCap = 1024;
   eKind = new Uint8Array(this.eCap);
   eNext = new Int32Array(this.eCap);
   eA = new Float64Array(this.eCap);
   eB = new Int32Array(this.eCap);
-  eC = new Uint8Array(this.eCap);
-  args: (number | null)[][] = [];
+  eC = new Int32Array(this.eCap);
+  /** Call operands, call after call: the local index of a plain `local.get`, NaN for anything else. */
+  argv = new Float64Array(256);
+  an = 0;
 
   /** `cap`: the expected largest count (a body's size in bytes bounds its instructions). */
   constructor(public cap: number) {
@@ -114,7 +116,7 @@ class Pool {
   reset(): void {
     this.n = 0;
     this.en = 0;
-    this.args.length = 0;
+    this.an = 0;
   }
 
   /** A new expression; `own` is its own event (-1: none), before its operands'. */
@@ -164,13 +166,19 @@ class Pool {
     this.cap = cap;
   }
 
+  /** Room for `n` more call operands in `argv`. */
+  argRoom(n: number): void {
+    if (this.an + n <= this.argv.length) return;
+    this.argv = grown(this.argv, new Float64Array(Math.max(this.argv.length * 2, this.an + n)));
+  }
+
   private growEvents(): void {
     const cap = this.eCap * 2;
     this.eKind = grown(this.eKind, new Uint8Array(cap));
     this.eNext = grown(this.eNext, new Int32Array(cap));
     this.eA = grown(this.eA, new Float64Array(cap));
     this.eB = grown(this.eB, new Int32Array(cap));
-    this.eC = grown(this.eC, new Uint8Array(cap));
+    this.eC = grown(this.eC, new Int32Array(cap));
     this.eCap = cap;
   }
 }
@@ -188,18 +196,20 @@ const S_LOOP = 2;
 const S_IF = 3;
 const S_ELSE = 4;
 
-interface Scope {
-  kind: number;
+/** An open scope (reused: `pushScope` sets every field). */
+class Scope {
+  kind = S_FUNC;
   /** Where its expressions start on the value stack. */
-  base: number;
+  base = 0;
   /** An unreachable-typed expression was pushed. */
-  unreachable: boolean;
+  unreachable = false;
   /** A branch targets this scope's label. */
-  labelUsed: boolean;
+  labelUsed = false;
   /** Declared result: NONE or VAL. */
-  type: number;
-  cond: number;
-  ifTrue: number;
+  type = NONE;
+  /** An if's condition and, once its else is reached, its true arm (-1: none). */
+  cond = -1;
+  ifTrue = -1;
 }
 
 /** Thrown (and caught per function) when a body leaves the model: binaryen summarises it. */
@@ -268,8 +278,8 @@ class Body {
   depth = 0;
   opaque = false;
   readonly pool: Pool;
-  /** Scopes by depth (reused). */
-  readonly scopes: Scope[] = [];
+  /** Scopes by depth (reused; the function's is always there). */
+  readonly scopes: Scope[] = [new Scope()];
   /** Operands being assembled, in walk order. */
   kids = new Int32Array(64);
   /** The expression stack of every open scope (expression numbers), and its height. */
@@ -506,8 +516,7 @@ class Body {
       this.sp = last;
       return vs[last]!;
     }
-    let val = last;
-    while (val >= base && T[vs[val]!] === NONE) val--;
+    const val = this.lastValue(base);
     if (val < base) return s.unreachable ? this.leaf(UNREACH, 0) : unmodelled();
     let hoist = val;
     if (greedy) while (hoist > base && T[vs[hoist - 1]!] === NONE) hoist--;
@@ -524,6 +533,15 @@ class Body {
       this.push(b);
     }
     return this.vs[--this.sp]!;
+  }
+
+  /** The topmost stack slot from `base` up that is not none-typed (`base - 1`: none). */
+  lastValue(base: number): number {
+    const T = this.pool.t;
+    const vs = this.vs;
+    let val = this.sp - 1;
+    while (val >= base && T[vs[val]!] === NONE) val--;
+    return val;
   }
 
   /**
@@ -620,17 +638,16 @@ class Body {
   pushScope(kind: number, type: number, cond = -1): void {
     let s = this.scopes[this.depth];
     if (!s) {
-      s = { kind, base: this.sp, unreachable: false, labelUsed: false, type, cond, ifTrue: -1 };
+      s = new Scope();
       this.scopes.push(s);
-    } else {
-      s.kind = kind;
-      s.base = this.sp;
-      s.unreachable = false;
-      s.labelUsed = false;
-      s.type = type;
-      s.cond = cond;
-      s.ifTrue = -1;
     }
+    s.kind = kind;
+    s.base = this.sp;
+    s.unreachable = false;
+    s.labelUsed = false;
+    s.type = type;
+    s.cond = cond;
+    s.ifTrue = -1;
     this.depth++;
   }
 
@@ -660,8 +677,7 @@ class Body {
       }
     }
     if (s.type === VAL) {
-      let val = this.sp - 1;
-      while (val >= s.base && T[vs[val]!] === NONE) val--;
+      const val = this.lastValue(s.base);
       if (val < s.base) unmodelled();
       if (val !== this.sp - 1 && T[vs[val]!] === VAL) {
         vs[val] = this.mk1(vs[val]!, NONE, -1);
@@ -719,18 +735,19 @@ class Body {
       case S_IF:
       case S_ELSE: {
         const arm = this.scopeExpr(s);
+        const { cond, ifTrue } = s;
         const kids = this.kids;
-        kids[0] = s.cond;
+        kids[0] = cond;
         let n = 2;
         if (s.kind === S_IF) kids[1] = arm;
         else {
-          kids[1] = s.ifTrue;
+          kids[1] = ifTrue;
           kids[2] = arm;
           n = 3;
         }
         const iff = this.mkN(n, s.type, -1);
-        const deadArms = s.kind === S_ELSE && P.t[s.ifTrue] === UNREACH && P.t[arm] === UNREACH;
-        P.t[iff] = P.t[s.cond] === UNREACH || deadArms ? UNREACH : s.type;
+        const deadArms = s.kind === S_ELSE && P.t[ifTrue] === UNREACH && P.t[arm] === UNREACH;
+        P.t[iff] = P.t[cond] === UNREACH || deadArms ? UNREACH : s.type;
         this.push(s.labelUsed ? this.wrap(iff, s.type) : iff);
         return -1;
       }
@@ -807,166 +824,186 @@ class Body {
         this.access2(2, NONE, this.memarg(), STORE_WIDTHS[op - 0x36]!, WRITE);
         continue;
       }
-      switch (op) {
-        case 0x00:
-          this.push(this.leaf(UNREACH, 0));
-          break;
-        case 0x01:
-          this.push(this.leaf(NONE, 0));
-          break;
-        case 0x02:
-          this.pushScope(S_BLOCK, this.blockType());
-          break;
-        case 0x03:
-          this.pushScope(S_LOOP, this.blockType());
-          break;
-        case 0x04: {
-          const type = this.blockType();
-          this.pushScope(S_IF, type, this.pop(false));
-          break;
-        }
-        case 0x05:
-          this.else_();
-          break;
-        case 0x0b: {
-          const body = this.end_();
-          if (this.depth === 0) {
-            if (this.p !== end) unmodelled();
-            return body;
-          }
-          break;
-        }
-        case 0x0c:
-        case 0x0d: {
-          const value = this.branch(this.u32());
-          const type = op === 0x0c ? UNREACH : value ? VAL : NONE;
-          if (value && op === 0x0d) {
-            // Binaryen's Break walks its condition before its value.
-            this.pops(2);
-            const v = this.kids[0]!;
-            this.kids[0] = this.kids[1]!;
-            this.kids[1] = v;
-            this.push(this.mkN(2, type, -1));
-          } else this.op(value || op === 0x0d ? 1 : 0, type);
-          break;
-        }
-        case 0x0e: {
-          const count = this.u32();
-          if (count > end - this.p) unmodelled();
-          let value = false;
-          for (let i = 0; i <= count; i++) value = this.branch(this.u32());
-          if (value) {
-            this.pops(2);
-            const v = this.kids[0]!;
-            this.kids[0] = this.kids[1]!;
-            this.kids[1] = v;
-            this.push(this.mkN(2, UNREACH, -1));
-          } else this.op(1, UNREACH);
-          break;
-        }
-        case 0x0f:
-          this.op(this.scopes[0]!.type === VAL ? 1 : 0, UNREACH);
-          break;
-        case 0x10:
-        case 0x12: {
-          const f = this.u32();
-          const params = this.funcParams[f] ?? -1;
-          const result = this.funcResult[f] ?? -1;
-          if (params < 0 || result < 0 || this.names[f] === undefined) unmodelled();
-          if (params > 0) this.pops(params);
-          const args = new Array<number | null>(params);
-          for (let i = 0; i < params; i++) {
-            const c = this.kids[i]!;
-            args[i] = P.k[c] === K_LOCAL_GET ? P.v[c]! : null;
-          }
-          P.args.push(args);
-          this.push(this.mkN(params, op === 0x12 ? UNREACH : result, P.event(E_CALL, f, P.args.length - 1)));
-          break;
-        }
-        case 0x11:
-        case 0x13: {
-          const t = this.u32();
-          const params = this.typeParams[t] ?? -1;
-          const result = this.typeResult[t] ?? -1;
-          if (params < 0 || result < 0) unmodelled();
-          this.u32(); // table
-          this.pops(params + 1);
-          // Binaryen's CallIndirect walks its target (the table index) first.
-          const kids = this.kids;
-          const target = kids[params]!;
-          kids.copyWithin(1, 0, params);
-          kids[0] = target;
-          this.push(this.mkN(params + 1, op === 0x13 ? UNREACH : result, P.event(E_CALL_INDIRECT)));
-          break;
-        }
-        case 0x1a:
-          this.op(1, NONE);
-          break;
-        case 0x1b:
-          this.op(3, VAL);
-          break;
-        case 0x1c: {
-          if (this.u32() !== 1) unmodelled();
-          this.valType();
-          this.op(3, VAL);
-          break;
-        }
-        case 0x25: // table.get
-          this.u32();
-          this.op(1, VAL);
-          break;
-        case 0x26: // table.set
-          this.u32();
-          this.op(2, NONE);
-          break;
-        case 0x3f: // memory.size
-          this.u32();
-          this.push(this.leaf(VAL, 1));
-          break;
-        case 0x40: // memory.grow
-          this.u32();
-          this.op(1, VAL, this.pool.event(E_GROW));
-          break;
-        case 0x42:
-          this.push(this.leaf(VAL, 1, K_CONST, this.sconst(64)));
-          break;
-        case 0x43:
-        case 0x44:
-          this.skip(op === 0x43 ? 4 : 8);
-          this.push(this.leaf(VAL, 1, K_CONST));
-          break;
-        case 0xd0: // ref.null
-          this.heapType();
-          this.push(this.leaf(VAL, 1));
-          break;
-        case 0xd1: // ref.is_null
-        case 0xd3: // ref.as_non_null
-          this.op(1, VAL);
-          break;
-        case 0xd2: {
-          const f = this.u32();
-          if (this.names[f] === undefined) unmodelled();
-          this.op(0, VAL, P.event(E_REF_FUNC, f));
-          break;
-        }
-        case 0xd5: // ref.eq
-          this.op(2, VAL);
-          break;
-        case 0xfc:
-          this.prefixFC();
-          break;
-        case 0xfd:
-          this.prefixFD();
-          break;
-        case 0xfe:
-          this.prefixFE();
-          break;
-        default:
-          // Exceptions, GC, typed function references, stack switching.
-          unmodelled();
+      const body = this.instruction(op);
+      if (this.depth === 0) {
+        if (this.p !== end) unmodelled();
+        return body;
       }
     }
     return unmodelled();
+  }
+
+  /**
+   * Control flow, calls and the other instructions `run` does not decode itself; returns the
+   * function body when this was its `end` (and `depth` is then 0).
+   */
+  instruction(op: number): number {
+    const P = this.pool;
+    switch (op) {
+      case 0x00:
+        this.push(this.leaf(UNREACH, 0));
+        break;
+      case 0x02:
+        this.pushScope(S_BLOCK, this.blockType());
+        break;
+      case 0x03:
+        this.pushScope(S_LOOP, this.blockType());
+        break;
+      case 0x04: {
+        const type = this.blockType();
+        this.pushScope(S_IF, type, this.pop(false));
+        break;
+      }
+      case 0x05:
+        this.else_();
+        break;
+      case 0x0b:
+        return this.end_();
+      case 0x0c:
+      case 0x0d: {
+        const value = this.branch(this.u32());
+        const type = op === 0x0c ? UNREACH : value ? VAL : NONE;
+        if (value && op === 0x0d) {
+          // Binaryen's Break walks its condition before its value.
+          this.pops(2);
+          const v = this.kids[0]!;
+          this.kids[0] = this.kids[1]!;
+          this.kids[1] = v;
+          this.push(this.mkN(2, type, -1));
+        } else this.op(value || op === 0x0d ? 1 : 0, type);
+        break;
+      }
+      case 0x0e: {
+        const count = this.u32();
+        if (count > this.end - this.p) unmodelled();
+        let value = false;
+        for (let i = 0; i <= count; i++) value = this.branch(this.u32());
+        if (value) {
+          this.pops(2);
+          const v = this.kids[0]!;
+          this.kids[0] = this.kids[1]!;
+          this.kids[1] = v;
+          this.push(this.mkN(2, UNREACH, -1));
+        } else this.op(1, UNREACH);
+        break;
+      }
+      case 0x0f:
+        this.op(this.scopes[0]!.type === VAL ? 1 : 0, UNREACH);
+        break;
+      case 0x10:
+      case 0x12: {
+        const f = this.u32();
+        const params = this.funcParams[f] ?? -1;
+        const result = this.funcResult[f] ?? -1;
+        if (params < 0 || result < 0 || this.names[f] === undefined) unmodelled();
+        if (params > 0) this.pops(params);
+        P.argRoom(params);
+        const from = P.an;
+        for (let i = 0; i < params; i++) {
+          const c = this.kids[i]!;
+          P.argv[P.an++] = P.k[c] === K_LOCAL_GET ? P.v[c]! : Number.NaN;
+        }
+        this.push(this.mkN(params, op === 0x12 ? UNREACH : result, P.event(E_CALL, f, from, params)));
+        break;
+      }
+      case 0x11:
+      case 0x13: {
+        const t = this.u32();
+        const params = this.typeParams[t] ?? -1;
+        const result = this.typeResult[t] ?? -1;
+        if (params < 0 || result < 0) unmodelled();
+        this.u32(); // table
+        this.pops(params + 1);
+        // Binaryen's CallIndirect walks its target (the table index) first.
+        const kids = this.kids;
+        const target = kids[params]!;
+        kids.copyWithin(1, 0, params);
+        kids[0] = target;
+        this.push(this.mkN(params + 1, op === 0x13 ? UNREACH : result, P.event(E_CALL_INDIRECT)));
+        break;
+      }
+      case 0x1a:
+        this.op(1, NONE);
+        break;
+      case 0x1b:
+        this.op(3, VAL);
+        break;
+      case 0x42:
+        this.push(this.leaf(VAL, 1, K_CONST, this.sconst(64)));
+        break;
+      case 0x43:
+      case 0x44:
+        this.skip(op === 0x43 ? 4 : 8);
+        this.push(this.leaf(VAL, 1, K_CONST));
+        break;
+      default:
+        this.rareOp(op);
+    }
+    return -1;
+  }
+
+  /**
+   * The instructions most bodies do not have (nop, typed select, tables, memory.size and grow,
+   * references, the 0xfc/0xfd/0xfe prefixes) and those the model leaves out: apart from `run`, so
+   * its code does not depend on them.
+   */
+  rareOp(op: number): void {
+    switch (op) {
+      case 0x01:
+        this.push(this.leaf(NONE, 0));
+        return;
+      case 0x1c: {
+        if (this.u32() !== 1) unmodelled();
+        this.valType();
+        this.op(3, VAL);
+        return;
+      }
+      case 0x25: // table.get
+        this.u32();
+        this.op(1, VAL);
+        return;
+      case 0x26: // table.set
+        this.u32();
+        this.op(2, NONE);
+        return;
+      case 0x3f: // memory.size
+        this.u32();
+        this.push(this.leaf(VAL, 1));
+        return;
+      case 0x40: // memory.grow
+        this.u32();
+        this.op(1, VAL, this.pool.event(E_GROW));
+        return;
+      case 0xd0: // ref.null
+        this.heapType();
+        this.push(this.leaf(VAL, 1));
+        return;
+      case 0xd1: // ref.is_null
+      case 0xd3: // ref.as_non_null
+        this.op(1, VAL);
+        return;
+      case 0xd2: {
+        const f = this.u32();
+        if (this.names[f] === undefined) unmodelled();
+        this.op(0, VAL, this.pool.event(E_REF_FUNC, f));
+        return;
+      }
+      case 0xd5: // ref.eq
+        this.op(2, VAL);
+        return;
+      case 0xfc:
+        this.prefixFC();
+        return;
+      case 0xfd:
+        this.prefixFD();
+        return;
+      case 0xfe:
+        this.prefixFE();
+        return;
+      default:
+        // Exceptions, GC, typed function references, stack switching.
+        unmodelled();
+    }
   }
 
   /** ref.null's heap type: a one-byte shorthand or an s33 type index. */
@@ -1106,12 +1143,21 @@ function resultClass(n: number): number {
 function fromRoot(sum: FunctionSummary, pool: Pool, root: number, names: readonly string[]): void {
   sum.size = pool.sz[root]!;
   sum.shapeSize = pool.sh[root]!;
-  const { eKind, eNext, eA, eB, eC } = pool;
+  const { eKind, eNext, eA, eB, eC, argv } = pool;
+  // The flags are set once, after the events (most functions have none of them).
+  let callIndirect = false;
+  let memoryGrow = false;
+  let memoryFill = false;
+  let memoryCopy = false;
   for (let e = pool.evH[root]!; e >= 0; e = eNext[e]!) {
     switch (eKind[e]) {
       case E_CALL: {
         const name = names[eA[e]!]!;
-        const args = pool.args[eB[e]!]!;
+        const args: (number | null)[] = [];
+        for (let i = eB[e]!, end = i + eC[e]!; i < end; i++) {
+          const v = argv[i]!;
+          args.push(Number.isNaN(v) ? null : v);
+        }
         sum.calls.add(name);
         const list = sum.callArgs.get(name);
         if (list) list.push(args);
@@ -1124,16 +1170,16 @@ function fromRoot(sum: FunctionSummary, pool: Pool, root: number, names: readonl
         break;
       }
       case E_CALL_INDIRECT:
-        sum.callIndirect = true;
+        callIndirect = true;
         break;
       case E_GROW:
-        sum.memoryGrow = true;
+        memoryGrow = true;
         break;
       case E_FILL:
-        sum.memoryFill = true;
+        memoryFill = true;
         break;
       case E_COPY:
-        sum.memoryCopy = true;
+        memoryCopy = true;
         break;
       case E_ACCESS:
         sum.constAccesses.push({ address: eA[e]!, bytes: eB[e]!, kind: ACCESS_KINDS[eC[e]!]! });
@@ -1143,6 +1189,10 @@ function fromRoot(sum: FunctionSummary, pool: Pool, root: number, names: readonl
         break;
     }
   }
+  sum.callIndirect = callIndirect;
+  sum.memoryGrow = memoryGrow;
+  sum.memoryFill = memoryFill;
+  sum.memoryCopy = memoryCopy;
 }
 
 /**
