@@ -219,12 +219,13 @@ export function guardBodies(
     getFunctionInfo: { value: getFunctionInfo },
     Function: { value: guardedFunction },
   });
-  const guardedModule = Object.create(mod) as BinaryenModule;
-  Object.defineProperty(guardedModule, 'removeFunction', {
-    value: (name: string): void => {
-      leftOut.delete(mod.getFunction(name));
-      mod.removeFunction(name);
-    },
-  });
-  return { b: guarded, mod: guardedModule };
+  // The module itself carries the guard (binaryen.js's methods are its own writable properties):
+  // an Object.create layer would give every sliced module its own hidden class, and every
+  // `mod.x` site in the steps a new map to deoptimise on, module after module.
+  const removeFunction = mod.removeFunction;
+  mod.removeFunction = (name: string): void => {
+    leftOut.delete(mod.getFunction(name));
+    removeFunction.call(mod, name);
+  };
+  return { b: guarded, mod };
 }

@@ -453,7 +453,7 @@ export function emitSpliced(
       functions,
       globals,
       tables,
-      ...(withNames ? { inputNames: { bytes: m.readBytes, numImportedFunctions: inputImported } } : {}),
+      inputNames: withNames ? { bytes: m.readBytes, numImportedFunctions: inputImported } : null,
     },
   );
   if (spliced === null) throw new SpliceMismatch('an index the spliced bodies name is gone');

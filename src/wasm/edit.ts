@@ -7,10 +7,12 @@
 function readUleb(bytes: Uint8Array, pos: number): [number, number] | null {
   let value = 0;
   let shift = 0;
+  let mul = 1; // 2^shift: `2 ** shift` is a double even when small (see readLeb in instructions.ts)
   for (let i = pos; i < bytes.length && shift < 35; i++) {
     const b = bytes[i]!;
-    value += (b & 0x7f) * 2 ** shift;
+    value += (b & 0x7f) * mul;
     shift += 7;
+    mul *= 128;
     if ((b & 0x80) === 0) return [value, i + 1];
   }
   return null;

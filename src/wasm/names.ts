@@ -43,11 +43,13 @@ class Cur {
   u32(): number {
     let result = 0;
     let shift = 0;
+    let mul = 1; // 2^shift: `2 ** shift` is a double even when small (see readLeb in instructions.ts)
     for (;;) {
       if (this.pos >= this.end) throw new Error('truncated');
       const b = this.bytes[this.pos++]!;
-      result += (b & 0x7f) * 2 ** shift;
+      result += (b & 0x7f) * mul;
       shift += 7;
+      mul *= 128;
       if ((b & 0x80) === 0) return result;
       if (shift > 35) throw new Error('LEB too long');
     }

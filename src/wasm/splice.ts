@@ -208,9 +208,10 @@ export interface SplicePlan {
   tables: Int32Array;
   /**
    * The name section binaryen read (the input's, made safe): its local names are put back for
-   * spliced functions when the output has a name section.
+   * spliced functions when the output has a name section; null without one (always set, so
+   * every plan has one shape).
    */
-  inputNames?: { bytes: Uint8Array; numImportedFunctions: number };
+  inputNames: { bytes: Uint8Array; numImportedFunctions: number } | null;
 }
 
 /** A byte buffer that grows. */
