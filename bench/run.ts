@@ -55,16 +55,8 @@ const BIG_FUNCTIONS = 5000;
 const BIG = join(CACHE, `big-${BIG_FUNCTIONS}.wasm`);
 const PLUGIN_DL = join(BENCH, 'plugins/alloc-bench-dlmalloc.wasm');
 const PLUGIN_EM = join(BENCH, 'plugins/alloc-bench-emmalloc.wasm');
-const BATCH_FIXTURES = [
-  'clang-wasi-c',
-  'clang-wasi-c-stripped',
-  'clang-wasi-cxx-heapbase',
-  'emcc-dlmalloc-O2-names',
-  'emcc-dlmalloc-O0-growth-names',
-  'emcc-dlmalloc-Oz',
-  'rustc-unknown',
-  'rustc-wasi',
-];
+/** The batch's modules, also bench/lib/jit.mjs's small ones. */
+const BATCH_FIXTURES = JSON.parse(readFileSync(join(BENCH, 'lib/batch-fixtures.json'), 'utf8')) as string[];
 /** Issue 14: 500 modules (copies of the fixtures, round robin); --quick: 32. */
 const BATCH_COUNT = QUICK ? 32 : 500;
 

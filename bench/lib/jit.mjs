@@ -20,16 +20,8 @@ import { pathToFileURL } from 'node:url';
 import { parseArgs } from 'node:util';
 import { DIST, ROOT } from './common.mjs';
 
-const SMALL = [
-  'clang-wasi-c',
-  'clang-wasi-c-stripped',
-  'clang-wasi-cxx-heapbase',
-  'emcc-dlmalloc-O2-names',
-  'emcc-dlmalloc-O0-growth-names',
-  'emcc-dlmalloc-Oz',
-  'rustc-unknown',
-  'rustc-wasi',
-];
+/** The batch fixtures of bench/run.ts. */
+const SMALL = JSON.parse(readFileSync(join(ROOT, 'bench/lib/batch-fixtures.json'), 'utf8'));
 
 if (process.argv[2] === '--child') {
   const [, , , sqlArg, smallArg] = process.argv;
@@ -129,7 +121,7 @@ const summary = {
   deopts,
 };
 if (values.json) {
-  process.stdout.write(`${JSON.stringify({ ...summary, top }, null, 1)}\n`);
+  process.stdout.write(`${JSON.stringify({ ...summary, top })}\n`);
 } else {
   for (const [k, v] of Object.entries(summary)) console.log(`${k}: ${v}`);
   console.log('\n  ms  compiles(osr) function / deopts');

@@ -14,6 +14,7 @@
  */
 
 import type { FunctionSummary } from '../../binaryen/walk.js';
+import { closure } from '../../graph.js';
 
 export interface Region {
   start: number;
@@ -46,27 +47,20 @@ export interface StateInput {
   staticRange: { low: number; high: number };
 }
 
-/**
- * `from` and what it calls or references, transitively, through functions outside `barrier` (the
- * closure of src/graph.ts, walked over the summaries directly).
- */
+/** `from` and what it calls or references, transitively, through functions outside `barrier`. */
 function reach(
   from: Iterable<string>,
   summaries: Map<string, FunctionSummary>,
   barrier: Set<string>,
 ): Set<string> {
-  const seen = new Set<string>();
-  const stack = [...from];
-  while (stack.length > 0) {
-    const f = stack.pop()!;
-    if (seen.has(f)) continue;
-    seen.add(f);
+  return closure(from, (f) => {
+    const next: string[] = [];
     const s = summaries.get(f);
-    if (!s) continue;
-    for (const c of s.calls) if (!barrier.has(c) && !seen.has(c)) stack.push(c);
-    for (const c of s.refFuncs.keys()) if (!barrier.has(c) && !seen.has(c)) stack.push(c);
-  }
-  return seen;
+    if (!s) return next;
+    for (const c of s.calls) if (!barrier.has(c)) next.push(c);
+    for (const c of s.refFuncs.keys()) if (!barrier.has(c)) next.push(c);
+    return next;
+  });
 }
 
 /** Merges [start, end) intervals that touch or are within `gap` bytes. */
