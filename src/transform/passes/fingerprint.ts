@@ -68,17 +68,13 @@ export function functionSignature(
   fi: { params: number; results: number },
   names: ReadonlyMap<number, string> = basicTypeNames(b),
 ): string {
-  return `${binaryenTypeList(b, names, fi.params)}->${binaryenTypeList(b, names, fi.results)}`;
+  return signatureKey(valueTypeNames(b, names, fi.params), valueTypeNames(b, names, fi.results));
 }
 
-/** A binaryen (tuple) type's value types as {@link signatureKey} lists them. */
-function binaryenTypeList(b: Binaryen, names: ReadonlyMap<number, string>, tuple: number): string {
-  const types = b.expandType(tuple);
-  let out = '';
-  for (let i = 0; i < types.length; i++) {
-    const name = names.get(types[i]!) ?? 'ref';
-    out += i === 0 ? name : `,${name}`;
-  }
+/** A binaryen (tuple) type's value types by name (`ref` for every non-basic one). */
+function valueTypeNames(b: Binaryen, names: ReadonlyMap<number, string>, tuple: number): string[] {
+  const out: string[] = [];
+  for (const t of b.expandType(tuple)) out.push(names.get(t) ?? 'ref');
   return out;
 }
 
