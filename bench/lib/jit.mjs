@@ -10,6 +10,7 @@
 //     --small N  then N transforms of the batch fixtures, round robin (default 96)
 //     --top K    functions listed by compile time (default 25)
 //     --json     one JSON document instead of text
+//     --v8=FLAGS extra V8 flags for the child, space-separated (to try a flag's effect on compiling)
 //
 // It runs the workload in a child `node --trace-opt --trace-deopt-verbose` and parses that trace
 // (V8 11's format, Node 20); only functions of the library (dist/src) are listed by name.
@@ -39,6 +40,7 @@ const { values } = parseArgs({
     small: { type: 'string', default: '96' },
     top: { type: 'string', default: '25' },
     json: { type: 'boolean', default: false },
+    v8: { type: 'string', default: '' },
   },
 });
 
@@ -47,6 +49,7 @@ const child = spawnSync(
   [
     '--trace-opt',
     '--trace-deopt-verbose',
+    ...values.v8.split(' ').filter((f) => f !== ''),
     new URL(import.meta.url).pathname,
     '--child',
     values.sql,

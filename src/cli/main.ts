@@ -21,6 +21,7 @@ import {
   type RawArgs,
   twoColumns,
 } from './options.js';
+import { tuneV8 } from './v8-tuning.js';
 
 interface Command {
   spec: CommandSpec;
@@ -114,6 +115,8 @@ async function main(args: readonly string[]): Promise<number> {
     process.stdout.write(`${version()}\n`);
     return ExitStatus.OK;
   }
+  // Before the command loads binaryen.js and the library: V8 reads these when it compiles them.
+  tuneV8();
   return cmd.run(argv);
 }
 
