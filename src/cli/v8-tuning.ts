@@ -16,9 +16,15 @@
  *    770 KB module took 1.45 s wall and 2.4 s CPU, 1.2 s and 1.7 s with a 200x tiering budget
  *    (functions that stay hot over a long batch are still optimised).
  * A flag the user gives node (`node --interrupt-budget=… wasm-hostalloc …`) is left as given.
+ *
+ * Only on the V8 these were measured on (11, Node 20): another V8 may have renamed a flag, and V8
+ * prints "unrecognized flag" on stderr for one it does not know, or weighs them differently.
  */
 
 import { setFlagsFromString } from 'node:v8';
+
+/** V8 major versions the flags were measured on (`process.versions.v8`). */
+export const MEASURED_V8_MAJORS: readonly number[] = [11];
 
 /** The CLI's V8 flags, each `--name=value`. */
 export const CLI_V8_FLAGS: readonly string[] = [
@@ -38,9 +44,14 @@ function flagName(arg: string): string {
 
 /**
  * The flags of {@link CLI_V8_FLAGS} not already set by the user, in node's own arguments
- * (`execArgv`) or in NODE_OPTIONS.
+ * (`execArgv`) or in NODE_OPTIONS; none on a V8 (`v8Version`) they were not measured on.
  */
-export function flagsToSet(execArgv: readonly string[], nodeOptions: string | undefined): string[] {
+export function flagsToSet(
+  execArgv: readonly string[],
+  nodeOptions: string | undefined,
+  v8Version: string,
+): string[] {
+  if (!MEASURED_V8_MAJORS.includes(Number.parseInt(v8Version, 10))) return [];
   const given = new Set(
     [...execArgv, ...(nodeOptions ?? '').split(/\s+/)].filter((a) => a.startsWith('-')).map(flagName),
   );
@@ -49,5 +60,6 @@ export function flagsToSet(execArgv: readonly string[], nodeOptions: string | un
 
 /** Sets the CLI's V8 flags for this process (see the file comment). */
 export function tuneV8(): void {
-  for (const flag of flagsToSet(process.execArgv, process.env['NODE_OPTIONS'])) setFlagsFromString(flag);
+  const flags = flagsToSet(process.execArgv, process.env['NODE_OPTIONS'], process.versions.v8);
+  for (const flag of flags) setFlagsFromString(flag);
 }
