@@ -82,24 +82,45 @@ export function allocatorState(input: StateInput): AllocatorState {
   const alloc = reach(family, summaries, new Set());
   const exclusive = new Set([...alloc].filter((f) => !user.has(f) || family.has(f)));
 
-  const { low, high } = input.staticRange;
-  const isStatic = (a: number): boolean => a >= low && a < high;
+  const survivors = new Set([...user].filter((f) => !family.has(f)));
+  return {
+    exclusive,
+    survivors,
+    regions: mergeRegions(stateIntervals(exclusive, summaries, input.staticRange)),
+    maxStaticAddress: maxStaticAddress(summaries),
+  };
+}
+
+// The loops over every function's accesses live in functions of their own: V8 then optimises these
+// small ones, not allocatorState, which runs once per module (compiling it cost ~50 ms per thread).
+
+/** What the functions of `exclusive` read at static addresses (in `range`): the allocator's state. */
+function stateIntervals(
+  exclusive: Set<string>,
+  summaries: Map<string, FunctionSummary>,
+  range: { low: number; high: number },
+): Region[] {
+  const { low, high } = range;
   const intervals: Region[] = [];
   for (const f of exclusive) {
     const s = summaries.get(f);
     if (!s) continue;
     for (const a of s.constAccesses) {
-      if (a.kind !== 'write' && isStatic(a.address))
+      if (a.kind !== 'write' && a.address >= low && a.address < high)
         intervals.push({ start: a.address, end: a.address + a.bytes });
     }
-    for (const base of s.indexedBases) if (isStatic(base)) intervals.push({ start: base, end: base + 1 });
+    for (const base of s.indexedBases)
+      if (base >= low && base < high) intervals.push({ start: base, end: base + 1 });
   }
-  let maxStaticAddress = 0;
-  for (const s of summaries.values()) {
-    for (const a of s.constAccesses) maxStaticAddress = Math.max(maxStaticAddress, a.address + a.bytes);
-  }
-  const survivors = new Set([...user].filter((f) => !family.has(f)));
-  return { exclusive, survivors, regions: mergeRegions(intervals), maxStaticAddress };
+  return intervals;
+}
+
+/** The end of the highest constant address any function touches. */
+function maxStaticAddress(summaries: Map<string, FunctionSummary>): number {
+  let max = 0;
+  for (const s of summaries.values())
+    for (const a of s.constAccesses) max = Math.max(max, a.address + a.bytes);
+  return max;
 }
 
 /** Whether `summary` reads or writes any of `regions` (whether {@link touchedRegions} is not empty). */
