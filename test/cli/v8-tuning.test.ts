@@ -1,6 +1,7 @@
 /**
  * @fileoverview The CLI's V8 flags (src/cli/v8-tuning.ts): all of them by default, none that the
- * user already gave node, whichever spelling was used. Their effect is measured by `npm run bench`.
+ * user already gave node, whichever spelling was used, and none on a V8 other than the one they were
+ * measured on. Their effect is measured by `npm run bench`.
  */
 
 import { describe, expect, it } from 'vitest';
