@@ -19,6 +19,9 @@
  *
  * Only on the V8 these were measured on (11, Node 20): another V8 may have renamed a flag, and V8
  * prints "unrecognized flag" on stderr for one it does not know, or weighs them differently.
+ *
+ * One more flag is set where it belongs: batch.ts sizes the batch workers' heaps
+ * (`--initial-old-space-size`, read when a worker's heap is made) just before it starts them.
  */
 
 import { setFlagsFromString } from 'node:v8';
