@@ -9,7 +9,7 @@
  *    of such lookups, and they took ~14% of a 500-module batch's CPU. The array is `[]` in the
  *    source; the copy imported here creates it as long as the table (fast elements).
  *  - parsing and decoding the literal costs ~0.25 s of CPU per thread; a thread given binaryen's
- *    compiled module (a batch worker after the first) does not need it.
+ *    compiled module (a batch worker: the main thread compiles it) does not need it.
  * So binaryen.js is imported as a light copy: its glue with the literal emptied and the cache
  * created at the table's size, from a data: URL (`import.meta.url` replaced by the file's URL). The
  * glue then asks `WebAssembly.instantiate` for an empty binary, and a wrapper installed during the
@@ -227,12 +227,8 @@ export async function importBinaryen(options: ImportOptions = {}): Promise<Impor
   let module = options.module;
   const light = await lightCopy().catch(() => undefined);
   if (light !== undefined && module === undefined) {
-    try {
-      const binary = decodeLiteralBody(light.body()) ?? (await binaryFromLiteral(light.literal()));
-      module = await wasm.compile(binary);
-    } catch {
-      // binaryen.js compiles its binary itself, below.
-    }
+    // On failure binaryen.js compiles its binary itself, below.
+    module = await compileLiteral(light).catch(() => undefined);
   }
   if (module !== undefined) options.onModule?.(module);
   if (light !== undefined && module !== undefined) {
@@ -270,6 +266,23 @@ export async function importBinaryen(options: ImportOptions = {}): Promise<Impor
   } finally {
     wasm.instantiate = original;
   }
+}
+
+/**
+ * binaryen's compiled wasm, for threads that import binaryen.js later ({@link ImportOptions.module}),
+ * without importing it here: a batch's main thread compiles it while its first workers start. Undefined
+ * when binaryen.js does not have the light copy's shape or this is not Node (each thread then
+ * compiles its own).
+ */
+export async function compileBinaryen(): Promise<WasmModule | undefined> {
+  const light = await lightCopy().catch(() => undefined);
+  return light === undefined ? undefined : compileLiteral(light).catch(() => undefined);
+}
+
+/** Compiles the binary of binaryen.js's literal. */
+async function compileLiteral(light: Omit<LightSource, 'glue'>): Promise<WasmModule> {
+  const wasm = (globalThis as unknown as { WebAssembly: WebAssemblyApi }).WebAssembly;
+  return wasm.compile(decodeLiteralBody(light.body()) ?? (await binaryFromLiteral(light.literal())));
 }
 
 /** The light copy of the installed binaryen.js: its data: URL and the binary's literal. */

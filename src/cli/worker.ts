@@ -57,13 +57,13 @@ export interface LaneData {
   /** Cap on binaryen's heap in bytes, or 0 for none. */
   memoryLimitBytes: number;
   /**
-   * binaryen.js's compiled wasm (a `WebAssembly.Module`), from an earlier worker of the batch: the
+   * binaryen.js's compiled wasm (a `WebAssembly.Module`), compiled by the batch's main thread: the
    * worker instantiates it instead of compiling binaryen's bytes again, and starts with the code V8
    * already optimised for that worker (compiled code is shared between the threads of a process).
    */
   binaryenModule?: WasmModule;
   /**
-   * The module is on its way: another worker is compiling it. This worker waits for a
+   * The module is on its way: the main thread is compiling it. This worker waits for a
    * {@link WorkerModule} message before importing binaryen.js.
    */
   moduleLater?: true;
