@@ -1309,7 +1309,8 @@ function addMask(v: Val, mask: number): void {
  * others go through rareOp, one call site for all of them. V8 optimises this loop early, from what
  * the first bodies ran: an opcode whose code it has never run (an `else`, a `memory.size`) sends
  * the optimised code back to be compiled again, while a call to rareOp that ran once for any rare
- * opcode serves them all.
+ * opcode serves them all. So call_indirect, and loads and stores whose memarg is not two one-byte
+ * LEBs (an offset of 128 or more), go there too: the first bodies may have none.
  */
 function runPass(): void {
   // The body and the work count in locals: the loop reads them on every instruction.
@@ -1376,9 +1377,6 @@ function runPass(): void {
         for (let i = 0; i < nr; i++) push(i === 0 ? callValue : UNKNOWN);
         break;
       }
-      case 0x11: // call_indirect
-        p = indirectCall(op, p);
-        break;
       case 0x1a: // drop
         take();
         break;
@@ -1430,27 +1428,12 @@ function runPass(): void {
         break;
       }
       default: {
-        if (op >= 0x28 && op <= 0x35) {
-          // A one-byte alignment (no memory index) and offset read inline, as memarg would.
-          let offset = p + 1 < stop ? code[p + 1]! : 0x80;
-          if (offset < 0x80 && code[p]! < 0x40) p += 2;
-          else {
-            offset = memarg(code, p, stop);
-            p = lebNext;
-          }
-          const ptr = pop();
-          access(ptr, offset);
-          push(reachable ? recordLoad(at, ptr, offset, LOAD_BYTES[op]!, probeOf(ptr, offset)) : UNKNOWN);
-        } else if (op >= 0x36 && op <= 0x3e) {
-          // A one-byte alignment (no memory index) and offset read inline, as memarg would.
-          let offset = p + 1 < stop ? code[p + 1]! : 0x80;
-          if (offset < 0x80 && code[p]! < 0x40) p += 2;
-          else {
-            offset = memarg(code, p, stop);
-            p = lebNext;
-          }
-          pop();
-          access(pop(), offset);
+        if (op >= 0x28 && op <= 0x3e && p + 1 < stop && code[p + 1]! < 0x80 && code[p]! < 0x40) {
+          // A load or store whose alignment (no memory index) and offset are one byte each, read
+          // inline; rareOp reads the other memargs.
+          const offset = code[p + 1]!;
+          p += 2;
+          memoryAccess(op, at, offset);
         } else if (op >= 0x45 && op <= 0xc4) {
           // A value local.set or local.tee stores loses its `X + k` shape: not made at all.
           numeric(op, code[p] === 0x21 || code[p] === 0x22);
@@ -1569,8 +1552,9 @@ function select(): void {
 
 /**
  * The opcodes runPass leaves out (immediates at p, the opcode at `at`): the position after them.
- * Control flow beyond blocks and branches (else, exceptions, tail calls, br_table), constants
- * and memory, table and reference instructions that carry no pointer, the prefixed opcodes.
+ * Control flow beyond blocks and branches (else, exceptions, tail calls, br_table), indirect
+ * calls, loads and stores with a longer memarg, constants and memory, table and reference
+ * instructions that carry no pointer, the prefixed opcodes.
  */
 function rareOp(op: number, at: number, p: number): number {
   switch (op) {
@@ -1663,6 +1647,7 @@ function rareOp(op: number, at: number, p: number): number {
       stopReaching();
       return p;
     }
+    case 0x11: // call_indirect
     case 0x13: // return_call_indirect
     case 0x14: // call_ref
     case 0x15: // return_call_ref
@@ -1769,7 +1754,26 @@ function rareOp(op: number, at: number, p: number): number {
     case 0xfe:
       return prefixFE(p, at);
     default:
+      if (op >= 0x28 && op <= 0x3e) {
+        // A load or store with a memarg runPass does not read inline.
+        const offset = memarg(bytes, p, end);
+        p = lebNext;
+        memoryAccess(op, at, offset);
+        return p;
+      }
       throw new Opaque(`opcode 0x${op.toString(16)}`);
+  }
+}
+
+/** A load (0x28 .. 0x35) or store (0x36 .. 0x3e) at `at`, its memarg's offset read. */
+function memoryAccess(op: number, at: number, offset: number): void {
+  if (op <= 0x35) {
+    const ptr = pop();
+    access(ptr, offset);
+    push(reachable ? recordLoad(at, ptr, offset, LOAD_BYTES[op]!, probeOf(ptr, offset)) : UNKNOWN);
+  } else {
+    pop();
+    access(pop(), offset);
   }
 }
 
