@@ -35,6 +35,7 @@ import {
   isCanonicalSet,
   joinAtoms,
   kindOf,
+  type LoadSite,
   numberOf,
   PARAM,
   pointerFlow,
@@ -651,17 +652,34 @@ function headerMasked(masks: number[]): boolean {
 
 /** Classifies every recorded load of `input.flows`. */
 export function metadataReads(input: MetadataReadInput): MetadataReadResult {
-  const { flows } = input;
-  // The flows whose loads are classified, and those that could not be: `ignore` asked once each.
+  // Each loop over the module's functions or loads is a function of its own: V8 then optimises
+  // those, not this driver, which runs once per module.
+  const { classified, opaque } = partitionFlows(input.flows, input.ignore);
+  const resolver = new Resolver(input.flows, input.entryPoints, wantedAtoms(classified));
+  const headerDeltas = new Set([-input.pointerBytes, -2 * input.pointerBytes]);
+  return { reads: headerReads(classified, resolver, headerDeltas), opaque };
+}
+
+/** The flows whose loads are classified, and those that could not be: `ignore` asked once each. */
+function partitionFlows(
+  flows: FunctionFlow[],
+  ignore: ((index: number) => boolean) | undefined,
+): { classified: FunctionFlow[]; opaque: MetadataReadResult['opaque'] } {
   const classified: FunctionFlow[] = [];
   const opaque: MetadataReadResult['opaque'] = [];
   for (const f of flows) {
-    if (input.ignore?.(f.index)) continue;
+    if (ignore?.(f.index)) continue;
     if (f.opaque) opaque.push({ func: f.index, why: f.why ?? '' });
     else classified.push(f);
   }
-  // Only masked loads can be header reads (below): resolve what their atoms depend on (those with
-  // an offset: the others are not resolved).
+  return { classified, opaque };
+}
+
+/**
+ * By function: the atoms (those with an offset) of its masked loads, the only ones that can be
+ * header reads (headerRead) and so the only ones resolved.
+ */
+function wantedAtoms(classified: FunctionFlow[]): Map<number, AtomSet> {
   const wanted = new Map<number, AtomSet>();
   for (const f of classified) {
     let atoms: AtomSet | undefined;
@@ -673,59 +691,74 @@ export function metadataReads(input: MetadataReadInput): MetadataReadResult {
     }
     if (atoms !== undefined) wanted.set(f.index, atoms);
   }
-  const resolver = new Resolver(flows, input.entryPoints, wanted);
-  const headerDeltas = new Set([-input.pointerBytes, -2 * input.pointerBytes]);
+  return wanted;
+}
+
+/** The header reads among the loads of `classified`, in order. */
+function headerReads(
+  classified: FunctionFlow[],
+  resolver: Resolver,
+  headerDeltas: Set<number>,
+): MetadataRead[] {
   const reads: MetadataRead[] = [];
   for (const f of classified) {
     for (const site of f.loads) {
-      let found: MetadataRead | undefined;
       // Every allocator idiom that reads a header masks it (flags, or the size without them); an
       // unmasked word below a pointer is a user's own prefix, C++'s base-class adjustment or an
       // array cookie, which a may-alias join would otherwise make look like a header read.
-      const masked = headerMasked(site.masks);
-      if (!masked) continue;
-      const atoms = site.atoms;
-      const read = (delta: number, evidence: MetadataRead['evidence'], via: string): MetadataRead => ({
-        func: f.index,
-        at: site.at,
-        delta,
-        bytes: site.bytes,
-        masks: site.masks,
-        otherUse: site.otherUse,
-        evidence,
-        via,
-      });
-      for (let i = 0; i < atoms.length && !found; i += 2) {
-        const code = atoms[i]!;
-        if (isAny(code)) continue;
-        const concrete = resolver.concrete([code, atoms[i + 1]!], f.index);
-        for (let j = 0; j < concrete.length; j += 2) {
-          const c = concrete[j]!;
-          const delta = concrete[j + 1]!;
-          if (c !== ALLOC_EXACT || !headerDeltas.has(delta)) continue;
-          found = read(delta, 'allocation', describe(code));
-          break;
-        }
-      }
-      // Else the first atom at a header offset whose base may be unknown.
-      for (let i = 0; i < atoms.length && !found; i += 2) {
-        const code = atoms[i]!;
-        const delta = atoms[i + 1]!;
-        if (isAny(code) || !headerDeltas.has(delta)) continue;
-        if (!hasKind(resolver.concrete([code, 0], f.index), UNKNOWN_KIND)) continue;
-        found = read(
-          delta,
-          'pattern',
-          `${origin(code)}, masked like an allocator header (& ${site.masks.join(', & ')})`,
-        );
-      }
-      if (found) {
-        if (site.probeIndex !== undefined) found.probeIndex = site.probeIndex;
-        reads.push(found);
-      }
+      if (!headerMasked(site.masks)) continue;
+      const found = headerRead(f.index, site, resolver, headerDeltas);
+      if (found) reads.push(found);
     }
   }
-  return { reads, opaque };
+  return reads;
+}
+
+/** The masked load `site` of function `f` as a header read, if it is one. */
+function headerRead(
+  f: number,
+  site: LoadSite,
+  resolver: Resolver,
+  headerDeltas: Set<number>,
+): MetadataRead | undefined {
+  let found: MetadataRead | undefined;
+  const atoms = site.atoms;
+  const read = (delta: number, evidence: MetadataRead['evidence'], via: string): MetadataRead => ({
+    func: f,
+    at: site.at,
+    delta,
+    bytes: site.bytes,
+    masks: site.masks,
+    otherUse: site.otherUse,
+    evidence,
+    via,
+  });
+  for (let i = 0; i < atoms.length && !found; i += 2) {
+    const code = atoms[i]!;
+    if (isAny(code)) continue;
+    const concrete = resolver.concrete([code, atoms[i + 1]!], f);
+    for (let j = 0; j < concrete.length; j += 2) {
+      const c = concrete[j]!;
+      const delta = concrete[j + 1]!;
+      if (c !== ALLOC_EXACT || !headerDeltas.has(delta)) continue;
+      found = read(delta, 'allocation', describe(code));
+      break;
+    }
+  }
+  // Else the first atom at a header offset whose base may be unknown.
+  for (let i = 0; i < atoms.length && !found; i += 2) {
+    const code = atoms[i]!;
+    const delta = atoms[i + 1]!;
+    if (isAny(code) || !headerDeltas.has(delta)) continue;
+    if (!hasKind(resolver.concrete([code, 0], f), UNKNOWN_KIND)) continue;
+    found = read(
+      delta,
+      'pattern',
+      `${origin(code)}, masked like an allocator header (& ${site.masks.join(', & ')})`,
+    );
+  }
+  if (found && site.probeIndex !== undefined) found.probeIndex = site.probeIndex;
+  return found;
 }
 
 function origin(code: number): string {
