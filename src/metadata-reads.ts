@@ -622,15 +622,30 @@ function dependencies(
   flows: FunctionFlow[],
   wanted: Set<number>,
 ): { params: Set<number>; summaries: Set<number> } {
-  // By function index: the targets of its calls (of the last flow given for it) and its callers.
+  // The loops over the module's calls are functions of their own: V8 then optimises those, not
+  // this function, which runs once per module.
   const size = indexBound(flows);
+  const callers = callerLists(flows, size);
+  const callees = calleeLists(flows, size);
+  const params = closure(wanted, (i) => callers[i] ?? NO_INDICES);
+  const summaries = closure(params, (i) => callees[i] ?? NO_INDICES);
+  return { params, summaries };
+}
+
+/** By function index (below `size`): the targets of its calls, in the last flow given for it. */
+function calleeLists(flows: FunctionFlow[], size: number): (number[] | undefined)[] {
   const callees: (number[] | undefined)[] = table(size, undefined);
-  const callers: (number[] | undefined)[] = table(size, undefined);
   for (const f of flows) {
     const targets: number[] = [];
     for (const c of f.calls) targets.push(c.target);
     callees[f.index] = targets;
   }
+  return callees;
+}
+
+/** By function index (below `size`): the functions whose calls to it are followed (not opaque), once per call. */
+function callerLists(flows: FunctionFlow[], size: number): (number[] | undefined)[] {
+  const callers: (number[] | undefined)[] = table(size, undefined);
   for (const f of flows) {
     if (f.opaque) continue; // its calls are never followed
     for (const c of f.calls) {
@@ -639,9 +654,7 @@ function dependencies(
       else list.push(f.index);
     }
   }
-  const params = closure(wanted, (i) => callers[i] ?? NO_INDICES);
-  const summaries = closure(params, (i) => callees[i] ?? NO_INDICES);
-  return { params, summaries };
+  return callers;
 }
 
 /** One of the masks is an allocator header's. */
