@@ -313,12 +313,8 @@ export function identify(
   const userExports = new Set(
     [...functionExports(b, mod)].filter(([name]) => name.length > 2).map(([, f]) => f),
   );
-  // Static addresses the allocator's own code writes (its state, errno on failure…).
   const range = staticRange(input.layout);
-  const allocatorWrites = new Set<number>();
-  for (const f of prelim.exclusive)
-    for (const a of summaries.get(f)?.constAccesses ?? [])
-      if (a.kind !== 'read') allocatorWrites.add(a.address);
+  const allocatorWrites = staticWrites(prelim.exclusive, summaries);
   const writesOnlyAllocatorMemory = (f: string): boolean =>
     (summaries.get(f)?.constAccesses ?? []).every(
       (a) =>
@@ -348,6 +344,18 @@ export function identify(
     ...fingerprints.filter((f) => f.entry.role === 'initializer').map((f) => f.func),
   ].filter((f) => present.has(f));
   return { members, initializers };
+}
+
+/**
+ * The constant addresses the functions of `fs` write (for the allocator's exclusive code: its
+ * state, errno on failure…). A function of its own: its loop would make V8 optimise identify,
+ * which runs once per module.
+ */
+function staticWrites(fs: Set<string>, summaries: Map<string, FunctionSummary>): Set<number> {
+  const writes = new Set<number>();
+  for (const f of fs)
+    for (const a of summaries.get(f)?.constAccesses ?? []) if (a.kind !== 'read') writes.add(a.address);
+  return writes;
 }
 
 /** malloc and free (or Rust's alloc and dealloc) must be found; without them nothing is safe. */
