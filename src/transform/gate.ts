@@ -114,18 +114,11 @@ function reusableFlows(info: ModuleInfo, reuse: GateReuse): Map<number, Function
   const { outputNames, inputNames } = reuse;
   if (outputNames.length !== info.functionTypes.length) return null;
   if ((findStackPointer(info) !== null) !== reuse.inputHadStackPointer) return null;
-  const outIndex = new Map<string, number>();
-  for (let i = 0; i < outputNames.length; i++) {
-    if (outIndex.has(outputNames[i]!)) return null;
-    outIndex.set(outputNames[i]!, i);
-  }
-  const allocatingOut = new Set<number>();
-  for (const imp of info.imports)
-    if (imp.kind === 'function' && ALLOCATING_IMPORTS.has(imp.name)) allocatingOut.add(imp.index);
-  const paramsOf = (i: number): number => {
-    const t = info.types[info.functionTypes[i]!];
-    return t?.kind === 'func' ? t.params.length : -1;
-  };
+  // The loops over the module's functions and imports are functions of their own: V8 then
+  // optimises those, not this function, which runs once per module.
+  const outIndex = indexByName(outputNames);
+  if (outIndex === null) return null;
+  const allocatingOut = allocatingImports(info);
   // Another function's index in the output: -1 when it is gone, or when a call to it makes atoms
   // that differ between the two flows (it allocates on one side). Worked out once per function.
   const targets = new Int32Array(inputNames.length).fill(-2);
@@ -141,13 +134,52 @@ function reusableFlows(info: ModuleInfo, reuse: GateReuse): Map<number, Function
     if (known !== undefined) targets[inputIndex] = o;
     return o;
   };
+  return movedFlows(info, reuse, outIndex, target);
+}
+
+/** Each name's index in `names`; null when a name is there twice. */
+function indexByName(names: readonly string[]): Map<string, number> | null {
+  const index = new Map<string, number>();
+  for (let i = 0; i < names.length; i++) {
+    if (index.has(names[i]!)) return null;
+    index.set(names[i]!, i);
+  }
+  return index;
+}
+
+/** The indices of the module's allocating `host_*` imports. */
+function allocatingImports(info: ModuleInfo): Set<number> {
+  const allocating = new Set<number>();
+  for (const imp of info.imports)
+    if (imp.kind === 'function' && ALLOCATING_IMPORTS.has(imp.name)) allocating.add(imp.index);
+  return allocating;
+}
+
+/** The number of parameters of function `i` (-1 when its type is not a function type). */
+function paramCount(info: ModuleInfo, i: number): number {
+  const t = info.types[info.functionTypes[i]!];
+  return t?.kind === 'func' ? t.params.length : -1;
+}
+
+/**
+ * The input flows of reusableFlows, by output index (`outIndex` by name), with their calls and
+ * references moved by `target` (-1: the flow is not reused).
+ */
+function movedFlows(
+  info: ModuleInfo,
+  reuse: GateReuse,
+  outIndex: Map<string, number>,
+  target: (inputIndex: number) => number,
+): Map<number, FunctionFlow> {
+  const { inputNames } = reuse;
   const out = new Map<number, FunctionFlow>();
   for (const f of reuse.flows) {
     const name = inputNames[f.index];
     if (name === undefined || f.opaque || !reuse.interpreted(f.index)) continue;
     if (reuse.changed.has(name) || reuse.family.has(name)) continue;
     const index = outIndex.get(name);
-    if (index === undefined || index < info.numImportedFunctions || paramsOf(index) !== f.params) continue;
+    if (index === undefined || index < info.numImportedFunctions || paramCount(info, index) !== f.params)
+      continue;
     // Lists built by pushing, as pointerFlow builds them, and objects spelt out in their types'
     // field order: the resolver reads these and fresh flows alike, and `map` (holey when TurboFan
     // inlines it) or a spread would give it arrays or objects of other maps. A target that is
