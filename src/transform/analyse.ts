@@ -98,20 +98,16 @@ export function moduleContext(
   readBytes: Uint8Array,
   plan: SlicePlan | null = null,
 ): ModuleContext {
+  // Its loops over the module's functions are functions of their own: V8 then optimises those,
+  // not this function, which runs once per module.
   const refs = functionRefs(read);
-  const names: string[] = [];
-  for (const f of refs) names.push(unguarded.Function.getName(f));
+  const names = functionNames(unguarded, refs);
   const index = new Map(names.map((n, i) => [n, i]));
   const is64 = input.layout.memory.is64;
   const imported = input.info.numImportedFunctions;
   let b = unguarded;
   let mod = read;
-  if (plan !== null) {
-    const leftOut = new Map<FunctionRef, string>();
-    for (let k = 0; k < plan.kept.length; k++)
-      if (plan.kept[k] === 0) leftOut.set(refs[imported + k]!, names[imported + k]!);
-    ({ b, mod } = guardBodies(unguarded, read, leftOut));
-  }
+  if (plan !== null) ({ b, mod } = guardBodies(unguarded, read, leftOutBodies(plan, refs, names, imported)));
   const definedIndex = (func: string): number => (index.get(func) ?? -1) - imported;
   let shapes: Uint8Array | undefined;
   return {
@@ -145,6 +141,26 @@ export function moduleContext(
     pointerBytes: is64 ? 8 : 4,
     memory: memoryName(b, mod, input.info.names.memories.get(0)),
   };
+}
+
+/** binaryen's names of the functions `refs`. */
+function functionNames(b: Binaryen, refs: readonly FunctionRef[]): string[] {
+  const names: string[] = [];
+  for (const f of refs) names.push(b.Function.getName(f));
+  return names;
+}
+
+/** The functions whose bodies `plan` leaves out (by reference, with their names); `imported` come first. */
+function leftOutBodies(
+  plan: SlicePlan,
+  refs: readonly FunctionRef[],
+  names: readonly string[],
+  imported: number,
+): Map<FunctionRef, string> {
+  const leftOut = new Map<FunctionRef, string>();
+  for (let k = 0; k < plan.kept.length; k++)
+    if (plan.kept[k] === 0) leftOut.set(refs[imported + k]!, names[imported + k]!);
+  return leftOut;
 }
 
 /** Result of 'identify'. */
