@@ -162,12 +162,31 @@ class Resolver {
    * over the whole module.
    */
   constructor(flows: FunctionFlow[], entryPoints: Set<number>, wanted?: Map<number, AtomSet>) {
+    // The loops over the module's functions are functions of their own: V8 then optimises those,
+    // not this constructor, which runs once per module.
     const size = indexBound(flows);
     this.flowOf = table(size, undefined);
     this.calls = table(size, undefined);
     this.summaries = table(size, undefined);
     this.params = table(size, undefined);
     this.callResults = table(size, undefined);
+    this.initialise(flows, entryPoints);
+    if (wanted === undefined) {
+      this.settleSummaries(flows);
+      this.settleParams(flows, null, null);
+      return;
+    }
+    const { params, summaries } = dependencies(flows, new Set(wanted.keys()));
+    this.settleSummaries(flows.filter((f) => summaries.has(f.index)));
+    this.settleParams(flows, marks(flows, params, size), this.neededParams(flows, wanted), wanted.keys());
+  }
+
+  /**
+   * Each function's flow, and its summary and parameters before the rounds: nothing, or unknown
+   * for an opaque function and for the parameters of functions called from outside (entry points,
+   * reference targets, or all when any flow is opaque).
+   */
+  private initialise(flows: FunctionFlow[], entryPoints: Set<number>): void {
     for (const f of flows) this.flowOf[f.index] = f;
     const anyOpaque = flows.some((f) => f.opaque);
     const refTargets = new Set<number>();
@@ -179,16 +198,6 @@ class Resolver {
       for (let i = 0; i < f.params; i++) params.push(outside ? UNKNOWN : NO_ATOMS);
       this.params[f.index] = params;
     }
-    if (wanted === undefined) {
-      this.settleSummaries(flows);
-      this.settleParams(flows, null, null);
-      return;
-    }
-    const { params, summaries } = dependencies(flows, new Set(wanted.keys()));
-    this.settleSummaries(flows.filter((f) => summaries.has(f.index)));
-    const visited = new Uint8Array(this.params.length);
-    for (const f of flows) if (params.has(f.index)) visited[f.index] = 1;
-    this.settleParams(flows, visited, this.neededParams(flows, wanted), wanted.keys());
   }
 
   /**
@@ -601,6 +610,13 @@ function callSitesTo(flows: FunctionFlow[], size: number): (SiteTo[] | undefined
     }
   }
   return sitesTo;
+}
+
+/** By function index (below `size`): 1 for the functions of `flows` in `set`. */
+function marks(flows: FunctionFlow[], set: Set<number>, size: number): Uint8Array {
+  const marked = new Uint8Array(size);
+  for (const f of flows) if (set.has(f.index)) marked[f.index] = 1;
+  return marked;
 }
 
 /** One more than the largest function index `flows` mention (their own and their calls' targets). */
