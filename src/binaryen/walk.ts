@@ -155,51 +155,9 @@ interface Fast {
  * as opaque: it throws.
  */
 function resolveFast(b: Binaryen): Fast {
-  const specs: (ChildSpec | undefined)[] = [];
   const ns = b as unknown as Record<string, unknown>;
   const missing: string[] = [];
-  const fn = (g: Record<string, unknown>, cls: string, name: string): Accessor => {
-    const f = g[name];
-    if (typeof f !== 'function') missing.push(`${cls}.${name}`);
-    return f as Accessor;
-  };
-  // `Cls.getX` wraps the C API's `_BinaryenClsGetX`: the walker calls that directly.
-  const capi = (cls: string, name: string): Accessor => {
-    const f = ns[`_Binaryen${cls}${name[0]!.toUpperCase()}${name.slice(1)}`];
-    if (typeof f !== 'function') missing.push(`_Binaryen${cls}${name}`);
-    return f as Accessor;
-  };
-  for (const leaf of LEAVES) {
-    if (typeof ns[leaf] === 'number') specs[ns[leaf] as number] = new ChildSpec([], [], null, null);
-    else missing.push(leaf);
-  }
-  for (const [idName, cls, singles, list] of SHAPES) {
-    const id = ns[idName];
-    const g = ns[cls] as Record<string, unknown> | undefined;
-    if (typeof id !== 'number' || !g) {
-      missing.push(typeof id !== 'number' ? idName : cls);
-      continue;
-    }
-    const single: ((e: ExpressionRef) => ExpressionRef)[] = [];
-    const setters: ((e: ExpressionRef, v: ExpressionRef) => void)[] = [];
-    for (const name of singles) single.push(capi(cls, name) as (e: ExpressionRef) => ExpressionRef);
-    for (const name of singles)
-      setters.push(fn(g, cls, `set${name.slice(3)}`) as (e: ExpressionRef, v: ExpressionRef) => void);
-    let spec: ChildSpec;
-    if (list) {
-      const plural = list === 'Child' ? 'Children' : list === 'CatchBody' ? 'CatchBodies' : `${list}s`;
-      spec = new ChildSpec(
-        single,
-        setters,
-        [
-          capi(cls, `getNum${plural}`) as (e: ExpressionRef) => number,
-          capi(cls, `get${list}At`) as (e: ExpressionRef, i: number) => ExpressionRef,
-        ],
-        fn(g, cls, `set${list}At`) as (e: ExpressionRef, i: number, v: ExpressionRef) => void,
-      );
-    } else spec = new ChildSpec(single, setters, null, null);
-    specs[id] = spec;
-  }
+  const specs = childSpecs(ns, missing);
   const raw = (name: string): ((e: ExpressionRef, i?: number) => number) => {
     const f = ns[`_Binaryen${name}`];
     if (typeof f !== 'function') missing.push(`_Binaryen${name}`);
@@ -217,6 +175,77 @@ function resolveFast(b: Binaryen): Fast {
     );
   }
   return { specs, getId, getType, num };
+}
+
+/**
+ * The child table of every expression class, by id; adds what binaryen.js (`ns`) lacks to
+ * `missing`. Its loops are functions of their own (this one, childSpec): V8 then optimises those,
+ * not resolveFast, which runs once per binaryen instance (once per module).
+ */
+function childSpecs(ns: Record<string, unknown>, missing: string[]): (ChildSpec | undefined)[] {
+  const specs: (ChildSpec | undefined)[] = [];
+  for (const leaf of LEAVES) {
+    if (typeof ns[leaf] === 'number') specs[ns[leaf] as number] = new ChildSpec([], [], null, null);
+    else missing.push(leaf);
+  }
+  for (const [idName, cls, singles, list] of SHAPES) {
+    const id = ns[idName];
+    const g = ns[cls] as Record<string, unknown> | undefined;
+    if (typeof id !== 'number' || !g) {
+      missing.push(typeof id !== 'number' ? idName : cls);
+      continue;
+    }
+    specs[id] = childSpec(ns, g, cls, singles, list, missing);
+  }
+  return specs;
+}
+
+/**
+ * The child table of expression class `cls` (its binaryen.js class `g`, in namespace `ns`): the C
+ * API getters of its single children and of its list (`list`), and the class's setters. Adds what
+ * is not there to `missing`.
+ */
+function childSpec(
+  ns: Record<string, unknown>,
+  g: Record<string, unknown>,
+  cls: string,
+  singles: string[],
+  list: string | undefined,
+  missing: string[],
+): ChildSpec {
+  const single: ((e: ExpressionRef) => ExpressionRef)[] = [];
+  const setters: ((e: ExpressionRef, v: ExpressionRef) => void)[] = [];
+  for (const name of singles)
+    single.push(capiGetter(ns, cls, name, missing) as (e: ExpressionRef) => ExpressionRef);
+  for (const name of singles)
+    setters.push(
+      member(g, cls, `set${name.slice(3)}`, missing) as (e: ExpressionRef, v: ExpressionRef) => void,
+    );
+  if (!list) return new ChildSpec(single, setters, null, null);
+  const plural = list === 'Child' ? 'Children' : list === 'CatchBody' ? 'CatchBodies' : `${list}s`;
+  return new ChildSpec(
+    single,
+    setters,
+    [
+      capiGetter(ns, cls, `getNum${plural}`, missing) as (e: ExpressionRef) => number,
+      capiGetter(ns, cls, `get${list}At`, missing) as (e: ExpressionRef, i: number) => ExpressionRef,
+    ],
+    member(g, cls, `set${list}At`, missing) as (e: ExpressionRef, i: number, v: ExpressionRef) => void,
+  );
+}
+
+/** Method `name` of binaryen.js class `g` (`cls`); noted in `missing` when absent. */
+function member(g: Record<string, unknown>, cls: string, name: string, missing: string[]): Accessor {
+  const f = g[name];
+  if (typeof f !== 'function') missing.push(`${cls}.${name}`);
+  return f as Accessor;
+}
+
+/** The C API export `Cls.getX` wraps (`_BinaryenClsGetX`), which the walker calls directly; noted in `missing` when absent. */
+function capiGetter(ns: Record<string, unknown>, cls: string, name: string, missing: string[]): Accessor {
+  const f = ns[`_Binaryen${cls}${name[0]!.toUpperCase()}${name.slice(1)}`];
+  if (typeof f !== 'function') missing.push(`_Binaryen${cls}${name}`);
+  return f as Accessor;
 }
 
 const fastCache = new WeakMap<object, Fast>();
