@@ -32,18 +32,30 @@ export function predictedBodies(
   shapeSizes: ArrayLike<number>,
   shapes: Uint8Array,
 ): number[] {
+  // Each loop over the module's functions is a function of its own: V8 then optimises those, not
+  // this function, which runs once per module.
   const out: number[] = [];
-  const imported = info.numImportedFunctions;
-  if (!info.customSections.some((s) => s.name === 'name')) {
-    const known = fingerprintShapes(FINGERPRINTS);
-    for (let i = imported; i < shapeSizes.length; i++) {
-      const size = shapeSizes[i]!;
-      if (size < MIN_FINGERPRINT_SIZE) continue;
-      const type = info.types[info.functionTypes[i]!];
-      if (type?.kind !== 'func' || !known.has(`${size}|${signatureKey(type.params, type.results)}`)) continue;
-      out.push(i);
-    }
+  if (!info.customSections.some((s) => s.name === 'name')) pushFingerprintSized(info, shapeSizes, out);
+  pushConstructors(bytes, info, out);
+  pushShaped(shapes, info.numImportedFunctions, out);
+  return out;
+}
+
+/** Pushes to `out` the defined functions whose size (`shapeSizes`) and signature a fingerprint has. */
+function pushFingerprintSized(info: ModuleInfo, shapeSizes: ArrayLike<number>, out: number[]): void {
+  const known = fingerprintShapes(FINGERPRINTS);
+  for (let i = info.numImportedFunctions; i < shapeSizes.length; i++) {
+    const size = shapeSizes[i]!;
+    if (size < MIN_FINGERPRINT_SIZE) continue;
+    const type = info.types[info.functionTypes[i]!];
+    if (type?.kind !== 'func' || !known.has(`${size}|${signatureKey(type.params, type.results)}`)) continue;
+    out.push(i);
   }
+}
+
+/** Pushes to `out` the constructors: start, `_initialize` and what it forwards to, `__wasm_call_ctors`. */
+function pushConstructors(bytes: Uint8Array, info: ModuleInfo, out: number[]): void {
+  const imported = info.numImportedFunctions;
   if (info.start !== null) out.push(info.start);
   for (const e of info.exports) {
     if (e.kind !== 'function' || (e.name !== '_initialize' && e.name !== '__wasm_call_ctors')) continue;
@@ -52,6 +64,9 @@ export function predictedBodies(
     if (inner !== null) out.push(inner);
   }
   for (const [i, name] of info.names.functions) if (name === '__wasm_call_ctors') out.push(i);
+}
+
+/** Pushes to `out` the functions (defined, after `imported`) that have any of the `shapes`. */
+function pushShaped(shapes: Uint8Array, imported: number, out: number[]): void {
   for (let k = 0; k < shapes.length; k++) if (shapes[k] !== 0) out.push(imported + k);
-  return out;
 }
