@@ -1309,8 +1309,8 @@ function addMask(v: Val, mask: number): void {
  * others go through rareOp, one call site for all of them. V8 optimises this loop early, from what
  * the first bodies ran: an opcode whose code it has never run (an `else`, a `memory.size`) sends
  * the optimised code back to be compiled again, while a call to rareOp that ran once for any rare
- * opcode serves them all. So call_indirect, and loads and stores whose memarg is not two one-byte
- * LEBs (an offset of 128 or more), go there too: the first bodies may have none.
+ * opcode serves them all. So loads and stores whose memarg is not two one-byte LEBs (an offset of
+ * 128 or more) go there too: the first bodies may have none.
  */
 function runPass(): void {
   // The body and the work count in locals: the loop reads them on every instruction.
@@ -1377,6 +1377,9 @@ function runPass(): void {
         for (let i = 0; i < nr; i++) push(i === 0 ? callValue : UNKNOWN);
         break;
       }
+      case 0x11: // call_indirect
+        p = indirectCall(op, p);
+        break;
       case 0x1a: // drop
         take();
         break;
@@ -1552,9 +1555,9 @@ function select(): void {
 
 /**
  * The opcodes runPass leaves out (immediates at p, the opcode at `at`): the position after them.
- * Control flow beyond blocks and branches (else, exceptions, tail calls, br_table), indirect
- * calls, loads and stores with a longer memarg, constants and memory, table and reference
- * instructions that carry no pointer, the prefixed opcodes.
+ * Control flow beyond blocks and branches (else, exceptions, tail calls, br_table), loads and
+ * stores with a longer memarg, constants and memory, table and reference instructions that carry
+ * no pointer, the prefixed opcodes.
  */
 function rareOp(op: number, at: number, p: number): number {
   switch (op) {
@@ -1647,7 +1650,6 @@ function rareOp(op: number, at: number, p: number): number {
       stopReaching();
       return p;
     }
-    case 0x11: // call_indirect
     case 0x13: // return_call_indirect
     case 0x14: // call_ref
     case 0x15: // return_call_ref
