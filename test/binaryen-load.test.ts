@@ -158,4 +158,32 @@ describe('the installed binaryen.js', () => {
     expect(result.out[0]).toContain('i32.add');
     expect(result.out[1]).toBe(result.out[0]);
   });
+
+  it('compileBinaryen hands another import the module and the light copy it made', () => {
+    // A batch's main thread compiles; a worker imports the URL it is given (marked here, to tell it
+    // from a light copy made again) and instantiates the module given.
+    const script = `
+      import { compileBinaryen, importBinaryen } from ${JSON.stringify(path.join(ROOT, 'dist/src/binaryen/load.js'))};
+      const compiled = await compileBinaryen();
+      const [head, data] = compiled.lightUrl.split(',');
+      const marked = head + ',' + Buffer.from(Buffer.from(data, 'base64').toString('latin1') + ';globalThis.marked = 1;', 'latin1').toString('base64');
+      const wasm = globalThis.WebAssembly;
+      const compile = wasm.compile;
+      let compiles = 0;
+      wasm.compile = async (bytes) => { compiles++; return compile.call(wasm, bytes); };
+      const imported = await importBinaryen({ module: compiled.module, lightUrl: marked });
+      const b = imported.namespace.default;
+      const m = b.parseText('(module (func $f (export "f") (result i32) (i32.const 7)))');
+      const ok = m.validate();
+      m.dispose();
+      process.stdout.write(JSON.stringify({ light: imported.light, given: imported.given, marked: globalThis.marked === 1, compiles, ok }));
+    `;
+    const r = spawnSync(process.execPath, ['--input-type=module', '-e', script], {
+      cwd: ROOT,
+      encoding: 'utf8',
+    });
+    expect(r.stderr).toBe('');
+    expect(r.status).toBe(0);
+    expect(JSON.parse(r.stdout)).toEqual({ light: true, given: true, marked: true, compiles: 0, ok: 1 });
+  });
 });

@@ -198,9 +198,21 @@ export async function binaryFromLiteral(literal: string): Promise<Uint8Array> {
   return bytes;
 }
 
+/** binaryen's compiled wasm, handed from one thread to another. */
+export interface CompiledBinaryen {
+  module: WasmModule;
+  /** The light copy's data: URL, when the compiling thread made one. */
+  lightUrl?: string;
+}
+
 export interface ImportOptions {
   /** binaryen's compiled wasm from another thread: instantiated instead of compiling the binary. */
   module?: WasmModule;
+  /**
+   * With `module`: the light copy's data: URL from the thread that compiled it
+   * ({@link compileBinaryen}), imported instead of reading and splitting binaryen.js again.
+   */
+  lightUrl?: string;
   /** Receives binaryen's compiled module as soon as it exists. */
   onModule?: (m: WasmModule) => void;
 }
@@ -225,8 +237,11 @@ export async function importBinaryen(options: ImportOptions = {}): Promise<Impor
   const original = wasm.instantiate;
   const given = options.module !== undefined;
   let module = options.module;
-  const light = await lightCopy().catch(() => undefined);
-  if (light !== undefined && module === undefined) {
+  const light =
+    given && options.lightUrl !== undefined
+      ? { url: options.lightUrl }
+      : await lightCopy().catch(() => undefined);
+  if (light !== undefined && 'body' in light && module === undefined) {
     // On failure binaryen.js compiles its binary itself, below.
     module = await compileLiteral(light).catch(() => undefined);
   }
@@ -269,14 +284,16 @@ export async function importBinaryen(options: ImportOptions = {}): Promise<Impor
 }
 
 /**
- * binaryen's compiled wasm, for threads that import binaryen.js later ({@link ImportOptions.module}),
- * without importing it here: a batch's main thread compiles it while its first workers start. Undefined
+ * binaryen's compiled wasm and the light copy's URL, for threads that import binaryen.js later
+ * ({@link ImportOptions}), without importing it here: a batch's main thread compiles it while its first workers start. Undefined
  * when binaryen.js does not have the light copy's shape or this is not Node (each thread then
  * compiles its own).
  */
-export async function compileBinaryen(): Promise<WasmModule | undefined> {
+export async function compileBinaryen(): Promise<CompiledBinaryen | undefined> {
   const light = await lightCopy().catch(() => undefined);
-  return light === undefined ? undefined : compileLiteral(light).catch(() => undefined);
+  if (light === undefined) return undefined;
+  const module = await compileLiteral(light).catch(() => undefined);
+  return module === undefined ? undefined : { module, lightUrl: light.url };
 }
 
 /** Compiles the binary of binaryen.js's literal. */

@@ -30,7 +30,7 @@
 
 import os from 'node:os';
 import type { Worker } from 'node:worker_threads';
-import { compileBinaryen } from '../binaryen/load.js';
+import { type CompiledBinaryen, compileBinaryen } from '../binaryen/load.js';
 import { ErrorCodes, HostAllocError } from '../errors.js';
 import type { WasmModule } from '../wasm-api.js';
 import { toErrorInfo } from './errors.js';
@@ -109,7 +109,7 @@ class LaneWorker {
   readonly ready: Promise<void>;
 
   /**
-   * `binaryenModule`: binaryen.js's compiled wasm, to start warm; `'later'`: it is on its way
+   * `binaryen`: binaryen.js's compiled wasm, to start warm; `'later'`: it is on its way
    * ({@link giveModule}), the worker waits for it; undefined: the worker compiles its own.
    * `onModule` receives the module the worker uses, as soon as it exists.
    */
@@ -117,12 +117,12 @@ class LaneWorker {
     WorkerClass: typeof Worker,
     private readonly timeLimitMs: number,
     memoryLimitBytes: number,
-    binaryenModule: WasmModule | 'later' | undefined,
+    binaryen: CompiledBinaryen | 'later' | undefined,
     onModule: (m: WasmModule | undefined) => void,
   ) {
     const data: LaneData = { hostallocLane: true, memoryLimitBytes };
-    if (binaryenModule === 'later') data.moduleLater = true;
-    else if (binaryenModule !== undefined) data.binaryenModule = binaryenModule;
+    if (binaryen === 'later') data.moduleLater = true;
+    else if (binaryen !== undefined) data.binaryen = binaryen;
     const mb = Math.ceil(memoryLimitBytes / (1024 * 1024));
     this.worker = new WorkerClass(new URL('./worker.js', import.meta.url), {
       workerData: data,
@@ -136,7 +136,7 @@ class LaneWorker {
     this.worker.on('message', (m: TaskResult | WorkerReady | WorkerModule) => {
       if ('compiled' in m) {
         compiled = true;
-        onModule(m.binaryenModule);
+        onModule(m.binaryen?.module);
       } else if ('ready' in m) {
         this.started = true;
         started();
@@ -183,9 +183,9 @@ class LaneWorker {
   }
 
   /** Hand a worker started with `'later'` the compiled binaryen (undefined: compile it yourself). */
-  giveModule(binaryenModule: WasmModule | undefined): void {
+  giveModule(binaryen: CompiledBinaryen | undefined): void {
     const m: WorkerModule = { compiled: true };
-    if (binaryenModule !== undefined) m.binaryenModule = binaryenModule;
+    if (binaryen !== undefined) m.binaryen = binaryen;
     this.worker.postMessage(m);
   }
 
@@ -285,18 +285,18 @@ export async function runBatch(tasks: readonly Task[], options: BatchOptions): P
   // it while the first workers start (it would wait for them meanwhile); they get it once it exists
   // (`waiting`). When this thread cannot (binaryen.js not of the light copy's shape), each waiting
   // worker compiles its own, and the first module a worker reports serves the workers started later.
-  let binaryenModule: WasmModule | undefined;
+  let binaryen: CompiledBinaryen | undefined;
   let compiling = true;
   const waiting: LaneWorker[] = [];
-  const compiled = (m: WasmModule | undefined): void => {
-    binaryenModule ??= m;
+  const compiled = (c: CompiledBinaryen | undefined): void => {
+    binaryen ??= c;
     compiling = false;
-    for (const w of waiting.splice(0)) w.giveModule(binaryenModule);
+    for (const w of waiting.splice(0)) w.giveModule(binaryen);
   };
   const spawn = (): LaneWorker => {
-    const source = binaryenModule ?? (compiling ? 'later' : undefined);
+    const source = binaryen ?? (compiling ? 'later' : undefined);
     const w = new LaneWorker(WorkerClass, options.timeLimitMs, options.memoryLimitBytes, source, (m) => {
-      binaryenModule ??= m;
+      if (m !== undefined) binaryen ??= { module: m };
     });
     if (source === 'later') waiting.push(w);
     return w;

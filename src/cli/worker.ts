@@ -17,6 +17,7 @@
 import { readFile, stat } from 'node:fs/promises';
 import path from 'node:path';
 import { isMainThread, parentPort, workerData } from 'node:worker_threads';
+import type { CompiledBinaryen } from '../binaryen/load.js';
 import { loadBinaryen } from '../binaryen/module.js';
 import { ErrorCodes, HostAllocError } from '../errors.js';
 import { MAX_GLUE_LENGTH } from '../glue.js';
@@ -57,11 +58,12 @@ export interface LaneData {
   /** Cap on binaryen's heap in bytes, or 0 for none. */
   memoryLimitBytes: number;
   /**
-   * binaryen.js's compiled wasm (a `WebAssembly.Module`), compiled by the batch's main thread: the
-   * worker instantiates it instead of compiling binaryen's bytes again, and starts with the code V8
-   * already optimised for that worker (compiled code is shared between the threads of a process).
+   * binaryen.js's compiled wasm (a `WebAssembly.Module`) and the light copy's URL, from the batch's
+   * main thread: the worker imports that copy and instantiates the module instead of reading
+   * binaryen.js and compiling its bytes again, and starts with the code V8 already optimised for
+   * another thread (compiled code is shared between the threads of a process).
    */
-  binaryenModule?: WasmModule;
+  binaryen?: CompiledBinaryen;
   /**
    * The module is on its way: the main thread is compiling it. This worker waits for a
    * {@link WorkerModule} message before importing binaryen.js.
@@ -76,7 +78,7 @@ export interface LaneData {
  */
 export interface WorkerModule {
   compiled: true;
-  binaryenModule?: WasmModule;
+  binaryen?: CompiledBinaryen;
 }
 
 /** The message a lane's worker sends once binaryen.js and the library are loaded. */
@@ -221,19 +223,19 @@ if (!isMainThread && parentPort !== null && (workerData as LaneData | undefined)
   const port = parentPort;
   const data = workerData as LaneData;
   capMemoryGrowth(data.memoryLimitBytes);
-  let giveModule = (_: WasmModule | undefined): void => {};
+  let giveModule = (_: CompiledBinaryen | undefined): void => {};
   const shared =
     data.moduleLater === true
-      ? new Promise<WasmModule | undefined>((resolve) => {
+      ? new Promise<CompiledBinaryen | undefined>((resolve) => {
           giveModule = resolve;
         })
-      : Promise.resolve(data.binaryenModule);
+      : Promise.resolve(data.binaryen);
   let compiled = false;
   const sendModule = (binaryenModule: WasmModule | undefined): void => {
     if (compiled) return;
     compiled = true;
     const m: WorkerModule = { compiled: true };
-    if (binaryenModule !== undefined) m.binaryenModule = binaryenModule;
+    if (binaryenModule !== undefined) m.binaryen = { module: binaryenModule };
     port.postMessage(m);
   };
   // Warm up now (binaryen.js and, meanwhile, the library), and say when done: the lane's per-file
@@ -242,9 +244,7 @@ if (!isMainThread && parentPort !== null && (workerData as LaneData | undefined)
   // Tasks wait for the warm-up, so the lane hears "ready" (and starts a file's clock) before any
   // file runs: binaryen.js works synchronously and would hold the message back until it is done.
   let queue = Promise.all([
-    shared.then((module) =>
-      loadBinaryen({ ...(module === undefined ? {} : { module }), onModule: sendModule }),
-    ),
+    shared.then((compiled) => loadBinaryen({ ...compiled, onModule: sendModule })),
     loadLibrary(),
   ])
     .then(
@@ -254,7 +254,7 @@ if (!isMainThread && parentPort !== null && (workerData as LaneData | undefined)
     .then(() => port.postMessage({ ready: true } satisfies WorkerReady));
   port.on('message', (m: Task | WorkerModule) => {
     if ('compiled' in m) {
-      giveModule(m.binaryenModule);
+      giveModule(m.binaryen);
       return;
     }
     // One task at a time: the lane posts the next one before this one is answered. Its file is read
