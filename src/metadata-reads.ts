@@ -813,15 +813,21 @@ export const ALLOCATING_IMPORTS: ReadonlySet<string> = new Set([
   'host_aligned_alloc',
 ]);
 
+/** The function indices of the module's allocating `host_*` imports ({@link ALLOCATING_IMPORTS}). */
+export function allocatingImports(info: ModuleInfo): Set<number> {
+  const allocating = new Set<number>();
+  for (const i of info.imports)
+    if (i.kind === 'function' && ALLOCATING_IMPORTS.has(i.name)) allocating.add(i.index);
+  return allocating;
+}
+
 /** Pointer flow of a converted module: its `host_*` imports allocate. `skip`ped functions get an empty flow. */
 export function convertedFlows(
   bytes: Uint8Array,
   info: ModuleInfo,
   skip?: (index: number) => boolean,
 ): FunctionFlow[] {
-  const allocating = new Set<number>();
-  for (const i of info.imports)
-    if (i.kind === 'function' && ALLOCATING_IMPORTS.has(i.name)) allocating.add(i.index);
+  const allocating = allocatingImports(info);
   return pointerFlow(bytes, info, {
     allocating: (i) => allocating.has(i),
     stackPointer: findStackPointer(info)?.global ?? null,

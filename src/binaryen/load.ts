@@ -205,14 +205,12 @@ export interface CompiledBinaryen {
   lightUrl?: string;
 }
 
-export interface ImportOptions {
-  /** binaryen's compiled wasm from another thread: instantiated instead of compiling the binary. */
-  module?: WasmModule;
-  /**
-   * With `module`: the light copy's data: URL from the thread that compiled it
-   * ({@link compileBinaryen}), imported instead of reading and splitting binaryen.js again.
-   */
-  lightUrl?: string;
+/**
+ * `module`: binaryen's compiled wasm from another thread, instantiated instead of compiling the
+ * binary; with it, `lightUrl`: the light copy that thread made ({@link compileBinaryen}), imported
+ * instead of reading and splitting binaryen.js again.
+ */
+export interface ImportOptions extends Partial<CompiledBinaryen> {
   /** Receives binaryen's compiled module as soon as it exists. */
   onModule?: (m: WasmModule) => void;
 }
@@ -236,17 +234,13 @@ export async function importBinaryen(options: ImportOptions = {}): Promise<Impor
   const wasm = (globalThis as unknown as { WebAssembly: WebAssemblyApi }).WebAssembly;
   const original = wasm.instantiate;
   const given = options.module !== undefined;
-  let module = options.module;
-  const light =
-    given && options.lightUrl !== undefined
-      ? { url: options.lightUrl }
-      : await lightCopy().catch(() => undefined);
-  if (light !== undefined && 'body' in light && module === undefined) {
-    // On failure binaryen.js compiles its binary itself, below.
-    module = await compileLiteral(light).catch(() => undefined);
-  }
+  // The module to instantiate (without one binaryen.js compiles its binary itself, below) and the
+  // light copy's URL: made here unless the thread that compiled the module gave it.
+  let { module, lightUrl } = given ? options : ((await compileBinaryen()) ?? {});
+  if (module !== undefined && lightUrl === undefined)
+    lightUrl = (await lightCopy().catch(() => undefined))?.url;
   if (module !== undefined) options.onModule?.(module);
-  if (light !== undefined && module !== undefined) {
+  if (lightUrl !== undefined && module !== undefined) {
     const m = module;
     // Only the glue's request is answered with binaryen's module: an empty binary is no module.
     wasm.instantiate = async (source, imports) => {
@@ -255,7 +249,7 @@ export async function importBinaryen(options: ImportOptions = {}): Promise<Impor
       return { module: m, instance: await original.call(wasm, m, imports) };
     };
     try {
-      return { namespace: await import(light.url), light: true, given };
+      return { namespace: await import(lightUrl), light: true, given };
     } catch {
       // Not importable after all: binaryen.js as it is, below.
     } finally {
@@ -285,21 +279,20 @@ export async function importBinaryen(options: ImportOptions = {}): Promise<Impor
 
 /**
  * binaryen's compiled wasm and the light copy's URL, for threads that import binaryen.js later
- * ({@link ImportOptions}), without importing it here: a batch's main thread compiles it while its first workers start. Undefined
- * when binaryen.js does not have the light copy's shape or this is not Node (each thread then
- * compiles its own).
+ * ({@link ImportOptions}) or this one: a batch's main thread compiles it while its first workers
+ * start, without importing it. Undefined when binaryen.js does not have the light copy's shape, its
+ * binary does not compile, or this is not Node.
  */
 export async function compileBinaryen(): Promise<CompiledBinaryen | undefined> {
   const light = await lightCopy().catch(() => undefined);
   if (light === undefined) return undefined;
-  const module = await compileLiteral(light).catch(() => undefined);
-  return module === undefined ? undefined : { module, lightUrl: light.url };
-}
-
-/** Compiles the binary of binaryen.js's literal. */
-async function compileLiteral(light: Omit<LightSource, 'glue'>): Promise<WasmModule> {
   const wasm = (globalThis as unknown as { WebAssembly: WebAssemblyApi }).WebAssembly;
-  return wasm.compile(decodeLiteralBody(light.body()) ?? (await binaryFromLiteral(light.literal())));
+  try {
+    const binary = decodeLiteralBody(light.body()) ?? (await binaryFromLiteral(light.literal()));
+    return { module: await wasm.compile(binary), lightUrl: light.url };
+  } catch {
+    return undefined;
+  }
 }
 
 /** The light copy of the installed binaryen.js: its data: URL and the binary's literal. */

@@ -18,7 +18,7 @@
 
 import { ErrorCodes, HostAllocError } from '../errors.js';
 import { findStackPointer } from '../layout.js';
-import { ALLOCATING_IMPORTS, convertedFlows, convertedMetadataReads } from '../metadata-reads.js';
+import { allocatingImports, convertedFlows, convertedMetadataReads } from '../metadata-reads.js';
 import type { CallSite, FunctionFlow } from '../wasm/pointer-flow.js';
 import { type ModuleInfo, readModule } from '../wasm/reader.js';
 import type { Analysis, ModuleContext } from './analyse.js';
@@ -145,14 +145,6 @@ function indexByName(names: readonly string[]): Map<string, number> | null {
     index.set(names[i]!, i);
   }
   return index;
-}
-
-/** The indices of the module's allocating `host_*` imports. */
-function allocatingImports(info: ModuleInfo): Set<number> {
-  const allocating = new Set<number>();
-  for (const imp of info.imports)
-    if (imp.kind === 'function' && ALLOCATING_IMPORTS.has(imp.name)) allocating.add(imp.index);
-  return allocating;
 }
 
 /** The number of parameters of function `i` (-1 when its type is not a function type). */
